@@ -1,0 +1,14 @@
+"""The `cm2` command line: one app, one verb per concept."""
+
+from __future__ import annotations
+
+import typer
+
+from cm2.cli import data as data_cli
+
+app = typer.Typer(help="cm2: train tool-using agents with checklist rewards.", no_args_is_help=True)
+app.add_typer(data_cli.app, name="data", help="Ingest, filter, split and describe dialogue data.")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,54 @@
+"""cm2's data model: messages, tools, dialogues, checklists, trajectories."""
+
+from cm2.schema.checklist import (
+    FOCUS_VALUES,
+    TOOL_FOCUS,
+    ArgConstraint,
+    Checklist,
+    ChecklistItem,
+    Evidence,
+    FocusOn,
+    ToolCallCheck,
+    TurnChecklist,
+)
+from cm2.schema.dialogue import AssistantStep, Dialogue, Turn, checklist_turn
+from cm2.schema.messages import FunctionCall, Message, Role, ThinkSplit, ToolCall, join_think, split_think
+from cm2.schema.tools import FunctionSpec, ToolSpec
+from cm2.schema.trajectory import StepSpan, StopReason, Trajectory, Verdict, VerdictSource
+from cm2.schema.validation import ChecklistError, Issue, check_dialogue, find_cycle, renormalize_weights, validate_dialogue
+
+__all__ = [
+    "FOCUS_VALUES",
+    "TOOL_FOCUS",
+    "ArgConstraint",
+    "AssistantStep",
+    "Checklist",
+    "ChecklistError",
+    "ChecklistItem",
+    "Dialogue",
+    "Evidence",
+    "FocusOn",
+    "FunctionCall",
+    "FunctionSpec",
+    "Issue",
+    "Message",
+    "Role",
+    "StepSpan",
+    "StopReason",
+    "ThinkSplit",
+    "ToolCall",
+    "ToolCallCheck",
+    "ToolSpec",
+    "Trajectory",
+    "Turn",
+    "TurnChecklist",
+    "Verdict",
+    "VerdictSource",
+    "check_dialogue",
+    "checklist_turn",
+    "find_cycle",
+    "join_think",
+    "renormalize_weights",
+    "split_think",
+    "validate_dialogue",
+]

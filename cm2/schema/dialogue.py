@@ -1,0 +1,118 @@
+"""A reference dialogue: messages, tools and checklists, with views by turn and by step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from pydantic import AliasChoices, Field
+
+from cm2.schema.checklist import Checklist, TurnChecklist
+from cm2.schema.messages import Message, ToolCall, _Record
+from cm2.schema.tools import ToolSpec
+
+
+@dataclass(frozen=True)
+class AssistantStep:
+    """One assistant message and the tool messages that answer it.
+
+    `index` is the assistant step's position in its turn (0-based); `message_index` is the
+    position of the assistant message among the turn's messages (the released data's `step`,
+    user = 0).
+    """
+
+    turn: int
+    index: int
+    message_index: int
+    assistant: Message
+    tool_messages: list[Message] = field(default_factory=list)
+
+    @property
+    def calls(self) -> list[ToolCall]:
+        return self.assistant.calls
+
+    @property
+    def is_final(self) -> bool:
+        return self.assistant.is_final_reply
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A user message and everything up to the next user message."""
+
+    index: int
+    start: int
+    messages: list[Message]
+
+    @property
+    def user(self) -> Message:
+        return self.messages[0]
+
+    @cached_property
+    def steps(self) -> list[AssistantStep]:
+        steps: list[AssistantStep] = []
+        for position, message in enumerate(self.messages):
+            if message.role == "assistant":
+                steps.append(AssistantStep(self.index, len(steps), position, message, []))
+            elif message.role == "tool" and steps:
+                steps[-1].tool_messages.append(message)
+        return steps
+
+
+class Dialogue(_Record):
+    """A reference dialogue with its tools and zero or more checklists (each one per-turn)."""
+
+    uuid: str = Field(validation_alias=AliasChoices("uuid", "id", "dialogue_id"))
+    messages: list[Message]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    checklists: list[Checklist] = Field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.uuid
+
+    @property
+    def system(self) -> Message | None:
+        first = self.messages[0] if self.messages else None
+        return first if first is not None and first.role == "system" else None
+
+    def turns(self) -> list[Turn]:
+        """Split at every user message; anything before the first user message is not a turn."""
+        turns: list[Turn] = []
+        current: list[Message] = []
+        start = 0
+        for position, message in enumerate(self.messages):
+            if message.role == "user":
+                if current:
+                    turns.append(Turn(len(turns), start, current))
+                current, start = [message], position
+            elif current:
+                current.append(message)
+        if current:
+            turns.append(Turn(len(turns), start, current))
+        return turns
+
+    def steps(self) -> list[AssistantStep]:
+        return [step for turn in self.turns() for step in turn.steps]
+
+    @property
+    def num_tool_calls(self) -> int:
+        return sum(len(m.calls) for m in self.messages if m.role == "assistant")
+
+    def tool_names(self) -> list[str]:
+        return [tool.name for tool in self.tools]
+
+    def dump(self) -> dict[str, Any]:
+        data = super().dump()
+        if "checklists" in data:
+            data["checklists"] = [[turn.dump_items() for turn in checklist] for checklist in self.checklists]
+        return data
+
+
+def checklist_turn(dialogue: Dialogue, checklist: int, turn: int) -> TurnChecklist | None:
+    """The items of one turn of one checklist, or None when the checklist stops earlier."""
+    if checklist >= len(dialogue.checklists):
+        return None
+    turns = dialogue.checklists[checklist]
+    return turns[turn] if turn < len(turns) else None

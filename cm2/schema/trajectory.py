@@ -1,0 +1,55 @@
+"""Trajectories: what a policy did in one episode, and how each step was judged."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from cm2.schema.messages import Message, _Record
+from cm2.schema.tools import ToolSpec
+
+VerdictSource = Literal["llm", "check", "tool_error", "carried", "unavailable"]
+
+
+class Verdict(_Record):
+    """Whether checklist item `item` of turn `turn` holds after assistant step `step`.
+
+    `satisfied` is None when no verdict could be obtained (the caller decides what that means).
+    """
+
+    item: str
+    turn: int
+    step: int
+    satisfied: bool | None
+    source: VerdictSource = "llm"
+    votes: list[bool | None] | None = None
+    reason: str | None = None
+
+
+class StepSpan(_Record):
+    """Token span `[start, end)` of one assistant step inside the trajectory's completion tokens."""
+
+    turn: int
+    step: int
+    start: int
+    end: int
+
+
+StopReason = Literal["completed", "required_item_failed", "max_turns", "max_steps", "max_tokens", "error"]
+
+
+class Trajectory(_Record):
+    """One rollout of a policy on a reference dialogue."""
+
+    dialogue_uuid: str
+    rollout: int = 0
+    group: str | None = None
+    checklist: int = 0
+    messages: list[Message]
+    tools: list[ToolSpec] = Field(default_factory=list)
+    step_spans: list[StepSpan] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(default_factory=list)
+    stop_reason: StopReason | None = None
+    rewards: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
