@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import typer
 
+from cm2.cli import annotate, judge, llm, tools
 from cm2.cli import data as data_cli
 
 app = typer.Typer(help="cm2: train tool-using agents with checklist rewards.", no_args_is_help=True)
 app.add_typer(data_cli.app, name="data", help="Ingest, filter, split and describe dialogue data.")
+for module in (annotate, judge, llm, tools):
+    module.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """cm2: train tool-using agents with checklist rewards."""
 
 
 def main() -> None:
