@@ -15,7 +15,14 @@ from cm2.schema.dialogue import AssistantStep, Dialogue, Turn, checklist_turn
 from cm2.schema.messages import FunctionCall, Message, Role, ThinkSplit, ToolCall, join_think, split_think
 from cm2.schema.tools import FunctionSpec, ToolSpec
 from cm2.schema.trajectory import StepSpan, StopReason, Trajectory, Verdict, VerdictSource
-from cm2.schema.validation import ChecklistError, Issue, check_dialogue, find_cycle, renormalize_weights, validate_dialogue
+from cm2.schema.validation import (
+    ChecklistError,
+    Issue,
+    check_dialogue,
+    find_cycle,
+    renormalize_weights,
+    validate_dialogue,
+)
 
 __all__ = [
     "FOCUS_VALUES",

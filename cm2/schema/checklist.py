@@ -26,9 +26,7 @@ class Evidence(_Record):
 
     turn: int = Field(ge=0)
     step: int = Field(ge=0)
-    source: str = Field(
-        default="", validation_alias=AliasChoices("from", "source"), serialization_alias="from"
-    )
+    source: str = Field(default="", validation_alias=AliasChoices("from", "source"), serialization_alias="from")
     snippet: str = ""
 
 

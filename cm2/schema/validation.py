@@ -53,7 +53,7 @@ def find_cycle(dependencies: dict[str, list[str]]) -> list[str] | None:
         path.append(node)
         for dep in dependencies.get(node, []):
             if state.get(dep) == 1:
-                return path[path.index(dep) :] + [dep]
+                return [*path[path.index(dep) :], dep]
             if dep in dependencies and state.get(dep) is None:
                 found = visit(dep)
                 if found:
@@ -127,9 +127,7 @@ def check_dialogue(
     num_turns = len(dialogue.turns())
     for k, checklist in enumerate(dialogue.checklists):
         if len(checklist) > num_turns:
-            issues.append(
-                Issue(dialogue.uuid, f"has {len(checklist)} turns but the dialogue has {num_turns}", k)
-            )
+            issues.append(Issue(dialogue.uuid, f"has {len(checklist)} turns but the dialogue has {num_turns}", k))
         for t, turn in enumerate(checklist):
             issues.extend(_check_turn(dialogue, k, t, turn, tolerance, renormalize))
     return issues
