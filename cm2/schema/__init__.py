@@ -14,7 +14,7 @@ from cm2.schema.checklist import (
 from cm2.schema.dialogue import AssistantStep, Dialogue, Turn, checklist_turn
 from cm2.schema.messages import FunctionCall, Message, Role, ThinkSplit, ToolCall, join_think, split_think
 from cm2.schema.tools import FunctionSpec, ToolSpec
-from cm2.schema.trajectory import StepSpan, StopReason, Trajectory, Verdict, VerdictSource
+from cm2.schema.trajectory import StepSpan, StopReason, TokenRecord, Trajectory, Verdict, VerdictSource
 from cm2.schema.validation import (
     ChecklistError,
     Issue,
@@ -43,6 +43,7 @@ __all__ = [
     "StepSpan",
     "StopReason",
     "ThinkSplit",
+    "TokenRecord",
     "ToolCall",
     "ToolCallCheck",
     "ToolSpec",

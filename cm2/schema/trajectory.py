@@ -36,6 +36,15 @@ class StepSpan(_Record):
     end: int
 
 
+class TokenRecord(_Record):
+    """The episode as tokens: the prompt, then everything after it with a 0/1 loss mask."""
+
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    loss_mask: list[int]
+    logprobs: list[float] | None = None
+
+
 StopReason = Literal["completed", "required_item_failed", "max_turns", "max_steps", "max_tokens", "error"]
 
 
@@ -49,6 +58,7 @@ class Trajectory(_Record):
     messages: list[Message]
     tools: list[ToolSpec] = Field(default_factory=list)
     step_spans: list[StepSpan] = Field(default_factory=list)
+    tokens: TokenRecord | None = None
     verdicts: list[Verdict] = Field(default_factory=list)
     stop_reason: StopReason | None = None
     rewards: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,265 @@
+"""Run one episode: replay the reference user turns, let the policy act, answer its tool calls,
+judge each step as it completes, and stop early when a required item fails."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from cm2.rollout.parser import parse_output
+from cm2.rollout.policy import ChatPolicy, Generation, SamplingParams, TokenPolicy
+from cm2.rollout.transcript import TokenTranscript
+from cm2.schema import (
+    AssistantStep,
+    ChecklistItem,
+    Dialogue,
+    Message,
+    StopReason,
+    TokenRecord,
+    ToolCall,
+    Trajectory,
+    TurnChecklist,
+    Verdict,
+    checklist_turn,
+)
+
+
+class ToolReply(Protocol):
+    content: str
+    source: str
+
+
+class ToolEnv(Protocol):
+    """An episode's tools (see cm2.tools): answers one call at a time, with episode-scoped state."""
+
+    async def call(self, tool_call: ToolCall) -> Any: ...
+
+
+class StepJudge(Protocol):
+    """Decides the open items of a turn after one assistant step (see cm2.judge)."""
+
+    async def judge_step(
+        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, items: list[ChecklistItem]
+    ) -> list[Verdict]: ...
+
+
+class EpisodeLimits(BaseModel):
+    max_turns: int = Field(default=30, ge=1)
+    max_steps_per_turn: int = Field(default=8, ge=1)
+    max_context_tokens: int = Field(default=10_000, ge=1)
+
+
+class EpisodeConfig(BaseModel):
+    limits: EpisodeLimits = Field(default_factory=EpisodeLimits)
+    sampling: SamplingParams = Field(default_factory=SamplingParams)
+    early_stop: bool = Field(default=True, description="End when a required_for_next_turn item is unmet.")
+    unknown_counts_as_failed: bool = Field(
+        default=True, description="For early stop, a verdict that could not be obtained counts as unmet."
+    )
+
+
+def malformed_call_reply(errors: list[str]) -> str:
+    """The error object a policy gets back when it wrote tool calls that do not parse."""
+    return json.dumps({"error_tool_call": {"code": "malformed_tool_call", "message": "; ".join(errors)}})
+
+
+@dataclass
+class _TurnJudging:
+    """Judging of one turn, chained step after step so it overlaps the next generation."""
+
+    items: list[ChecklistItem]
+    satisfied: set[str] = field(default_factory=set)
+    verdicts: list[Verdict] = field(default_factory=list)
+    last: asyncio.Task[None] | None = None
+
+
+class EpisodeRunner:
+    """Runs episodes of a policy on reference dialogues; see `run`."""
+
+    def __init__(
+        self,
+        policy: TokenPolicy | ChatPolicy,
+        make_env: Callable[[Dialogue], ToolEnv],
+        judge: StepJudge | None = None,
+        config: EpisodeConfig | None = None,
+    ):
+        self.policy = policy
+        self.make_env = make_env
+        self.judge = judge
+        self.config = config or EpisodeConfig()
+
+    async def run(
+        self, dialogue: Dialogue, *, checklist: int = 0, rollout: int = 0, group: str | None = None
+    ) -> Trajectory:
+        limits = self.config.limits
+        env = self.make_env(dialogue)
+        turns = dialogue.turns()
+        messages: list[Message] = [dialogue.system] if dialogue.system else []
+        transcript: TokenTranscript | None = None
+        step_sources: list[dict[str, Any]] = []
+        verdicts: list[Verdict] = []
+        stop: StopReason = "completed"
+        for turn in turns[: limits.max_turns]:
+            messages.append(turn.user)
+            if isinstance(self.policy, TokenPolicy):
+                if transcript is None:
+                    transcript = TokenTranscript(self.policy.tokenizer, dialogue.tools, messages)
+                else:
+                    transcript.add_environment([turn.user])
+            judging = _TurnJudging(self._items(dialogue, checklist, turn.index))
+            turn_stop = await self._run_turn(dialogue, turn.index, messages, transcript, env, judging, step_sources)
+            if judging.last is not None:
+                await judging.last
+            verdicts.extend(judging.verdicts)
+            if turn_stop is not None:
+                stop = turn_stop
+                break
+            if self.config.early_stop and self._required_failed(judging):
+                stop = "required_item_failed"
+                break
+        else:
+            if len(turns) > limits.max_turns:
+                stop = "max_turns"
+        return Trajectory(
+            dialogue_uuid=dialogue.uuid,
+            rollout=rollout,
+            group=group,
+            checklist=checklist,
+            messages=messages,
+            tools=dialogue.tools,
+            step_spans=transcript.spans if transcript else [],
+            tokens=self._tokens(transcript),
+            verdicts=verdicts,
+            stop_reason=stop,
+            metadata={"steps": step_sources, "reference_turns": len(turns)},
+        )
+
+    async def _run_turn(
+        self,
+        dialogue: Dialogue,
+        turn: int,
+        messages: list[Message],
+        transcript: TokenTranscript | None,
+        env: ToolEnv,
+        judging: _TurnJudging,
+        step_sources: list[dict[str, Any]],
+    ) -> StopReason | None:
+        limits = self.config.limits
+        turn_start = max(i for i, m in enumerate(messages) if m.role == "user")
+        for step in range(limits.max_steps_per_turn):
+            if transcript is not None and len(transcript) >= limits.max_context_tokens:
+                return "max_tokens"
+            generation = await self._generate(messages, dialogue, transcript)
+            if transcript is not None:
+                transcript.add_generation(generation, turn, step)
+            parsed = parse_output(generation.text)
+            assistant = generation.message or parsed.to_message()
+            message_index = len(messages) - turn_start
+            messages.append(assistant)
+            replies: list[Message] = []
+            sources: list[str] = []
+            if parsed.errors and generation.message is None:
+                replies.append(Message(role="tool", content=malformed_call_reply(parsed.errors)))
+                sources.append("error")
+            for call in assistant.calls:
+                result = await env.call(call)
+                replies.append(Message(role="tool", content=result.content, tool_call_id=call.id, name=call.name))
+                sources.append(str(result.source))
+            messages.extend(replies)
+            step_sources.append({"turn": turn, "step": step, "tool_sources": sources, "parse_errors": parsed.errors})
+            self._schedule_judging(
+                dialogue, list(messages), AssistantStep(turn, step, message_index, assistant, replies), judging
+            )
+            if not replies:
+                return None
+            if transcript is not None:
+                transcript.add_environment(replies)
+        return "max_steps"
+
+    async def _generate(
+        self, messages: list[Message], dialogue: Dialogue, transcript: TokenTranscript | None
+    ) -> Generation:
+        sampling = self.config.sampling
+        if transcript is not None and isinstance(self.policy, TokenPolicy):
+            room = self.config.limits.max_context_tokens - len(transcript)
+            sampling = sampling.model_copy(update={"max_new_tokens": max(1, min(sampling.max_new_tokens, room))})
+            return await self.policy.continue_tokens(transcript.context_ids, sampling)
+        assert isinstance(self.policy, ChatPolicy)
+        return await self.policy.respond(messages, dialogue.tools, sampling)
+
+    def _schedule_judging(
+        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, judging: _TurnJudging
+    ) -> None:
+        judge = self.judge
+        if judge is None or not judging.items:
+            return
+        previous = judging.last
+
+        async def judge_this_step() -> None:
+            if previous is not None:
+                await previous  # items satisfied by earlier steps are not asked again
+            open_items = [item for item in judging.items if item.id not in judging.satisfied]
+            if not open_items:
+                return
+            step_verdicts = await judge.judge_step(dialogue, history, step, open_items)
+            judging.verdicts.extend(step_verdicts)
+            judging.satisfied.update(v.item for v in step_verdicts if v.satisfied)
+
+        judging.last = asyncio.get_running_loop().create_task(judge_this_step())
+
+    def _required_failed(self, judging: _TurnJudging) -> bool:
+        if self.judge is None:
+            return False
+        unknown = {v.item for v in judging.verdicts if v.satisfied is None} - judging.satisfied
+        for item in judging.items:
+            if not item.required_for_next_turn or item.id in judging.satisfied:
+                continue
+            if item.id in unknown and not self.config.unknown_counts_as_failed:
+                continue
+            return True
+        return False
+
+    @staticmethod
+    def _items(dialogue: Dialogue, checklist: int, turn: int) -> list[ChecklistItem]:
+        turn_items: TurnChecklist | None = checklist_turn(dialogue, checklist, turn)
+        return list(turn_items.items) if turn_items else []
+
+    @staticmethod
+    def _tokens(transcript: TokenTranscript | None) -> TokenRecord | None:
+        if transcript is None:
+            return None
+        return TokenRecord(
+            prompt_ids=transcript.prompt_ids,
+            completion_ids=transcript.completion_ids,
+            loss_mask=transcript.loss_mask,
+            logprobs=transcript.logprobs,
+        )
+
+
+async def run_episodes(
+    runner: EpisodeRunner,
+    jobs: list[tuple[Dialogue, int]],
+    *,
+    group_size: int = 1,
+    concurrency: int = 64,
+    on_done: Callable[[Trajectory], None] | None = None,
+) -> list[Trajectory]:
+    """Run `group_size` rollouts of each (dialogue, checklist) job concurrently; results keep job order."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(dialogue: Dialogue, checklist: int, rollout: int) -> Trajectory:
+        async with semaphore:
+            trajectory = await runner.run(
+                dialogue, checklist=checklist, rollout=rollout, group=f"{dialogue.uuid}:{checklist}"
+            )
+        if on_done is not None:
+            on_done(trajectory)
+        return trajectory
+
+    tasks = [one(d, c, r) for d, c in jobs for r in range(group_size)]
+    return list(await asyncio.gather(*tasks))

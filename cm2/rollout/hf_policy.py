@@ -1,0 +1,140 @@
+"""An in-process transformers model as a token policy, batching the requests of concurrent episodes."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cm2.rollout.policy import Generation, SamplingParams
+
+
+@dataclass
+class _Request:
+    context_ids: list[int]
+    sampling: SamplingParams
+    future: asyncio.Future[Generation]
+
+
+class TransformersPolicy:
+    """Samples from a causal LM with `generate`, keeping token ids and log-probs for training.
+
+    Requests that arrive within `batch_window_s` of each other (and share sampling settings) are
+    left-padded into one `generate` call, so many concurrent episodes share the model efficiently.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        stop_token_ids: Sequence[int] = (),
+        stop_strings: Sequence[str] = (),
+        max_batch_size: int = 32,
+        batch_window_s: float = 0.005,
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        eos = tokenizer.eos_token_id
+        self.stop_token_ids = sorted({*stop_token_ids, *([eos] if eos is not None else [])})
+        self.stop_strings = list(stop_strings)
+        self.max_batch_size = max_batch_size
+        self.batch_window_s = batch_window_s
+        self._pending: list[_Request] = []
+        self._flush_scheduled = False
+        self._model_lock = threading.Lock()
+        self.generate_calls = 0
+
+    async def continue_tokens(self, context_ids: list[int], sampling: SamplingParams) -> Generation:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Generation] = loop.create_future()
+        self._pending.append(_Request(list(context_ids), sampling, future))
+        if len(self._pending) >= self.max_batch_size:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_later(self.batch_window_s, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        groups: dict[str, list[_Request]] = {}
+        for request in pending:
+            groups.setdefault(request.sampling.model_dump_json(), []).append(request)
+        for group in groups.values():
+            for start in range(0, len(group), self.max_batch_size):
+                batch = group[start : start + self.max_batch_size]
+                asyncio.get_running_loop().create_task(self._run_batch(batch))
+
+    async def _run_batch(self, batch: list[_Request]) -> None:
+        try:
+            results = await asyncio.to_thread(self._generate, [r.context_ids for r in batch], batch[0].sampling)
+        except Exception as exc:  # every waiting episode learns of the failure
+            for request in batch:
+                if not request.future.done():
+                    request.future.set_exception(exc)
+            return
+        for request, result in zip(batch, results, strict=True):
+            if not request.future.done():
+                request.future.set_result(result)
+
+    def _generate(self, contexts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
+        import torch
+
+        with self._model_lock:
+            self.generate_calls += 1
+            device = next(self.model.parameters()).device
+            pad_id = self.tokenizer.pad_token_id
+            if pad_id is None:
+                pad_id = self.stop_token_ids[0] if self.stop_token_ids else 0
+            width = max(len(c) for c in contexts)
+            input_ids = torch.full((len(contexts), width), pad_id, dtype=torch.long)
+            attention = torch.zeros((len(contexts), width), dtype=torch.long)
+            for row, context in enumerate(contexts):
+                input_ids[row, width - len(context) :] = torch.tensor(context)
+                attention[row, width - len(context) :] = 1
+            if sampling.seed is not None:
+                torch.manual_seed(sampling.seed)
+            do_sample = sampling.temperature > 0
+            kwargs: dict[str, Any] = {
+                "max_new_tokens": sampling.max_new_tokens,
+                "do_sample": do_sample,
+                "eos_token_id": self.stop_token_ids or None,
+                "pad_token_id": pad_id,
+                "return_dict_in_generate": True,
+                "output_scores": True,
+            }
+            if do_sample:
+                kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+            if self.stop_strings:
+                kwargs.update(stop_strings=self.stop_strings, tokenizer=self.tokenizer)
+            with torch.no_grad():
+                output = self.model.generate(
+                    input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
+                )
+            new_tokens = output.sequences[:, width:].cpu()
+            logprobs = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in output.scores], dim=1).cpu()
+        return [self._to_generation(new_tokens[row], logprobs[row]) for row in range(len(contexts))]
+
+    def _to_generation(self, tokens: Any, logprobs: Any) -> Generation:
+        # Finished rows are padded by `generate`; cut each row at its own stop token or stop string.
+        ids: list[int] = []
+        lps: list[float] = []
+        finish, stop_text = "length", ""
+        for position, token in enumerate(tokens.tolist()):
+            ids.append(token)
+            lps.append(float(logprobs[position, token]))
+            if token in self.stop_token_ids:
+                finish, stop_text = "stop", self.tokenizer.decode([token], skip_special_tokens=False)
+                break
+            if self.stop_strings:
+                tail = self.tokenizer.decode(ids[-8:], skip_special_tokens=False)
+                if any(tail.endswith(s) for s in self.stop_strings):
+                    finish = "stop"
+                    break
+        body = ids[:-1] if stop_text else ids
+        text = self.tokenizer.decode(body, skip_special_tokens=False)
+        return Generation(text=text, token_ids=ids, logprobs=lps, finish_reason=finish, stop_text=stop_text)
