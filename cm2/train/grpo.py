@@ -1,0 +1,164 @@
+"""GRPO with checklist rewards on TRL: a trainer that takes cm2's per-token advantages, and `run_rl`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cm2.data import JsonlAppender, read_dialogues
+from cm2.rollout.episode import StepJudge, ToolEnv
+from cm2.schema import Dialogue, Trajectory
+from cm2.train.rl_config import RLRunConfig
+from cm2.train.rollouts import CM2Rollouts, checklist_reward
+
+
+def make_trainer_class() -> type:
+    """Build the GRPOTrainer subclass lazily, so importing cm2 does not import TRL."""
+    import torch
+    from trl import GRPOTrainer
+
+    class CM2GRPOTrainer(GRPOTrainer):
+        """GRPOTrainer whose advantages are cm2's, per token, at the trajectory, turn or step level."""
+
+        def __init__(self, *args: Any, cm2_rollouts: CM2Rollouts, **kwargs: Any):
+            self.cm2_rollouts = cm2_rollouts
+            kwargs.update(rollout_func=cm2_rollouts, reward_funcs=[checklist_reward])
+            super().__init__(*args, **kwargs)
+
+        def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+            self.cm2_rollouts.rows = inputs
+            output: dict[str, Any] = super()._generate_and_score_completions(inputs)
+            batch = self.cm2_rollouts.last
+            assert batch is not None
+            width = output["completion_ids"].size(1)
+            advantages = torch.zeros((len(batch.token_advantages), width), dtype=torch.float32)
+            for row, values in enumerate(batch.token_advantages):
+                advantages[row, : min(width, len(values))] = torch.tensor(values[:width], dtype=torch.float32)
+            output["advantages"] = advantages.to(output["completion_ids"].device)
+            self._log_episode_metrics(batch.trajectories)
+            return output
+
+        def _log_episode_metrics(self, trajectories: list[Trajectory]) -> None:
+            mode = "train" if self.model is not None and self.model.training else "eval"
+            stopped = [t.stop_reason == "required_item_failed" for t in trajectories]
+            self._metrics[mode]["cm2/early_stop_rate"].append(sum(stopped) / max(1, len(stopped)))
+            turns = [len([m for m in t.messages if m.role == "user"]) for t in trajectories]
+            self._metrics[mode]["cm2/turns_reached"].append(sum(turns) / max(1, len(turns)))
+
+    return CM2GRPOTrainer
+
+
+def grpo_args(config: RLRunConfig) -> Any:
+    """The `GRPOConfig` for `config`: one group per micro-batch, `dialogues_per_step` groups per step."""
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=config.output_dir,
+        per_device_train_batch_size=config.group_size,
+        num_generations=config.group_size,
+        gradient_accumulation_steps=config.dialogues_per_step * config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate,
+        beta=config.kl_coef,
+        loss_type=config.loss_type,
+        scale_rewards="none",
+        num_iterations=config.num_iterations,
+        max_completion_length=config.episode.limits.max_context_tokens,
+        max_steps=config.max_steps,
+        use_cpu=config.use_cpu,
+        bf16=config.bf16,
+        seed=config.seed,
+        save_steps=config.save_steps,
+        logging_steps=config.logging_steps,
+        report_to=config.report_to,
+        remove_unused_columns=False,
+    )
+
+
+def load_rl_dialogues(path: str) -> dict[str, Dialogue]:
+    """Dialogues that carry at least one checklist, by uuid; problems are errors with locations."""
+    errors: list[Any] = []
+    dialogues = {d.uuid: d for d in read_dialogues(path, errors=errors) if d.checklists}
+    if errors:
+        shown = "\n".join(str(e) for e in errors[:5])
+        raise ValueError(f"{path}: {len(errors)} records could not be read:\n{shown}")
+    if not dialogues:
+        raise ValueError(f"{path}: no dialogue with a checklist; label the data first (cm2 label)")
+    return dialogues
+
+
+def rl_dataset(dialogues: dict[str, Dialogue]) -> Any:
+    """One row per (dialogue, checklist): the first user message as TRL's prompt, plus cm2's keys."""
+    from datasets import Dataset
+
+    rows = []
+    for dialogue in dialogues.values():
+        first_user = next(m for m in dialogue.messages if m.role == "user")
+        for k in range(len(dialogue.checklists)):
+            rows.append(
+                {
+                    "prompt": [{"role": "user", "content": first_user.content or ""}],
+                    "cm2_uuid": dialogue.uuid,
+                    "cm2_checklist": k,
+                }
+            )
+    return Dataset.from_list(rows)
+
+
+def run_rl(
+    config: RLRunConfig,
+    *,
+    make_env: Callable[[Dialogue], ToolEnv],
+    judge: StepJudge | None,
+    model: Any = None,
+    tokenizer: Any = None,
+) -> Path:
+    """Train with GRPO on checklist rewards; returns the folder of the final model."""
+    from cm2.train.models import load_policy
+
+    dialogues = load_rl_dialogues(config.data)
+    if model is None or tokenizer is None:
+        model, tokenizer = load_policy(config.model)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rl_config.json").write_text(config.model_dump_json(indent=2), encoding="utf-8")
+    with JsonlAppender(out / config.trajectories_file, fsync_every=0) as sink:
+
+        def keep(trajectory: Trajectory) -> None:
+            sink.write(trajectory.dump())
+
+        rollouts = CM2Rollouts(
+            dialogues,
+            make_env,
+            judge,
+            config.episode,
+            config.reward,
+            config.group_size,
+            concurrency=config.episode_concurrency,
+            on_trajectory=keep,
+        )
+        trainer_class = make_trainer_class()
+        peft_config = None
+        if config.lora is not None:
+            from peft import LoraConfig
+
+            lora = config.lora
+            peft_config = LoraConfig(
+                r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules
+            )
+        trainer = trainer_class(
+            model=model,
+            args=grpo_args(config),
+            train_dataset=rl_dataset(dialogues),
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            cm2_rollouts=rollouts,
+        )
+        has_checkpoint = any(out.glob("checkpoint-*"))
+        trainer.train(resume_from_checkpoint=bool(config.resume and has_checkpoint))
+        final = out / "final"
+        trainer.save_model(str(final))
+        tokenizer.save_pretrained(str(final))
+        (out / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2), encoding="utf-8")
+    return final

@@ -1,0 +1,55 @@
+"""Settings of a GRPO run with checklist rewards."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from cm2.config import YamlConfig
+from cm2.judge.config import JudgeConfig
+from cm2.llm.config import LLMConfig
+from cm2.reward import RewardConfig
+from cm2.rollout.episode import EpisodeConfig
+from cm2.tools import SimulatorConfig
+from cm2.train.models import ModelConfig
+
+
+class LoraSettings(YamlConfig):
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+
+
+class RLRunConfig(YamlConfig):
+    """A GRPO run: policy, data, episodes, judge, tools, rewards and optimisation (paper defaults)."""
+
+    model: ModelConfig
+    data: str = Field(description="RL dialogues with checklists (any format cm2 reads).")
+    output_dir: str = "runs/rl"
+    reward: RewardConfig = Field(default_factory=RewardConfig)
+    episode: EpisodeConfig = Field(default_factory=EpisodeConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    judge_llm: LLMConfig | None = Field(default=None, description="Judge endpoint; items with a `check` need none.")
+    tools: Literal["simulated", "bfcl"] = "simulated"
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
+    group_size: int = Field(default=8, ge=2, description="Rollouts per dialogue (the paper: 24 or 48).")
+    dialogues_per_step: int = Field(default=1, ge=1, description="Dialogues per optimizer step.")
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    learning_rate: float = 3e-6
+    kl_coef: float = Field(default=0.001, ge=0.0, description="Low-variance (k3) KL to the reference model.")
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
+    max_steps: int = 100
+    num_iterations: int = Field(default=1, ge=1, description="Optimisation passes per batch of rollouts.")
+    episode_concurrency: int = Field(default=64, ge=1)
+    lora: LoraSettings | None = None
+    use_cpu: bool = False
+    bf16: bool = False
+    seed: int = 0
+    save_steps: int = 50
+    logging_steps: int = 1
+    report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
+    resume: bool = False
+    trajectories_file: str = Field(default="trajectories.jsonl", description="Every rollout, under output_dir.")

@@ -1,0 +1,146 @@
+"""TRL's `rollout_func` backed by cm2's episode runner, and the per-token advantages of each batch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cm2.reward import RewardConfig, checklist_specs, compute_group, score_rollout, verdict_rows
+from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, ToolEnv, run_episodes
+from cm2.rollout.hf_policy import TransformersPolicy
+from cm2.schema import Dialogue, Trajectory
+
+
+@dataclass
+class ScoredBatch:
+    """The rollouts of one generation batch (this process's share) with their rewards and advantages."""
+
+    trajectories: list[Trajectory]
+    rewards: list[float]
+    token_advantages: list[list[float]]
+    turn_rewards: list[list[float]] = field(default_factory=list)
+
+
+def steps_per_turn(trajectory: Trajectory) -> list[int]:
+    """Assistant steps of each reached turn, from the trajectory's messages."""
+    view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
+    return [len(turn.steps) for turn in view.turns()]
+
+
+def score_group(
+    dialogue: Dialogue, trajectories: list[Trajectory], config: RewardConfig
+) -> tuple[list[float], list[list[float]], list[list[float]]]:
+    """Rewards, per-turn rewards and per-token advantages of one group (same dialogue and checklist)."""
+    k = trajectories[0].checklist
+    specs = checklist_specs(dialogue.checklists[k])
+    scored = []
+    for trajectory in trajectories:
+        counts = steps_per_turn(trajectory)[: len(specs)]
+        rows = verdict_rows(trajectory.verdicts, specs, counts)
+        scored.append(score_rollout([specs], [rows], eta=config.eta, unknown=config.unknown))
+    scores = compute_group(scored, config)
+    advantages = []
+    for i, trajectory in enumerate(trajectories):
+        tokens = trajectory.tokens
+        if tokens is None:
+            raise ValueError(f"rollout {i} of dialogue {dialogue.uuid} has no tokens (not a token policy?)")
+        spans = [s for s in trajectory.step_spans if s.turn < len(specs)]
+        advantages.append(scores.token_advantages(i, spans, tokens.loss_mask).tolist())
+    return scores.rewards.tolist(), scores.turn_rewards, advantages
+
+
+class CM2Rollouts:
+    """Callable as TRL's `rollout_func`: runs every prompt of the batch as a cm2 episode.
+
+    TRL hands `rollout_func` only the prompts; the trainer stashes the dataset rows in
+    `rows` first, and each row names its dialogue (`cm2_uuid`) and checklist (`cm2_checklist`).
+    """
+
+    def __init__(
+        self,
+        dialogues: dict[str, Dialogue],
+        make_env: Callable[[Dialogue], ToolEnv],
+        judge: StepJudge | None,
+        episode: EpisodeConfig,
+        reward: RewardConfig,
+        num_generations: int,
+        *,
+        stop_strings: tuple[str, ...] = ("</tool_call>",),
+        concurrency: int = 64,
+        on_trajectory: Callable[[Trajectory], None] | None = None,
+    ):
+        self.dialogues = dialogues
+        self.make_env = make_env
+        self.judge = judge
+        self.episode = episode
+        self.reward = reward
+        self.num_generations = num_generations
+        self.stop_strings = stop_strings
+        self.concurrency = concurrency
+        self.on_trajectory = on_trajectory
+        self.rows: list[dict[str, Any]] = []
+        self.last: ScoredBatch | None = None
+
+    def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
+        from trl.models.utils import unwrap_model_for_generation
+
+        if len(self.rows) != len(prompts):
+            raise RuntimeError(f"rollout got {len(prompts)} prompts but {len(self.rows)} stashed rows")
+        jobs = [(self.dialogues[row["cm2_uuid"]], int(row["cm2_checklist"])) for row in self.rows]
+        # One unwrap per batch: under ZeRO-3/FSDP the parameters are gathered once, so ranks whose
+        # episodes stop early never leave the others waiting in a collective.
+        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+            was_training = model.training
+            model.eval()
+            policy = TransformersPolicy(model, trainer.processing_class, stop_strings=self.stop_strings)
+            runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
+            trajectories = asyncio.run(self._run(runner, jobs))
+            if was_training:
+                model.train()
+        self.last = self.score(trajectories)
+        if self.on_trajectory is not None:
+            for trajectory in trajectories:
+                self.on_trajectory(trajectory)
+        tokens = [t.tokens for t in trajectories]
+        assert all(t is not None for t in tokens)
+        return {
+            "prompt_ids": [t.prompt_ids for t in tokens if t],
+            "completion_ids": [t.completion_ids or [trainer.processing_class.eos_token_id] for t in tokens if t],
+            "logprobs": [t.logprobs or [0.0] for t in tokens if t],
+            "env_mask": [t.loss_mask or [0] for t in tokens if t],
+            "cm2_reward": self.last.rewards,
+        }
+
+    async def _run(self, runner: EpisodeRunner, jobs: list[tuple[Dialogue, int]]) -> list[Trajectory]:
+        # Consecutive rows are the same prompt repeated num_generations times (TRL's RepeatSampler).
+        trajectories = await run_episodes(runner, jobs, concurrency=self.concurrency)
+        for index, trajectory in enumerate(trajectories):
+            trajectory.rollout = index % self.num_generations
+            trajectory.group = f"{trajectory.dialogue_uuid}:{trajectory.checklist}:{index // self.num_generations}"
+        return trajectories
+
+    def score(self, trajectories: list[Trajectory]) -> ScoredBatch:
+        """Group by `group` (in order) and score each group."""
+        groups: dict[str, list[int]] = {}
+        for index, trajectory in enumerate(trajectories):
+            groups.setdefault(trajectory.group or str(index), []).append(index)
+        rewards = [0.0] * len(trajectories)
+        turn_rewards: list[list[float]] = [[] for _ in trajectories]
+        advantages: list[list[float]] = [[] for _ in trajectories]
+        for members in groups.values():
+            group = [trajectories[i] for i in members]
+            dialogue = self.dialogues[group[0].dialogue_uuid]
+            group_rewards, group_turns, group_advantages = score_group(dialogue, group, self.reward)
+            for i, reward, per_turn, adv in zip(members, group_rewards, group_turns, group_advantages, strict=True):
+                rewards[i], turn_rewards[i], advantages[i] = reward, per_turn, adv
+                trajectories[i].rewards = {"trajectory": reward, "turns": per_turn}
+        return ScoredBatch(trajectories, rewards, advantages, turn_rewards)
+
+
+def checklist_reward(
+    prompts: list[Any], completions: list[Any], cm2_reward: list[float], **_: Any
+) -> list[float | None]:
+    """TRL reward function: the trajectory reward computed by the rollout (for TRL's logs)."""
+    return list(cm2_reward)

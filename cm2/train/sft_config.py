@@ -1,0 +1,115 @@
+"""Options of a cold-start SFT run, loadable from YAML (defaults follow the paper's recipe)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cm2.train.models import ModelConfig
+
+Reporter = Literal["tensorboard", "wandb", "trackio"]
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SFTData(_Options):
+    """The reference dialogues to imitate."""
+
+    path: str = Field(description="Dialogue file or folder: JSONL, JSON, Parquet or a saved HF dataset.")
+    format: str | None = Field(default=None, description="File format (jsonl, json, parquet, hf); None: by name.")
+    source: Literal["cm2", "nemotron", "openai"] | None = Field(
+        default=None, description="Record format; None: detected per record."
+    )
+    limit: Annotated[int | None, Field(ge=1, description="Use only the first N dialogues.")] = None
+    skip_invalid: bool = Field(
+        default=True, description="Skip records that do not parse as dialogues (listed in the log) instead of failing."
+    )
+    drop_too_long: bool = Field(
+        default=False, description="Drop dialogues longer than max_length instead of truncating them."
+    )
+    eval_path: str | None = Field(default=None, description="Held-out dialogues for an eval loss, if any.")
+
+
+class LoraOptions(_Options):
+    """A LoRA adapter (peft) instead of a full fine-tune; it is merged into the final model."""
+
+    r: Annotated[int, Field(ge=1)] = 16
+    alpha: Annotated[int, Field(ge=1)] = 32
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default="all-linear", description="Module names to adapt, or 'all-linear'."
+    )
+
+
+class SFTRunConfig(_Options):
+    """One SFT run: the model, the data, and the optimisation (paper: 2 epochs, lr 1e-6, batch 64)."""
+
+    model: ModelConfig
+    data: SFTData
+    output_dir: str = Field(description="Checkpoints, TensorBoard logs and the final model (in `final/`).")
+    epochs: Annotated[float, Field(gt=0)] = 2.0
+    max_steps: int = Field(default=-1, description="Stop after this many optimizer steps (-1: run all epochs).")
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-6
+    lr_scheduler: str = Field(default="cosine", description="Any HF scheduler name (cosine, linear, constant, ...).")
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    max_grad_norm: Annotated[float, Field(gt=0)] = 1.0
+    per_device_batch_size: Annotated[int, Field(ge=1)] = 1
+    gradient_accumulation_steps: Annotated[int, Field(ge=1)] = 64
+    max_length: Annotated[int | None, Field(ge=16, description="Tokens per example; longer ones are cut.")] = 10_240
+    gradient_checkpointing: bool = False
+    seed: int = 0
+    bf16: bool = Field(default=False, description="Mixed precision in bfloat16 (GPU, or CPUs with avx512_bf16).")
+    use_cpu: bool = Field(default=False, description="Train on CPU even when a GPU is present.")
+    lora: LoraOptions | None = Field(default=None, description="Train a LoRA adapter; None: all parameters.")
+    logging_steps: Annotated[int, Field(ge=1)] = 10
+    save_steps: Annotated[int, Field(ge=1)] = 500
+    save_total_limit: Annotated[int | None, Field(ge=1, description="Checkpoints kept (None: all).")] = 3
+    eval_steps: Annotated[int | None, Field(ge=1, description="Eval every N steps (needs data.eval_path).")] = None
+    report_to: list[Reporter] = Field(default_factory=lambda: ["tensorboard"], description="Metric loggers.")
+    resume: bool | str = Field(
+        default=False, description="True: continue from the latest checkpoint in output_dir; or a checkpoint path."
+    )
+    progress: bool = Field(default=True, description="Show HF's progress bar.")
+
+    @model_validator(mode="after")
+    def _check(self) -> SFTRunConfig:
+        if self.eval_steps is not None and self.data.eval_path is None:
+            raise ValueError("eval_steps needs data.eval_path")
+        return self
+
+    @property
+    def effective_batch_size(self) -> int:
+        """Sequences per optimizer step on one device (times the number of devices when distributed)."""
+        return self.per_device_batch_size * self.gradient_accumulation_steps
+
+    @property
+    def final_dir(self) -> Path:
+        return Path(self.output_dir) / "final"
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> SFTRunConfig:
+        """Load a YAML file; `overrides` maps dotted keys (`model.path`) to values (None values ignored)."""
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the config must be a mapping, got {type(data).__name__}")
+        for dotted, value in (overrides or {}).items():
+            if value is not None:
+                _set_dotted(data, dotted, value)
+        return cls.model_validate(data)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[leaf] = value

@@ -1,0 +1,75 @@
+import asyncio
+from typing import Any
+
+import pytest
+
+from cm2.llm.testing.tiny_model import build_tiny_model
+from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, run_episodes
+from cm2.rollout.hf_policy import TransformersPolicy
+from cm2.rollout.policy import Generation, SamplingParams
+
+from .test_episode import CALL, CallJudge, EchoTools, _dialogue
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = build_tiny_model(tmp_path_factory.mktemp("tiny"))
+    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+
+class ScriptedTokens:
+    """Emits fixed texts as real tokens of a real tokenizer (tests the bookkeeping, not a model)."""
+
+    def __init__(self, tokenizer: Any, texts: list[str]):
+        self.tokenizer = tokenizer
+        self.texts = list(texts)
+        self.contexts: list[list[int]] = []
+
+    async def continue_tokens(self, context_ids: list[int], sampling: SamplingParams) -> Generation:
+        self.contexts.append(list(context_ids))
+        text = self.texts.pop(0)
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+        return Generation(text=text, token_ids=ids, logprobs=[-1.0] * len(ids), stop_text=self.tokenizer.eos_token)
+
+
+def test_transcript_masks_exactly_the_policy_tokens(tiny: tuple[Any, Any]) -> None:
+    _, tokenizer = tiny
+    texts = [CALL, "<think>x</think>\n\nanswer", "<think>y</think>\n\nbye"]
+    policy = ScriptedTokens(tokenizer, texts)
+    trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), CallJudge()).run(_dialogue()))
+    tokens = trajectory.tokens
+    assert tokens is not None and trajectory.stop_reason == "completed"
+    assert len(tokens.completion_ids) == len(tokens.loss_mask) == len(tokens.logprobs or [])
+    trained = [t for t, m in zip(tokens.completion_ids, tokens.loss_mask, strict=True) if m]
+    expected = [t for text in texts for t in tokenizer(text, add_special_tokens=False)["input_ids"]]
+    assert [t for t in trained if t != tokenizer.eos_token_id] == expected
+    # spans cover each step's tokens and nothing else
+    assert [(s.turn, s.step) for s in trajectory.step_spans] == [(0, 0), (0, 1), (1, 0)]
+    for span, text in zip(trajectory.step_spans, texts, strict=True):
+        decoded = tokenizer.decode(tokens.completion_ids[span.start : span.end - 1])
+        assert decoded == text
+        assert all(tokens.loss_mask[span.start : span.end])
+    # the context the policy saw at each step is the rendered conversation so far
+    full = tokenizer.decode(tokens.prompt_ids + tokens.completion_ids)
+    assert "<tool_response>" in full and "second" in full
+    seen = len(policy.contexts[1]) - len(tokens.prompt_ids)
+    assert policy.contexts[1] == tokens.prompt_ids + tokens.completion_ids[:seen]
+    assert policy.contexts[1] == tokens.prompt_ids + tokens.completion_ids[:seen]
+
+
+def test_transformers_policy_batches_concurrent_episodes(tiny: tuple[Any, Any]) -> None:
+    model, tokenizer = tiny
+    policy = TransformersPolicy(model, tokenizer, stop_strings=["</tool_call>"], max_batch_size=8)
+    config = EpisodeConfig(sampling=SamplingParams(max_new_tokens=6, temperature=1.0, seed=0))
+    runner = EpisodeRunner(policy, lambda d: EchoTools(), None, config)
+    trajectories = asyncio.run(run_episodes(runner, [(_dialogue(), 0)], group_size=4))
+    assert len(trajectories) == 4
+    for trajectory in trajectories:
+        tokens = trajectory.tokens
+        assert tokens is not None
+        assert sum(tokens.loss_mask) > 0 and len(tokens.loss_mask) == len(tokens.completion_ids)
+        assert all(lp <= 0.0 for lp in tokens.logprobs or [])
+    # 4 episodes x 2 turns of one step each, batched: far fewer generate calls than steps
+    assert policy.generate_calls < 8
