@@ -1,0 +1,139 @@
+"""Options of the annotation jobs (labeling, LLM filtering, CoT compression), loadable from YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cm2.llm.config import LLMConfig
+from cm2.llm.protocol import ReasoningEffort
+
+DEFAULT_STAGES: tuple[ReasoningEffort, ...] = ("low", "low", "medium", "medium", "high", "high")
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SamplingOptions(_Options):
+    """How each request to the annotating LLM is sampled."""
+
+    temperature: float | None = Field(default=None, description="None: the endpoint's default.")
+    max_tokens: int | None = Field(default=None, description="Answer length limit; None: the endpoint's default.")
+    reasoning_effort: ReasoningEffort | None = Field(default=None, description="For models that reason.")
+    seed: int = Field(default=0, description="Base seed; sample k of a dialogue uses seed + k.")
+
+
+class ValidationOptions(_Options):
+    """What an LLM-written checklist must satisfy before it is accepted (failures go back to the model)."""
+
+    check_snippets: bool = Field(
+        default=True, description="Each evidence snippet must occur in the message part it points at."
+    )
+    require_evidence: bool = Field(default=True, description="Each item needs at least one evidence pointer.")
+    require_items: bool = Field(default=True, description="Each turn needs at least one item.")
+    weight_slack: Annotated[float, Field(ge=0)] = Field(
+        default=0.02,
+        description="Turn weights summing to within this of 1 are rescaled silently; others are sent back.",
+    )
+    check_tool_checks: bool = Field(
+        default=True, description="A `check` must name a tool of the dialogue and parameters of that tool."
+    )
+
+
+class LabelOptions(_Options):
+    """Checklist labeling with an LLM."""
+
+    num_checklists: Annotated[int, Field(ge=1, description="Independent checklists per dialogue (K).")] = 1
+    min_checklists: int | None = Field(
+        default=None, description="Keep a dialogue when at least this many samples succeed (None: all K)."
+    )
+    max_repair_rounds: Annotated[int, Field(ge=0, description="Follow-ups sending the problems back.")] = 2
+    sampling: SamplingOptions = Field(default_factory=lambda: SamplingOptions(temperature=0.7))
+    validation: ValidationOptions = Field(default_factory=ValidationOptions)
+
+    @model_validator(mode="after")
+    def _check(self) -> LabelOptions:
+        if self.min_checklists is not None and not 1 <= self.min_checklists <= self.num_checklists:
+            raise ValueError("min_checklists must lie between 1 and num_checklists")
+        return self
+
+    @property
+    def needed(self) -> int:
+        return self.num_checklists if self.min_checklists is None else self.min_checklists
+
+
+class ReferenceLabelOptions(_Options):
+    """Deterministic labeling: one checked item per reference tool call, no LLM."""
+
+    numeric_tolerance: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="Absolute tolerance of `numeric` constraints on number arguments."
+    )
+    long_text: Literal["exact", "substring", "omit"] = Field(
+        default="exact",
+        description="Constraint on string arguments of at least `long_text_chars` characters: equal, contain "
+        "the reference text, or not checked at all.",
+    )
+    long_text_chars: Annotated[int, Field(ge=1)] = 80
+    final_reply_item: bool = Field(default=True, description="Add an item for the turn's final visible reply.")
+    reply_depends_on_calls: bool = Field(default=True, description="The reply item depends on every call item.")
+    call_required: bool = Field(default=True, description="`required_for_next_turn` of call items.")
+    reply_required: bool = Field(default=False, description="`required_for_next_turn` of the reply item.")
+    reply_weight: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="Weight of the reply item (calls share the rest); None: all items equal."
+    )
+    min_value_chars: Annotated[int, Field(ge=1)] = Field(
+        default=2, description="Value flow ignores argument values shorter than this once stringified."
+    )
+
+
+class FilterOptions(_Options):
+    """Progressive LLM filtering."""
+
+    stages: list[ReasoningEffort] = Field(
+        default_factory=lambda: list(DEFAULT_STAGES),
+        min_length=1,
+        description="One review per entry, at that reasoning effort; the first rejection drops the dialogue.",
+    )
+    sampling: SamplingOptions = Field(default_factory=SamplingOptions)
+
+
+class CompressOptions(_Options):
+    """Chain-of-thought compression."""
+
+    min_chars: Annotated[int, Field(ge=0)] = Field(default=200, description="Thinking shorter than this is left alone.")
+    batch_chars: Annotated[int, Field(ge=1)] = Field(
+        default=24_000, description="Passages go to the LLM in batches of about this many characters."
+    )
+    max_ratio: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=1.0, description="A rewrite longer than this fraction of the original is rejected."
+    )
+    sampling: SamplingOptions = Field(default_factory=lambda: SamplingOptions(temperature=0.2))
+
+
+class AnnotateConfig(_Options):
+    """The `--config` file of `cm2 label`, `cm2 filter-llm` and `cm2 compress-cot`; each reads its section.
+
+    ```yaml
+    llm: {model: gpt-4.1, base_urls: [https://api.openai.com/v1], prices: prices.yaml}
+    concurrency: 16
+    label: {num_checklists: 3, max_repair_rounds: 2}
+    ```
+    """
+
+    llm: LLMConfig | None = Field(default=None, description="The annotating model (any cm2.llm.LLMConfig).")
+    concurrency: Annotated[int, Field(ge=1, description="Dialogues processed at once.")] = 8
+    label: LabelOptions = Field(default_factory=LabelOptions)
+    reference: ReferenceLabelOptions = Field(default_factory=ReferenceLabelOptions)
+    filter: FilterOptions = Field(default_factory=FilterOptions)
+    compress: CompressOptions = Field(default_factory=CompressOptions)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> AnnotateConfig:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the config must be a mapping, got {type(data).__name__}")
+        return cls.model_validate(data)

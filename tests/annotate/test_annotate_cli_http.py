@@ -1,0 +1,156 @@
+"""`cm2 label` end to end against a real HTTP server (cm2.llm.testing) that injects faults, and a run
+killed with SIGKILL then resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from annotate_builders import answer_for, find_dialogue, synthetic_dialogue
+from typer.testing import CliRunner
+
+from cm2.annotate.config import ValidationOptions
+from cm2.annotate.validate import checklist_problems
+from cm2.cli import app
+from cm2.llm.testing import FakeOpenAIServer, FaultConfig
+from cm2.schema import Dialogue, validate_dialogue
+
+
+def _dataset(path: Path, n: int) -> list[Dialogue]:
+    dialogues = [synthetic_dialogue(i) for i in range(n)]
+    path.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues), encoding="utf-8")
+    return dialogues
+
+
+class _Annotator:
+    """A scripted annotator behind HTTP: a valid checklist, except every `junk_every`-th answer is prose
+    (not JSON) and every `broken_every`-th first answer quotes evidence the dialogue never said."""
+
+    def __init__(self, dialogues: list[Dialogue], junk_every: int = 0, broken_every: int = 0):
+        self.dialogues = dialogues
+        self.junk_every = junk_every
+        self.broken_every = broken_every
+        self.answers = self.junk_sent = self.broken_sent = 0
+
+    def __call__(self, body: dict[str, Any]) -> str:
+        dialogue = find_dialogue(body["messages"], self.dialogues)
+        answer = answer_for(dialogue)
+        self.answers += 1
+        if self.junk_every and self.answers % self.junk_every == 0:
+            self.junk_sent += 1
+            return "Sure! Here is the checklist you asked for: {turns: oops"
+        if self.broken_every and self.answers % self.broken_every == 1 and len(body["messages"]) == 2:
+            self.broken_sent += 1
+            answer["turns"][0]["items"][0]["evidence"][0]["snippet"] = "words the dialogue never said"
+        return json.dumps(answer)
+
+
+def _config(path: Path, base_url: str, **llm: Any) -> Path:
+    data = {
+        "llm": {"model": "fake-model", "base_urls": [base_url], "api_key_env": None, **llm},
+        "concurrency": 4,
+        "label": {"max_repair_rounds": 2},
+    }
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _ids(path: Path) -> list[str]:
+    """The ids of the complete lines (a line torn by SIGKILL is left out: the next run cuts it off)."""
+    if not path.exists():
+        return []
+    ids = []
+    for line in path.read_text().splitlines():
+        try:
+            ids.append(json.loads(line)["uuid"])
+        except json.JSONDecodeError:
+            continue
+    return ids
+
+
+def test_label_completes_through_injected_faults(tmp_path: Path) -> None:
+    dialogues = _dataset(tmp_path / "in.jsonl", 30)
+    every_kind: list[Any] = ["error_500", "hang", "invalid_body", "truncated", "error_429"]
+    faults = FaultConfig(
+        error_500=0.1, error_429=0.03, hang=0.03, invalid_body=0.06, truncated=0.06, hang_s=3.0, plan=every_kind
+    )
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(yaml.safe_dump({"fake-model": {"prompt": 1.0, "completion": 2.0}}))
+    annotator = _Annotator(dialogues, junk_every=12, broken_every=6)
+    server = FakeOpenAIServer(annotator, faults=faults, seed=3)
+    with server:
+        config = _config(
+            tmp_path / "label.yaml",
+            "http://127.0.0.1:9/v1",
+            timeout_s=1.0,
+            max_retries=3,
+            backoff_base_s=0.01,
+            backoff_max_s=0.05,
+            json_attempts=2,
+            cooldown_s=0.0,
+        )
+        args = [
+            "label",
+            str(tmp_path / "in.jsonl"),
+            str(tmp_path / "out.jsonl"),
+            "--config",
+            str(config),
+            "--llm-base-url",
+            server.base_url,
+            "--prices",
+            str(prices),
+            "--no-progress",
+            "--summary",
+            str(tmp_path / "summary.json"),
+        ]
+        outcome = CliRunner().invoke(app, args)
+    assert outcome.exit_code == 0, outcome.output
+    assert len(server.faults) == 5 and annotator.junk_sent > 0 and annotator.broken_sent > 0
+    assert sum(server.faults.values()) + annotator.junk_sent >= 0.15 * server.request_count
+    labeled, failed = _ids(tmp_path / "out.jsonl"), _ids(tmp_path / "out.failures.jsonl")
+    assert len(labeled) + len(failed) == len({*labeled, *failed}) == 30  # every dialogue once, none lost
+    assert len(labeled) >= 20
+    for line in (tmp_path / "out.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        dialogue = validate_dialogue(Dialogue.model_validate(record))
+        assert checklist_problems(dialogue, dialogue.checklists[0], ValidationOptions()) == []
+        assert record["checklists"][0][0][0]["extra_info"]["price_usd"] > 0
+        source = next(d for d in dialogues if d.uuid == record["uuid"]).dump()
+        assert {k: v for k, v in record.items() if k != "checklists"} == source
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["labeled"] == len(labeled) and summary["failed"] == len(failed)
+    assert summary["cost usd"] > 0 and summary["LLM requests"] >= 30
+    assert summary["checklists written"] == len(labeled) and summary["requests per checklist"] > 1  # repairs
+
+
+def test_sigkill_mid_run_then_rerun_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    dialogues = _dataset(tmp_path / "in.jsonl", 30)
+    out, failures = tmp_path / "out.jsonl", tmp_path / "out.failures.jsonl"
+    with FakeOpenAIServer(_Annotator(dialogues), latency_s=0.25) as server:
+        config = _config(tmp_path / "label.yaml", server.base_url, timeout_s=5.0)
+        args = ["label", str(tmp_path / "in.jsonl"), str(out), "--config", str(config), "--no-progress"]
+        command = [sys.executable, "-c", "from cm2.cli import main; main()", *args]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while len(_ids(out)) < 5 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        first = _ids(out)
+        assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
+        assert 5 <= len(first) < 30  # the kill landed mid-run
+        outcome = CliRunner().invoke(app, [*args, "--summary", str(tmp_path / "summary.json")])
+    assert outcome.exit_code == 0, outcome.output
+    labeled = _ids(out)
+    assert sorted(labeled) == sorted(d.uuid for d in dialogues) and not _ids(failures)
+    assert labeled[: len(first)] == first  # what was finished stayed, in place
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["skipped (already done)"] == len(first) and summary["labeled"] == 30 - len(first)

@@ -1,0 +1,122 @@
+"""Deterministic labeling from the reference tool calls, and the value-flow dependencies between calls."""
+
+from __future__ import annotations
+
+import json
+
+from annotate_builders import assistant, call, multi_call_dialogue, result, sample_dialogue, tool
+
+from cm2.annotate.config import ReferenceLabelOptions, ValidationOptions
+from cm2.annotate.reference import label_from_reference
+from cm2.annotate.validate import checklist_problems
+from cm2.annotate.valueflow import call_sites, value_flow
+from cm2.schema import ChecklistItem, Dialogue, validate_dialogue
+
+
+def _items(dialogue: Dialogue, turn: int) -> dict[str, ChecklistItem]:
+    return {item.check.tool if item.check else "reply": item for item in dialogue.checklists[0][turn].items}
+
+
+def test_sample_gets_one_checked_item_per_call_and_a_reply_item_per_turn() -> None:
+    source = sample_dialogue()
+    labeled = label_from_reference(source)
+    checklist = labeled.checklists[0]
+    assert len(checklist) == len(source.turns()) == 3
+    first = checklist[0].items
+    assert [i.focus_on for i in first] == ["assistant.tool_calls", "assistant.content.user_visible_reply"]
+    check = first[0].check
+    assert check is not None and check.tool == "get_the_last_games_of_a_football_team"
+    assert check.arguments["teamid"].kind == "exact" and check.arguments["teamid"].value == "Washington Huskies"
+    assert first[0].evidence[0].step == 1 and first[0].required_for_next_turn
+    assert first[1].dependence == ["C0"] and first[1].evidence[0].step == 3 and first[1].check is None
+    assert [len(t.items) for t in checklist[1:]] == [1, 1]  # turns without calls: the reply item only
+    assert checklist_problems(labeled, checklist, ValidationOptions()) == []
+    validate_dialogue(labeled)
+
+
+def test_output_is_the_input_record_plus_checklists() -> None:
+    source = sample_dialogue()
+    before = source.dump()
+    after = label_from_reference(source).dump()
+    assert {k: v for k, v in after.items() if k != "checklists"} == {
+        k: v for k, v in before.items() if k != "checklists"
+    }
+    assert isinstance(after["checklists"][0][0], list)  # released nesting: checklists → turns → items
+    assert after["checklists"][0][0][0]["evidence"][0]["from"] == "assistant.tool_calls"
+
+
+def test_value_flow_between_calls_of_one_turn() -> None:
+    labeled = label_from_reference(multi_call_dialogue())
+    turn0 = _items(labeled, 0)
+    ids = {name: item.id for name, item in turn0.items()}
+    assert turn0["search_flights"].dependence == []
+    assert turn0["get_weather"].dependence == []  # same step as the search: issued in parallel
+    assert turn0["book_flight"].dependence == [ids["search_flights"]]  # flight id FL-208 came from the search
+    # booking_ref from the booking; the amount 412.5 first appeared in the search results
+    assert turn0["pay"].dependence == sorted([ids["search_flights"], ids["book_flight"]])
+    # "Paris" is echoed by tool results but the user said it; 3 is too short to count as provenance
+    assert turn0["find_hotels"].dependence == []
+    assert set(turn0["reply"].dependence) == {i.id for n, i in turn0.items() if n != "reply"}
+    turn1 = _items(labeled, 1)
+    assert turn1["reserve_hotel"].dependence == []  # hotel id 17 came from an earlier turn: known context
+    assert turn1["add_extra"].dependence == [turn1["reserve_hotel"].id]  # nested value: items[0].sku and code
+
+
+def test_value_flow_compares_stringified_scalars_on_word_boundaries() -> None:
+    messages = [
+        {"role": "user", "content": "Find a hotel in Rome and reserve it for 2017 guests."},
+        assistant("Search.", call("h1", "find_hotels", city="Rome")),
+        result("h1", {"results": [{"hotel_id": 17, "note": "opened in 2017"}], "page": "p-12"}),
+        assistant("Reserve.", call("h2", "reserve_hotel", hotel_id="17", guests=2017, page="p-1")),
+        result("h2", {"ok": True}),
+        assistant("Done.", reply="Reserved."),
+    ]
+    dialogue = Dialogue.model_validate(
+        {"uuid": "s", "messages": messages, "tools": [tool("find_hotels", city="string")]}
+    )
+    turn = dialogue.turns()[0]
+    # "17" (string) matches the number 17; 2017 is known from the user; "p-1" is no word of "p-12"
+    assert value_flow(turn, []) == {1: [0]}
+    only_page = Dialogue.model_validate(
+        {
+            **dialogue.dump(),
+            "messages": [*messages[:3], assistant("Reserve.", call("h2", "reserve_hotel", page="p-1")), *messages[4:]],
+        }
+    )
+    assert value_flow(only_page.turns()[0], []) == {}
+
+
+def test_call_sites_pair_results_by_id_else_by_position() -> None:
+    dialogue = sample_dialogue()  # its tool message has no tool_call_id
+    site = call_sites(dialogue.turns()[0])[0]
+    assert site.response is not None and "Invalid tool call" in (site.response.content or "")
+    trip = multi_call_dialogue()
+    sites = call_sites(trip.turns()[0])
+    weather = next(s for s in sites if s.call.name == "get_weather")
+    assert weather.response is not None and "sunny" in (weather.response.content or "")
+
+
+def test_options_shape_constraints_weights_and_reply_item() -> None:
+    long_text = "a detailed note about the booking that is longer than the configured threshold for text"
+    messages = [
+        {"role": "user", "content": "Book it."},
+        assistant("Book.", call("x", "book", note=long_text, price=10.0, rooms=2, vip=True)),
+        result("x", {"ok": True}),
+        assistant("Done.", reply="Booked."),
+    ]
+    dialogue = Dialogue.model_validate({"uuid": "o", "messages": messages})
+    opts = ReferenceLabelOptions(long_text="substring", long_text_chars=40, numeric_tolerance=0.5, reply_weight=0.2)
+    items = label_from_reference(dialogue, opts).checklists[0][0].items
+    args = items[0].check.arguments if items[0].check else {}
+    assert args["note"].kind == "substring" and args["note"].value == long_text
+    assert args["price"].kind == "numeric" and args["price"].tolerance == 0.5
+    assert args["vip"].kind == "exact" and args["vip"].value is True
+    assert [round(i.weight, 6) for i in items] == [0.8, 0.2]
+    omitted = label_from_reference(dialogue, ReferenceLabelOptions(long_text="omit", long_text_chars=40))
+    first = omitted.checklists[0][0].items[0]
+    assert first.check is not None and "note" not in first.check.arguments
+    no_reply = label_from_reference(dialogue, ReferenceLabelOptions(final_reply_item=False, call_required=False))
+    assert [i.focus_on for i in no_reply.checklists[0][0].items] == ["assistant.tool_calls"]
+    assert no_reply.checklists[0][0].items[0].weight == 1.0
+    assert not no_reply.checklists[0][0].items[0].required_for_next_turn
+    assert json.dumps(no_reply.dump())  # serialisable
