@@ -1,9 +1,120 @@
-"""CLI commands (placeholder until implemented)."""
+"""`cm2 tools …`: serve a dialogue's tools over MCP."""
 
 from __future__ import annotations
 
+import enum
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+if TYPE_CHECKING:
+    from cm2.llm.protocol import LLMClient
+    from cm2.schema import Dialogue
+    from cm2.tools.environment import EnvironmentFactory
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+app = typer.Typer(no_args_is_help=True, help="Tool environments: the hybrid simulator, BFCL backends, MCP.")
+
+
+class Mode(enum.StrEnum):
+    simulated = "simulated"
+    bfcl = "bfcl"
+
+
+class TransportChoice(enum.StrEnum):
+    stdio = "stdio"
+    sse = "sse"
+    streamable_http = "streamable-http"
+
+
+def _find_dialogue(path: Path, uuid: str | None) -> Dialogue:
+    from cm2.data.io import read_dialogues
+
+    count = 0
+    for dialogue in read_dialogues(path):
+        count += 1
+        if uuid is None or dialogue.uuid == uuid:
+            return dialogue
+    if uuid is None:
+        raise typer.BadParameter(f"{path} holds no dialogue", param_hint="DATASET")
+    raise typer.BadParameter(f"no dialogue with uuid {uuid!r} among the {count} of {path}", param_hint="--dialogue")
+
+
+def _bfcl_entry(dataset: str, entry_id: str | None) -> dict[str, Any]:
+    from cm2.tools import bfcl
+
+    path = Path(dataset)
+    if path.is_file():
+        with path.open(encoding="utf-8") as handle:
+            entries = [json.loads(line) for line in handle if line.strip()]
+    else:
+        try:
+            entries = bfcl.load_entries(dataset)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{exc} (give a BFCL category or a JSONL file)", param_hint="DATASET") from exc
+    for entry in entries:
+        if entry_id is None or entry.get("id") == entry_id:
+            return entry
+    raise typer.BadParameter(f"no BFCL entry {entry_id!r} in {dataset}", param_hint="--dialogue")
+
+
+def _llm(config_path: Path | None, key: str | None) -> LLMClient | None:
+    if config_path is None:
+        return None
+    from cm2.llm import make_client
+    from cm2.llm.config import LLMConfig
+
+    return make_client(LLMConfig.from_yaml(config_path, key), role="tool_simulator")
+
+
+def _factory(
+    dataset: str, dialogue: str | None, mode: Mode, llm: LLMClient | None, attempts: int
+) -> EnvironmentFactory:
+    if mode is Mode.bfcl:
+        from cm2.tools.bfcl import BfclEnvironment
+
+        entry = _bfcl_entry(dataset, dialogue)
+        return lambda: BfclEnvironment.from_entry(entry)
+    from cm2.tools.simulator import HybridToolSimulator, SimulatorConfig
+
+    path = Path(dataset)
+    if not path.exists():
+        raise typer.BadParameter(f"{path} does not exist", param_hint="DATASET")
+    base = HybridToolSimulator(_find_dialogue(path, dialogue), llm, SimulatorConfig(max_attempts=attempts))
+    return base.new_episode
+
+
+@app.command("serve")
+def serve(
+    dataset: Annotated[str, typer.Argument(help="Dialogue file (simulated), or a BFCL category / JSONL file (bfcl).")],
+    dialogue: Annotated[
+        str | None, typer.Option("--dialogue", help="Dialogue uuid or BFCL entry id (default: the first).")
+    ] = None,
+    mode: Annotated[Mode, typer.Option(help="simulated: the hybrid simulator; bfcl: BFCL's real backends.")] = (
+        Mode.simulated
+    ),
+    llm: Annotated[
+        Path | None, typer.Option("--llm", help="YAML LLM config of the simulator (none: recorded calls only).")
+    ] = None,
+    llm_key: Annotated[str | None, typer.Option(help="Key of the config inside the YAML, e.g. roles.tools.")] = None,
+    attempts: Annotated[int, typer.Option(min=1, help="LLM attempts per simulated answer.")] = 3,
+    host: Annotated[str, typer.Option(help="Address to bind (HTTP transports).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (HTTP transports).")] = 8000,
+    transport: Annotated[TransportChoice, typer.Option(help="stdio, sse or streamable-http.")] = (
+        TransportChoice.stdio
+    ),
+) -> None:
+    """Serve one dialogue's tools (with their JSON schemas) over MCP; each connection is one episode."""
+    import anyio
+
+    from cm2.tools.mcp_server import build_server, serve_async
+
+    factory = _factory(dataset, dialogue, mode, _llm(llm, llm_key), attempts)
+    server = build_server(factory, name=f"cm2-tools-{mode.value}")
+    anyio.run(lambda: serve_async(server, transport.value, host=host, port=port))
+
+
+def register(root: typer.Typer) -> None:
+    """Add `cm2 tools` to the root app."""
+    root.add_typer(app, name="tools")
