@@ -21,23 +21,12 @@ from cm2.schema import (
     Message,
     StopReason,
     TokenRecord,
-    ToolCall,
     Trajectory,
     TurnChecklist,
     Verdict,
     checklist_turn,
 )
-
-
-class ToolReply(Protocol):
-    content: str
-    source: str
-
-
-class ToolEnv(Protocol):
-    """An episode's tools (see cm2.tools): answers one call at a time, with episode-scoped state."""
-
-    async def call(self, tool_call: ToolCall) -> Any: ...
+from cm2.tools import ToolEnvironment, error_object
 
 
 class StepJudge(Protocol):
@@ -65,7 +54,7 @@ class EpisodeConfig(BaseModel):
 
 def malformed_call_reply(errors: list[str]) -> str:
     """The error object a policy gets back when it wrote tool calls that do not parse."""
-    return json.dumps({"error_tool_call": {"code": "malformed_tool_call", "message": "; ".join(errors)}})
+    return json.dumps(error_object("malformed_tool_call", "; ".join(errors)))
 
 
 @dataclass
@@ -84,7 +73,7 @@ class EpisodeRunner:
     def __init__(
         self,
         policy: TokenPolicy | ChatPolicy,
-        make_env: Callable[[Dialogue], ToolEnv],
+        make_env: Callable[[Dialogue], ToolEnvironment],
         judge: StepJudge | None = None,
         config: EpisodeConfig | None = None,
     ):
@@ -145,7 +134,7 @@ class EpisodeRunner:
         turn: int,
         messages: list[Message],
         transcript: TokenTranscript | None,
-        env: ToolEnv,
+        env: ToolEnvironment,
         judging: _TurnJudging,
         step_sources: list[dict[str, Any]],
     ) -> StopReason | None:

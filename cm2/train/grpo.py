@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from cm2.data import JsonlAppender, read_dialogues
-from cm2.rollout.episode import StepJudge, ToolEnv
+from cm2.rollout.episode import StepJudge
 from cm2.schema import Dialogue, Trajectory
+from cm2.tools import ToolEnvironment
 from cm2.train.rl_config import RLRunConfig
 from cm2.train.rollouts import CM2Rollouts, checklist_reward
 
@@ -109,7 +110,7 @@ def rl_dataset(dialogues: dict[str, Dialogue]) -> Any:
 def run_rl(
     config: RLRunConfig,
     *,
-    make_env: Callable[[Dialogue], ToolEnv],
+    make_env: Callable[[Dialogue], ToolEnvironment],
     judge: StepJudge | None,
     model: Any = None,
     tokenizer: Any = None,

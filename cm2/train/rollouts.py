@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cm2.reward import RewardConfig, checklist_specs, compute_group, score_rollout, verdict_rows
-from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, ToolEnv, run_episodes
+from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy
 from cm2.schema import Dialogue, Trajectory
+from cm2.tools import ToolEnvironment
 
 
 @dataclass
@@ -61,7 +62,7 @@ class CM2Rollouts:
     def __init__(
         self,
         dialogues: dict[str, Dialogue],
-        make_env: Callable[[Dialogue], ToolEnv],
+        make_env: Callable[[Dialogue], ToolEnvironment],
         judge: StepJudge | None,
         episode: EpisodeConfig,
         reward: RewardConfig,

@@ -108,6 +108,19 @@ def _lora_config(options: LoraOptions, model: Any, new_token_ids: list[int]) -> 
     return config
 
 
+def _patch_trainable_token_wrappers(model: Any) -> None:
+    """Let TRL's fused LM head read `bias` through peft's TrainableTokensWrapper.
+
+    With LoRA and new tokens on a tied-embedding model, peft wraps the output layer too; the wrapper
+    serves `weight` (merged with the trained rows) but not `bias`, which TRL 1.16's fused head reads.
+    The wrapped layer's own bias (usually None) is the right answer.
+    """
+    for module in model.modules():
+        if type(module).__name__ == "TrainableTokensWrapper" and "bias" not in module.__dict__:
+            original = module.original_module
+            module.__dict__["bias"] = getattr(original, "bias", None)
+
+
 def _report_to(names: list[str]) -> list[str]:
     from transformers.integrations import is_tensorboard_available, is_trackio_available, is_wandb_available
 
@@ -138,7 +151,7 @@ def training_arguments(config: SFTRunConfig, has_eval: bool) -> Any:
         per_device_train_batch_size=config.per_device_batch_size,
         per_device_eval_batch_size=config.per_device_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,
         max_length=config.max_length,
         seed=config.seed,
         data_seed=config.seed,
@@ -213,6 +226,13 @@ def run_sft(config: SFTRunConfig) -> SFTResult:
         raise SFTError(f"{config.data.path}: no dialogue produced a training example ({report.summary()})")
     if report.too_long and not config.data.drop_too_long:
         log.warning("%d dialogue(s) exceed max_length=%s and are truncated", len(report.too_long), config.max_length)
+    if report.dropped_no_trained_tokens:
+        log.warning(
+            "%d dialogue(s) have no assistant token within max_length=%s and are dropped (first: %s)",
+            len(report.dropped_no_trained_tokens),
+            config.max_length,
+            report.dropped_no_trained_tokens[0],
+        )
     eval_dataset = None
     if eval_dialogues is not None:
         eval_dataset = to_dataset(build_examples(tokenizer, eval_dialogues, max_length=config.max_length))
@@ -226,6 +246,8 @@ def run_sft(config: SFTRunConfig) -> SFTResult:
         processing_class=tokenizer,
         peft_config=_lora_config(config.lora, model, new_ids) if config.lora is not None else None,
     )
+    if new_ids and config.lora is not None:
+        _patch_trainable_token_wrappers(trainer.model)
     output = trainer.train(resume_from_checkpoint=resume_from)
     manifest = {
         "config": config.model_dump(mode="json"),

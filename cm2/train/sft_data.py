@@ -75,6 +75,11 @@ class TokenizedExample:
     def trained_tokens(self) -> int:
         return sum(self.assistant_masks)
 
+    def truncated(self, max_length: int) -> TokenizedExample:
+        """The first `max_length` tokens (spans clipped, those past the end removed)."""
+        spans = [(start, min(end, max_length)) for start, end in self.spans if start < max_length]
+        return TokenizedExample(self.input_ids[:max_length], self.assistant_masks[:max_length], spans)
+
 
 def _render(tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, gen: bool) -> str:
     text = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=gen)
@@ -137,6 +142,7 @@ class BuildReport:
     skipped_no_assistant: list[str] = field(default_factory=list)
     too_long: list[str] = field(default_factory=list)
     dropped_too_long: int = 0
+    dropped_no_trained_tokens: list[str] = field(default_factory=list)
     tokens: int = 0
     trained_tokens: int = 0
 
@@ -147,6 +153,7 @@ class BuildReport:
             "skipped (no assistant message)": len(self.skipped_no_assistant),
             "longer than max_length": len(self.too_long),
             "dropped as too long": self.dropped_too_long,
+            "dropped (no assistant token within max_length)": len(self.dropped_no_trained_tokens),
             "tokens": self.tokens,
             "trained tokens": self.trained_tokens,
         }
@@ -160,7 +167,11 @@ def build_examples(
     drop_too_long: bool = False,
     report: BuildReport | None = None,
 ) -> list[TokenizedExample]:
-    """Tokenised examples for `dialogues`; longer ones are kept (TRL truncates them) unless dropped."""
+    """Tokenised examples for `dialogues`.
+
+    Examples longer than `max_length` are cut to their first `max_length` tokens, or dropped with
+    `drop_too_long`; one left with no assistant token (a long tool preamble) is dropped either way.
+    """
     report = report if report is not None else BuildReport()
     examples: list[TokenizedExample] = []
     for dialogue in dialogues:
@@ -178,6 +189,10 @@ def build_examples(
             report.too_long.append(dialogue.uuid)
             if drop_too_long:
                 report.dropped_too_long += 1
+                continue
+            example = example.truncated(max_length)
+            if not example.trained_tokens:
+                report.dropped_no_trained_tokens.append(dialogue.uuid)
                 continue
         report.examples += 1
         report.tokens += len(example)

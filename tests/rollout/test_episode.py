@@ -1,10 +1,10 @@
 import asyncio
 import json
-from dataclasses import dataclass
 
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner, run_episodes
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, ToolCall, ToolSpec, Verdict
+from cm2.tools import ToolResult
 
 
 def _dialogue() -> Dialogue:
@@ -39,19 +39,16 @@ class ScriptedPolicy:
         return Generation(text=self.outputs.pop(0))
 
 
-@dataclass
-class Reply:
-    content: str
-    source: str
-
-
 class EchoTools:
+    """Unit-test tool environment that echoes the arguments back."""
+
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.tools: list[ToolSpec] = []
 
-    async def call(self, tool_call: ToolCall) -> Reply:
+    async def call(self, tool_call: ToolCall) -> ToolResult:
         self.calls.append(tool_call.name)
-        return Reply(json.dumps({"echo": tool_call.function.parsed_arguments()}), "executed")
+        return ToolResult(content=json.dumps({"echo": tool_call.function.parsed_arguments()}), source="executed")
 
 
 class CallJudge:
