@@ -1,0 +1,143 @@
+"""Judging files: load trajectories and dialogues, judge group by group, score, append, resume.
+
+Groups are the rollouts of one dialogue with the same `group` label. A group's records are appended
+only once the whole group is judged and scored (advantages need the whole group); a rerun skips the
+rollouts already in the output and, thanks to the verdict cache, re-judges the rest of a torn group
+for free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from cm2.data import JsonlAppender, RecordError, iter_records, read_dialogues
+from cm2.judge.judge import ChecklistJudge
+from cm2.judge.result import JudgeUsage, TrajectoryJudgement
+from cm2.judge.scoring import JudgedRecord, score_group
+from cm2.reward import RewardConfig
+from cm2.schema import Dialogue, Trajectory
+
+RolloutKey = tuple[str, str | None, int]
+Group = list[Trajectory]
+
+
+def _key(trajectory: Trajectory) -> RolloutKey:
+    return trajectory.dialogue_uuid, trajectory.group, trajectory.rollout
+
+
+def load_groups(path: str | os.PathLike[str]) -> list[Group]:
+    """The trajectories of a file, grouped by (dialogue, group) in order of first appearance."""
+    groups: dict[tuple[str, str | None], Group] = {}
+    seen: dict[RolloutKey, str] = {}
+    for raw in iter_records(path):
+        if raw.data is None:
+            raise RecordError(raw.location, raw.error or "unreadable record")
+        try:
+            trajectory = Trajectory.model_validate(raw.data)
+        except ValidationError as exc:
+            raise RecordError(raw.location, f"not a trajectory: {exc}") from exc
+        key = _key(trajectory)
+        if key in seen:
+            raise RecordError(
+                raw.location, f"rollout {key[2]} of dialogue {key[0]} (group {key[1]}) already at {seen[key]}"
+            )
+        seen[key] = raw.location
+        groups.setdefault(key[:2], []).append(trajectory)
+    return list(groups.values())
+
+
+def load_dialogues(path: str | os.PathLike[str], uuids: set[str]) -> dict[str, Dialogue]:
+    """The dialogues named by `uuids`; an error names the first one missing."""
+    found = {d.uuid: d for d in read_dialogues(path) if d.uuid in uuids}
+    missing = sorted(uuids - found.keys())
+    if missing:
+        raise ValueError(
+            f"{path}: no dialogue {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if missing[1:] else "")
+        )
+    return found
+
+
+def done_rollouts(out: Path) -> set[RolloutKey]:
+    """Rollouts already written to `out` (complete lines only)."""
+    if not out.exists():
+        return set()
+    return {
+        (raw.data["dialogue_uuid"], raw.data.get("group"), int(raw.data["rollout"]))
+        for raw in iter_records(out, "jsonl")
+        if raw.data is not None and "dialogue_uuid" in raw.data and "rollout" in raw.data
+    }
+
+
+class RunSummary(BaseModel):
+    """What one run did."""
+
+    groups: int = 0
+    written: int = 0
+    skipped: int = 0
+    usage: JudgeUsage = Field(default_factory=JudgeUsage)
+    reward_sum: float = 0.0
+
+    @property
+    def mean_reward(self) -> float | None:
+        return self.reward_sum / self.written if self.written else None
+
+    def add(self, records: Sequence[JudgedRecord]) -> None:
+        for record in records:
+            self.written += 1
+            self.reward_sum += record.reward
+            for name in JudgeUsage.model_fields:
+                setattr(self.usage, name, getattr(self.usage, name) + getattr(record.judge, name))
+
+
+async def judge_files(
+    trajectories: str | os.PathLike[str],
+    dialogues: str | os.PathLike[str],
+    out: Path,
+    judge: ChecklistJudge,
+    reward: RewardConfig,
+    *,
+    groups_in_flight: int = 8,
+    on_trajectory: Callable[[TrajectoryJudgement], None] | None = None,
+    on_group: Callable[[list[JudgedRecord], Dialogue], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> RunSummary:
+    """Judge every trajectory of `trajectories` not yet in `out`, appending one `JudgedRecord` per line.
+
+    Groups are judged `groups_in_flight` at a time and written in input order. `on_start` gets the
+    number of trajectories to judge.
+    """
+    groups = load_groups(trajectories)
+    by_uuid = load_dialogues(dialogues, {group[0].dialogue_uuid for group in groups})
+    done = done_rollouts(out)
+    summary = RunSummary()
+    todo = []
+    for group in groups:
+        if all(_key(t) in done for t in group):
+            summary.skipped += len(group)
+        else:
+            todo.append(group)
+    if on_start is not None:
+        on_start(sum(len(group) for group in todo))
+
+    async def one(group: Group) -> list[JudgedRecord]:
+        dialogue = by_uuid[group[0].dialogue_uuid]
+        judgements = await judge.judge_many(((t, dialogue) for t in group), on_done=on_trajectory)
+        return score_group(dialogue, group, judgements, reward)
+
+    with JsonlAppender(out) as appender:
+        for start in range(0, len(todo), groups_in_flight):
+            window = todo[start : start + groups_in_flight]
+            for group, records in zip(window, await asyncio.gather(*(one(g) for g in window)), strict=True):
+                fresh = [r for r in records if (r.dialogue_uuid, r.group, r.rollout) not in done]
+                appender.write_many(r.model_dump(mode="json") for r in fresh)
+                summary.groups += 1
+                summary.skipped += len(records) - len(fresh)
+                summary.add(fresh)
+                if on_group is not None:
+                    on_group(fresh, by_uuid[group[0].dialogue_uuid])
+    return summary
