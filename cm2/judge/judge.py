@@ -50,6 +50,18 @@ def focus_present(step: AssistantStep) -> set[str]:
     return {focus for focus, shown in present.items() if shown}
 
 
+def to_verdict(item: str, turn: int, step: int, decision: ItemDecision) -> Verdict:
+    return Verdict(
+        item=item,
+        turn=turn,
+        step=step,
+        satisfied=decision.satisfied,
+        source=decision.source,
+        votes=decision.votes,
+        reason=decision.reason,
+    )
+
+
 class JudgeInputError(ValueError):
     """A trajectory cannot be judged against the dialogue given (wrong dialogue, missing checklist)."""
 
@@ -63,6 +75,8 @@ class ChecklistJudge:
         self._asker = Asker(client, self.config)
         self._inflight: dict[str, asyncio.Future[ItemDecision]] = {}
         self.kind: PromptKind = "batched" if self.config.mode == "batched" else "per_item"
+        self.step_usage = JudgeUsage()
+        """Calls, tokens and cost of every `judge_step` so far."""
         self._fingerprint: dict[str, Any] = {
             "model": self.config.model,
             "prompt": self.kind,
@@ -112,6 +126,26 @@ class ChecklistJudge:
             usage=usage,
         )
 
+    async def judge_step(
+        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, items: list[ChecklistItem]
+    ) -> list[Verdict]:
+        """Verdicts on `items` (the turn's open items) right after `step` of a rollout in progress.
+
+        `history` is the rollout so far, ending with the step and the tool responses answering it. This is
+        how the episode runner judges each step as it completes (and stops early on a required item).
+        """
+        turns = Dialogue(uuid=dialogue.uuid, messages=history).turns()
+        if step.turn >= len(turns) or step.index >= len(turns[step.turn].steps):
+            raise JudgeInputError(f"dialogue {dialogue.uuid}: no step {step.index} of turn {step.turn} in the history")
+        current = turns[step.turn].steps[step.index]
+        shown: set[str] = set()
+        for earlier in turns[step.turn].steps[: step.index + 1]:
+            shown |= focus_present(earlier)
+        first = history[0] if history else None
+        system = first if self.config.include_system and first is not None and first.role == "system" else None
+        decisions = await self._decide_step(turns, current, items, set(), shown, system, self.step_usage)
+        return [to_verdict(item.id, step.turn, step.index, decisions[item.id]) for item in items]
+
     async def judge_many(
         self,
         pairs: Iterable[tuple[Trajectory, Dialogue]],
@@ -138,17 +172,7 @@ class ChecklistJudge:
             decisions = await self._decide_step(turns, step, items, satisfied, shown, system, usage)
             for item in items:
                 decision = decisions[item.id]
-                verdicts.append(
-                    Verdict(
-                        item=item.id,
-                        turn=t,
-                        step=step.index,
-                        satisfied=decision.satisfied,
-                        source=decision.source,
-                        votes=decision.votes,
-                        reason=decision.reason,
-                    )
-                )
+                verdicts.append(to_verdict(item.id, t, step.index, decision))
                 if decision.satisfied:
                     satisfied.add(item.id)
         return verdicts

@@ -1,0 +1,84 @@
+"""The episode runner with the real judge (over HTTP to a test server) and the real hybrid simulator."""
+
+import asyncio
+import json
+from typing import Any
+
+from cm2.judge import ChecklistJudge, JudgeConfig
+from cm2.llm import LLMConfig
+from cm2.llm.factory import make_client
+from cm2.llm.testing import FakeOpenAIServer
+from cm2.rollout.episode import EpisodeRunner
+from cm2.schema import Dialogue
+from cm2.tools import HybridToolSimulator
+
+from .test_episode import ScriptedPolicy
+
+
+def weather_dialogue() -> Dialogue:
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    items = [
+        {
+            "id": "C0",
+            "focus_on": "assistant.tool_calls",
+            "question": "Did it call get_weather for Paris?",
+            "weight": 0.5,
+            "required_for_next_turn": True,
+            "check": {"tool": "get_weather", "arguments": {"city": {"kind": "exact", "value": "Paris"}}},
+        },
+        {
+            "id": "C1",
+            "focus_on": "assistant.content.user_visible_reply",
+            "question": "Did it tell the user the forecast?",
+            "weight": 0.5,
+            "dependence": ["C0"],
+        },
+    ]
+    spec = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    return Dialogue.model_validate(
+        {
+            "uuid": "w1",
+            "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": spec}}],
+            "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": "<think>look it up</think>", "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c1", "content": '{"forecast": "sunny"}'},
+                {"role": "assistant", "content": "<think>done</think>\n\nSunny."},
+            ],
+            "checklists": [[items]],
+        }
+    )
+
+
+def reply_judge(body: dict[str, Any]) -> str:
+    """Test server answer: a reply item holds when the step under review says something to the user."""
+    prompt = body["messages"][-1]["content"]
+    transcript = prompt.split("<transcript>\n")[1].split("\n</transcript>")[0].splitlines()
+    criteria = [json.loads(line) for line in prompt.split("<criteria>\n")[1].split("\n</criteria>")[0].splitlines()]
+    last = [json.loads(line) for line in transcript if '"assistant"' in line][-1]
+    answers = [{"id": c["id"], "analysis": "read it", "satisfied": bool(last.get("reply"))} for c in criteria]
+    return json.dumps({"verdicts": answers})
+
+
+def test_episode_with_real_judge_and_simulator() -> None:
+    policy = ScriptedPolicy(
+        [
+            '<think>fetch</think>\n<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>',
+            "<think>ok</think>\n\nIt is sunny in Paris.",
+        ]
+    )
+    with FakeOpenAIServer(reply_judge) as server:
+        client = make_client(LLMConfig(model="fake-model", base_urls=[server.base_url], api_key_env=None))
+        judge = ChecklistJudge(client, JudgeConfig(mode="batched"))
+        runner = EpisodeRunner(policy, HybridToolSimulator, judge)
+        trajectory = asyncio.run(runner.run(weather_dialogue()))
+        judge_calls = server.request_count
+    assert trajectory.stop_reason == "completed"
+    assert json.loads(trajectory.messages[2].content or "") == {"forecast": "sunny"}  # replayed
+    assert trajectory.metadata["steps"][0]["tool_sources"] == ["replayed"]
+    by_step = {(v.step, v.item): (v.satisfied, v.source) for v in trajectory.verdicts}
+    assert by_step[(0, "C0")] == (True, "check")  # decided in code, no LLM
+    assert by_step[(0, "C1")][0] is False  # no reply yet
+    assert by_step[(1, "C1")] == (True, "llm")  # asked over HTTP
+    assert (1, "C0") not in by_step  # satisfied items are not asked again
+    assert judge_calls == 1
