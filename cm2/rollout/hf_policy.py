@@ -110,7 +110,12 @@ class TransformersPolicy:
             if do_sample:
                 kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
             if self.stop_strings:
-                kwargs.update(stop_strings=self.stop_strings, tokenizer=self.tokenizer)
+                from transformers import StoppingCriteriaList
+
+                from cm2.llm.hf_stopping import StopOnText
+
+                stop = StopOnText(self.tokenizer, tuple(self.stop_strings), prompt_width=width)
+                kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
             with torch.no_grad():
                 output = self.model.generate(
                     input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs

@@ -89,8 +89,11 @@ def load_rl_dialogues(path: str) -> dict[str, Dialogue]:
     return dialogues
 
 
-def rl_dataset(dialogues: dict[str, Dialogue]) -> Any:
-    """One row per (dialogue, checklist): the first user message as TRL's prompt, plus cm2's keys."""
+def rl_dataset(dialogues: dict[str, Dialogue], min_rows: int = 1) -> Any:
+    """One row per (dialogue, checklist): the first user message as TRL's prompt, plus cm2's keys.
+
+    Rows repeat until there are `min_rows`, since a dataset smaller than one batch yields no batch.
+    """
     from datasets import Dataset
 
     rows = []
@@ -104,6 +107,8 @@ def rl_dataset(dialogues: dict[str, Dialogue]) -> Any:
                     "cm2_checklist": k,
                 }
             )
+    while rows and len(rows) < min_rows:
+        rows += rows[: min_rows - len(rows)]
     return Dataset.from_list(rows)
 
 
@@ -151,7 +156,7 @@ def run_rl(
         trainer = trainer_class(
             model=model,
             args=grpo_args(config),
-            train_dataset=rl_dataset(dialogues),
+            train_dataset=rl_dataset(dialogues, min_rows=config.dialogues_per_step),
             processing_class=tokenizer,
             peft_config=peft_config,
             cm2_rollouts=rollouts,
