@@ -120,8 +120,15 @@ class TransformersPolicy:
                 output = self.model.generate(
                     input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
                 )
-            new_tokens = output.sequences[:, width:].cpu()
-            logprobs = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in output.scores], dim=1).cpu()
+            new_tokens = output.sequences[:, width:]
+            # Log-prob of each sampled token only: stacking full (batch, vocab) score tensors for every
+            # step would move gigabytes for large vocabularies.
+            chosen = [
+                torch.log_softmax(scores.float(), dim=-1).gather(1, new_tokens[:, s : s + 1]).squeeze(1)
+                for s, scores in enumerate(output.scores)
+            ]
+            logprobs = torch.stack(chosen, dim=1).cpu()
+            new_tokens = new_tokens.cpu()
         return [self._to_generation(new_tokens[row], logprobs[row]) for row in range(len(contexts))]
 
     def _to_generation(self, tokens: Any, logprobs: Any) -> Generation:
@@ -131,7 +138,7 @@ class TransformersPolicy:
         finish, stop_text = "length", ""
         for position, token in enumerate(tokens.tolist()):
             ids.append(token)
-            lps.append(float(logprobs[position, token]))
+            lps.append(float(logprobs[position]))
             if token in self.stop_token_ids:
                 finish, stop_text = "stop", self.tokenizer.decode([token], skip_special_tokens=False)
                 break

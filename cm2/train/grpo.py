@@ -47,6 +47,7 @@ def make_trainer_class() -> type:
             self._metrics[mode]["cm2/early_stop_rate"].append(sum(stopped) / max(1, len(stopped)))
             turns = [len([m for m in t.messages if m.role == "user"]) for t in trajectories]
             self._metrics[mode]["cm2/turns_reached"].append(sum(turns) / max(1, len(turns)))
+            self._metrics[mode]["cm2/rollout_seconds"].append(self.cm2_rollouts.last_rollout_seconds)
 
     return CM2GRPOTrainer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,7 @@ class CM2Rollouts:
         self.on_trajectory = on_trajectory
         self.rows: list[dict[str, Any]] = []
         self.last: ScoredBatch | None = None
+        self.last_rollout_seconds = 0.0
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
         from trl.models.utils import unwrap_model_for_generation
@@ -92,6 +94,7 @@ class CM2Rollouts:
         jobs = [(self.dialogues[row["cm2_uuid"]], int(row["cm2_checklist"])) for row in self.rows]
         # One unwrap per batch: under ZeRO-3/FSDP the parameters are gathered once, so ranks whose
         # episodes stop early never leave the others waiting in a collective.
+        started = time.perf_counter()
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
             was_training = model.training
             model.eval()
@@ -100,6 +103,7 @@ class CM2Rollouts:
             trajectories = asyncio.run(self._run(runner, jobs))
             if was_training:
                 model.train()
+        self.last_rollout_seconds = time.perf_counter() - started
         self.last = self.score(trajectories)
         if self.on_trajectory is not None:
             for trajectory in trajectories:

@@ -13,6 +13,10 @@ from cm2.train.models import ModelConfig
 Reporter = Literal["tensorboard", "wandb", "trackio"]
 
 
+def _tensorboard() -> list[Reporter]:
+    return ["tensorboard"]
+
+
 class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,7 +75,7 @@ class SFTRunConfig(_Options):
     save_steps: Annotated[int, Field(ge=1)] = 500
     save_total_limit: Annotated[int | None, Field(ge=1, description="Checkpoints kept (None: all).")] = 3
     eval_steps: Annotated[int | None, Field(ge=1, description="Eval every N steps (needs data.eval_path).")] = None
-    report_to: list[Reporter] = Field(default_factory=lambda: ["tensorboard"], description="Metric loggers.")
+    report_to: list[Reporter] = Field(default_factory=_tensorboard, description="Metric loggers.")
     resume: bool | str = Field(
         default=False, description="True: continue from the latest checkpoint in output_dir; or a checkpoint path."
     )
