@@ -1,0 +1,15 @@
+"""The error raised for a record that cannot be read or converted."""
+
+from __future__ import annotations
+
+
+class RecordError(ValueError):
+    """A bad record: `location` says where it is (file and line, or dialogue id), `message` what is wrong."""
+
+    def __init__(self, location: str, message: str):
+        self.location = location
+        self.message = message
+        super().__init__(f"{location}: {message}" if location else message)
+
+    def __reduce__(self) -> tuple[type[RecordError], tuple[str, str]]:
+        return type(self), (self.location, self.message)
