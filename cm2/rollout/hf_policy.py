@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from cm2.rollout.policy import Generation, SamplingParams
+
+T = TypeVar("T")
+_Job = tuple[list[list[int]], SamplingParams, asyncio.AbstractEventLoop, "asyncio.Future[list[Generation]]"]
+
+
+def _settle(done: asyncio.Future[list[Generation]], result: list[Generation] | None, error: Exception | None) -> None:
+    if done.done():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result or [])
 
 
 @dataclass
@@ -45,7 +59,45 @@ class TransformersPolicy:
         self._pending: list[_Request] = []
         self._flush_scheduled = False
         self._model_lock = threading.Lock()
+        self._jobs: queue.Queue[_Job | None] | None = None
         self.generate_calls = 0
+
+    def drive(self, main: Coroutine[Any, Any, T]) -> T:
+        """Run `main` (episodes using this policy) on an event loop in a helper thread while the calling
+        thread runs every `generate`. Measured on an H200: `generate` in a worker thread took 2.4x as long
+        as in the main thread, so training loops call this from the main thread."""
+        jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._jobs = jobs
+        box: dict[str, Any] = {}
+
+        def run_loop() -> None:
+            try:
+                box["result"] = asyncio.run(main)
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                jobs.put(None)
+
+        thread = threading.Thread(target=run_loop, name="cm2-episodes", daemon=True)
+        thread.start()
+        try:
+            while (job := jobs.get()) is not None:
+                contexts, sampling, loop, done = job
+                result: list[Generation] | None = None
+                error: Exception | None = None
+                try:
+                    result = self._generate(contexts, sampling)
+                except Exception as exc:
+                    error = exc
+                with contextlib.suppress(RuntimeError):  # the loop may have closed already
+                    loop.call_soon_threadsafe(_settle, done, result, error)
+        finally:
+            thread.join()
+            self._jobs = None
+        if "error" in box:
+            raise box["error"]
+        result_of_main: T = box["result"]
+        return result_of_main
 
     async def continue_tokens(self, context_ids: list[int], sampling: SamplingParams) -> Generation:
         loop = asyncio.get_running_loop()
@@ -70,8 +122,15 @@ class TransformersPolicy:
                 asyncio.get_running_loop().create_task(self._run_batch(batch))
 
     async def _run_batch(self, batch: list[_Request]) -> None:
+        contexts = [r.context_ids for r in batch]
         try:
-            results = await asyncio.to_thread(self._generate, [r.context_ids for r in batch], batch[0].sampling)
+            if self._jobs is not None:  # generation runs in the thread that called `drive`
+                loop = asyncio.get_running_loop()
+                done: asyncio.Future[list[Generation]] = loop.create_future()
+                self._jobs.put((contexts, batch[0].sampling, loop, done))
+                results = await done
+            else:
+                results = await asyncio.to_thread(self._generate, contexts, batch[0].sampling)
         except Exception as exc:  # every waiting episode learns of the failure
             for request in batch:
                 if not request.future.done():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,7 +99,7 @@ class CM2Rollouts:
             model.eval()
             policy = TransformersPolicy(model, trainer.processing_class, stop_strings=self.stop_strings)
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
-            trajectories = asyncio.run(self._run(runner, jobs))
+            trajectories = policy.drive(self._run(runner, jobs))
             if was_training:
                 model.train()
         self.last_rollout_seconds = time.perf_counter() - started
