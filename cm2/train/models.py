@@ -68,7 +68,9 @@ def add_special_tokens(model: Any, tokenizer: Any, seeds: dict[str, list[str]]) 
     if not new:
         return []
     tokenizer.add_special_tokens({"additional_special_tokens": new}, replace_extra_special_tokens=False)
-    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    # Grow only: some models (Qwen) pad their tables past the vocabulary, and new ids may fit already.
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     tables = [model.get_input_embeddings().weight]
     output = model.get_output_embeddings()
     if output is not None and output.weight.data_ptr() != tables[0].data_ptr():

@@ -45,13 +45,13 @@ class SFTResult(BaseModel):
     log_history: list[dict[str, Any]] = Field(default_factory=list)
 
 
-def load_dialogues(data: SFTData, path: str) -> list[Dialogue]:
-    """The dialogues of `path`; unreadable records are skipped and logged when `data.skip_invalid`."""
+def load_dialogues(data: SFTData, path: str, limit: int | None = None) -> list[Dialogue]:
+    """The first `limit` dialogues of `path`; unreadable records are skipped and logged with `data.skip_invalid`."""
     problems: list[Problem] | None = [] if data.skip_invalid else None
     dialogues: list[Dialogue] = []
     for dialogue in read_dialogues(path, data.format, problems, source=data.source):
         dialogues.append(dialogue)
-        if data.limit is not None and len(dialogues) >= data.limit:
+        if limit is not None and len(dialogues) >= limit:
             break
     if problems:
         shown = "; ".join(f"{where}: {message}" for where, message in problems[:5])
@@ -206,7 +206,7 @@ def run_sft(config: SFTRunConfig) -> SFTResult:
     from trl import SFTTrainer
 
     resume_from = _checkpoint_to_resume(config)
-    train_dialogues = load_dialogues(config.data, config.data.path)
+    train_dialogues = load_dialogues(config.data, config.data.path, config.data.limit)
     eval_dialogues = load_dialogues(config.data, config.data.eval_path) if config.data.eval_path else None
 
     model, tokenizer = load_policy(config.model.model_copy(update={"add_special_tokens": False}))
@@ -235,7 +235,10 @@ def run_sft(config: SFTRunConfig) -> SFTResult:
         )
     eval_dataset = None
     if eval_dialogues is not None:
-        eval_dataset = to_dataset(build_examples(tokenizer, eval_dialogues, max_length=config.max_length))
+        eval_examples = build_examples(tokenizer, eval_dialogues, max_length=config.max_length)
+        if not eval_examples:
+            raise SFTError(f"{config.data.eval_path}: no dialogue produced an eval example")
+        eval_dataset = to_dataset(eval_examples)
 
     new_ids = [int(tokenizer.convert_tokens_to_ids(token)) for token in added]
     trainer = SFTTrainer(

