@@ -136,7 +136,12 @@ class InstantJudge:
     """No-latency judge so that the comparison measures the trainer, not a judge server."""
 
     async def judge_step(
-        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, items: list[ChecklistItem]
+        self,
+        dialogue: Dialogue,
+        history: list[Message],
+        step: AssistantStep,
+        items: list[ChecklistItem],
+        usage: object = None,
     ) -> list[Verdict]:
         await asyncio.sleep(0)
         satisfied = len(step.assistant.content or "") % 2 == 0

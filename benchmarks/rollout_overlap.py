@@ -66,7 +66,12 @@ class LatentJudge:
         self.latency = latency
 
     async def judge_step(
-        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, items: list[ChecklistItem]
+        self,
+        dialogue: Dialogue,
+        history: list[Message],
+        step: AssistantStep,
+        items: list[ChecklistItem],
+        usage: object = None,
     ) -> list[Verdict]:
         await asyncio.sleep(self.latency)
         return [Verdict(item=i.id, turn=step.turn, step=step.index, satisfied=bool(step.calls)) for i in items]

@@ -15,8 +15,9 @@ class YamlConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @classmethod
-    def from_yaml(cls, path: str | Path, key: str | None = None) -> Self:
-        """Load from a YAML file; `key` ("roles.judge") picks a nested mapping."""
+    def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None, *, key: str | None = None) -> Self:
+        """Load from a YAML file; `key` ("roles.judge") picks a nested mapping; `overrides` maps dotted
+        keys (`model.path`) to values, None values ignored (command-line flags left unset)."""
         path = Path(path)
         try:
             data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -28,7 +29,22 @@ class YamlConfig(BaseModel):
             data = data[part]
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a config must be a mapping, not {type(data).__name__}")
+        for dotted, value in (overrides or {}).items():
+            if value is not None:
+                set_dotted(data, dotted, value)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ValueError(f"{path}: invalid {cls.__name__}\n{exc}") from exc
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `data["a"]["b"] = value` for `dotted="a.b"`, creating mappings on the way."""
+    *parents, leaf = dotted.split(".")
+    node = data
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[leaf] = value

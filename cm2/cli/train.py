@@ -77,6 +77,46 @@ def sft_command(
     )
 
 
+@train_app.command("rl")
+def rl_command(
+    config: ConfigOpt,
+    output_dir: OutputOpt = None,
+    max_steps: MaxStepsOpt = None,
+    resume: ResumeOpt = False,
+    model: ModelOpt = None,
+    data: Annotated[str | None, typer.Option("--data", help="Overrides data (RL dialogues with checklists).")] = None,
+    level: Annotated[
+        str | None, typer.Option("--level", help="Overrides reward.level: trajectory, turn or step.")
+    ] = None,
+) -> None:
+    """GRPO with checklist rewards: episodes replay the user turns, tools answer, the judge scores each step."""
+    from cm2.train.components import build_judge, environment_factory
+    from cm2.train.grpo import run_rl
+    from cm2.train.rl_config import RLRunConfig
+
+    overrides = {
+        "output_dir": str(output_dir) if output_dir is not None else None,
+        "max_steps": max_steps,
+        "resume": True if resume else None,
+        "model.path": model,
+        "data": data,
+        "reward.level": level,
+    }
+    try:
+        run_config = RLRunConfig.from_yaml(config, overrides)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from exc
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        final = run_rl(run_config, make_env=environment_factory(run_config), judge=build_judge(run_config))
+    except (ValueError, FileNotFoundError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    _print_result(
+        "cm2 train rl", {"final model": final, "trajectories": Path(run_config.output_dir) / "trajectories.jsonl"}
+    )
+
+
 @train_app.command("prepare-gemma")
 def prepare_gemma_command(
     dest: Annotated[Path | None, typer.Argument(help="Checkpoint folder (default: ~/.cache/cm2/gemma-3-270m).")] = None,

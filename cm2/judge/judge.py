@@ -127,12 +127,18 @@ class ChecklistJudge:
         )
 
     async def judge_step(
-        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, items: list[ChecklistItem]
+        self,
+        dialogue: Dialogue,
+        history: list[Message],
+        step: AssistantStep,
+        items: list[ChecklistItem],
+        usage: JudgeUsage | None = None,
     ) -> list[Verdict]:
         """Verdicts on `items` (the turn's open items) right after `step` of a rollout in progress.
 
         `history` is the rollout so far, ending with the step and the tool responses answering it. This is
         how the episode runner judges each step as it completes (and stops early on a required item).
+        Calls and tokens are added to `usage` (one per episode) and to `step_usage` (the judge's total).
         """
         turns = Dialogue(uuid=dialogue.uuid, messages=history).turns()
         if step.turn >= len(turns) or step.index >= len(turns[step.turn].steps):
@@ -143,7 +149,11 @@ class ChecklistJudge:
             shown |= focus_present(earlier)
         first = history[0] if history else None
         system = first if self.config.include_system and first is not None and first.role == "system" else None
-        decisions = await self._decide_step(turns, current, items, set(), shown, system, self.step_usage)
+        spent = JudgeUsage()
+        decisions = await self._decide_step(turns, current, items, set(), shown, system, spent)
+        for total in (self.step_usage, usage):
+            if total is not None:
+                total.absorb(spent)
         return [to_verdict(item.id, step.turn, step.index, decisions[item.id]) for item in items]
 
     async def judge_many(

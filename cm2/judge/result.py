@@ -45,6 +45,11 @@ class JudgeUsage(BaseModel):
         self.completion_tokens += response.usage.completion_tokens
         self.cost_usd += response.usage.cost_usd
 
+    def absorb(self, other: JudgeUsage) -> None:
+        """Add `other`'s counts to these."""
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def count(self, decision: ItemDecision, cached: bool) -> None:
         """Count one verdict by where it came from."""
         if decision.source == "unavailable":

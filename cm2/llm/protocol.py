@@ -24,6 +24,9 @@ class ChatRequest(BaseModel):
         default=None, description="Ask for a JSON answer matching this schema; the reply is parsed."
     )
     reasoning_effort: ReasoningEffort | None = None
+    tools: list[dict[str, Any]] | None = Field(
+        default=None, description="Tool specifications (OpenAI function format) offered to the model."
+    )
     extra_body: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -47,10 +50,20 @@ class ChatResponse(BaseModel):
     model: str = ""
     finish_reason: str | None = None
     cached: bool = False
+    tool_calls: list[dict[str, Any]] | None = Field(
+        default=None, description="Tool calls the model made (OpenAI format), when the backend parses them."
+    )
 
 
 class LLMError(RuntimeError):
-    """A request failed for good (after retries), or its answer could not be used."""
+    """A request failed for good (after retries), or its answer could not be used.
+
+    `usage` holds what the failed attempts consumed, when the backend knows (for cost accounting).
+    """
+
+    def __init__(self, message: str, *, usage: Usage | None = None):
+        super().__init__(message)
+        self.usage = usage
 
 
 @runtime_checkable

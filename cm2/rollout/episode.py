@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from cm2.judge.result import JudgeUsage
+from cm2.llm import Usage
 from cm2.rollout.parser import parse_output
 from cm2.rollout.policy import ChatPolicy, Generation, SamplingParams, TokenPolicy
 from cm2.rollout.transcript import TokenTranscript
@@ -30,10 +32,16 @@ from cm2.tools import ToolEnvironment, error_object
 
 
 class StepJudge(Protocol):
-    """Decides the open items of a turn after one assistant step (see cm2.judge)."""
+    """Decides the open items of a turn after one assistant step (see cm2.judge); adds what it spent
+    to `usage`, the episode's account."""
 
     async def judge_step(
-        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, items: list[ChecklistItem]
+        self,
+        dialogue: Dialogue,
+        history: list[Message],
+        step: AssistantStep,
+        items: list[ChecklistItem],
+        usage: JudgeUsage | None = None,
     ) -> list[Verdict]: ...
 
 
@@ -58,10 +66,24 @@ def malformed_call_reply(errors: list[str]) -> str:
 
 
 @dataclass
+class _Accounts:
+    """What one episode spent on the judge and on simulated tools."""
+
+    judge: JudgeUsage = field(default_factory=JudgeUsage)
+    simulator: Usage = field(default_factory=Usage)
+    simulator_calls: int = 0
+
+    def as_metadata(self) -> dict[str, Any]:
+        simulator = {"calls": self.simulator_calls, **self.simulator.model_dump()}
+        return {"judge": self.judge.model_dump(), "simulator": simulator}
+
+
+@dataclass
 class _TurnJudging:
     """Judging of one turn, chained step after step so it overlaps the next generation."""
 
     items: list[ChecklistItem]
+    accounts: _Accounts
     satisfied: set[str] = field(default_factory=set)
     verdicts: list[Verdict] = field(default_factory=list)
     last: asyncio.Task[None] | None = None
@@ -92,6 +114,7 @@ class EpisodeRunner:
         transcript: TokenTranscript | None = None
         step_sources: list[dict[str, Any]] = []
         verdicts: list[Verdict] = []
+        accounts = _Accounts()
         stop: StopReason = "completed"
         for turn in turns[: limits.max_turns]:
             messages.append(turn.user)
@@ -100,7 +123,7 @@ class EpisodeRunner:
                     transcript = TokenTranscript(self.policy.tokenizer, dialogue.tools, messages)
                 else:
                     transcript.add_environment([turn.user])
-            judging = _TurnJudging(self._items(dialogue, checklist, turn.index))
+            judging = _TurnJudging(self._items(dialogue, checklist, turn.index), accounts)
             turn_stop = await self._run_turn(dialogue, turn.index, messages, transcript, env, judging, step_sources)
             if judging.last is not None:
                 await judging.last
@@ -125,7 +148,7 @@ class EpisodeRunner:
             tokens=self._tokens(transcript),
             verdicts=verdicts,
             stop_reason=stop,
-            metadata={"steps": step_sources, "reference_turns": len(turns)},
+            metadata={"steps": step_sources, "reference_turns": len(turns), "usage": accounts.as_metadata()},
         )
 
     async def _run_turn(
@@ -157,6 +180,9 @@ class EpisodeRunner:
                 sources.append("error")
             for call in assistant.calls:
                 result = await env.call(call)
+                if result.attempts:
+                    judging.accounts.simulator += result.usage
+                    judging.accounts.simulator_calls += result.attempts
                 replies.append(Message(role="tool", content=result.content, tool_call_id=call.id, name=call.name))
                 sources.append(str(result.source))
             messages.extend(replies)
@@ -195,7 +221,7 @@ class EpisodeRunner:
             open_items = [item for item in judging.items if item.id not in judging.satisfied]
             if not open_items:
                 return
-            step_verdicts = await judge.judge_step(dialogue, history, step, open_items)
+            step_verdicts = await judge.judge_step(dialogue, history, step, open_items, judging.accounts.judge)
             judging.verdicts.extend(step_verdicts)
             judging.satisfied.update(v.item for v in step_verdicts if v.satisfied)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +28,17 @@ class ModelConfig(BaseModel):
     dtype: str = Field(default="float32", description="float32, bfloat16 or float16.")
     chat_template: str | None = Field(default=None, description="A Jinja file; default: the model's or cm2's.")
     add_special_tokens: bool = Field(default=False, description="Add cm2's tags as special tokens.")
+
+
+class LoraOptions(BaseModel):
+    """A LoRA adapter (peft) instead of a full fine-tune; it is merged into the final model."""
+
+    r: Annotated[int, Field(ge=1)] = 16
+    alpha: Annotated[int, Field(ge=1)] = 32
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default="all-linear", description="Module names to adapt, or 'all-linear'."
+    )
 
 
 def load_tokenizer(config: ModelConfig) -> Any:

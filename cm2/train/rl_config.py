@@ -12,14 +12,7 @@ from cm2.llm.config import LLMConfig
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.tools import SimulatorConfig
-from cm2.train.models import ModelConfig
-
-
-class LoraSettings(YamlConfig):
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: str | list[str] = "all-linear"
+from cm2.train.models import LoraOptions, ModelConfig
 
 
 class RLRunConfig(YamlConfig):
@@ -44,7 +37,7 @@ class RLRunConfig(YamlConfig):
     max_steps: int = 100
     num_iterations: int = Field(default=1, ge=1, description="Optimisation passes per batch of rollouts.")
     episode_concurrency: int = Field(default=64, ge=1)
-    lora: LoraSettings | None = None
+    lora: LoraOptions | None = None
     use_cpu: bool = False
     bf16: bool = False
     seed: int = 0

@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 
 from cm2.data.io import Problem, read_dialogues
 from cm2.schema import Dialogue
-from cm2.train.models import SPECIAL_TOKEN_SEEDS, add_special_tokens, load_policy
-from cm2.train.sft_config import LoraOptions, SFTData, SFTRunConfig
+from cm2.train.models import SPECIAL_TOKEN_SEEDS, LoraOptions, add_special_tokens, load_policy
+from cm2.train.sft_config import SFTData, SFTRunConfig
 from cm2.train.sft_data import BuildReport, build_examples, to_dataset
 
 log = logging.getLogger(__name__)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from cm2.config import YamlConfig
 from cm2.data.adapters import RecordFormat
-from cm2.train.models import ModelConfig
+from cm2.train.models import LoraOptions, ModelConfig
 
 Reporter = Literal["tensorboard", "wandb", "trackio"]
 
@@ -18,8 +18,7 @@ def _tensorboard() -> list[Reporter]:
     return ["tensorboard"]
 
 
-class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Options = YamlConfig
 
 
 class SFTData(_Options):
@@ -36,17 +35,6 @@ class SFTData(_Options):
         default=False, description="Drop dialogues longer than max_length instead of truncating them."
     )
     eval_path: str | None = Field(default=None, description="Held-out dialogues for an eval loss, if any.")
-
-
-class LoraOptions(_Options):
-    """A LoRA adapter (peft) instead of a full fine-tune; it is merged into the final model."""
-
-    r: Annotated[int, Field(ge=1)] = 16
-    alpha: Annotated[int, Field(ge=1)] = 32
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.05
-    target_modules: list[str] | Literal["all-linear"] = Field(
-        default="all-linear", description="Module names to adapt, or 'all-linear'."
-    )
 
 
 class SFTRunConfig(_Options):
@@ -94,25 +82,3 @@ class SFTRunConfig(_Options):
     @property
     def final_dir(self) -> Path:
         return Path(self.output_dir) / "final"
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> SFTRunConfig:
-        """Load a YAML file; `overrides` maps dotted keys (`model.path`) to values (None values ignored)."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: the config must be a mapping, got {type(data).__name__}")
-        for dotted, value in (overrides or {}).items():
-            if value is not None:
-                _set_dotted(data, dotted, value)
-        return cls.model_validate(data)
-
-
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = data
-    for key in parents:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    node[leaf] = value

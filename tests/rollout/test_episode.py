@@ -58,7 +58,12 @@ class CallJudge:
         self.asked: list[tuple[int, int, list[str]]] = []
 
     async def judge_step(
-        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, items: list[ChecklistItem]
+        self,
+        dialogue: Dialogue,
+        history: list[Message],
+        step: AssistantStep,
+        items: list[ChecklistItem],
+        usage: object = None,
     ) -> list[Verdict]:
         self.asked.append((step.turn, step.index, [i.id for i in items]))
         return [Verdict(item=i.id, turn=step.turn, step=step.index, satisfied=bool(step.calls)) for i in items]

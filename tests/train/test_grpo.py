@@ -39,7 +39,12 @@ class ParityJudge:
     across a group of random rollouts (the real judge is tested in tests/judge)."""
 
     async def judge_step(
-        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, items: list[ChecklistItem]
+        self,
+        dialogue: Dialogue,
+        history: list[Message],
+        step: AssistantStep,
+        items: list[ChecklistItem],
+        usage: object = None,
     ) -> list[Verdict]:
         n = len(step.assistant.content or "")
         return [

@@ -1,0 +1,25 @@
+"""Test helpers that ship with the package: a fault-injecting OpenAI-compatible server, a tiny model."""
+
+from cm2.llm.testing.background import BackgroundServer
+from cm2.llm.testing.fault_server import (
+    FakeOpenAIServer,
+    Fault,
+    FaultConfig,
+    completion_body,
+    echo,
+    format_rejection,
+)
+from cm2.llm.testing.tiny_model import build_tiny_model, build_tiny_tokenizer, tiny_chat_template
+
+__all__ = [
+    "BackgroundServer",
+    "FakeOpenAIServer",
+    "Fault",
+    "FaultConfig",
+    "build_tiny_model",
+    "build_tiny_tokenizer",
+    "completion_body",
+    "echo",
+    "format_rejection",
+    "tiny_chat_template",
+]
