@@ -52,6 +52,30 @@ def make_trainer_class() -> type:
     return CM2GRPOTrainer
 
 
+def log_writer(path: Path) -> Any:
+    """A trainer callback that rewrites `path` (the log history as JSON) atomically at every log,
+    so a crashed run keeps its metrics."""
+    from transformers import TrainerCallback
+
+    from cm2.data.atomic import atomic_file
+
+    class WriteLog(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.is_world_process_zero:
+                with atomic_file(path) as tmp:
+                    tmp.write_text(json.dumps(state.log_history, indent=1), encoding="utf-8")
+
+    return WriteLog()
+
+
+def trajectories_path(out: Path, name: str, process_index: int) -> Path:
+    """Rank 0 writes `name`; other ranks write `name` with `.rankN` before the suffix."""
+    if process_index == 0:
+        return out / name
+    path = Path(name)
+    return out / f"{path.stem}.rank{process_index}{path.suffix}"
+
+
 def grpo_args(config: RLRunConfig) -> Any:
     """The `GRPOConfig` for `config`: one group per micro-batch, `dialogues_per_step` groups per step."""
     from trl import GRPOConfig
@@ -130,7 +154,9 @@ def run_rl(
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "rl_config.json").write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    with JsonlAppender(out / config.trajectories_file, fsync_every=0) as sink:
+    args = grpo_args(config)
+    sink_path = trajectories_path(out, config.trajectories_file, args.process_index)
+    with JsonlAppender(sink_path, fsync_every=0) as sink:
 
         def keep(trajectory: Trajectory) -> None:
             sink.write(trajectory.dump())
@@ -156,16 +182,16 @@ def run_rl(
             )
         trainer = trainer_class(
             model=model,
-            args=grpo_args(config),
+            args=args,
             train_dataset=rl_dataset(dialogues, min_rows=config.dialogues_per_step),
             processing_class=tokenizer,
             peft_config=peft_config,
             cm2_rollouts=rollouts,
+            callbacks=[log_writer(out / "train_log.json")],
         )
         has_checkpoint = any(out.glob("checkpoint-*"))
         trainer.train(resume_from_checkpoint=bool(config.resume and has_checkpoint))
         final = out / "final"
         trainer.save_model(str(final))
         tokenizer.save_pretrained(str(final))
-        (out / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=2), encoding="utf-8")
     return final

@@ -99,7 +99,7 @@ class CM2Rollouts:
             model.eval()
             policy = TransformersPolicy(model, trainer.processing_class, stop_strings=self.stop_strings)
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
-            trajectories = policy.drive(self._run(runner, jobs))
+            trajectories = policy.drive(self._run(runner, jobs, int(trainer.state.global_step)))
             if was_training:
                 model.train()
         self.last_rollout_seconds = time.perf_counter() - started
@@ -117,12 +117,14 @@ class CM2Rollouts:
             "cm2_reward": self.last.rewards,
         }
 
-    async def _run(self, runner: EpisodeRunner, jobs: list[tuple[Dialogue, int]]) -> list[Trajectory]:
+    async def _run(self, runner: EpisodeRunner, jobs: list[tuple[Dialogue, int]], step: int) -> list[Trajectory]:
         # Consecutive rows are the same prompt repeated num_generations times (TRL's RepeatSampler).
         trajectories = await run_episodes(runner, jobs, concurrency=self.concurrency)
         for index, trajectory in enumerate(trajectories):
             trajectory.rollout = index % self.num_generations
-            trajectory.group = f"{trajectory.dialogue_uuid}:{trajectory.checklist}:{index // self.num_generations}"
+            group = index // self.num_generations
+            trajectory.group = f"{trajectory.dialogue_uuid}:{trajectory.checklist}:step{step}:{group}"
+            trajectory.metadata["train_step"] = step
         return trajectories
 
     def score(self, trajectories: list[Trajectory]) -> ScoredBatch:
