@@ -91,3 +91,17 @@ def test_two_grpo_steps_per_level(tmp_path: Path, tiny_model: Path, level: str) 
     assert len(trajectories) == 8
     assert all(t.tokens is not None and t.rewards for t in trajectories)
     assert (tmp_path / "out" / "checkpoint-2").exists()
+    assert {t.metadata["train_step"] for t in trajectories} == {0, 1}
+    if level == "trajectory":  # resume from checkpoint-2 and train one more step
+        resumed = config.model_copy(update={"max_steps": 3, "resume": True})
+        run_rl(resumed, make_env=HybridToolSimulator, judge=ParityJudge())
+        log = json.loads((tmp_path / "out" / "train_log.json").read_text())
+        assert [entry["step"] for entry in log if "loss" in entry][-1] == 3
+        lines = (tmp_path / "out" / "trajectories.jsonl").read_text().splitlines()
+        assert len(lines) == 12
+
+
+@pytest.mark.parametrize("name", ["rl_tiny.yaml", "rl_gemma270m.yaml"])
+def test_shipped_rl_configs_load(name: str) -> None:
+    config = RLRunConfig.from_yaml(Path(__file__).resolve().parents[2] / "configs" / name)
+    assert config.reward.scale == "one" and config.kl_coef == 0.001

@@ -1,0 +1,146 @@
+"""A local checkpoint as a text generator for the OpenAI-compatible server.
+
+Generation goes through cm2's own token policy (`TransformersPolicy`, batching concurrent requests, the same
+code that samples rollouts in training) and tool calls are read with cm2's rollout parser, so a served
+model is read exactly as the episode runner reads it: `<tool_call>` blocks inside `<think>` are not calls,
+and an answer whose blocks do not parse comes back as plain text (the client's parser then reports it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cm2.llm.protocol import ChatRequest, ChatResponse, Usage
+from cm2.llm.structured import with_instruction
+from cm2.llm.toolcalls import template_messages
+from cm2.rollout.chat_template import ensure_chat_template
+from cm2.rollout.endpoint_policy import openai_message
+from cm2.rollout.parser import parse_output
+from cm2.rollout.policy import SamplingParams, TokenPolicy
+
+DEFAULT_MAX_NEW_TOKENS = 1024
+# End-of-turn markers of common chat formats; when the vocabulary has one as a single token, generation
+# stops there even if the checkpoint's generation config names only the end-of-text token.
+TURN_END_TOKENS = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")
+
+
+def cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
+    """`text` up to the first of the `stop` strings, and whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stop or [] if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+class CheckpointGenerator:
+    """Answers chat and completion requests with a token policy and its tokenizer's chat template.
+
+    `policy` is anything with `tokenizer` and `continue_tokens` (a `TokenPolicy`); tests pass a stand-in
+    whose output text they control. A request without `temperature` is decoded greedily.
+    """
+
+    def __init__(self, policy: TokenPolicy, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS):
+        self.policy = policy
+        self.tokenizer = policy.tokenizer
+        self.max_new_tokens = max_new_tokens
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        chat_template: str | Path | None = None,
+        device: str | None = None,
+        dtype: str = "auto",
+        max_batch_size: int = 8,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    ) -> CheckpointGenerator:
+        """Load a transformers checkpoint; without a chat template (its own or `chat_template`), cm2's
+        Gemma-style template with tools is used."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from cm2.rollout.hf_policy import TransformersPolicy
+
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        ensure_chat_template(tokenizer, Path(chat_template).read_text(encoding="utf-8") if chat_template else None)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, dtype)
+        model: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype)
+        model = model.to(device).eval()
+        policy = TransformersPolicy(
+            model, tokenizer, stop_token_ids=stop_token_ids(model, tokenizer), max_batch_size=max_batch_size
+        )
+        return cls(policy, max_new_tokens=max_new_tokens)
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        """The prompt for `messages` and `tools`, ending where the assistant starts to answer."""
+        text = self.tokenizer.apply_chat_template(
+            template_messages(messages), tools=tools or None, add_generation_prompt=True, tokenize=False
+        )
+        return str(text)
+
+    def _sampling(
+        self, temperature: float | None, top_p: float | None, max_tokens: int | None, seed: int | None
+    ) -> SamplingParams:
+        return SamplingParams(
+            temperature=temperature or 0.0,
+            top_p=top_p if top_p is not None else 1.0,
+            max_new_tokens=max_tokens or self.max_new_tokens,
+            seed=seed,
+        )
+
+    async def complete(
+        self,
+        prompt: str,
+        *,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ) -> ChatResponse:
+        """Continue a raw `prompt` (the `/v1/completions` route)."""
+        ids = list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        generation = await self.policy.continue_tokens(ids, self._sampling(temperature, top_p, max_tokens, seed))
+        text, stopped = cut_at_stop(generation.text, stop)
+        usage = Usage(prompt_tokens=len(ids), completion_tokens=len(generation.token_ids))
+        return ChatResponse(text=text, usage=usage, finish_reason="stop" if stopped else generation.finish_reason)
+
+    async def generate(self, request: ChatRequest) -> ChatResponse:
+        """One chat answer; with `tools`, `<tool_call>` blocks come back as OpenAI `tool_calls`."""
+        messages = request.messages
+        if request.json_schema is not None:
+            messages = with_instruction(messages, request.json_schema)
+        response = await self.complete(
+            self.render(messages, request.tools),
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            seed=request.seed,
+            stop=request.stop,
+        )
+        if not request.tools:
+            return response
+        parsed = parse_output(response.text)
+        if not parsed.tool_calls or not parsed.ok:
+            return response
+        message = openai_message(parsed.to_message())
+        return response.model_copy(
+            update={"text": message["content"], "tool_calls": message["tool_calls"], "finish_reason": "tool_calls"}
+        )
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
+    """End-of-sequence ids of the generation config and tokenizer, plus any end-of-turn marker token."""
+    ids: set[int] = set()
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in eos if isinstance(eos, list) else [eos]:
+        if isinstance(value, int):
+            ids.add(value)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[token] for token in TURN_END_TOKENS if token in vocab)
+    return sorted(ids)

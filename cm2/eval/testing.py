@@ -1,0 +1,63 @@
+"""Responders for `cm2.llm.testing.FakeOpenAIServer` that play a model on BFCL: one that answers every turn
+with the entry's ground-truth calls (a perfect model) and one that refuses (tests, benchmarks, sanity checks
+of the harness)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cm2.llm.testing import completion_body
+from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
+
+HOLDOUT_TURN = "(held-out functions added)"
+
+
+class GroundTruthReplay:
+    """Answers a BFCL conversation with the entry's ground-truth calls, turn by turn.
+
+    The entry is recognised by the user messages so far (entries share first messages, never the whole
+    sequence within a category); the turn is the number of user messages. After the calls of a turn
+    have been answered by tool messages, it replies with text, which ends the turn.
+    """
+
+    def __init__(self, entry_ids: list[str]):
+        self.entries: list[tuple[list[str], list[list[dict[str, Any]]]]] = []
+        for entry_id in entry_ids:
+            entry = load_entry(entry_id)
+            env = BfclEnvironment.from_entry(entry)
+            turns = []
+            for t, calls in enumerate(load_ground_truth(entry_id)):
+                parsed = [env.parse_call(text) for text in calls]
+                turns.append(
+                    [
+                        {"id": f"gt_{t}_{i}", "type": "function", "function": call.function.model_dump()}
+                        for i, call in enumerate(parsed)
+                    ]
+                )
+            users = [q[0]["content"] if q else HOLDOUT_TURN for q in entry["question"]]
+            self.entries.append((users, turns))
+
+    def calls_for(self, users: list[str]) -> list[dict[str, Any]]:
+        """The ground-truth calls of the current turn, given the user messages so far."""
+        turn = len(users) - 1
+        answers = [
+            calls[turn]
+            for expected, calls in self.entries
+            if len(expected) > turn
+            and all(e in (u, HOLDOUT_TURN) for e, u in zip(expected[: turn + 1], users, strict=True))
+        ]
+        if not answers or any(a != answers[0] for a in answers):
+            raise ValueError(f"turn {turn}: {len(answers)} entries match the conversation, with different answers")
+        return answers[0]
+
+    def __call__(self, body: dict[str, Any]) -> dict[str, Any] | str:
+        messages = body["messages"]
+        calls = self.calls_for([str(m["content"]) for m in messages if m["role"] == "user"])
+        if messages[-1]["role"] == "user" and calls:
+            return completion_body(None, finish_reason="tool_calls", tool_calls=calls, completion_tokens=len(calls))
+        return "Done."
+
+
+def refuse(body: dict[str, Any]) -> str:
+    """A model that never calls a tool."""
+    return "I cannot help with that."

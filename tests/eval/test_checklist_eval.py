@@ -1,0 +1,184 @@
+"""Held-out checklist evaluation end to end: policy and judge behind real HTTP test servers, the hybrid
+simulator replaying the reference tool results, rewards from cm2.reward."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.testing import CliRunner
+
+from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
+from cm2.eval.checklist_metrics import score_trajectory, summarize_scores
+from cm2.judge import ChecklistJudge, JudgeConfig
+from cm2.llm import LLMConfig, UsageMeter, make_client
+from cm2.llm.testing import FakeOpenAIServer, completion_body
+from cm2.rollout.endpoint_policy import EndpointPolicy
+from cm2.schema import Dialogue, Message, Trajectory, Verdict
+
+CITIES = {"Paris": "sunny", "Oslo": "snowy", "Rome": "rainy"}
+
+
+def _call(city: str, index: int) -> dict[str, Any]:
+    arguments = json.dumps({"city": city})
+    return {"id": f"c{index}", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+
+
+def weather_dialogue(uuid: str, cities: list[str]) -> Dialogue:
+    """One turn per city: call get_weather (checked in code, required), then tell the forecast (judged)."""
+    messages: list[dict[str, Any]] = []
+    checklist = []
+    for t, city in enumerate(cities):
+        call = _call(city, t)
+        messages += [
+            {"role": "user", "content": f"Weather in {city}?"},
+            {"role": "assistant", "content": "<think>look it up</think>", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call["id"], "content": json.dumps({"forecast": CITIES[city]})},
+            {"role": "assistant", "content": f"<think>done</think>\n\nIt is {CITIES[city]} in {city}."},
+        ]
+        checks = {"tool": "get_weather", "arguments": {"city": {"kind": "exact", "value": city}}}
+        checklist.append(
+            [
+                {
+                    "id": "C0",
+                    "focus_on": "assistant.tool_calls",
+                    "question": f"Did it call get_weather for {city}?",
+                    "weight": 0.5,
+                    "required_for_next_turn": True,
+                    "check": checks,
+                },
+                {
+                    "id": "C1",
+                    "focus_on": "assistant.content.user_visible_reply",
+                    "question": "Did it tell the user the forecast?",
+                    "pass_condition": CITIES[city],
+                    "weight": 0.5,
+                    "dependence": ["C0"],
+                },
+            ]
+        )
+    spec = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    return Dialogue.model_validate(
+        {
+            "uuid": uuid,
+            "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": spec}}],
+            "messages": messages,
+            "checklists": [checklist],
+        }
+    )
+
+
+DIALOGUES = [weather_dialogue("w1", ["Paris"]), weather_dialogue("w2", ["Oslo", "Rome"])]
+
+
+class ReferenceReplay:
+    """A policy server that answers with the reference dialogue's assistant messages, step by step."""
+
+    def __init__(self, dialogues: list[Dialogue]):
+        self.by_first = {d.messages[0].content: d for d in dialogues}
+
+    def __call__(self, body: dict[str, Any]) -> dict[str, Any]:
+        messages = body["messages"]
+        users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+        turn = self.by_first[messages[users[0]]["content"]].turns()[len(users) - 1]
+        step = sum(1 for m in messages[users[-1] :] if m["role"] == "assistant")
+        reference = turn.steps[step].assistant
+        calls = [c.dump() for c in reference.calls] or None
+        return completion_body(reference.content, tool_calls=calls, finish_reason="tool_calls" if calls else "stop")
+
+
+def judge(body: dict[str, Any]) -> str:
+    """A judge server: a criterion holds when the last assistant reply contains its pass condition."""
+    prompt = body["messages"][-1]["content"]
+    transcript = prompt.split("<transcript>\n")[1].split("\n</transcript>")[0].splitlines()
+    criteria = [json.loads(line) for line in prompt.split("<criteria>\n")[1].split("\n</criteria>")[0].splitlines()]
+    reply = str([json.loads(line) for line in transcript if '"assistant"' in line][-1].get("reply") or "")
+    verdicts = [
+        {"id": c["id"], "analysis": "read", "satisfied": c.get("pass_condition", "\0") in reply} for c in criteria
+    ]
+    return json.dumps({"verdicts": verdicts})
+
+
+def _run(policy_server: FakeOpenAIServer, judge_server: FakeOpenAIServer, out: Path, rollouts: int = 1) -> Any:
+    meter = UsageMeter()
+    config = LLMConfig(model="judge", base_urls=[judge_server.base_url], api_key_env=None)
+    checklist_judge = ChecklistJudge(make_client(config, role="judge", meter=meter), JudgeConfig(model="judge"))
+    policy = EndpointPolicy.connect(policy_server.base_url, "m", meter=meter, max_retries=0)
+    settings = ChecklistEvalSettings(rollouts=rollouts, concurrency=4)
+    return asyncio.run(
+        evaluate_checklist(
+            policy,
+            DIALOGUES,
+            checklist_judge,
+            settings,
+            model="m",
+            out_dir=out,
+            make_env=simulator_factory(None),
+            meter=meter,
+        )
+    )
+
+
+def test_reference_replay_scores_full_marks_and_resumes(tmp_path: Path) -> None:
+    with FakeOpenAIServer(ReferenceReplay(DIALOGUES)) as policy, FakeOpenAIServer(judge) as judge_server:
+        result = _run(policy, judge_server, tmp_path, rollouts=2)
+        calls = policy.request_count
+        again = _run(policy, judge_server, tmp_path, rollouts=2)
+        assert policy.request_count == calls  # every rollout was in the trajectories file
+    assert result.overall == 1.0 and result.categories["turn"].score == 1.0 and result.n == 4
+    assert result.categories["pass:tool_calls"].score == 1.0 and result.categories["pass:reply"].score == 1.0
+    assert result.metrics["stopped_early_share"] == 0.0 and result.metrics["steps_with_flip_share"] == 1.0
+    assert result.cost.roles["judge"].requests > 0 and result.cost.roles["policy"].requests == calls
+    assert again.overall == 1.0 and again.n == 4
+    lines = (tmp_path / "checklist_trajectories.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 4 and all(json.loads(line)["metadata"]["model"] == "m" for line in lines)
+
+
+def test_refusing_policy_scores_zero_and_stops_early(tmp_path: Path) -> None:
+    with FakeOpenAIServer(lambda _: "I cannot help with that.") as policy, FakeOpenAIServer(judge) as judge_server:
+        result = _run(policy, judge_server, tmp_path)
+    assert result.overall == 0.0 and result.categories["turn"].score == 0.0
+    assert result.metrics["stopped_early_share"] == 1.0 and result.metrics["stop:required_item_failed"] == 1.0
+    # w2's second turn is never reached: its items count as not passed.
+    assert result.categories["pass:tool_calls"].n == 3 and result.categories["turn"].n == 2
+
+
+def test_out_of_order_answer_earns_nothing() -> None:
+    dialogue = DIALOGUES[0]
+    trajectory = Trajectory(
+        dialogue_uuid="w1",
+        messages=[
+            Message(role="user", content="Weather in Paris?"),
+            Message(role="assistant", content="It is sunny in Paris."),
+        ],
+        verdicts=[
+            Verdict(item="C0", turn=0, step=0, satisfied=False, source="check"),
+            Verdict(item="C1", turn=0, step=0, satisfied=True, source="llm"),
+        ],
+        stop_reason="required_item_failed",
+    )
+    score = score_trajectory(dialogue, trajectory)
+    assert score.reward == 0.0 and score.satisfied == 1 and score.out_of_order == 1 and score.flips == 0
+    summary = summarize_scores([score])
+    assert summary.metrics["out_of_order_share"] == 1.0 and summary.focus["reply"] == (0.0, 1)
+
+
+def test_cli(tmp_path: Path) -> None:
+    from cm2.cli.eval import register
+
+    data = tmp_path / "held_out.jsonl"
+    data.write_text("".join(json.dumps(d.dump()) + "\n" for d in DIALOGUES), encoding="utf-8")
+    app = typer.Typer()
+    register(app)
+    with FakeOpenAIServer(ReferenceReplay(DIALOGUES)) as policy, FakeOpenAIServer(judge) as judge_server:
+        args = ["eval", "checklist", str(data), "--base-url", policy.base_url, "--model", "m"]
+        args += ["--judge-base-url", judge_server.base_url, "--judge-model", "judge", "--out", str(tmp_path / "r")]
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "| model | trajectory | turn | pass:tool_calls | pass:reply | overall | n |" in result.output
+    assert json.loads((tmp_path / "r" / "checklist.json").read_text(encoding="utf-8"))["overall"] == 1.0
+    missing_judge = CliRunner().invoke(app, ["eval", "checklist", str(data), "--base-url", "x", "--judge-model", "j"])
+    assert missing_judge.exit_code == 2
