@@ -45,6 +45,8 @@ def test_pass_rate_per_focus(groups: list[list[Trajectory]], dialogue: Dialogue)
 
 def test_costs_not_recorded_stay_unknown_not_zero(run_dir: Path) -> None:
     run = load_run(run_dir)
+    for trajectory in run.trajectories:  # as written by a runner that kept no accounts
+        trajectory.metadata.pop("usage", None)
     rows = run_series(run.trajectories, run.steps, {}, run.reward)
     assert all(r.judge is None and r.simulator is None and r.policy_tokens is None for r in rows)
     table = {row.name: row.values[0] for row in cost_rows([RunTotals(run, rows)], smooth=3)}
@@ -59,7 +61,10 @@ def test_costs_not_recorded_stay_unknown_not_zero(run_dir: Path) -> None:
 
 def test_recorded_judge_usage_is_summed(groups: list[list[Trajectory]], dialogue: Dialogue, run_dir: Path) -> None:
     judge = make_judge()
-    judged = [asyncio.run(judge.judge(t, dialogue)).apply(t) for t in groups[0][:3]] + groups[0][3:]
+    bare = [t.model_copy(deep=True) for t in groups[0]]
+    for trajectory in bare:  # keep only the usage that `cm2 judge` records below
+        trajectory.metadata.pop("usage", None)
+    judged = [asyncio.run(judge.judge(t, dialogue)).apply(t) for t in bare[:3]] + bare[3:]
     row = run_series(judged, [1] * 4, {}, RewardConfig())[0]
     usage = [t.metadata["judge"] for t in judged[:3]]
     assert row.judge is not None and row.judge.rollouts == 3
