@@ -29,6 +29,7 @@ class YamlConfig(BaseModel):
             data = data[part]
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a config must be a mapping, not {type(data).__name__}")
+        data = cls.from_file_mapping(data)
         for dotted, value in (overrides or {}).items():
             if value is not None:
                 set_dotted(data, dotted, value)
@@ -36,6 +37,11 @@ class YamlConfig(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ValueError(f"{path}: invalid {cls.__name__}\n{exc}") from exc
+
+    @classmethod
+    def from_file_mapping(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Turn a file's mapping into the model's fields (override for files with another shape)."""
+        return data
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

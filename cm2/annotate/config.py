@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cm2.config import YamlConfig
 from cm2.llm.config import LLMConfig
 from cm2.llm.protocol import ReasoningEffort
 
@@ -114,7 +113,7 @@ class CompressOptions(_Options):
     sampling: SamplingOptions = Field(default_factory=lambda: SamplingOptions(temperature=0.2))
 
 
-class AnnotateConfig(_Options):
+class AnnotateConfig(_Options, YamlConfig):
     """The `--config` file of `cm2 label`, `cm2 filter-llm` and `cm2 compress-cot`; each reads its section.
 
     ```yaml
@@ -130,10 +129,3 @@ class AnnotateConfig(_Options):
     reference: ReferenceLabelOptions = Field(default_factory=ReferenceLabelOptions)
     filter: FilterOptions = Field(default_factory=FilterOptions)
     compress: CompressOptions = Field(default_factory=CompressOptions)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> AnnotateConfig:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: the config must be a mapping, got {type(data).__name__}")
-        return cls.model_validate(data)

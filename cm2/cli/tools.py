@@ -65,7 +65,7 @@ def _llm(config_path: Path | None, key: str | None) -> LLMClient | None:
     from cm2.llm import make_client
     from cm2.llm.config import LLMConfig
 
-    return make_client(LLMConfig.from_yaml(config_path, key), role="tool_simulator")
+    return make_client(LLMConfig.from_yaml(config_path, key=key), role="tool_simulator")
 
 
 def _factory(

@@ -21,13 +21,12 @@ import math
 from array import array
 from dataclasses import dataclass
 from enum import IntEnum
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cm2.config import YamlConfig
 from cm2.data.shape import DialogueShape, dialogue_shape
 from cm2.schema import Dialogue
 
@@ -85,10 +84,8 @@ class RLFilter(BaseModel):
         )
 
 
-class SplitConfig(BaseModel):
+class SplitConfig(YamlConfig):
     """How to split a pool into cold start, RL training and RL validation (loadable from YAML)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     seed: Annotated[int, Field(description="Salt of the ordering hash; another seed gives other sets.")] = 0
     cold_start: Annotated[Size, Field(description="Cold-start SFT set; a fraction is of its candidates.")] = 8000
@@ -111,17 +108,6 @@ class SplitConfig(BaseModel):
 
     _not_bool = field_validator("cold_start", "rl_val", "rl", mode="before")(_no_bool)
     _sizes = field_validator("cold_start", "rl_val", "rl")(_check_size)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> SplitConfig:
-        """Load a config from a YAML mapping (missing keys keep their defaults)."""
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a split config must be a mapping, got {type(data).__name__}")
-        return cls.model_validate(data)
 
     def with_overrides(self, overrides: dict[str, Any]) -> SplitConfig:
         """A copy with `overrides` applied (`None` values ignored); `rl_filter` keys may be given flat."""

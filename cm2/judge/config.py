@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from cm2.config import YamlConfig
 
 JudgeMode = Literal["per_item", "batched", "released"]
 TiePolicy = Literal["false", "true", "none"]
 
 
-class JudgeConfig(BaseModel):
+class JudgeConfig(YamlConfig):
     """How the judge asks: which items, in which prompt shape, how many times, how hard it retries."""
-
-    model_config = ConfigDict(extra="forbid")
 
     mode: Annotated[
         JudgeMode,
@@ -64,17 +63,6 @@ class JudgeConfig(BaseModel):
     ] = None
 
     @classmethod
-    def from_yaml(cls, path: Path) -> JudgeConfig:
-        """Load a config file (a YAML mapping of the fields above, optionally under a `judge:` key)."""
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read the judge config ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: the judge config must be a mapping, not {type(data).__name__}")
-        if isinstance(data.get("judge"), dict):
-            data = data["judge"]
-        try:
-            return cls.model_validate(data)
-        except ValueError as exc:
-            raise ValueError(f"{path}: invalid judge config\n{exc}") from exc
+    def from_file_mapping(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """A file may hold the fields at the top or under a `judge:` key."""
+        return data["judge"] if isinstance(data.get("judge"), dict) else data

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
+from cm2.config import YamlConfig
 from cm2.llm.prices import PriceTable
 from cm2.llm.protocol import ChatRequest, ReasoningEffort
 from cm2.llm.structured import DialectChoice
@@ -16,13 +16,11 @@ from cm2.llm.structured import DialectChoice
 BackendKind = Literal["openai", "transformers"]
 
 
-class LLMConfig(BaseModel):
+class LLMConfig(YamlConfig):
     """One LLM role (annotator, filter, compressor, judge, tool_simulator, user_simulator, …).
 
     The API key is never part of the config: only the name of the environment variable holding it.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     backend: BackendKind = Field(
         default="openai",
@@ -65,18 +63,6 @@ class LLMConfig(BaseModel):
             raise ValueError("base_urls: at least one URL is needed for the openai backend")
         self.base_urls = [url.rstrip("/") for url in self.base_urls]
         return self
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, key: str | None = None) -> LLMConfig:
-        """Load a config from YAML; `key` ("roles.judge") picks a nested mapping."""
-        data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        for part in key.split(".") if key else []:
-            if not isinstance(data, dict) or part not in data:
-                raise KeyError(f"{path}: no key {key!r} (missing {part!r})")
-            data = data[part]
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: an LLM config must be a mapping, got {type(data).__name__}")
-        return cls.model_validate(data)
 
     def api_key(self) -> SecretStr | None:
         """The key read from `api_key_env` (None when unset); a SecretStr never shows its value."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from cm2.config import YamlConfig
 from cm2.llm.protocol import Usage
 
 
@@ -21,26 +20,19 @@ class ModelPrice(BaseModel):
     completion: Annotated[float, Field(ge=0, description="USD per 1M completion (output) tokens.")] = 0.0
 
 
-class PriceTable(BaseModel):
+class PriceTable(YamlConfig):
     """Model name or glob pattern (`gpt-4o*`, `*/Qwen3-*`) → price.
 
     An exact name wins; otherwise the longest matching pattern (the most specific) wins; an unknown model
     costs nothing (self-hosted models are free at the margin).
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> PriceTable:
-        """Load `{prices: {pattern: {prompt: .., completion: ..}}}` or the bare `{pattern: {...}}` mapping."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a price table must be a mapping, got {type(data).__name__}")
-        if "prices" not in data:
-            data = {"prices": data}
-        return cls.model_validate(data)
+    def from_file_mapping(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """`{prices: {pattern: {prompt, completion}}}` or the bare `{pattern: {...}}` mapping."""
+        return data if "prices" in data else {"prices": data}
 
     def price_for(self, model: str) -> ModelPrice | None:
         """The price that applies to `model`, or None when no entry matches."""

@@ -42,5 +42,5 @@ def test_config_from_yaml(tmp_path: Path) -> None:
     config = JudgeConfig.from_yaml(path)
     assert (config.mode, config.votes, config.tie) == ("per_item", 3, "none")
     path.write_text("mode: sometimes\n")
-    with pytest.raises(ValueError, match=r"judge\.yaml: invalid judge config"):
+    with pytest.raises(ValueError, match=r"judge\.yaml: invalid JudgeConfig"):
         JudgeConfig.from_yaml(path)

@@ -34,14 +34,14 @@ roles:
 def test_roles_load_from_yaml(tmp_path: Path) -> None:
     path = tmp_path / "run.yaml"
     path.write_text(ROLES_YAML)
-    judge = LLMConfig.from_yaml(path, "roles.judge")
+    judge = LLMConfig.from_yaml(path, key="roles.judge")
     assert judge.base_urls == ["http://gpu1:8000/v1", "http://gpu2:8000/v1"]
     assert judge.max_concurrency == 64 and judge.structured_output == "json_object_schema"
     assert judge.price_table().cost("Qwen/Qwen3-4B-Instruct-2507", 10**6, 10**6) == pytest.approx(0.4)
-    annotator = LLMConfig.from_yaml(path, "roles.annotator")
+    annotator = LLMConfig.from_yaml(path, key="roles.annotator")
     assert annotator.api_key_env == "MY_OPENAI_KEY" and annotator.cache_path == Path("cache/annotator.sqlite")
-    with pytest.raises(KeyError, match=r"roles\.critic"):
-        LLMConfig.from_yaml(path, "roles.critic")
+    with pytest.raises(ValueError, match=r"roles\.critic"):
+        LLMConfig.from_yaml(path, key="roles.critic")
 
 
 def test_invalid_configs_name_the_field() -> None:

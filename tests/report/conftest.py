@@ -11,10 +11,6 @@ from cm2.reward import RewardConfig
 from cm2.schema import Dialogue, Trajectory
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives a headless Chromium (skipped when none is installed)")
-
-
 @pytest.fixture(scope="session")
 def dialogue() -> Dialogue:
     return sample_dialogue()

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from cm2.config import YamlConfig
 from cm2.data.filters.registry import RULE_NAMES, unknown_rules
 
 
-class FilterConfig(BaseModel):
+class FilterConfig(YamlConfig):
     """Settings of a rule-filter run."""
-
-    model_config = ConfigDict(extra="forbid")
 
     rules: Annotated[list[str], Field(description="Rules to run, by name (default: all of them).")] = Field(
         default_factory=lambda: list(RULE_NAMES)
@@ -33,14 +30,6 @@ class FilterConfig(BaseModel):
         if unknown:
             raise ValueError(f"unknown rule(s) {', '.join(unknown)}; known rules: {', '.join(RULE_NAMES)}")
         return list(dict.fromkeys(names))
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> FilterConfig:
-        """Load from a YAML mapping of these fields (an empty file gives the defaults)."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of filter settings, got {type(data).__name__}")
-        return cls.model_validate(data)
 
     def without(self, names: list[str]) -> FilterConfig:
         """A copy with the named rules switched off (names are checked)."""
