@@ -28,26 +28,16 @@ def build_tiny_gemma_like(path: Path, vocab_size: int = 2000) -> Path:
     does with a real tokenizer) and the CPU training tests stay fast.
     """
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from cm2.llm.testing.tiny_model import training_text
+    from cm2.llm.testing.tiny_model import train_bpe, training_text
 
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=GEMMA_SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
     corpus = [
         *training_text(seed=1),
         *(json.dumps(record, ensure_ascii=False) for record in training_records()),
         "<start_of_turn>user\nhello<end_of_turn>\n<start_of_turn>model\nhi",
     ]
-    bpe.train_from_iterator(corpus, trainer=trainer)
+    bpe = train_bpe(corpus, GEMMA_SPECIAL_TOKENS, vocab_size)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>")
     config = LlamaConfig(
         vocab_size=len(tokenizer),

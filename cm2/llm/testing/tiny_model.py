@@ -52,23 +52,29 @@ def training_text(seed: int = 0, sentences: int = 120) -> list[str]:
     return lines
 
 
-def build_tiny_tokenizer(seed: int = 0, vocab_size: int = 512):  # type: ignore[no-untyped-def]
-    """A `PreTrainedTokenizerFast` with a byte-level BPE (every string round-trips) and a chat template."""
+def train_bpe(corpus: list[str], special_tokens: list[str], vocab_size: int):  # type: ignore[no-untyped-def]
+    """A byte-level BPE (every string round-trips) trained on `corpus`, with `special_tokens` first."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    bpe.train_from_iterator(training_text(seed), trainer=trainer)
+    bpe.train_from_iterator(corpus, trainer=trainer)
+    return bpe
+
+
+def build_tiny_tokenizer(seed: int = 0, vocab_size: int = 512):  # type: ignore[no-untyped-def]
+    """A `PreTrainedTokenizerFast` with a byte-level BPE (every string round-trips) and a chat template."""
+    from transformers import PreTrainedTokenizerFast
+
     return PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
+        tokenizer_object=train_bpe(training_text(seed), SPECIAL_TOKENS, vocab_size),
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         chat_template=tiny_chat_template(),
