@@ -68,7 +68,7 @@ def find_tau2(explicit: str | None = None) -> list[str]:
                 return [path]
             if candidate == explicit:
                 raise FileNotFoundError(f"no tau2 command at {explicit!r}\n{INSTALL_HINT}")
-    if importlib.util.find_spec("tau2.cli") is not None:
+    if importlib.util.find_spec("tau2") is not None and importlib.util.find_spec("tau2.cli") is not None:
         return [sys.executable, "-c", "from tau2.cli import main; main()"]
     raise FileNotFoundError(f"the tau2 command was not found\n{INSTALL_HINT}")
 
