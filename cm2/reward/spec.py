@@ -77,6 +77,16 @@ class TurnSpec(BaseModel):
             required_for_next_turn=tuple(item.required_for_next_turn for item in turn.items),
         )
 
+    def _key(self) -> tuple[object, ...]:
+        return (self.ids, self.weights, self.dependencies, self.required_for_next_turn)
+
+    def __eq__(self, other: object) -> bool:
+        # By fields only: the cached numpy arrays below live in __dict__ and cannot be compared with ==.
+        return self._key() == other._key() if isinstance(other, TurnSpec) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
     @property
     def num_items(self) -> int:
         return len(self.ids)

@@ -101,3 +101,11 @@ def test_checklist_specs_names_the_turn() -> None:
     )
     with pytest.raises(ValueError, match=r"^turn 0: item 'C0': depends on 'C9', which is not an item of this turn$"):
         checklist_specs([bad])
+
+
+def test_equal_specs_compare_after_their_arrays_are_cached() -> None:
+    a = TurnSpec(ids=("C0", "C1"), weights=(0.5, 0.5), dependencies=((), ("C0",)))
+    b = TurnSpec(ids=("C0", "C1"), weights=(0.5, 0.5), dependencies=((), ("C0",)))
+    _ = (a.weight_array, b.weight_array, a.dependency_matrix, b.dependency_matrix)
+    assert a == b and hash(a) == hash(b)
+    assert a != TurnSpec(ids=("C0", "C1"), weights=(0.4, 0.6), dependencies=((), ("C0",)))
