@@ -165,6 +165,8 @@ class TransformersPolicy:
                 "pad_token_id": pad_id,
                 "return_dict_in_generate": True,
                 "output_scores": True,
+                # A NaN or inf logit (seen with bf16 Gemma after SFT) would crash CUDA sampling.
+                "remove_invalid_values": True,
             }
             if do_sample:
                 kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)

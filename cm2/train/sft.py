@@ -9,6 +9,7 @@ tokenizer (chat template included) to `output_dir/final`, ready for the RL stage
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -139,19 +140,25 @@ def training_arguments(config: SFTRunConfig, has_eval: bool) -> Any:
     """TRL's SFTConfig for this run."""
     from trl import SFTConfig
 
+    # transformers renamed `gradient_checkpointing` to `activation_checkpointing` and folded
+    # `warmup_ratio` into `warmup_steps` (a float below 1); support both spellings.
+    fields = {field.name for field in dataclasses.fields(SFTConfig)}
+    checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+    warmup_key = "warmup_ratio" if "warmup_ratio" in fields else "warmup_steps"  # a float below 1 is a ratio
+    warmup = {warmup_key: config.warmup_ratio}
     return SFTConfig(
+        **{checkpointing: config.gradient_checkpointing},
+        **warmup,
         output_dir=config.output_dir,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
         per_device_train_batch_size=config.per_device_batch_size,
         per_device_eval_batch_size=config.per_device_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
-        activation_checkpointing=config.gradient_checkpointing,
         max_length=config.max_length,
         seed=config.seed,
         data_seed=config.seed,
