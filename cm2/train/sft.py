@@ -145,10 +145,9 @@ def training_arguments(config: SFTRunConfig, has_eval: bool) -> Any:
     fields = {field.name for field in dataclasses.fields(SFTConfig)}
     checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     warmup_key = "warmup_ratio" if "warmup_ratio" in fields else "warmup_steps"  # a float below 1 is a ratio
-    warmup = {warmup_key: config.warmup_ratio}
+    renamed: dict[str, Any] = {checkpointing: config.gradient_checkpointing, warmup_key: config.warmup_ratio}
     return SFTConfig(
-        **{checkpointing: config.gradient_checkpointing},
-        **warmup,
+        **renamed,
         output_dir=config.output_dir,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
