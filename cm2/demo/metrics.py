@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from cm2.eval.bfcl_loop import StepResponse, step_response
 from cm2.judge.checks import values_equal
 from cm2.schema import Dialogue, Message, ToolCall, Trajectory
 
@@ -56,25 +56,11 @@ def exact_turns(reference: Dialogue, trajectory: Trajectory, max_turns: int) -> 
     return exact, len(expected)
 
 
-def _step_response(message: Message) -> list[dict[str, str]] | str:
-    """One assistant step as BFCL records it: `[{name: arguments_json}]` for calls, else the text."""
-    if message.calls:
-        return [
-            {
-                call.name: call.function.arguments
-                if isinstance(call.function.arguments, str)
-                else json.dumps(call.function.arguments)
-            }
-            for call in message.calls
-        ]
-    return message.content or ""
-
-
-def bfcl_responses(trajectory: Trajectory, turns: int) -> list[list[list[dict[str, str]] | str]]:
+def bfcl_responses(trajectory: Trajectory, turns: int) -> list[list[StepResponse]]:
     """BFCL's `result` for the first `turns` turns: per turn, the step responses (a turn not reached: none)."""
     view = Dialogue(uuid="view", messages=trajectory.messages)
     responses: list[list[list[dict[str, str]] | str]] = [
-        [_step_response(step.assistant) for step in turn.steps] for turn in view.turns()[:turns]
+        [step_response(step.assistant) for step in turn.steps] for turn in view.turns()[:turns]
     ]
     return responses + [[] for _ in range(turns - len(responses))]
 

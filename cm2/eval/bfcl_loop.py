@@ -115,7 +115,8 @@ class EntryRun:
     steps: int = 0
 
 
-def _step_response(message: Message) -> StepResponse:
+def step_response(message: Message) -> StepResponse:
+    """One assistant step as BFCL records it: `[{name: arguments_json}]` for calls, else the text."""
     if message.calls:
         return [
             {
@@ -155,7 +156,7 @@ async def run_entry(
                 return run
             assistant = generation.message or Message(role="assistant", content=generation.text)
             run.messages.append(assistant)
-            response = _step_response(assistant)
+            response = step_response(assistant)
             turn_responses.append(response)
             run.steps += 1
             try:
