@@ -99,7 +99,8 @@ class CM2Rollouts:
             model.eval()
             policy = TransformersPolicy(model, trainer.processing_class, stop_strings=self.stop_strings)
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
-            trajectories = policy.drive(self._run(runner, jobs, int(trainer.state.global_step)))
+            # Numbered like the trainer's log: these rollouts feed optimizer step global_step + 1.
+            trajectories = policy.drive(self._run(runner, jobs, int(trainer.state.global_step) + 1))
             if was_training:
                 model.train()
         self.last_rollout_seconds = time.perf_counter() - started
