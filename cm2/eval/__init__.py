@@ -9,12 +9,25 @@ Every evaluation returns an `EvalResult`, written as `<benchmark>.json` and `<be
 See cm2/eval/README.md for the routes taken and what cannot run offline.
 """
 
+from typing import Any
+
 from cm2.eval.bfcl import BfclEntryResult, BfclSettings, evaluate_bfcl
 from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
 from cm2.eval.checkpoint import CheckpointGenerator
 from cm2.eval.results import CategoryScore, CostReport, EvalResult
-from cm2.eval.serve import create_serve_app, serve_checkpoint, served_checkpoint
 from cm2.eval.tau2 import Tau2Settings, evaluate_tau2
+
+_SERVING = {"create_serve_app", "serve_checkpoint", "served_checkpoint"}
+
+
+def __getattr__(name: str) -> Any:
+    # The server (starlette, uvicorn) loads only when asked for, so that evaluating or training,
+    # which import cm2.eval's other modules, does not need the web stack.
+    if name in _SERVING:
+        from cm2.eval import serve
+
+        return getattr(serve, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BfclEntryResult",
