@@ -63,12 +63,11 @@ def evaluate_model(
     from cm2.data.io import read_dialogues
     from cm2.demo.metrics import score_calls
     from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist
-    from cm2.eval.checkpoint import stop_token_ids
     from cm2.judge import ChecklistJudge
     from cm2.judge.config import JudgeConfig
     from cm2.llm.factory import make_client
     from cm2.rollout.episode import EpisodeConfig, EpisodeLimits
-    from cm2.rollout.hf_policy import TransformersPolicy
+    from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
     from cm2.rollout.policy import SamplingParams
     from cm2.tools.bfcl import BfclEnvironment
     from cm2.train.components import NoEndpoint, bfcl_entry_id

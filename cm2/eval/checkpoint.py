@@ -16,13 +16,11 @@ from cm2.llm.structured import with_instruction
 from cm2.llm.toolcalls import template_messages
 from cm2.rollout.chat_template import ensure_chat_template
 from cm2.rollout.endpoint_policy import openai_message
+from cm2.rollout.hf_policy import stop_token_ids
 from cm2.rollout.parser import parse_output
 from cm2.rollout.policy import SamplingParams, TokenPolicy
 
 DEFAULT_MAX_NEW_TOKENS = 1024
-# End-of-turn markers of common chat formats; when the vocabulary has one as a single token, generation
-# stops there even if the checkpoint's generation config names only the end-of-text token.
-TURN_END_TOKENS = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")
 
 
 def cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
@@ -130,17 +128,3 @@ class CheckpointGenerator:
         return response.model_copy(
             update={"text": message["content"], "tool_calls": message["tool_calls"], "finish_reason": "tool_calls"}
         )
-
-
-def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
-    """End-of-sequence ids of the generation config and tokenizer, plus any end-of-turn marker token."""
-    ids: set[int] = set()
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    for value in eos if isinstance(eos, list) else [eos]:
-        if isinstance(value, int):
-            ids.add(value)
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    vocab = tokenizer.get_vocab()
-    ids.update(vocab[token] for token in TURN_END_TOKENS if token in vocab)
-    return sorted(ids)

@@ -13,6 +13,9 @@ from typing import Any, TypeVar
 from cm2.rollout.policy import Generation, SamplingParams
 
 T = TypeVar("T")
+# End-of-turn markers of common chat formats; when the vocabulary has one as a single token, generation
+# stops there even if the checkpoint's generation config names only the end-of-text token.
+TURN_END_TOKENS = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")
 _Job = tuple[list[list[int]], SamplingParams, asyncio.AbstractEventLoop, "asyncio.Future[list[Generation]]"]
 
 
@@ -23,6 +26,20 @@ def _settle(done: asyncio.Future[list[Generation]], result: list[Generation] | N
         done.set_exception(error)
     else:
         done.set_result(result or [])
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
+    """End-of-sequence ids of the generation config and tokenizer, plus any end-of-turn marker token."""
+    ids: set[int] = set()
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in eos if isinstance(eos, list) else [eos]:
+        if isinstance(value, int):
+            ids.add(value)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[token] for token in TURN_END_TOKENS if token in vocab)
+    return sorted(ids)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 from cm2.reward import RewardConfig, checklist_specs, compute_group, score_rollout, verdict_rows
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
-from cm2.rollout.hf_policy import TransformersPolicy
+from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
 
@@ -97,7 +97,10 @@ class CM2Rollouts:
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
             was_training = model.training
             model.eval()
-            policy = TransformersPolicy(model, trainer.processing_class, stop_strings=self.stop_strings)
+            tokenizer = trainer.processing_class
+            # Without the end-of-turn token a final reply would run on to max_new_tokens.
+            stops = stop_token_ids(model, tokenizer)
+            policy = TransformersPolicy(model, tokenizer, stop_token_ids=stops, stop_strings=self.stop_strings)
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
             # Numbered like the trainer's log: these rollouts feed optimizer step global_step + 1.
             trajectories = policy.drive(self._run(runner, jobs, int(trainer.state.global_step) + 1))
