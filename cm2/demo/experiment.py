@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -57,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--rl-lr", type=float, default=None)
     add("--group-size", type=int, default=None)
     add("--dialogues-per-step", type=int, default=None)
+    add("--rl-max-turns", type=int, default=None, help="Turns per RL episode (default: the config's).")
+    add("--rl-max-steps-per-turn", type=int, default=None)
     add("--temperature", type=float, default=None, help="Sampling temperature of RL rollouts.")
     add("--max-new-tokens", type=int, default=None, help="Per assistant step, in RL and evaluation.")
     add("--eval-models", default="base,sft,rl", help="Which models to evaluate (rl = every RL run).")
@@ -64,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--eval-max-steps-per-turn", type=int, default=8)
     add("--eval-concurrency", type=int, default=64)
     add("--cpu", action="store_true", help="Train on the CPU (for trying the script; slow).")
+    add(
+        "--parallel",
+        action="store_true",
+        help="After SFT, train the RL levels side by side (one process each, on one GPU) with the base and SFT "
+        "evaluations beside them, then evaluate the RL models side by side. Logs in OUT/logs/.",
+    )
+    add("--only", default=None, help="Run just these stages (comma-separated); the ones before must be done.")
     return parser.parse_args(argv)
 
 
@@ -94,6 +105,11 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
             sampling["temperature"] = args.temperature
         if args.max_new_tokens is not None:
             sampling["max_new_tokens"] = args.max_new_tokens
+        limits = values["episode"]["limits"]
+        if args.rl_max_turns is not None:
+            limits["max_turns"] = args.rl_max_turns
+        if args.rl_max_steps_per_turn is not None:
+            limits["max_steps_per_turn"] = args.rl_max_steps_per_turn
         if args.cpu:
             values.update(use_cpu=True)
     if args.cpu:
@@ -164,16 +180,52 @@ def _empty(name: str) -> Any:
     return StageRecord(name=name, fingerprint="", seconds=0.0, finished_at="")
 
 
+def run_side_by_side(argv: list[str], config: DemoConfig, out: Path, console: Any) -> None:
+    """Stages up to SFT here, then two waves of child processes (`--only`): every RL level plus the base and
+    SFT evaluations, then the evaluation of every RL model. A failed child is reported; the sequential run
+    that follows reruns whatever did not finish."""
+    from cm2.demo.pipeline import build_stages, eval_models, rl_names, run_demo
+
+    names = [stage.name for stage in build_stages(config, out)]
+    run_demo(config, out, console, only=set(names[: names.index("sft") + 1]))
+    evals = eval_models(config)
+    before_rl = [stage for stage, model in evals.items() if model in ("base", "sft")]
+    waves = [
+        [[name] for name in rl_names(config)] + ([before_rl] if before_rl else []),
+        [[stage] for stage, model in evals.items() if model not in ("base", "sft")],
+    ]
+    child_args = [arg for arg in argv if arg != "--parallel"]
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    for wave in waves:
+        children = []
+        for group in wave:
+            log = out / "logs" / f"{'+'.join(group)}.log"
+            command = [sys.executable, "-m", "cm2.demo.experiment", *child_args, "--only", ",".join(group)]
+            with log.open("ab") as sink:
+                children.append((group, log, subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)))
+            console.print(f"started {', '.join(group)} → {log}")
+        for group, log, child in children:
+            code = child.wait()
+            status = "[green]done[/]" if code == 0 else f"[red]failed (exit {code}); see {log}[/]"
+            console.print(f"{', '.join(group)}: {status}")
+
+
 def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
 
     from cm2.demo.pipeline import quiet_libraries, run_demo
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     config = build_config(args)
     quiet_libraries()
     console = Console(stderr=True)
+    if args.only:
+        run_demo(config, args.out, console, only={name.strip() for name in args.only.split(",")})
+        return
     started = time.perf_counter()
+    if args.parallel:
+        run_side_by_side(argv, config, args.out, console)
     run_demo(config, args.out, console)
     folder = write_results(args.out, config, time.perf_counter() - started)
     console.print(f"results → {folder}")

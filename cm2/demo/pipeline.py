@@ -7,7 +7,7 @@ Every stage writes into OUT/<stage>/ and is skipped on a rerun once finished wit
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,9 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
             lambda f: sft_stage(config, _outputs(out, "model")["path"], out / "filter" / "train.jsonl", f),
         ),
     ]
+    evals = eval_models(config)
+    early = {stage: model for stage, model in evals.items() if model in ("base", "sft")}
+    stages += [_eval_stage(config, out, stage, model, llm) for stage, model in early.items()]
     for name, level in zip(rl_names(config), config.rl_levels, strict=True):
         stages.append(
             Stage(
@@ -86,17 +89,35 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
                 _rl_runner(config, out, level),
             )
         )
+    stages += [_eval_stage(config, out, stage, model, llm) for stage, model in evals.items() if stage not in early]
     stages.append(
         Stage(
             "eval",
-            "held-out evaluation (" + ", ".join(config.eval.models) + ")",
-            {"eval": config.eval.model_dump(), "llm": llm},
-            lambda f: eval_stage(config, out, f),
-            clean=False,
+            "held-out scores side by side (" + ", ".join(evals.values()) + ")",
+            {"models": list(evals)},
+            lambda f: {"scores": [_outputs(out, stage)["scores"] for stage in evals]},
         )
     )
     stages.append(Stage("report", "HTML report", {}, lambda f: report_stage(config, out, f)))
     return stages
+
+
+def eval_models(config: DemoConfig) -> dict[str, str]:
+    """Stage name → model name of each held-out evaluation (`rl` in `eval.models` means every RL run)."""
+    found: dict[str, str] = {}
+    for model in config.eval.models:
+        for name in rl_names(config) if model == "rl" else [model]:
+            found[f"eval_{name}"] = name
+    return found
+
+
+def _eval_stage(config: DemoConfig, out: Path, stage: str, model: str, llm: str | None) -> Stage:
+    settings = {"eval": config.eval.model_dump(exclude={"models"}), "llm": llm, "model": model}
+
+    def run(folder: Path) -> dict[str, Any]:
+        return {"scores": evaluate_checkpoint(config, out, model, folder)}
+
+    return Stage(stage, f"held-out evaluation of {model}", settings, run, clean=False)
 
 
 def _rl_runner(config: DemoConfig, out: Path, level: Level) -> Callable[[Path], dict[str, Any]]:
@@ -108,36 +129,22 @@ def _rl_runner(config: DemoConfig, out: Path, level: Level) -> Callable[[Path], 
     return run
 
 
-def checkpoints(config: DemoConfig, out: Path) -> dict[str, str]:
-    """The checkpoint of each evaluated model name (`rl` expands to every RL run)."""
-    found: dict[str, str] = {}
-    for model in config.eval.models:
-        if model == "base":
-            found["base"] = _outputs(out, "model")["path"]
-        elif model == "sft":
-            found["sft"] = _outputs(out, "sft")["final"]
-        else:
-            for name in rl_names(config):
-                found[name] = _outputs(out, name)["final"]
-    return found
+def checkpoint_of(out: Path, model: str) -> str:
+    """The checkpoint folder of a model name: `base`, `sft` or an RL run's folder name."""
+    return _outputs(out, "model")["path"] if model == "base" else _outputs(out, model)["final"]
 
 
-def eval_stage(config: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
-    """Every chosen checkpoint on the held-out dialogues; each one's rollouts resume on a rerun."""
+def evaluate_checkpoint(config: DemoConfig, out: Path, model: str, folder: Path) -> dict[str, Any]:
+    """One model on the held-out dialogues; its rollouts in `folder` resume on a rerun."""
     from rich.console import Console
 
     from cm2.demo.evaluate import evaluate_model
 
-    console = Console(stderr=True)
-    scores = []
-    for name, checkpoint in checkpoints(config, out).items():
-        console.print(f"evaluating [bold]{name}[/] ({checkpoint})")
-        started = time.perf_counter()
-        scored = evaluate_model(
-            name, checkpoint, out / "filter" / "heldout.jsonl", config.eval, folder / name, config.llm
-        )
-        scores.append({**scored.model_dump(), "seconds": round(time.perf_counter() - started, 1)})
-    return {"scores": scores}
+    checkpoint = checkpoint_of(out, model)
+    Console(stderr=True).print(f"evaluating [bold]{model}[/] ({checkpoint})")
+    started = time.perf_counter()
+    scored = evaluate_model(model, checkpoint, out / "filter" / "heldout.jsonl", config.eval, folder, config.llm)
+    return {**scored.model_dump(), "seconds": round(time.perf_counter() - started, 1)}
 
 
 def report_stage(config: DemoConfig, out: Path, folder: Path) -> dict[str, Any]:
@@ -166,8 +173,12 @@ def quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
 
 
-def run_demo(config: DemoConfig, out: Path, console: Any = None) -> DemoResult:
-    """Run (or resume) every stage under `out`; returns the stages, the held-out scores and the report."""
+def run_demo(config: DemoConfig, out: Path, console: Any = None, only: Collection[str] | None = None) -> DemoResult:
+    """Run (or resume) every stage under `out`; returns the stages, the held-out scores and the report.
+
+    With `only`, just the named stages run (the ones before them must have finished, in this or another
+    process); the others are passed over, so several processes can run independent stages side by side.
+    """
     from rich.console import Console
 
     from cm2.demo.summary import print_summary
@@ -179,8 +190,13 @@ def run_demo(config: DemoConfig, out: Path, console: Any = None) -> DemoResult:
     stages = build_stages(config, out)
     started = time.perf_counter()
     for index, stage in enumerate(stages, start=1):
+        if only is not None and stage.name not in only:
+            runner.advance(stage)
+            continue
         runner.run(stage, index, len(stages))
     result = DemoResult(out=out, stages=runner.results, seconds=time.perf_counter() - started)
+    if only is not None:
+        return result
     result.scores = list(_outputs(out, "eval").get("scores", []))
     result.report = Path(_outputs(out, "report")["html"])
     print_summary(result, console)

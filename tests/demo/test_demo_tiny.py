@@ -16,7 +16,7 @@ from conftest import demo_app
 from cm2.demo.stages import read_record
 from cm2.schema import Trajectory
 
-STAGES = ["model", "data", "label", "filter", "sft", "rl", "eval", "report"]
+STAGES = ["model", "data", "label", "filter", "sft", "eval_base", "eval_sft", "rl", "eval_rl", "eval", "report"]
 
 
 def test_tiny_demo_runs_every_stage_and_resumes(tmp_path: Path) -> None:

@@ -10,7 +10,9 @@ from rich.console import Console
 from cm2.demo.stages import MARKER, Stage, StageRunner, read_record
 
 
-def _pipeline(out: Path, calls: list[str], settings: dict[str, Any], fail_at: str | None = None) -> StageRunner:
+def _pipeline(
+    out: Path, calls: list[str], settings: dict[str, Any], fail_at: str | None = None, only: set[str] | None = None
+) -> StageRunner:
     def work(name: str) -> Any:
         def run(folder: Path) -> dict[str, Any]:
             calls.append(name)
@@ -29,7 +31,10 @@ def _pipeline(out: Path, calls: list[str], settings: dict[str, Any], fail_at: st
         Stage("c", "third, resumable", settings.get("c"), work("c"), clean=False),
     ]
     for i, stage in enumerate(stages, 1):
-        runner.run(stage, i, len(stages))
+        if only is None or stage.name in only:
+            runner.run(stage, i, len(stages))
+        else:
+            runner.advance(stage)
     return runner
 
 
@@ -65,3 +70,18 @@ def test_an_interrupted_stage_resumes_only_when_allowed(tmp_path: Path) -> None:
         assert calls == ([fail, "c"] if fail == "b" else ["c"])
     assert (tmp_path / "b" / "b" / "partial.txt").read_text() == "x"  # clean stage: started over
     assert (tmp_path / "c" / "c" / "partial.txt").read_text() == "xx"  # resumable: kept what it had
+
+
+def test_stages_run_apart_get_the_fingerprints_of_a_full_run(tmp_path: Path) -> None:
+    calls: list[str] = []
+    settings = {"a": 1, "b": 2, "c": 3}
+    _pipeline(tmp_path / "apart", calls, settings, only={"a"})
+    _pipeline(tmp_path / "apart", calls, settings, only={"c"})  # another process, say, while b runs elsewhere
+    _pipeline(tmp_path / "apart", calls, settings, only={"b"})
+    assert calls == ["a", "c", "b"]
+    _pipeline(tmp_path / "whole", calls, settings)
+    apart = {n: read_record(tmp_path / "apart" / n) for n in "abc"}
+    whole = {n: read_record(tmp_path / "whole" / n) for n in "abc"}
+    assert all(apart[n].fingerprint == whole[n].fingerprint for n in "abc")  # type: ignore[union-attr]
+    runner = _pipeline(tmp_path / "apart", calls, settings)  # the full run finds everything done
+    assert calls == ["a", "c", "b", "a", "b", "c"] and all(r.skipped for r in runner.results)
