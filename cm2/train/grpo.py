@@ -68,6 +68,26 @@ def log_writer(path: Path) -> Any:
     return WriteLog()
 
 
+def time_budget(minutes: float) -> Any:
+    """A trainer callback that ends training after the step during which `minutes` of wall-clock time ran
+    out (counted from the start of training); the final model is saved as after `max_steps`."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        started = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = time.monotonic()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if time.monotonic() - self.started >= minutes * 60:
+                control.should_training_stop = True
+
+    return TimeBudget()
+
+
 def trajectories_path(out: Path, name: str, process_index: int) -> Path:
     """Rank 0 writes `name`; other ranks write `name` with `.rankN` before the suffix."""
     if process_index == 0:
@@ -187,7 +207,8 @@ def run_rl(
             processing_class=tokenizer,
             peft_config=peft_config,
             cm2_rollouts=rollouts,
-            callbacks=[log_writer(out / "train_log.json")],
+            callbacks=[log_writer(out / "train_log.json")]
+            + ([time_budget(config.max_minutes)] if config.max_minutes is not None else []),
         )
         has_checkpoint = any(out.glob("checkpoint-*"))
         trainer.train(resume_from_checkpoint=bool(config.resume and has_checkpoint))

@@ -35,6 +35,9 @@ class RLRunConfig(YamlConfig):
     kl_coef: float = Field(default=0.001, ge=0.0, description="Low-variance (k3) KL to the reference model.")
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
     max_steps: int = 100
+    max_minutes: float | None = Field(
+        default=None, gt=0, description="Stop after the optimizer step that passes this wall-clock budget."
+    )
     num_iterations: int = Field(default=1, ge=1, description="Optimisation passes per batch of rollouts.")
     episode_concurrency: int = Field(default=64, ge=1)
     lora: LoraOptions | None = None

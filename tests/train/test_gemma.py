@@ -87,3 +87,22 @@ def test_gemma_mask_and_one_lora_step(gemma_dir: Path, training_dialogues: list[
     assert result.global_step == 1 and result.train_loss is not None
     assert len(result.added_tokens) == 6
     assert (Path(result.final_dir) / "model.safetensors").is_file()
+
+
+class _SplitTokenizer:
+    """Token ids of a tokenizer that splits on spaces (sound) or into characters (merges lost)."""
+
+    def __init__(self, per_character: bool):
+        self.per_character = per_character
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
+        pieces = list(text) if self.per_character else text.split()
+        return {"input_ids": list(range(len(pieces)))}
+
+
+def test_a_tokenizer_without_merges_is_refused_with_the_reason() -> None:
+    from cm2.train.gemma import GemmaSetupError, check_tokenizer
+
+    assert check_tokenizer(_SplitTokenizer(per_character=False)) > 4
+    with pytest.raises(GemmaSetupError, match="per token.*--tokenizer-from"):
+        check_tokenizer(_SplitTokenizer(per_character=True))

@@ -105,3 +105,18 @@ def test_two_grpo_steps_per_level(tmp_path: Path, tiny_model: Path, level: str) 
 def test_shipped_rl_configs_load(name: str) -> None:
     config = RLRunConfig.from_yaml(Path(__file__).resolve().parents[2] / "configs" / name)
     assert config.reward.scale == "one" and config.kl_coef == 0.001
+
+
+def test_the_time_budget_stops_training_after_the_step_that_spends_it() -> None:
+    from types import SimpleNamespace
+
+    from cm2.train.grpo import time_budget
+
+    control = SimpleNamespace(should_training_stop=False)
+    roomy, spent = time_budget(60.0), time_budget(0.0)
+    for callback in (roomy, spent):
+        callback.on_train_begin(None, None, control)
+    roomy.on_step_end(None, None, control)
+    assert control.should_training_stop is False
+    spent.on_step_end(None, None, control)
+    assert control.should_training_stop is True
