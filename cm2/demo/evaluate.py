@@ -45,7 +45,9 @@ def load_checkpoint(path: str, dtype: str) -> tuple[Any, Any]:
     from cm2.train.models import ModelConfig, load_tokenizer
 
     tokenizer = load_tokenizer(ModelConfig(path=path))
-    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    from cm2.llm.attention import attention_kwargs
+
+    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **attention_kwargs(path))
     if torch.cuda.is_available():
         model = model.to("cuda")
     return model.eval(), tokenizer
@@ -106,6 +108,13 @@ def evaluate_model(
         )
     )
     result.write(folder)
+    failed = int(result.metrics.get("failed_rollouts", 0))
+    if failed:
+        # Scores over the survivors would look like a result; leave the stage unfinished instead.
+        raise RuntimeError(
+            f"{name}: {failed} of {len(dialogues)} held-out rollouts failed (reasons in the log above); "
+            "run again to retry just those"
+        )
     by_uuid = {d.uuid: d for d in dialogues}
     exact = turns = valid = 0
     errors: Counter[str] = Counter()

@@ -57,6 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--sft-batch", type=int, default=None, help="Per-device batch size of SFT.")
     add("--rl-max-steps", type=int, default=None)
     add("--rl-lr", type=float, default=None)
+    add("--kl-coef", type=float, default=None, help="KL weight to the SFT model in RL (configs: 0.001).")
     add("--rl-max-minutes", type=float, default=None, help="Wall-clock budget of each RL run (stops after a step).")
     add("--group-size", type=int, default=None)
     add("--dialogues-per-step", type=int, default=None)
@@ -96,6 +97,7 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
     rl_flags = {
         "max_steps": args.rl_max_steps,
         "max_minutes": args.rl_max_minutes,
+        "kl_coef": args.kl_coef,
         "learning_rate": args.rl_lr,
         "group_size": args.group_size,
         "dialogues_per_step": args.dialogues_per_step,

@@ -65,7 +65,9 @@ class CheckpointGenerator:
             tokenizer.pad_token = tokenizer.eos_token
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype: Any = dtype if dtype == "auto" else getattr(torch, dtype)
-        model: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype)
+        from cm2.llm.attention import attention_kwargs
+
+        model: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype, **attention_kwargs(path))
         model = model.to(device).eval()
         policy = TransformersPolicy(
             model, tokenizer, stop_token_ids=stop_token_ids(model, tokenizer), max_batch_size=max_batch_size

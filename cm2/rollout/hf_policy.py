@@ -78,6 +78,7 @@ class TransformersPolicy:
         self._model_lock = threading.Lock()
         self._jobs: queue.Queue[_Job | None] | None = None
         self.generate_calls = 0
+        self.oom_splits = 0
 
     def drive(self, main: Coroutine[Any, Any, T]) -> T:
         """Run `main` (episodes using this policy) on an event loop in a helper thread while the calling
@@ -158,6 +159,22 @@ class TransformersPolicy:
                 request.future.set_result(result)
 
     def _generate(self, contexts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
+        import torch
+
+        try:
+            return self._generate_batch(contexts, sampling)
+        except torch.OutOfMemoryError:
+            if len(contexts) == 1:
+                raise
+        # Out of device memory (a GPU shared with other runs, say): free what the failed call held and
+        # generate the two halves one after the other.
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        self.oom_splits += 1
+        half = len(contexts) // 2
+        return self._generate(contexts[:half], sampling) + self._generate(contexts[half:], sampling)
+
+    def _generate_batch(self, contexts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
         import torch
 
         with self._model_lock:

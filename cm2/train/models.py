@@ -59,7 +59,9 @@ def load_policy(config: ModelConfig) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM
 
     tokenizer = load_tokenizer(config)
-    kwargs: dict[str, Any] = {"gguf_file": config.gguf_file} if config.gguf_file else {}
+    from cm2.llm.attention import attention_kwargs
+
+    kwargs: dict[str, Any] = {"gguf_file": config.gguf_file} if config.gguf_file else attention_kwargs(config.path)
     model = AutoModelForCausalLM.from_pretrained(config.path, dtype=getattr(torch, config.dtype), **kwargs)
     quantizer = getattr(model, "hf_quantizer", None)
     if quantizer is not None and config.gguf_file:

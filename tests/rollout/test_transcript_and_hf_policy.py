@@ -73,3 +73,27 @@ def test_transformers_policy_batches_concurrent_episodes(tiny: tuple[Any, Any]) 
         assert all(lp <= 0.0 for lp in tokens.logprobs or [])
     # 4 episodes x 2 turns of one step each, batched: far fewer generate calls than steps
     assert policy.generate_calls < 8
+
+
+def test_out_of_memory_halves_the_batch_until_it_fits(tiny: tuple[Any, Any]) -> None:
+    import torch
+
+    model, tokenizer = tiny
+    policy = TransformersPolicy(model, tokenizer)
+    sampling = SamplingParams(temperature=0.0, max_new_tokens=4)
+    contexts = [tokenizer("hello there", add_special_tokens=False)["input_ids"][: n + 1] for n in range(4)]
+    alone = [policy._generate([context], sampling)[0].token_ids for context in contexts]
+    generate = model.generate
+
+    def tight_memory(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["input_ids"].shape[0] > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (test)")
+        return generate(*args, **kwargs)
+
+    model.generate = tight_memory
+    try:
+        split = policy._generate(contexts, sampling)
+    finally:
+        model.generate = generate
+    assert [g.token_ids for g in split] == alone
+    assert policy.oom_splits == 3  # 4 → 2 + 2 → 1 + 1 + 1 + 1

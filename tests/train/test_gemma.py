@@ -104,5 +104,5 @@ def test_a_tokenizer_without_merges_is_refused_with_the_reason() -> None:
     from cm2.train.gemma import GemmaSetupError, check_tokenizer
 
     assert check_tokenizer(_SplitTokenizer(per_character=False)) > 4
-    with pytest.raises(GemmaSetupError, match="per token.*--tokenizer-from"):
+    with pytest.raises(GemmaSetupError, match=r"per token.*--tokenizer-from"):
         check_tokenizer(_SplitTokenizer(per_character=True))
