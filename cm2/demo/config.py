@@ -64,6 +64,11 @@ class EvalSection(_Section):
     models: list[EvalModel] = Field(default_factory=lambda: list(EVAL_MODELS))
     max_turns: Annotated[int, Field(ge=1, description="Turns per dialogue (BFCL's checker scores these).")] = 2
     max_steps_per_turn: Annotated[int, Field(ge=1)] = 3
+    at_step_limit: Literal["end_episode", "next_turn"] = Field(
+        default="next_turn",
+        description="A turn that uses up its steps: go on with the next user turn (each turn scored on its own) "
+        "or end the dialogue there (as BFCL's own harness does).",
+    )
     max_new_tokens: Annotated[int, Field(ge=1)] = 80
     max_context_tokens: Annotated[int, Field(ge=64)] = 4096
     dtype: str = Field(default="bfloat16", description="Weights' precision while evaluating.")

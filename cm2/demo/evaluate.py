@@ -93,6 +93,7 @@ def evaluate_model(
         ),
         sampling=SamplingParams(temperature=0.0, max_new_tokens=settings.max_new_tokens),
         early_stop=False,
+        at_step_limit=settings.at_step_limit,
     )
     run_settings = ChecklistEvalSettings(rollouts=1, concurrency=settings.concurrency, episode=episode)
     result = policy.drive(

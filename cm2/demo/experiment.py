@@ -69,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--eval-max-turns", type=int, default=30, help="Turns scored per held-out dialogue.")
     add("--eval-max-steps-per-turn", type=int, default=8)
     add("--eval-concurrency", type=int, default=64)
+    add(
+        "--eval-at-step-limit",
+        choices=["next_turn", "end_episode"],
+        default="next_turn",
+        help="A held-out turn that uses up its steps: go on with the next turn, or end the dialogue.",
+    )
     add("--cpu", action="store_true", help="Train on the CPU (for trying the script; slow).")
     add(
         "--parallel",
@@ -122,6 +128,7 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
         "models": [m.strip() for m in args.eval_models.split(",") if m.strip()],
         "max_turns": args.eval_max_turns,
         "max_steps_per_turn": args.eval_max_steps_per_turn,
+        "at_step_limit": args.eval_at_step_limit,
         "max_new_tokens": args.max_new_tokens or 160,
         "max_context_tokens": 10_000,
         "dtype": "bfloat16",

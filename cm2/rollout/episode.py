@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -55,6 +55,11 @@ class EpisodeConfig(BaseModel):
     limits: EpisodeLimits = Field(default_factory=EpisodeLimits)
     sampling: SamplingParams = Field(default_factory=SamplingParams)
     early_stop: bool = Field(default=True, description="End when a required_for_next_turn item is unmet.")
+    at_step_limit: Literal["end_episode", "next_turn"] = Field(
+        default="end_episode",
+        description="When a turn uses up max_steps_per_turn: end the episode (stop reason max_steps), or cut the "
+        "turn there and replay the next user message (evaluation: every turn gets its own chance).",
+    )
     unknown_counts_as_failed: bool = Field(
         default=True, description="For early stop, a verdict that could not be obtained counts as unmet."
     )
@@ -116,6 +121,7 @@ class EpisodeRunner:
         verdicts: list[Verdict] = []
         accounts = _Accounts()
         stop: StopReason = "completed"
+        cut_turns = 0
         for turn in turns[: limits.max_turns]:
             messages.append(turn.user)
             if isinstance(self.policy, TokenPolicy):
@@ -128,7 +134,9 @@ class EpisodeRunner:
             if judging.last is not None:
                 await judging.last
             verdicts.extend(judging.verdicts)
-            if turn_stop is not None:
+            if turn_stop == "max_steps" and self.config.at_step_limit == "next_turn":
+                cut_turns += 1
+            elif turn_stop is not None:
                 stop = turn_stop
                 break
             if self.config.early_stop and self._required_failed(judging):
@@ -148,7 +156,12 @@ class EpisodeRunner:
             tokens=self._tokens(transcript),
             verdicts=verdicts,
             stop_reason=stop,
-            metadata={"steps": step_sources, "reference_turns": len(turns), "usage": accounts.as_metadata()},
+            metadata={
+                "steps": step_sources,
+                "reference_turns": len(turns),
+                "turns_cut_at_step_limit": cut_turns,
+                "usage": accounts.as_metadata(),
+            },
         )
 
     async def _run_turn(

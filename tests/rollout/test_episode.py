@@ -122,3 +122,13 @@ def test_many_episodes_keep_order_and_groups() -> None:
     trajectories = asyncio.run(run_episodes(runner, [(_dialogue(), 0)], group_size=4))
     assert [t.rollout for t in trajectories] == [0, 1, 2, 3]
     assert {t.group for t in trajectories} == {"d1:0"}
+
+
+def test_a_turn_cut_at_the_step_limit_can_hand_over_to_the_next_turn() -> None:
+    config = EpisodeConfig(limits=EpisodeLimits(max_steps_per_turn=2), at_step_limit="next_turn", early_stop=False)
+    policy = ScriptedPolicy([CALL, CALL, "<think>y</think>\n\nbye"])
+    trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), CallJudge(), config).run(_dialogue()))
+    assert trajectory.stop_reason == "completed"
+    roles = [m.role for m in trajectory.messages]
+    assert roles == ["user", "assistant", "tool", "assistant", "tool", "user", "assistant"]
+    assert trajectory.metadata["turns_cut_at_step_limit"] == 1
