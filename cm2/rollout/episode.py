@@ -122,15 +122,19 @@ class EpisodeRunner:
         accounts = _Accounts()
         stop: StopReason = "completed"
         cut_turns = 0
+        unsent: list[Message] = []  # tool replies of a cut turn, tokenised together with the next user turn
         for turn in turns[: limits.max_turns]:
             messages.append(turn.user)
             if isinstance(self.policy, TokenPolicy):
                 if transcript is None:
                     transcript = TokenTranscript(self.policy.tokenizer, dialogue.tools, messages)
                 else:
-                    transcript.add_environment([turn.user])
+                    transcript.add_environment([*unsent, turn.user])
+            unsent = []
             judging = _TurnJudging(self._items(dialogue, checklist, turn.index), accounts)
-            turn_stop = await self._run_turn(dialogue, turn.index, messages, transcript, env, judging, step_sources)
+            turn_stop = await self._run_turn(
+                dialogue, turn.index, messages, transcript, env, judging, step_sources, unsent
+            )
             if judging.last is not None:
                 await judging.last
             verdicts.extend(judging.verdicts)
@@ -173,8 +177,13 @@ class EpisodeRunner:
         env: ToolEnvironment,
         judging: _TurnJudging,
         step_sources: list[dict[str, Any]],
+        unsent: list[Message],
     ) -> StopReason | None:
+        """One turn's steps. When the turn is cut at the step limit and the next turn follows, the last
+        replies go into `unsent` instead of the transcript: tokenising them now would add a generation
+        prompt that the next user message replaces."""
         limits = self.config.limits
+        hand_over = self.config.at_step_limit == "next_turn"
         turn_start = max(i for i, m in enumerate(messages) if m.role == "user")
         for step in range(limits.max_steps_per_turn):
             if transcript is not None and len(transcript) >= limits.max_context_tokens:
@@ -205,7 +214,9 @@ class EpisodeRunner:
             )
             if not replies:
                 return None
-            if transcript is not None:
+            if hand_over and step == limits.max_steps_per_turn - 1:
+                unsent.extend(replies)
+            elif transcript is not None:
                 transcript.add_environment(replies)
         return "max_steps"
 

@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 
 from cm2.llm.testing.tiny_model import build_tiny_model
-from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, run_episodes
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy
 from cm2.rollout.policy import Generation, SamplingParams
 
@@ -97,3 +97,20 @@ def test_out_of_memory_halves_the_batch_until_it_fits(tiny: tuple[Any, Any]) -> 
         model.generate = generate
     assert [g.token_ids for g in split] == alone
     assert policy.oom_splits == 3  # 4 → 2 + 2 → 1 + 1 + 1 + 1
+
+
+def test_a_turn_cut_at_the_step_limit_hands_over_with_consistent_tokens(tiny: tuple[Any, Any]) -> None:
+    _, tokenizer = tiny
+    texts = [CALL, CALL, "<think>y</think>\n\nbye"]
+    policy = ScriptedTokens(tokenizer, texts)
+    config = EpisodeConfig(limits=EpisodeLimits(max_steps_per_turn=2), at_step_limit="next_turn", early_stop=False)
+    trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), CallJudge(), config).run(_dialogue()))
+    tokens = trajectory.tokens
+    assert tokens is not None and trajectory.stop_reason == "completed"
+    assert trajectory.metadata["turns_cut_at_step_limit"] == 1
+    # the third generation (turn 1) saw both tool replies of turn 0, then the user's second message
+    context = tokenizer.decode(policy.contexts[2])
+    assert context.count("<tool_response>") == 2 and context.rstrip().endswith("assistant")
+    assert context.index("second") > context.rindex("<tool_response>")
+    seen = len(policy.contexts[2]) - len(tokens.prompt_ids)
+    assert policy.contexts[2] == tokens.prompt_ids + tokens.completion_ids[:seen]
