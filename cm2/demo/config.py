@@ -65,9 +65,10 @@ class EvalSection(_Section):
     max_turns: Annotated[int, Field(ge=1, description="Turns per dialogue (BFCL's checker scores these).")] = 2
     max_steps_per_turn: Annotated[int, Field(ge=1)] = 3
     at_step_limit: Literal["end_episode", "next_turn"] = Field(
-        default="next_turn",
-        description="A turn that uses up its steps: go on with the next user turn (each turn scored on its own) "
-        "or end the dialogue there (as BFCL's own harness does).",
+        default="end_episode",
+        description="A turn that uses up its steps: end the dialogue there (as BFCL's own harness does; the CPU "
+        "demo's default, cheaper) or go on with the next user turn (each turn scored on its own; the GPU "
+        "experiment's default).",
     )
     max_new_tokens: Annotated[int, Field(ge=1)] = 80
     max_context_tokens: Annotated[int, Field(ge=64)] = 4096
