@@ -3,52 +3,52 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cm2.demo.summary import COLUMNS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=120, layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _save(figure: Figure, axes: Axes, title: str, path: Path) -> Path:
+    from cm2.report.plots import save_png
+
+    axes.legend(fontsize=8, frameon=False)
+    axes.set_title(title)
+    save_png(figure, path)
+    return path
 
 
 def plot_heldout(scores: list[dict[str, Any]], path: Path) -> Path:
     """Grouped bars: each metric (exact calls, BFCL checker, checklist score) for each evaluated model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     models = [str(row["model"]) for row in scores]
     width = 0.8 / len(COLUMNS)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(models) + 2), 3.6))
+    figure, axes = _figure(max(5.0, 1.3 * len(models) + 2), 3.6)
     for k, (key, title) in enumerate(COLUMNS):
         xs = [i + (k - (len(COLUMNS) - 1) / 2) * width for i in range(len(models))]
-        bars = ax.bar(xs, [100 * float(row[key]) for row in scores], width, label=title)
-        ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
-    ax.set_xticks(range(len(models)), models)
-    ax.set_ylabel("% (held-out, demo split)")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize=8, frameon=False)
-    ax.set_title("Held-out BFCL demo split")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+        bars = axes.bar(xs, [100 * float(row[key]) for row in scores], width, label=title)
+        axes.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+    axes.set_xticks(range(len(models)), models)
+    axes.set_ylabel("% (held-out, demo split)")
+    axes.set_ylim(0, 100)
+    return _save(figure, axes, "Held-out BFCL demo split", path)
 
 
 def plot_rewards(rewards: dict[str, list[float]], path: Path) -> Path:
     """Mean trajectory reward of each optimizer step, one line per RL run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    figure, axes = _figure(5.5, 3.4)
     for name, values in rewards.items():
         if values:
-            ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("mean checklist reward R")
-    ax.legend(fontsize=8, frameon=False)
-    ax.set_title("GRPO with checklist rewards")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+            axes.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("mean checklist reward R")
+    return _save(figure, axes, "GRPO with checklist rewards", path)

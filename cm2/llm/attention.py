@@ -9,9 +9,9 @@ from typing import Any
 # Gemma 3 mixes sliding-window and global layers. With SDPA's CUDA kernels, a padded row whose whole
 # sliding window is padding attends to nothing: its output is NaN, and the NaN reaches real tokens
 # (0 * NaN in the next matmul) and the gradients. On an H200 this turned SFT's grad norm to NaN at the
-# second step whenever a batch was padded by more than the window. Eager attention masks with the
-# dtype's minimum instead. On the CPU SDPA showed no NaN and eager costs about a third more time
-# (the demo's SFT: 247 s vs 333 s), so there the library's default stays.
+# second step (most likely where a batch was padded by more than the window; eager fixed it). Eager masks with the
+# dtype's minimum instead. On the CPU SDPA showed no NaN and one demo run each gave no clear speed winner
+# (SFT 304 s SDPA vs 333 s eager, GRPO 582 s vs 473 s), so there the library's default stays.
 EAGER_MODEL_TYPES = ("gemma3", "gemma3_text", "gemma2")
 
 
