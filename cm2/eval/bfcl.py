@@ -19,7 +19,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cm2.data import JsonlAppender
-from cm2.eval.bfcl_loop import BfclRuntime, EntryRun, bfcl_module, decode_calls, is_empty, run_entry
+from cm2.eval.bfcl_calls import decode_turns
+from cm2.eval.bfcl_loop import BfclRuntime, EntryRun, bfcl_module, run_entry
 from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
 from cm2.llm import UsageMeter, usage_key
 from cm2.rollout.policy import ChatPolicy, SamplingParams
@@ -98,17 +99,7 @@ def score_entry(
     if len(run.responses) != len(ground_truth):
         message = f"force-terminated: {len(run.responses)} of {len(ground_truth)} turns answered"
         return False, "multi_turn:force_terminated", message
-    decoded: list[list[list[str]]] = []
-    for turn in run.responses:
-        steps = []
-        for response in turn:
-            try:
-                calls = decode_calls(response)
-            except Exception:  # BFCL ignores steps that do not decode (chat, malformed calls)
-                continue
-            if not is_empty(calls):
-                steps.append(calls)
-        decoded.append(steps)
+    decoded = decode_turns(entry, run.responses)  # checked and rebuilt: model text never reaches the checker
     checker = bfcl_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker").multi_turn_checker
     try:
         verdict = checker(decoded, ground_truth, entry, _category(entry["id"]), name)

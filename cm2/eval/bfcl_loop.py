@@ -6,11 +6,13 @@ What `BaseHandler.inference_multi_turn_FC` does (bfcl-eval 2026.3.23), step for 
   `miss_func` entries removed) converted by its own `convert_to_tool` for the OpenAI chat format;
 - per turn, the turn's user message is appended; on a held-out turn (its question is empty) the held-out
   docs join the tools and BFCL's own "additional functions" prompt is sent as the user message;
-- per step, the model answers; its tool calls `{name: arguments}` are turned into call strings by BFCL's
-  `convert_to_function_call`. An answer without tool calls, or one that does not decode, ends the turn;
-  otherwise the calls run on BFCL's backends with `execute_multi_turn_func_call` (the same function its
-  checker uses, so results read exactly as in BFCL: strings as they are, dicts as JSON, errors as
-  "Error during execution: …") and each result goes back as a `tool` message with its call id;
+- per step, the model answers; its tool calls `{name: arguments}` become call strings as BFCL's
+  `convert_to_function_call` writes them, but checked and rebuilt by `cm2.eval.bfcl_calls` (model text
+  never reaches BFCL's `eval`; a rejected call is not run and its result is an error message). An answer
+  without tool calls, or one that does not decode, ends the turn; otherwise the calls run on BFCL's
+  backends with `execute_multi_turn_func_call` (the same function its checker uses, so results read
+  exactly as in BFCL: strings as they are, dicts as JSON, errors as "Error during execution: …") and
+  each result goes back as a `tool` message with its call id;
 - after more than `MAXIMUM_STEP_LIMIT` (20) steps in a turn the entry is force-terminated.
 """
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from cm2.eval.bfcl_calls import CheckedCall, OfferedFunctions, check_step
 from cm2.llm import LLMError
 from cm2.rollout.policy import ChatPolicy, SamplingParams
 from cm2.schema import Message, ToolSpec
@@ -53,18 +56,6 @@ def compile_tools(functions: list[dict[str, Any]]) -> list[ToolSpec]:
     return [ToolSpec.model_validate(tool) for tool in tools]
 
 
-def decode_calls(response: StepResponse) -> list[str]:
-    """BFCL's decoding of one step into call strings; raises when it does not decode (as BFCL's does)."""
-    converted: list[str] = bfcl_module("bfcl_eval.model_handler.utils").convert_to_function_call(response)
-    return converted
-
-
-def is_empty(decoded: list[Any]) -> bool:
-    utils = bfcl_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils")
-    empty: bool = utils.is_empty_execute_response(decoded)
-    return empty
-
-
 def step_limit() -> int:
     limit: int = bfcl_module("bfcl_eval.constants.default_prompts").MAXIMUM_STEP_LIMIT
     return limit
@@ -85,9 +76,13 @@ class BfclRuntime:
         self.long_context = "long_context" in category or "composite" in category
         self._utils = bfcl_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils")
 
-    def execute(self, calls: list[str]) -> list[str]:
+    def execute(self, calls: list[CheckedCall]) -> list[str]:
+        """Results of one step's checked calls in order; a rejected call is not executed, its result is its error."""
+        if not all(isinstance(call, CheckedCall) for call in calls):
+            raise TypeError("BfclRuntime.execute takes calls checked by cm2.eval.bfcl_calls.check_step")
+        accepted = [call.text for call in calls if not call.rejected]
         results, _ = self._utils.execute_multi_turn_func_call(
-            calls,
+            accepted,
             self.entry.get("initial_config", {}),
             self.entry["involved_classes"],
             self.name,
@@ -95,7 +90,8 @@ class BfclRuntime:
             long_context=self.long_context,
             is_evaL_run=False,
         )
-        return [str(r) for r in results]
+        done = iter(results)
+        return [f"Error during execution: {call.error}" if call.rejected else str(next(done)) for call in calls]
 
     def close(self) -> None:
         namespace = vars(self._utils)
@@ -137,6 +133,7 @@ async def run_entry(
     functions = copy.deepcopy(entry["function"])
     holdout: dict[str, list[dict[str, Any]]] = entry.get("missed_function", {}) or {}
     tools = compile_tools(functions)
+    offered = OfferedFunctions(entry)
     limit = step_limit()
     run = EntryRun()
     for turn, turn_messages in enumerate(entry["question"]):
@@ -160,12 +157,12 @@ async def run_entry(
             turn_responses.append(response)
             run.steps += 1
             try:
-                decoded = decode_calls(response)
-            except Exception:  # BFCL: a step that does not decode ends the turn
+                checked = check_step(response, offered.at(turn))
+            except ValueError:  # BFCL: a step that does not decode ends the turn
                 break
-            if is_empty(decoded):
+            if not checked:
                 break
-            for result, call in zip(runtime.execute(decoded), assistant.calls, strict=False):
+            for result, call in zip(runtime.execute(checked), assistant.calls, strict=False):
                 run.messages.append(Message(role="tool", content=result, tool_call_id=call.id))
             count += 1
             if count > limit:

@@ -4,6 +4,7 @@ of the harness)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from cm2.llm.testing import completion_body
@@ -61,3 +62,47 @@ class GroundTruthReplay:
 def refuse(body: dict[str, Any]) -> str:
     """A model that never calls a tool."""
     return "I cannot help with that."
+
+
+IMPORT_MARKER = "tabnanny"
+"""A standard-library module nothing in cm2 or its tests imports: hostile calls try to import it."""
+
+
+def hostile_calls(marker_dir: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(tool name, arguments) pairs that run code or import `IMPORT_MARKER` when a BFCL executor `eval`s them
+    unchecked (files appear in `marker_dir`): injection through the name, the keys and the values."""
+    touch = f"__import__('pathlib').Path({str(marker_dir / 'touched')!r})"
+    imp = f"__import__({IMPORT_MARKER!r})"
+    names = [
+        f"__import__('os').system('touch {marker_dir / 'X'}') or len",  # the reported payloads
+        f"{touch}.touch() or ls",  # attribute access
+        f"ls.__globals__['__builtins__']['__import__']({IMPORT_MARKER!r}) or ls",  # dunder attributes
+        f"(lambda: {imp})() or ls",  # lambda
+        f"[{imp} for _ in 'a'] and ls",  # comprehension
+        f"f'{{{imp}}}' and ls",  # f-string
+        f"ls(a={imp}) and ls",  # nested call
+        f"ls\n{imp}",  # a second line
+        "importlib.import_module",  # a module global of BFCL's executor
+        "ｌｓ",  # fullwidth: Python's parser folds it to `ls` (NFKC)
+    ]
+    calls: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in names]
+    calls += [
+        ("__import__", {"name": IMPORT_MARKER}),  # a dunder builtin, called with a keyword
+        ("ｏｐｅｎ", {"file": str(marker_dir / "opened"), "mode": "w"}),  # NFKC-folds to the builtin `open`
+        ("open", {"file": str(marker_dir / "opened"), "mode": "w"}),
+        ("_load_scenario", {"scenario": {}}),  # a private method of the backend
+        ("ls", {f"a=__import__('os').system('touch {marker_dir / 'Y'}'),b": 1}),  # the reported key payload
+        ("cd", {f"folder={imp},b": "x"}),
+        ("cd", {"ｆｏｌｄｅｒ": "x"}),  # unicode key folding to a real parameter
+        ("cd", {"__class__": "x"}),
+        ("cd", {f"folder=[{imp} for _ in 'a'],b": "x"}),
+        ("cd", {"folder": float("nan")}),
+        ("cd", {"folder": f"'), {imp}, ('"}),  # string escapes: values stay literals
+        ("cd", {"folder": f"x', folder={imp}, y='"}),  # keyword injection through a value
+        ("cd", {"folder": f"\\'); {imp} #"}),
+        ("cd", {"folder": f"ls({imp})"}),
+        ("cd", {"folder": f"\n{imp}"}),
+        ("cd", {"folder": f"f'{{{imp}}}'"}),
+        ("cd", {"folder": {"__class__": [imp, {"x": [1.5, None, True]}]}}),
+    ]
+    return calls
