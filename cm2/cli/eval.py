@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cm2.cli.server_options import AllowedHosts, ServerKeyEnv, guard_config
+
 if TYPE_CHECKING:
     from cm2.eval.results import EvalResult
 
@@ -290,11 +292,15 @@ def serve_command(
     dtype: Annotated[str, typer.Option(help="transformers: torch dtype name, or auto.")] = "auto",
     max_batch_size: Annotated[int, typer.Option(min=1, help="transformers: requests generated together.")] = 8,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Default answer length cap.")] = 1024,
+    allowed_host: AllowedHosts = None,
+    api_key_env: ServerKeyEnv = None,
 ) -> None:
     """Serve CHECKPOINT over an OpenAI-compatible API: /v1/chat/completions (tools → tool_calls),
-    /v1/completions, /v1/models."""
+    /v1/completions, /v1/models (local Host names only, no cross-origin requests; --api-key-env to
+    require a key)."""
     from cm2.eval.serve import serve_checkpoint
 
+    guard = guard_config(host, allowed_host, api_key_env)
     options: dict[str, Any] = {"device": device, "dtype": dtype, "max_batch_size": max_batch_size}
     try:
         serve_checkpoint(
@@ -305,6 +311,7 @@ def serve_command(
             model_name=model_name,
             engine=engine.value,
             max_new_tokens=max_new_tokens,
+            guard=guard,
             **options,
         )
     except (ValueError, OSError, RuntimeError) as exc:

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cm2.cli.server_options import AllowedHosts, ServerKeyEnv, guard_config
+
 llm_app = typer.Typer(no_args_is_help=True)
 
 
@@ -28,10 +30,14 @@ def serve_command(
     dtype: Annotated[str, typer.Option(help="torch dtype (float32, bfloat16, …) or auto.")] = "auto",
     max_batch_size: Annotated[int, typer.Option(min=1, help="Concurrent requests generated as one batch.")] = 8,
     json_attempts: Annotated[int, typer.Option(min=1, help="Generations tried for a response_format answer.")] = 3,
+    allowed_host: AllowedHosts = None,
+    api_key_env: ServerKeyEnv = None,
 ) -> None:
-    """Serve MODEL_PATH at /v1/chat/completions, /v1/models and /health."""
+    """Serve MODEL_PATH at /v1/chat/completions, /v1/models and /health (local Host names only, no
+    cross-origin requests; --api-key-env to require a key)."""
     from cm2.llm.server import serve
 
+    guard = guard_config(host, allowed_host, api_key_env)
     serve(
         model_path,
         host=host,
@@ -42,6 +48,7 @@ def serve_command(
         dtype=dtype,
         max_batch_size=max_batch_size,
         json_attempts=json_attempts,
+        guard=guard,
     )
 
 

@@ -4,13 +4,16 @@ The app is `cm2.llm.server.create_app` (chat completions with `tools`/`tool_call
 `/health`, unknown request fields such as `store` tolerated) fed by a `CheckpointGenerator`, plus a
 `/v1/completions` route for harnesses that format prompts themselves. With vLLM installed and a GPU
 present, `engine="vllm"` runs vLLM's own server instead (its `hermes` tool parser reads the same
-`<tool_call>{json}</tool_call>` blocks).
+`<tool_call>{json}</tool_call>` blocks). cm2's app runs behind `cm2.llm.guard` (Host allow-list, no
+cross-origin requests, optional API key); vLLM's server gets only the API key (`VLLM_API_KEY`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
+import os
 import subprocess
 import sys
 import time
@@ -28,10 +31,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cm2.eval.checkpoint import DEFAULT_MAX_NEW_TOKENS, CheckpointGenerator
+from cm2.llm.guard import GuardConfig, guarded
 from cm2.llm.protocol import ChatRequest, ChatResponse
 from cm2.llm.server import create_app
 
 Engine = Literal["auto", "transformers", "vllm"]
+log = logging.getLogger("cm2.eval.serve")
 
 
 class ServedGenerator(Protocol):
@@ -184,16 +189,21 @@ def serve_checkpoint(
     dtype: str = "auto",
     max_batch_size: int = 8,
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    guard: GuardConfig | None = None,
 ) -> None:
-    """Serve `checkpoint` until interrupted (blocking)."""
+    """Serve `checkpoint` until interrupted (blocking), behind `guard` (default: local hosts and `host`)."""
     name = model_name_for(checkpoint, model_name)
+    guard = guard or GuardConfig(bound_host=host)
+    key = guard.api_key()  # a named key variable that is unset fails before anything loads
     if engine == "vllm" or (engine == "auto" and vllm_available()):
         if engine == "vllm" and importlib.util.find_spec("vllm") is None:
             raise RuntimeError("engine 'vllm' asked for, but vLLM is not installed (pip install vllm)")
+        log.warning("vLLM's own server checks the API key only, not Host or Origin headers")
+        env = {**os.environ, "VLLM_API_KEY": key.get_secret_value()} if key is not None else None
         with as_file(files("cm2.rollout") / "chat_templates" / "gemma_tools.jinja") as fallback:
             template = chat_template or (None if _has_chat_template(checkpoint) else fallback)
             command = vllm_command(checkpoint, host=host, port=port, model_name=name, chat_template=template)
-            raise SystemExit(subprocess.call(command))
+            raise SystemExit(subprocess.call(command, env=env))
     import uvicorn
 
     generator = CheckpointGenerator.load(
@@ -204,7 +214,7 @@ def serve_checkpoint(
         max_batch_size=max_batch_size,
         max_new_tokens=max_new_tokens,
     )
-    uvicorn.run(create_serve_app(generator, name), host=host, port=port, log_level="info")
+    uvicorn.run(guarded(create_serve_app(generator, name), guard), host=host, port=port, log_level="info")
 
 
 @contextmanager
@@ -214,5 +224,6 @@ def served_checkpoint(checkpoint: str | Path, *, model_name: str | None = None, 
     from cm2.llm.testing import BackgroundServer
 
     generator = CheckpointGenerator.load(checkpoint, **load)
-    with BackgroundServer(create_serve_app(generator, model_name_for(checkpoint, model_name))) as server:
+    app = guarded(create_serve_app(generator, model_name_for(checkpoint, model_name)))
+    with BackgroundServer(app) as server:
         yield f"{server.url}/v1"

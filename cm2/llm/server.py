@@ -1,6 +1,7 @@
 """An OpenAI-compatible HTTP server around a local transformers model (starlette + uvicorn).
 
-Routes: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`. Tools go into the chat template and
+Routes: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`; `serve` puts them behind
+`cm2.llm.guard` (Host allow-list, no cross-origin requests, optional API key). Tools go into the chat template and
 `<tool_call>` blocks in the answer come back as `tool_calls`. `response_format` (json_object, json_schema,
 or llama.cpp's json_object with a schema) is honoured by asking for JSON in the prompt, generating, and
 validating; an answer that fails is generated again, up to `json_attempts` times, after which the last
@@ -24,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from cm2.llm.guard import GuardConfig, guarded
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError, Usage
 from cm2.llm.structured import StructuredOutputError, parse_and_validate
 
@@ -189,11 +191,16 @@ def serve(
     dtype: str = "auto",
     max_batch_size: int = 8,
     json_attempts: int = 3,
+    guard: GuardConfig | None = None,
 ) -> None:
-    """Load the model at `model_path` and serve it until interrupted."""
+    """Load the model at `model_path` and serve it until interrupted, behind `guard` (`cm2.llm.guard`;
+    default: local hosts and `host` only, no API key)."""
     import uvicorn
 
     from cm2.llm.transformers_backend import TransformersBackend
+
+    guard = guard or GuardConfig(bound_host=host)
+    guard.api_key()  # a named key variable that is unset fails before the model loads
 
     backend = TransformersBackend.load(
         model_path, chat_template=chat_template, device=device, dtype=dtype, max_batch_size=max_batch_size
@@ -201,6 +208,6 @@ def serve(
     name = model_name or Path(str(model_path)).name
     app = create_app(backend, name, json_attempts=json_attempts)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(guarded(app, guard), host=host, port=port, log_level="info")
     finally:
         backend.close()

@@ -165,12 +165,15 @@ def test_cm2_serve_command(tiny_checkpoint: Path) -> None:
     port = _free_port()
     script = "import typer; from cm2.cli.eval import register; app = typer.Typer(); register(app); app()"
     command = [sys.executable, "-c", script, "serve", str(tiny_checkpoint), "--port", str(port), "--device", "cpu"]
-    process = subprocess.Popen(command, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command += ["--api-key-env", "CM2_TEST_SERVE_KEY"]
+    env = {**os.environ, "CM2_TEST_SERVE_KEY": "k-42"}
+    auth = {"authorization": "Bearer k-42"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                models = httpx.get(f"http://127.0.0.1:{port}/v1/models").json()
+                models = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers=auth).json()
                 break
             except httpx.TransportError:
                 assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
@@ -180,8 +183,13 @@ def test_cm2_serve_command(tiny_checkpoint: Path) -> None:
         reply = httpx.post(
             f"http://127.0.0.1:{port}/v1/chat/completions",
             json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "tools": TOOLS, "store": False},
+            headers=auth,
         ).json()
         assert reply["choices"][0]["message"]["role"] == "assistant"
+        # behind the guard (cm2.llm.guard; tests/llm/test_guard.py covers it in full)
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/models").status_code == 401
+        rebound = {**auth, "host": "attacker.example"}
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/models", headers=rebound).status_code == 403
     finally:
         process.terminate()
         process.wait(timeout=30)
