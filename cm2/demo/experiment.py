@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from cm2.demo.config import DemoConfig
+from cm2.llm.redact import redact_tree
 from cm2.reward.config import Level
 
 _PATH_KEYS = {"sft": ("model.path", "data.path", "output_dir"), "rl": ("model.path", "data", "output_dir")}
@@ -174,7 +175,7 @@ def write_results(out: Path, config: DemoConfig, seconds: float) -> Path:
         "rl_rewards": rewards,
         "stage_seconds": {r.name: r.seconds for r in records},
         "wall_seconds_this_run": round(seconds, 1),
-        "config": json.loads(config.model_dump_json()),
+        "config": redact_tree(config.model_dump(mode="json")),
     }
     (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     (folder / "results.md").write_text(markdown(scores, records), encoding="utf-8")

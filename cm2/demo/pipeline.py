@@ -6,6 +6,7 @@ Every stage writes into OUT/<stage>/ and is skipped on a rerun once finished wit
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 from cm2.demo.config import DemoConfig
 from cm2.demo.stages import Stage, StageResult, StageRunner
+from cm2.llm.redact import redact_tree
 from cm2.reward.config import Level
 
 
@@ -185,7 +187,8 @@ def run_demo(config: DemoConfig, out: Path, console: Any = None, only: Collectio
 
     console = console or Console(stderr=True)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "demo_config.json").write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    public = redact_tree(config.model_dump(mode="json"))  # the judge's URL without credentials
+    (out / "demo_config.json").write_text(json.dumps(public, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     runner = StageRunner(out, console)
     stages = build_stages(config, out)
     started = time.perf_counter()

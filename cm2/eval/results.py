@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from cm2.data.atomic import atomic_file
 from cm2.llm import UsageMeter, UsageTotals
+from cm2.llm.redact import redact_tree
 
 
 def now() -> dt.datetime:
@@ -97,7 +99,8 @@ class EvalResult(BaseModel):
         folder = Path(results_dir)
         json_path, md_path = folder / f"{self.benchmark}.json", folder / f"{self.benchmark}.md"
         with atomic_file(json_path) as tmp:
-            tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+            public = redact_tree(self.model_dump(mode="json"))  # endpoint URLs in the config, without credentials
+            tmp.write_text(json.dumps(public, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         with atomic_file(md_path) as tmp:
             tmp.write_text(self.markdown(), encoding="utf-8")
         return json_path, md_path

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from cm2.eval.results import EvalResult, now
 from cm2.eval.tau2_results import DomainRun, read_domain, summarize
+from cm2.llm.redact import redact_text
 
 DOMAINS = ("airline", "retail", "telecom")
 INSTALL_HINT = (
@@ -125,14 +126,15 @@ def run_domain(prefix: list[str], settings: Tau2Settings, domain: str, results_d
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}  # no price-list download at start
     log = results_dir / f"{domain}.log"
     with log.open("a", encoding="utf-8") as handle:
-        handle.write(f"\n$ {' '.join(command)}\n")
+        handle.write(f"\n$ {redact_text(' '.join(command))}\n")
         handle.flush()
         code = subprocess.run(
             command, input=_RESUME_ANSWERS, text=True, env=env, stdout=handle, stderr=subprocess.STDOUT
         ).returncode
     if code != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        raise RuntimeError(f"tau2 run for {domain!r} failed (exit {code}); end of {log}:\n" + "\n".join(tail))
+        tail_text = redact_text("\n".join(tail))
+        raise RuntimeError(f"tau2 run for {domain!r} failed (exit {code}); end of {log}:\n" + tail_text)
     return read_domain(results_dir / f"{domain}.json", domain)
 
 

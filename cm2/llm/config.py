@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, model_validator
 from cm2.config import YamlConfig
 from cm2.llm.prices import PriceTable
 from cm2.llm.protocol import ChatRequest, ReasoningEffort
+from cm2.llm.redact import redact_url
 from cm2.llm.structured import DialectChoice
 
 BackendKind = Literal["openai", "transformers"]
@@ -63,6 +64,10 @@ class LLMConfig(YamlConfig):
             raise ValueError("base_urls: at least one URL is needed for the openai backend")
         self.base_urls = [url.rstrip("/") for url in self.base_urls]
         return self
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, [redact_url(url) for url in value] if name == "base_urls" else value
 
     def api_key(self) -> SecretStr | None:
         """The key read from `api_key_env` (None when unset); a SecretStr never shows its value."""

@@ -7,8 +7,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
+from cm2.llm.redact import redact_url
 from cm2.llm.structured import Dialect
+
+
+def join_url(base_url: str, path: str) -> str:
+    """`path` appended to the path of `base_url`, its query string kept at the end (`…/v1?api-version=…`)."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{path.lstrip('/')}"))
 
 
 @dataclass
@@ -23,6 +31,12 @@ class Endpoint:
     requests: int = 0
     failures: int = 0
     order: int = field(default=0, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Endpoint(base_url={redact_url(self.base_url)!r}, dialect={self.dialect!r}, in_flight={self.in_flight}, "
+            f"requests={self.requests}, failures={self.failures})"
+        )
 
 
 class EndpointPool:

@@ -10,8 +10,9 @@ from typing import Any, Literal
 import httpx2
 
 from cm2.llm.config import LLMConfig, request_defaults
-from cm2.llm.endpoints import Endpoint, EndpointPool
+from cm2.llm.endpoints import Endpoint, EndpointPool, join_url
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError, Usage
+from cm2.llm.redact import install_log_redaction, redact_text, redact_url
 from cm2.llm.retry import Backoff, is_retryable_exception, is_retryable_status, retry_after_seconds
 from cm2.llm.structured import (
     DIALECT_ORDER,
@@ -26,6 +27,7 @@ from cm2.llm.structured import (
 )
 
 log = logging.getLogger("cm2.llm")
+install_log_redaction()  # httpx2 logs every request's full URL at INFO
 
 
 @dataclass
@@ -69,7 +71,8 @@ class OpenAIBackend:
 
     def __repr__(self) -> str:
         key = "'**********'" if self._key is not None else "None"
-        return f"OpenAIBackend(model={self.config.model!r}, base_urls={self.config.base_urls!r}, api_key={key})"
+        urls = [redact_url(url) for url in self.config.base_urls]
+        return f"OpenAIBackend(model={self.config.model!r}, base_urls={urls!r}, api_key={key})"
 
     def identity(self) -> dict[str, Any]:
         """What makes two backends answer alike (for cache keys): not the endpoint, not the dialect."""
@@ -101,11 +104,12 @@ class OpenAIBackend:
         return self._state
 
     def _redact(self, text: str) -> str:
+        """`text` without the API key and without credentials of any URL in it."""
         if self._key is not None:
             secret = self._key.get_secret_value()
             if secret:
                 text = text.replace(secret, "**********")
-        return text
+        return redact_text(text)
 
     def dialect_for(self, endpoint: Endpoint) -> Dialect:
         choice = self.config.structured_output
@@ -137,21 +141,22 @@ class OpenAIBackend:
 
     async def _attempt(self, endpoint: Endpoint, body: dict[str, Any], dialect: Dialect | None) -> _Outcome:
         state = self._loop_state()
-        url = f"{endpoint.base_url}/chat/completions"
+        url = join_url(endpoint.base_url, "chat/completions")
+        shown = redact_url(url)
         try:
             async with state.semaphore:
                 # httpx2's timeout bounds each phase (connect, each read); this bounds the whole request.
                 async with asyncio.timeout(self.config.timeout_s):
                     response = await state.http.post(url, json=body)
         except TimeoutError:
-            return _Outcome("retry", error=f"no answer from {url} within {self.config.timeout_s:g}s")
+            return _Outcome("retry", error=f"no answer from {shown} within {self.config.timeout_s:g}s")
         except httpx2.HTTPError as exc:
-            what = f"{type(exc).__name__} from {url}" + (f": {exc}" if str(exc) else "")
+            what = f"{type(exc).__name__} from {shown}" + (f": {exc}" if str(exc) else "")
             return _Outcome("retry" if is_retryable_exception(exc) else "fatal", error=self._redact(what))
         status = response.status_code
         if status >= 400:
             detail = self._redact(response.text[:500])
-            error = f"HTTP {status} from {url}: {detail}"
+            error = f"HTTP {status} from {shown}: {detail}"
             if dialect is not None and dialect != "plain" and is_format_rejection(status, detail):
                 if self.config.structured_output == "auto":
                     return _Outcome("fallback", error=error)
@@ -168,7 +173,7 @@ class OpenAIBackend:
                 raise TypeError("message is not an object")
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             preview = self._redact(response.text[:200])
-            return _Outcome("retry", error=f"unreadable answer from {url} ({exc!s}): {preview!r}")
+            return _Outcome("retry", error=f"unreadable answer from {shown} ({exc!s}): {preview!r}")
         return _Outcome("ok", data=data)
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
@@ -196,7 +201,8 @@ class OpenAIBackend:
                 fallback = next_dialect(dialect) if dialect is not None else None
                 if fallback is None:
                     raise LLMError(outcome.error, usage=self._cost(usage))
-                log.warning("%s rejects response_format %r; falling back to %r", endpoint.base_url, dialect, fallback)
+                shown_base = redact_url(endpoint.base_url)
+                log.warning("%s rejects response_format %r; falling back to %r", shown_base, dialect, fallback)
                 endpoint.dialect = fallback
                 continue
             if outcome.kind == "retry":

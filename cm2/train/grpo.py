@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cm2.data import JsonlAppender, read_dialogues
+from cm2.llm.redact import redact_tree
 from cm2.rollout.episode import StepJudge
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
@@ -173,7 +174,8 @@ def run_rl(
         model, tokenizer = load_policy(config.model)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "rl_config.json").write_text(config.model_dump_json(indent=2), encoding="utf-8")
+    public = redact_tree(config.model_dump(mode="json"))  # judge/simulator URLs without credentials
+    (out / "rl_config.json").write_text(json.dumps(public, indent=2, ensure_ascii=False), encoding="utf-8")
     args = grpo_args(config)
     sink_path = trajectories_path(out, config.trajectories_file, args.process_index)
     with JsonlAppender(sink_path, fsync_every=0) as sink:
