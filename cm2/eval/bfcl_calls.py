@@ -16,6 +16,7 @@ Steps that do not decode as BFCL decodes them (text, arguments that are not a JS
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import keyword
 import math
@@ -84,7 +85,8 @@ def _backend_methods(classes: tuple[str, ...]) -> frozenset[str]:
         if class_name not in paths:
             raise ValueError(f"unknown BFCL class {class_name!r}")
         cls = getattr(importlib.import_module(paths[class_name]), class_name)
-        names |= {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n, None))}
+        # plain methods only: those are what BFCL's executor binds to the instance (`inst.name(...)`)
+        names |= {n for n in dir(cls) if not n.startswith("_") and inspect.isfunction(inspect.getattr_static(cls, n))}
     return frozenset(names)
 
 

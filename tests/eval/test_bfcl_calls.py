@@ -157,3 +157,25 @@ def _demo_reference() -> Any:
     from cm2.schema import Dialogue
 
     return Dialogue(uuid=ENTRY, messages=[Message(role="user", content="go"), Message(role="assistant", content="ok")])
+
+
+def test_string_values_stay_literals_after_bfcls_own_rewriting() -> None:
+    """BFCL prefixes every `name(` in the call string with the instance name, inside string values too;
+    whatever a value holds, the string it finally `eval`s is still one method call with literal arguments."""
+    import random
+
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import _process_method_calls
+
+    offered = OfferedFunctions(_entry()).at(0)
+    mapping = dict.fromkeys(offered, "cm2run_x_multi_turn_base_0_GorillaFileSystem_instance")
+    pieces = ["'", '"', "\\", "\\n", "\\x41", "\\u00e9", "(", ")", "ls(", "cd (", "n", "x", "u", " ", ",", "=", "é"]
+    pieces += ["__import__(", "'''", "#", "{", "}", "\n", "\x00", "𝕩", "ｌｓ("]
+    rng = random.Random(7)
+    for _ in range(3000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        (checked,) = check_step([{"cd": json.dumps({"folder": value})}], offered)
+        final = _process_method_calls(checked.text, mapping)
+        node = ast.parse(final, mode="eval").body
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "cd"
+        assert isinstance(node.func.value, ast.Name) and not node.args and len(node.keywords) == 1
+        assert isinstance(ast.literal_eval(node.keywords[0].value), str), final
