@@ -3,7 +3,7 @@
 `bfcl_eval` turns a call into a Python string (`name(key=repr(value), …)`) and `eval`s it, both when the
 inference loop executes a step and when `multi_turn_checker` replays a rollout. Model text must never
 reach that string. So every call is checked here: the name must be a public method of the entry's
-backends that the entry offers at that turn, every key one of that function's documented parameters,
+backends that the entry documents, every key one of that function's documented parameters,
 every value a JSON literal (finite numbers, bounded depth). The call string is then rebuilt from those
 parts alone, with `repr` of the values, and parsed back to confirm it is exactly that one call with literal
 arguments. A call that fails is never handed over: its step result is an error message and the checker
@@ -98,37 +98,24 @@ def _parameters(doc: dict[str, Any]) -> frozenset[str]:
     return frozenset(str(name) for name in properties)
 
 
-class OfferedFunctions:
-    """The functions an entry offers the model at each turn, with their documented parameter names.
+def offered_functions(entry: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """Function name → documented parameter names, for every function the entry documents.
 
     Takes an entry as `bfcl_eval` loads it (`function` holds the docs, `missed_function` the held-out docs
     per turn) or as stored in its data file (`involved_classes`; `excluded_function` and `missed_function`
-    hold names), so it offers what the model was shown: BFCL's loop or cm2's `BfclEnvironment`.
+    hold names; excluded functions are left out, as cm2's `BfclEnvironment` never offers them). Held-out
+    functions count at every turn: BFCL's executor runs them whenever they are called, and a ground-truth
+    call may use one before its turn (multi_turn_miss_func_49 calls `tail` at turn 1, held out until 3).
     """
-
-    def __init__(self, entry: dict[str, Any]):
-        classes = tuple(entry.get("involved_classes") or ())
-        methods = _cached_methods(classes)
-        missed: dict[str, list[Any]] = entry.get("missed_function") or {}
-        if "function" in entry:
-            base = list(entry["function"])
-            held = {int(turn): [d for d in docs if isinstance(d, dict)] for turn, docs in missed.items()}
-        else:
-            excluded = set(entry.get("excluded_function") or ())
-            docs = {d["name"]: d for name in classes for d in class_docs(name) if d["name"] not in excluded}
-            hidden = {name for names in missed.values() for name in names}
-            base = [d for name, d in docs.items() if name not in hidden]
-            held = {int(turn): [docs[n] for n in names if n in docs] for turn, names in missed.items()}
-        self._base = {d["name"]: _parameters(d) for d in base if d.get("name") in methods}
-        self._held = {t: {d["name"]: _parameters(d) for d in ds if d.get("name") in methods} for t, ds in held.items()}
-
-    def at(self, turn: int) -> dict[str, frozenset[str]]:
-        """Function name → parameter names, as offered at `turn` (0-based)."""
-        offered = dict(self._base)
-        for at, functions in self._held.items():
-            if at <= turn:
-                offered.update(functions)
-        return offered
+    classes = tuple(entry.get("involved_classes") or ())
+    methods = _cached_methods(classes)
+    missed: dict[str, list[Any]] = entry.get("missed_function") or {}
+    if "function" in entry:
+        docs = [*entry["function"], *(d for held in missed.values() for d in held if isinstance(d, dict))]
+    else:
+        excluded = set(entry.get("excluded_function") or ())
+        docs = [d for name in classes for d in class_docs(name) if d["name"] not in excluded]
+    return {d["name"]: _parameters(d) for d in docs if d.get("name") in methods}
 
 
 def build_call(name: str, arguments: dict[str, Any], offered: dict[str, frozenset[str]]) -> str:
@@ -194,13 +181,13 @@ def check_step(response: list[dict[str, Any]] | str, offered: dict[str, frozense
 def decode_turns(entry: dict[str, Any], turns: list[list[list[dict[str, Any]] | str]]) -> list[list[list[str]]]:
     """A rollout's steps as the call strings `multi_turn_checker` replays: steps that do not decode and empty
     steps are left out (as `bfcl evaluate` does), rejected calls become `REJECTED_CALL`."""
-    offered = OfferedFunctions(entry)
+    offered = offered_functions(entry)
     decoded: list[list[list[str]]] = []
-    for turn, responses in enumerate(turns):
+    for responses in turns:
         steps = []
         for response in responses:
             try:
-                calls = check_step(response, offered.at(turn))
+                calls = check_step(response, offered)
             except ValueError:  # BFCL ignores steps that do not decode (chat, malformed calls)
                 continue
             if calls:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from cm2.eval.bfcl_calls import CheckedCall, OfferedFunctions, check_step
+from cm2.eval.bfcl_calls import CheckedCall, check_step, offered_functions
 from cm2.llm import LLMError
 from cm2.rollout.policy import ChatPolicy, SamplingParams
 from cm2.schema import Message, ToolSpec
@@ -133,7 +133,7 @@ async def run_entry(
     functions = copy.deepcopy(entry["function"])
     holdout: dict[str, list[dict[str, Any]]] = entry.get("missed_function", {}) or {}
     tools = compile_tools(functions)
-    offered = OfferedFunctions(entry)
+    offered = offered_functions(entry)
     limit = step_limit()
     run = EntryRun()
     for turn, turn_messages in enumerate(entry["question"]):
@@ -157,7 +157,7 @@ async def run_entry(
             turn_responses.append(response)
             run.steps += 1
             try:
-                checked = check_step(response, offered.at(turn))
+                checked = check_step(response, offered)
             except ValueError:  # BFCL: a step that does not decode ends the turn
                 break
             if not checked:

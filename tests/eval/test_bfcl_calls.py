@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from cm2.eval.bfcl import BfclSettings, evaluate_bfcl, score_entry, select_entries
-from cm2.eval.bfcl_calls import REJECTED_CALL, OfferedFunctions, check_step
+from cm2.eval.bfcl_calls import REJECTED_CALL, check_step, offered_functions
 from cm2.eval.bfcl_loop import BfclRuntime, EntryRun
 from cm2.eval.testing import IMPORT_MARKER, hostile_calls
 from cm2.llm.testing import FakeOpenAIServer, completion_body
@@ -62,7 +62,7 @@ def test_unchecked_bfcl_runs_the_payloads(tmp_path: Path) -> None:
 
 
 def test_every_hostile_call_is_rejected_or_rebuilt_as_a_literal_call(markers: Path) -> None:
-    offered = OfferedFunctions(_entry()).at(0)
+    offered = offered_functions(_entry())
     checked = check_step(_step(hostile_calls(markers)), offered)
     assert len(checked) == len(hostile_calls(markers))
     for call in checked:
@@ -75,16 +75,35 @@ def test_every_hostile_call_is_rejected_or_rebuilt_as_a_literal_call(markers: Pa
     assert len(accepted) == 7 and all(text.startswith("cd(folder=") for text in accepted)
 
 
-def test_functions_are_offered_per_turn() -> None:
+def test_offered_functions_are_the_entrys_documented_methods() -> None:
     ((entry, _),) = select_entries(BfclSettings(ids=["multi_turn_miss_func_0"]))
-    offered = OfferedFunctions(entry)
-    assert "sort" not in offered.at(2) and "sort" in offered.at(3)
-    (before,) = check_step([{"sort": '{"file_name": "a"}'}], offered.at(2))
-    (after,) = check_step([{"sort": '{"file_name": "a"}'}], offered.at(3))
-    assert before.rejected and after.text == "sort(file_name='a')"
-    raw = OfferedFunctions({"id": "multi_turn_miss_func_0", **_raw("multi_turn_miss_func_0")})
-    assert "cp" not in raw.at(5) and "sort" not in raw.at(2) and "sort" in raw.at(3)  # cm2's environment offers
-    assert raw.at(0)["mv"] == frozenset({"source", "destination"})
+    offered = offered_functions(entry)
+    assert "sort" in offered and offered["mv"] == frozenset({"source", "destination"})  # held out until turn 3
+    assert "_load_scenario" not in offered and "cp" in offered  # bfcl_eval offers excluded functions
+    raw = offered_functions(_raw("multi_turn_miss_func_0"))
+    assert "cp" not in raw and raw["sort"] == offered["sort"]  # cm2's BfclEnvironment never offers them
+    (call,) = check_step([{"sort": '{"file_name": "a"}'}], offered)
+    assert call.text == "sort(file_name='a')"
+
+
+@pytest.mark.slow
+def test_every_ground_truth_call_passes_the_check() -> None:
+    """A perfect model is never rejected: every ground-truth call of the four categories (4625) passes."""
+    from bfcl_eval.utils import load_dataset_entry, load_ground_truth_entry
+
+    from cm2.tools.bfcl import MULTI_TURN_CATEGORIES, BfclEnvironment
+
+    count = 0
+    for category in MULTI_TURN_CATEGORIES:
+        answers = {a["id"]: a["ground_truth"] for a in load_ground_truth_entry(category)}
+        for entry in load_dataset_entry(category):
+            offered, env = offered_functions(entry), BfclEnvironment.from_entry(entry["id"])
+            for text in (call for turn in answers[entry["id"]] for call in turn):
+                parsed = env.parse_call(text)
+                (checked,) = check_step([{parsed.name: str(parsed.function.arguments)}], offered)
+                assert not checked.rejected, (entry["id"], text, checked.error)
+                count += 1
+    assert count == 4625
 
 
 def _raw(entry_id: str) -> dict[str, Any]:
@@ -94,7 +113,7 @@ def _raw(entry_id: str) -> dict[str, Any]:
 
 
 def test_steps_that_do_not_decode_end_the_turn_as_in_bfcl() -> None:
-    offered = OfferedFunctions(_entry()).at(0)
+    offered = offered_functions(_entry())
     for response in ("some text", [{"ls": "{'a': __import__('os')}"}], [{"ls": "[1]"}], ["ls"]):
         with pytest.raises(ValueError):
             check_step(response, offered)  # type: ignore[arg-type]
@@ -166,7 +185,7 @@ def test_string_values_stay_literals_after_bfcls_own_rewriting() -> None:
 
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import _process_method_calls
 
-    offered = OfferedFunctions(_entry()).at(0)
+    offered = offered_functions(_entry())
     mapping = dict.fromkeys(offered, "cm2run_x_multi_turn_base_0_GorillaFileSystem_instance")
     pieces = ["'", '"', "\\", "\\n", "\\x41", "\\u00e9", "(", ")", "ls(", "cd (", "n", "x", "u", " ", ",", "=", "é"]
     pieces += ["__import__(", "'''", "#", "{", "}", "\n", "\x00", "𝕩", "ｌｓ("]
