@@ -55,8 +55,11 @@ class GuardConfig(BaseModel):
 
 
 def _bare(host: str) -> str:
+    """A configured host as compared with headers: lower case, IPv6 without brackets, any port dropped."""
     host = host.strip().lower()
-    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if host == "*" or (host.count(":") > 1 and not host.startswith("[")):  # '*' or a bare IPv6 address
+        return host
+    return host_name(host) or host
 
 
 def host_name(header: str) -> str | None:
@@ -128,7 +131,8 @@ class LocalGuard:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = json.dumps({"error": {"message": reason, "type": "forbidden", "code": status}}).encode()
+        kind = {401: "authentication_error", 415: "invalid_request_error"}.get(status, "permission_error")
+        body = json.dumps({"error": {"message": reason, "type": kind, "code": status}}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))

@@ -198,3 +198,22 @@ def test_string_values_stay_literals_after_bfcls_own_rewriting() -> None:
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "cd"
         assert isinstance(node.func.value, ast.Name) and not node.args and len(node.keywords) == 1
         assert isinstance(ast.literal_eval(node.keywords[0].value), str), final
+
+
+def test_only_checked_code_reaches_bfcls_executor() -> None:
+    """Every use of bfcl_eval's eval-based functions in cm2's code sits behind the check: a new caller fails."""
+    import cm2
+
+    package = Path(cm2.__file__).parent
+    risky = {"execute_multi_turn_func_call", "multi_turn_checker", "convert_to_function_call", "_process_method_calls"}
+    users: dict[str, set[str]] = {}
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+            name = name or (node.name if isinstance(node, ast.alias) else None)
+            if name and name.rsplit(".", 1)[-1] in risky:
+                users.setdefault(str(path.relative_to(package)), set()).add(name.rsplit(".", 1)[-1])
+    assert users == {
+        "eval/bfcl_loop.py": {"execute_multi_turn_func_call"},  # BfclRuntime.execute: CheckedCall only
+        "eval/bfcl.py": {"multi_turn_checker"},  # score_entry: decode_turns output only
+    }

@@ -118,7 +118,9 @@ def test_api_key(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_extra_hosts_and_wildcard(serve: Serve) -> None:
-    extra = serve(allowed_hosts=["my-box.lan"], bound_host="10.1.2.3")
+    extra = serve(allowed_hosts=["my-box.lan", "Other.lan:9000", "[fd00::5]:80", "fd00::6"], bound_host="10.1.2.3")
+    for host in ("other.lan", "[fd00::5]:8000", "[fd00::6]"):
+        assert _chat(extra, host=host).status_code == 200, host
     for host in ("my-box.lan:8000", "10.1.2.3"):
         assert _chat(extra, host=host).status_code == 200, host
     assert _chat(extra, origin="http://my-box.lan:8000").status_code == 200
