@@ -67,13 +67,24 @@ def test_ping_failure_exits_nonzero() -> None:
 def test_serve_help_lists_its_options() -> None:
     result = runner.invoke(app, ["llm", "serve", "--help"])
     assert result.exit_code == 0
-    for flag in ("--port", "--host", "--chat-template", "--model-name", "--max-batch-size"):
+    for flag in (
+        "--port",
+        "--host",
+        "--chat-template",
+        "--model-name",
+        "--max-batch-size",
+        "--allowed-host",
+        "--api-key-env",
+    ):
         assert flag in result.output
 
 
 @pytest.mark.slow
-def test_serve_command_end_to_end(tiny_model_path: Path, tmp_path: Path) -> None:
-    """Start `cm2 llm serve` as a subprocess on a tiny model with a custom template, then ping it."""
+def test_serve_command_end_to_end(tiny_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start `cm2 llm serve` as a subprocess on a tiny model with a custom template and an API key, then ping
+    it; a DNS-rebound Host, a cross-origin POST and a request without the key are refused."""
+    monkeypatch.setenv("CM2_TEST_SERVE_KEY", "k-77")
+    auth = {"authorization": "Bearer k-77"}
     template = tmp_path / "template.jinja"
     template.write_text(
         "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
@@ -82,22 +93,28 @@ def test_serve_command_end_to_end(tiny_model_path: Path, tmp_path: Path) -> None
     port = 18000 + os.getpid() % 1000
     command = [sys.executable, "-c", "from cm2.cli import main; main()", "llm", "serve", str(tiny_model_path)]
     command += ["--port", str(port), "--chat-template", str(template), "--model-name", "tiny"]
+    command += ["--api-key-env", "CM2_TEST_SERVE_KEY"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/health", headers=auth).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             assert process.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.5)
-        result = runner.invoke(
-            app, ["llm", "ping", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "tiny", "--max-tokens", "4"]
-        )
+        ping = ["llm", "ping", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "tiny", "--max-tokens", "4"]
+        result = runner.invoke(app, [*ping, "--api-key-env", "CM2_TEST_SERVE_KEY"])
         assert result.exit_code == 0, result.output
         assert re.search(r"model tiny · latency .* completion [1-4] tokens", result.output)
+        chat = f"http://127.0.0.1:{port}/v1/chat/completions"
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+        assert httpx.post(chat, json=body).status_code == 401
+        assert httpx.post(chat, json=body, headers={**auth, "host": "attacker.example"}).status_code == 403
+        assert httpx.post(chat, json=body, headers={**auth, "origin": "http://attacker.example"}).status_code == 403
+        assert httpx.post(chat, content=b"{}", headers={**auth, "content-type": "text/plain"}).status_code == 415
     finally:
         process.terminate()
         process.wait(timeout=30)
