@@ -6,7 +6,7 @@ request is checked before any route sees it:
 - the Host header must name an allowed host: localhost, 127.0.0.1, [::1], the bound host, and extras
   (`*` turns the check off, for a server behind a proxy that rewrites Host);
 - an Origin header, when present, must be http(s) on an allowed host, else 403 (browsers send it on every
-  cross-origin request, and on same-origin POSTs);
+  cross-origin request, and on same-origin POSTs); `Sec-Fetch-Site: cross-site` is refused too;
 - a request with a body must say `Content-Type: application/json` (a browser can send a cross-origin
   "simple" POST as text/plain or a form without asking first, never as JSON), else 415;
 - with an API key configured, `Authorization: Bearer <key>` is required, compared in constant time, else 401.
@@ -110,6 +110,8 @@ class LocalGuard:
         origin = headers.get("origin")
         same_origin = {host} if self._any_host and host else set()  # with '*', a page on the Host itself
         if origin is not None and not _origin_allowed(origin, self._hosts | same_origin):
+            return 403, "cross-origin requests are not allowed"
+        if headers.get("sec-fetch-site", "").lower() == "cross-site":  # a browser says so even without Origin
             return 403, "cross-origin requests are not allowed"
         if scope.get("method", "GET") in BODY_METHODS and not _is_json(headers.get("content-type", "")):
             return 415, "Content-Type must be application/json"

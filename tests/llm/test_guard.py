@@ -98,6 +98,8 @@ def test_cross_origin_requests_are_refused(serve: Serve) -> None:
         )
         assert answer.status_code == 415, content_type
     assert httpx.get(f"{url}/v1/models", headers={"origin": "http://attacker.example"}).status_code == 403
+    assert httpx.get(f"{url}/v1/models", headers={"sec-fetch-site": "cross-site"}).status_code == 403
+    assert httpx.get(f"{url}/v1/models", headers={"sec-fetch-site": "same-origin"}).status_code == 200
     assert httpx.options(f"{url}/v1/chat/completions", headers={"origin": "http://attacker.example"}).status_code == 403
 
 
