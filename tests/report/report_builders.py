@@ -14,7 +14,9 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from cm2.data import JsonlAppender, read_dialogues
 from cm2.data.samples import sample_path
@@ -284,6 +286,13 @@ def invoke_cli(*args: str) -> Any:
     app = typer.Typer()
     report_cli.register(app)
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def missing_browser(why: str) -> NoReturn:
+    """Fail a browser test for want of a browser, or skip it when CM2_SKIP_BROWSER=1 asks for that."""
+    if os.environ.get("CM2_SKIP_BROWSER") == "1":
+        pytest.skip(f"{why} (skipped: CM2_SKIP_BROWSER=1)")
+    pytest.fail(f"{why}; set CM2_SKIP_BROWSER=1 to skip the browser tests on this machine", pytrace=False)
 
 
 def chromium_path() -> str | None:
