@@ -83,8 +83,19 @@ async def _run(
     return JobReport(summary, unreadable, retried, tally.figures())
 
 
-async def label_job(io: JobIO, client: LLMClient, options: LabelOptions, *, retry_failures: bool = False) -> JobReport:
-    """`cm2 label`: K validated checklists per dialogue; unrecoverable dialogues go to `io.side`."""
+async def label_job(
+    io: JobIO,
+    client: LLMClient,
+    options: LabelOptions,
+    *,
+    retry_failures: bool = False,
+    allow_partial: bool = False,
+) -> JobReport:
+    """`cm2 label`: K validated checklists per dialogue; unrecoverable dialogues go to `io.side`.
+
+    A dialogue that failed because the endpoint gave no answer is left unfinished (written nowhere, tried
+    again by the next run), unless `allow_partial` records it as failed.
+    """
     labeler = ChecklistLabeler(client, options)
 
     async def work(dialogue: Dialogue) -> Done:
@@ -95,6 +106,9 @@ async def label_job(io: JobIO, client: LLMClient, options: LabelOptions, *, retr
         }
         if result.ok:
             return Done("out", result.labeled_record(), result.usage, info)
+        if result.unfinished and not allow_partial:
+            why = next(s.problems[0] for s in result.samples if s.unavailable and s.problems)
+            return Done("unfinished", {"uuid": dialogue.uuid, "reason": why}, result.usage, info)
         return Done("side", result.failure_record(), result.usage, info)
 
     return await _run(io, work, LabelTally(), "labeling", (lambda _: True) if retry_failures else None)
