@@ -10,10 +10,12 @@ import asyncio
 import inspect
 import json
 import random
+import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Annotated, Any, Literal
 
@@ -59,6 +61,15 @@ class FaultConfig(BaseModel):
         default_factory=list,
         description="response_format types answered with HTTP 500; ['json_schema'] behaves like llama-cpp-python.",
     )
+
+
+@contextmanager
+def refusing_base_url() -> Iterator[str]:
+    """An OpenAI base URL on 127.0.0.1 whose port refuses connections: bound while the block runs (so no
+    other server takes it), never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
 
 
 def word_count(text: str) -> int:
