@@ -10,6 +10,7 @@ answers, schema errors, LLM-simulated answers from a scripted LLM) and the real 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -140,10 +141,15 @@ def score_like_trainer(dialogue: Dialogue, group: list[Trajectory], config: Rewa
     for trajectory in group:
         view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
         counts = [len(turn.steps) for turn in view.turns()][: len(specs)]
-        scored.append(score_rollout([specs], [verdict_rows(trajectory.verdicts, specs, counts)]))
+        rollout = score_rollout([specs], [verdict_rows(trajectory.verdicts, specs, counts)], unknown=config.unknown)
+        scored.append(dataclasses.replace(rollout, valid=False) if trajectory.unavailable_verdicts() else rollout)
     scores = compute_group(scored, config)
     for i, trajectory in enumerate(group):
-        trajectory.rewards = {"trajectory": float(scores.rewards[i]), "turns": scores.turn_rewards[i]}
+        trajectory.rewards = {
+            "trajectory": float(scores.rewards[i]),
+            "turns": scores.turn_rewards[i],
+            "valid": bool(scores.valid[i]),
+        }
 
 
 SCHEDULE = [
