@@ -190,10 +190,10 @@ def label_command(
         lambda client: jobs.label_job(io, client, options, retry_failures=retry_failures, allow_partial=allow_partial),
     )
     _print("cm2 label", _with_requests(report.job_summary(result, "labeled", "failed"), meter), summary)
-    _exit_if_unfinished(result.summary)
+    _exit_if_unfinished(result.summary, "failed")
 
 
-def _exit_if_unfinished(run: RunSummary) -> None:
+def _exit_if_unfinished(run: RunSummary, side_name: str) -> None:
     """Exit 1 with one line when some dialogues were left for a rerun."""
     if not run.unfinished:
         return
@@ -203,7 +203,7 @@ def _exit_if_unfinished(run: RunSummary) -> None:
     first = " ".join((run.first_unfinished or "?").split())[:300]
     Console(stderr=True).print(
         f"[red]error:[/] {run.unfinished} dialogue(s) unfinished: the LLM endpoint gave no answer (first: "
-        f"{escape(first)}); run again to retry them, or pass --allow-partial to record them as failed",
+        f"{escape(first)}); run again to retry them, or pass --allow-partial to record them as {side_name}",
         soft_wrap=True,
         highlight=False,
     )
@@ -221,6 +221,13 @@ def filter_command(
         typer.Option(dir_okay=False, help="Rejections with stage and reasons (default OUT.rejected.jsonl)."),
     ] = None,
     retry_errors: Annotated[bool, typer.Option(help="Review again the dialogues a failed request dropped.")] = False,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="Record dialogues the endpoint failed on as rejected (error: true, not retried) and exit 0.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     llm_base_url: BaseUrlOpt = None,
     llm_model: ModelOpt = None,
@@ -231,7 +238,11 @@ def filter_command(
     summary: SummaryOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
-    """Keep the dialogues every LLM review stage accepts; the first stage that flags one drops it."""
+    """Keep the dialogues every LLM review stage accepts; the first stage that flags one drops it.
+
+    A dialogue whose review request failed for good (endpoint down, refused, timing out) is written nowhere
+    and the command exits 1: rerun to review it.
+    """
     from pydantic import ValidationError
 
     from cm2.annotate import jobs, report
@@ -251,9 +262,12 @@ def filter_command(
     io = _io(source, out, _side_path(out, rejected, "rejected"), fmt, concurrency or cfg.concurrency, progress)
     llm = _llm_config(cfg, llm_base_url, llm_model, llm_api_key_env, prices)
     result, meter = _run_with_client(
-        llm, "filter", lambda client: jobs.filter_job(io, client, options, retry_errors=retry_errors)
+        llm,
+        "filter",
+        lambda client: jobs.filter_job(io, client, options, retry_errors=retry_errors, allow_partial=allow_partial),
     )
     _print("cm2 filter-llm", _with_requests(report.job_summary(result, "kept", "rejected"), meter), summary)
+    _exit_if_unfinished(result.summary, "rejected")
 
 
 def compress_command(

@@ -239,3 +239,24 @@ def test_sigkill_and_flaky_endpoint_then_reruns_label_everything_once(tmp_path: 
     assert sorted(labeled) == sorted(d.uuid for d in dialogues)  # none lost, none twice
     assert _ids(failures) == []  # the annotator never failed: no outage was recorded as its failure
     assert labeled[: len(first)] == first
+
+
+@pytest.mark.parametrize("outage", ["401", "refused"])
+def test_filter_llm_outage_is_never_a_rejection(tmp_path: Path, outage: str) -> None:
+    dialogues = _dataset(tmp_path / "in.jsonl", 4)
+    keep = json.dumps({"keep": True, "reasons": []})
+    out, rejected = tmp_path / "kept.jsonl", tmp_path / "kept.rejected.jsonl"
+
+    def run(url: str) -> Any:
+        config = _config(tmp_path / "filter.yaml", url, timeout_s=0.5, max_retries=1, backoff_base_s=0.01)
+        args = ["filter-llm", str(tmp_path / "in.jsonl"), str(out), "--config", str(config), "--stages", "low"]
+        return CliRunner().invoke(app, [*args, "--no-progress"], catch_exceptions=False)
+
+    with _endpoint(outage, dialogues) as url:
+        down = run(url)
+    assert down.exit_code == 1 and "4 dialogue(s) unfinished" in down.output, down.output
+    assert _ids(out) == [] and _ids(rejected) == []
+    with FakeOpenAIServer(lambda body: keep) as server:
+        up = run(server.base_url)
+    assert up.exit_code == 0, up.output
+    assert sorted(_ids(out)) == sorted(d.uuid for d in dialogues) and _ids(rejected) == []
