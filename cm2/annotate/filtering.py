@@ -29,6 +29,8 @@ class StageResult:
     keep: bool | None
     reasons: list[str]
     usage: Usage
+    unavailable: bool = False
+    """The request failed for good (endpoint down, refused, timing out): no verdict, and not the model's fault."""
 
 
 @dataclass
@@ -41,6 +43,11 @@ class FilterResult:
     @property
     def kept(self) -> bool:
         return all(stage.keep for stage in self.stages)
+
+    @property
+    def unfinished(self) -> bool:
+        """The review stopped because the endpoint gave no answer: to be tried again, not rejected."""
+        return bool(self.stages) and self.stages[-1].unavailable
 
     @property
     def usage(self) -> Usage:
@@ -78,7 +85,8 @@ class DialogueFilter:
     """Reviews a dialogue once per stage of `options.stages`, stopping at the first stage that flags it.
 
     A stage that returns no usable verdict counts as flagging it (recorded with `error: true`): a
-    dialogue is kept only when every stage said keep.
+    dialogue is kept only when every stage said keep. A stage whose request failed for good leaves the
+    dialogue unfinished instead (see `FilterResult.unfinished`).
     """
 
     def __init__(self, client: LLMClient, options: FilterOptions | None = None):
@@ -102,7 +110,7 @@ class DialogueFilter:
         try:
             response = await self.client.chat(request)
         except LLMError as exc:
-            return StageResult(stage, effort, None, [f"request failed: {exc}"], exc.usage or Usage())
+            return StageResult(stage, effort, None, [f"request failed: {exc}"], exc.usage or Usage(), unavailable=True)
         try:
             value = response.parsed if response.parsed is not None else extract_json(response.text, "object")
             keep, reasons = parse_verdict(value)

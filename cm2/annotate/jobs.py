@@ -83,8 +83,19 @@ async def _run(
     return JobReport(summary, unreadable, retried, tally.figures())
 
 
-async def label_job(io: JobIO, client: LLMClient, options: LabelOptions, *, retry_failures: bool = False) -> JobReport:
-    """`cm2 label`: K validated checklists per dialogue; unrecoverable dialogues go to `io.side`."""
+async def label_job(
+    io: JobIO,
+    client: LLMClient,
+    options: LabelOptions,
+    *,
+    retry_failures: bool = False,
+    allow_partial: bool = False,
+) -> JobReport:
+    """`cm2 label`: K validated checklists per dialogue; unrecoverable dialogues go to `io.side`.
+
+    A dialogue that failed because the endpoint gave no answer is left unfinished (written nowhere, tried
+    again by the next run), unless `allow_partial` records it as failed.
+    """
     labeler = ChecklistLabeler(client, options)
 
     async def work(dialogue: Dialogue) -> Done:
@@ -95,6 +106,9 @@ async def label_job(io: JobIO, client: LLMClient, options: LabelOptions, *, retr
         }
         if result.ok:
             return Done("out", result.labeled_record(), result.usage, info)
+        if result.unfinished and not allow_partial:
+            why = next(s.problems[0] for s in result.samples if s.unavailable and s.problems)
+            return Done("unfinished", {"uuid": dialogue.uuid, "reason": why}, result.usage, info)
         return Done("side", result.failure_record(), result.usage, info)
 
     return await _run(io, work, LabelTally(), "labeling", (lambda _: True) if retry_failures else None)
@@ -117,8 +131,19 @@ async def reference_label_job(io: JobIO, options: ReferenceLabelOptions) -> JobR
     return await _run(io, work, ReferenceTally(), "labeling from reference calls", None)
 
 
-async def filter_job(io: JobIO, client: LLMClient, options: FilterOptions, *, retry_errors: bool = False) -> JobReport:
-    """`cm2 filter-llm`: kept dialogues go to `io.out` unchanged, rejected ones to `io.side` with stage and reasons."""
+async def filter_job(
+    io: JobIO,
+    client: LLMClient,
+    options: FilterOptions,
+    *,
+    retry_errors: bool = False,
+    allow_partial: bool = False,
+) -> JobReport:
+    """`cm2 filter-llm`: kept dialogues go to `io.out` unchanged, rejected ones to `io.side` with stage and reasons.
+
+    A dialogue whose review request failed for good is left unfinished (tried again by the next run), unless
+    `allow_partial` records it as rejected with `error: true`.
+    """
     reviewer = DialogueFilter(client, options)
 
     async def work(dialogue: Dialogue) -> Done:
@@ -126,6 +151,9 @@ async def filter_job(io: JobIO, client: LLMClient, options: FilterOptions, *, re
         info = {"stages": [{"stage": s.stage, "keep": s.keep, "cost_usd": s.usage.cost_usd} for s in result.stages]}
         if result.kept:
             return Done("out", dialogue.dump(), result.usage, info)
+        if result.unfinished and not allow_partial:
+            reason = result.stages[-1].reasons[0]
+            return Done("unfinished", {"uuid": dialogue.uuid, "reason": reason}, result.usage, info)
         return Done("side", result.rejection_record(), result.usage, info)
 
     retry = (lambda r: bool(r.get("error"))) if retry_errors else None

@@ -30,6 +30,8 @@ class SampleResult:
     rounds: int
     problems: list[str] = field(default_factory=list)
     last_answer: str | None = None
+    unavailable: bool = False
+    """The conversation ended on a request that failed for good (endpoint down, refused, timing out)."""
 
 
 @dataclass
@@ -43,6 +45,11 @@ class LabelResult:
     @property
     def ok(self) -> bool:
         return sum(s.checklist is not None for s in self.samples) >= self.needed
+
+    @property
+    def unfinished(self) -> bool:
+        """Not labeled, and the endpoint is to blame: a rerun should try again, not record a failure."""
+        return not self.ok and any(s.unavailable for s in self.samples)
 
     @property
     def usage(self) -> Usage:
@@ -120,13 +127,16 @@ class ChecklistLabeler:
         problems: list[str] = []
         last_answer: str | None = None
         rounds = self.options.max_repair_rounds + 1
+        failed_last = False
         for attempt in range(1, rounds + 1):
             try:
                 response = await self.client.chat(self._request(messages, sample))
             except LLMError as exc:
                 usage = usage + (exc.usage or Usage())
                 problems = [f"request failed: {exc}"]
+                failed_last = True
                 continue  # nothing to show the model; ask the same again
+            failed_last = False
             usage = usage + response.usage
             last_answer = response.text
             try:
@@ -139,7 +149,7 @@ class ChecklistLabeler:
                 return SampleResult(checklist, usage, attempt, [], last_answer)
             repair = render_prompt("label_repair", errors="\n".join(f"- {p}" for p in problems), num_turns=num_turns)
             messages = [*messages, {"role": "assistant", "content": response.text}, {"role": "user", "content": repair}]
-        return SampleResult(None, usage, rounds, problems, last_answer)
+        return SampleResult(None, usage, rounds, problems, last_answer, unavailable=failed_last)
 
     async def label(self, dialogue: Dialogue) -> LabelResult:
         """Run the K conversations of `dialogue` concurrently."""

@@ -17,6 +17,7 @@ def job_summary(report: JobReport, out_name: str, side_name: str, *, llm: bool =
         "repeated ids in input": s.duplicates,
         "unreadable input records": len(report.unreadable),
         "first unreadable record": ": ".join(report.unreadable[0]) if report.unreadable else "",
+        "unfinished (endpoint failed; retried next run)": s.unfinished,
         "internal errors": s.errors,
         "retried from an earlier run": report.retried,
     }

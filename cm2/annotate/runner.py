@@ -3,7 +3,8 @@
 Every finished dialogue goes to exactly one of two append-only JSONL files: the output, or a side file
 (failures, rejections). On start, dialogues whose id is already in either file are skipped, so a run
 killed at any moment and started again neither repeats nor loses a dialogue. Results are written in
-the order they finish, not the input order.
+the order they finish, not the input order. A worker may also call a dialogue *unfinished* (the LLM
+endpoint could not be reached): it goes to neither file, so the next run tries it again.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from cm2.schema import Dialogue
 
 log = logging.getLogger(__name__)
 
-Sink = Literal["out", "side"]
+Sink = Literal["out", "side", "unfinished"]
 KEY = "uuid"
 
 
@@ -49,6 +50,8 @@ class RunSummary:
     errors: int = 0
     usage: Usage = field(default_factory=Usage)
     recovered: list[str] = field(default_factory=list)
+    unfinished: int = 0
+    first_unfinished: str | None = None
 
     @property
     def processed(self) -> int:
@@ -111,10 +114,15 @@ async def run_resumable(
                     reason = f"internal error: {type(exc).__name__}: {exc}"
                     result = Done("side", {KEY: dialogue.uuid, "reason": reason, "error": True})
                 record = {**result.record, KEY: dialogue.uuid} if KEY not in result.record else result.record
-                (out_file if result.sink == "out" else side_file).write(record)
-                if result.sink == "out":
+                if result.sink == "unfinished":
+                    summary.unfinished += 1
+                    if summary.first_unfinished is None:
+                        summary.first_unfinished = f"dialogue {dialogue.uuid}: {record.get('reason', '?')}"
+                elif result.sink == "out":
+                    out_file.write(record)
                     summary.written += 1
                 else:
+                    side_file.write(record)
                     summary.side += 1
                 summary.usage = summary.usage + result.usage
                 if on_result is not None:

@@ -13,6 +13,7 @@ import typer
 if TYPE_CHECKING:
     from cm2.annotate.config import AnnotateConfig
     from cm2.annotate.jobs import JobIO, JobReport
+    from cm2.annotate.runner import RunSummary
     from cm2.llm import LLMClient, LLMConfig, UsageMeter
 
 ConfigOpt = Annotated[
@@ -138,6 +139,13 @@ def label_command(
     ] = None,
     max_repair_rounds: Annotated[int | None, typer.Option(min=0, help="Follow-ups sending problems back.")] = None,
     retry_failures: Annotated[bool, typer.Option(help="Try the dialogues of the failures file again.")] = False,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="Record dialogues the endpoint failed on in the failures file (not retried) and exit 0.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     llm_base_url: BaseUrlOpt = None,
     llm_model: ModelOpt = None,
@@ -153,7 +161,8 @@ def label_command(
     With an LLM, each checklist is validated (evidence, dependencies, weights, checks) and the problems are
     sent back to the model for repair. Checklists already in SOURCE are replaced. Each item's
     `extra_info.price_usd` is the cost of the conversation that wrote its checklist. Rerunning skips
-    dialogues already in OUT or in the failures file.
+    dialogues already in OUT or in the failures file. A dialogue whose last request failed for good
+    (endpoint down, refused, timing out) is written nowhere and the command exits 1: rerun to retry it.
     """
     from pydantic import ValidationError
 
@@ -176,9 +185,29 @@ def label_command(
         raise typer.BadParameter(str(exc), param_hint="--num-checklists") from exc
     llm = _llm_config(cfg, llm_base_url, llm_model, llm_api_key_env, prices)
     result, meter = _run_with_client(
-        llm, "annotator", lambda client: jobs.label_job(io, client, options, retry_failures=retry_failures)
+        llm,
+        "annotator",
+        lambda client: jobs.label_job(io, client, options, retry_failures=retry_failures, allow_partial=allow_partial),
     )
     _print("cm2 label", _with_requests(report.job_summary(result, "labeled", "failed"), meter), summary)
+    _exit_if_unfinished(result.summary, "failed")
+
+
+def _exit_if_unfinished(run: RunSummary, side_name: str) -> None:
+    """Exit 1 with one line when some dialogues were left for a rerun."""
+    if not run.unfinished:
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
+    first = " ".join((run.first_unfinished or "?").split())[:300]
+    Console(stderr=True).print(
+        f"[red]error:[/] {run.unfinished} dialogue(s) unfinished: the LLM endpoint gave no answer (first: "
+        f"{escape(first)}); run again to retry them, or pass --allow-partial to record them as {side_name}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    raise typer.Exit(1)
 
 
 def filter_command(
@@ -192,6 +221,13 @@ def filter_command(
         typer.Option(dir_okay=False, help="Rejections with stage and reasons (default OUT.rejected.jsonl)."),
     ] = None,
     retry_errors: Annotated[bool, typer.Option(help="Review again the dialogues a failed request dropped.")] = False,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="Record dialogues the endpoint failed on as rejected (error: true, not retried) and exit 0.",
+        ),
+    ] = False,
     config: ConfigOpt = None,
     llm_base_url: BaseUrlOpt = None,
     llm_model: ModelOpt = None,
@@ -202,7 +238,11 @@ def filter_command(
     summary: SummaryOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
-    """Keep the dialogues every LLM review stage accepts; the first stage that flags one drops it."""
+    """Keep the dialogues every LLM review stage accepts; the first stage that flags one drops it.
+
+    A dialogue whose review request failed for good (endpoint down, refused, timing out) is written nowhere
+    and the command exits 1: rerun to review it.
+    """
     from pydantic import ValidationError
 
     from cm2.annotate import jobs, report
@@ -222,9 +262,12 @@ def filter_command(
     io = _io(source, out, _side_path(out, rejected, "rejected"), fmt, concurrency or cfg.concurrency, progress)
     llm = _llm_config(cfg, llm_base_url, llm_model, llm_api_key_env, prices)
     result, meter = _run_with_client(
-        llm, "filter", lambda client: jobs.filter_job(io, client, options, retry_errors=retry_errors)
+        llm,
+        "filter",
+        lambda client: jobs.filter_job(io, client, options, retry_errors=retry_errors, allow_partial=allow_partial),
     )
     _print("cm2 filter-llm", _with_requests(report.job_summary(result, "kept", "rejected"), meter), summary)
+    _exit_if_unfinished(result.summary, "rejected")
 
 
 def compress_command(

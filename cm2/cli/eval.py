@@ -115,9 +115,20 @@ def checklist_command(
     max_turns: Annotated[int, typer.Option(min=1)] = 30,
     max_steps_per_turn: Annotated[int, typer.Option(min=1)] = 8,
     early_stop: Annotated[bool, typer.Option(help="Stop when a required item fails (as in training).")] = True,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial", help="Exit 0 even when some rollouts failed or lack judge verdicts (left unscored)."
+        ),
+    ] = False,
 ) -> None:
     """Run a policy on held-out DIALOGUES (replayed users, hybrid tool simulator, checklist judge) and report
-    trajectory / turn checklist scores, pass rates per item focus, early stops and cost."""
+    trajectory / turn checklist scores, pass rates per item focus, early stops and cost.
+
+    Without a judge endpoint, items with a `check` are still decided in code; any other item has no verdict.
+    A rollout that failed or lacks a verdict is left out of the scores and not saved: the command exits 1,
+    and running it again retries just those rollouts.
+    """
     from cm2.data.io import read_dialogues
     from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
     from cm2.judge import ChecklistJudge, JudgeConfig
@@ -145,11 +156,15 @@ def checklist_command(
         return LLMConfig(model=name, base_urls=[url], api_key_env=key_env, prices=prices)
 
     meter = UsageMeter()
-    judge = None
     if judge_base_url is not None and judge_model is not None:
         judge_settings.model = judge_settings.model or judge_model
         judge_client = make_client(llm(judge_base_url, judge_model, judge_api_key_env), role="judge", meter=meter)
         judge = ChecklistJudge(judge_client, judge_settings)
+    else:
+        from cm2.train.components import NoEndpoint
+
+        no_judge = NoEndpoint("judge", "pass --judge-base-url and --judge-model")
+        judge = ChecklistJudge(no_judge, judge_settings.model_copy(update={"cache_path": None}))
     sim_url, sim_model = simulator_base_url or judge_base_url, simulator_model or judge_model
     sim_client = (
         make_client(llm(sim_url, sim_model, judge_api_key_env), role="tool_simulator", meter=meter)
@@ -177,9 +192,26 @@ def checklist_command(
     except (ValueError, OSError, ImportError) as exc:
         raise _fail(str(exc)) from None
     finally:
-        if judge is not None:
-            judge.close()
+        judge.close()
     _report(result, target)
+    _exit_if_partial(result, allow_partial)
+
+
+def _exit_if_partial(result: EvalResult, allow_partial: bool) -> None:
+    """Exit 1 with one line when some rollouts are missing from the scores (unless that is accepted)."""
+    failed = int(result.metrics.get("failed_rollouts", 0))
+    if not failed or allow_partial:
+        return
+    from rich.console import Console
+
+    unfinished = int(result.metrics.get("unfinished_rollouts", 0))
+    Console(stderr=True).print(
+        f"[red]error:[/] {failed} rollout(s) left out of the scores ({unfinished} with judge verdicts that could "
+        "not be obtained, the rest failed; reasons in the log); run again to retry them, or pass --allow-partial",
+        soft_wrap=True,
+        highlight=False,
+    )
+    raise typer.Exit(1)
 
 
 @eval_app.command("bfcl")

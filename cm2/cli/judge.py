@@ -92,8 +92,18 @@ def judge_command(
     ] = None,
     unknown: Annotated[
         UnknownName | None,
-        typer.Option(help="An unobtainable verdict counts as false, or drops the rollout [default: false]."),
+        typer.Option(
+            help="With --allow-partial, an unobtainable verdict drops the rollout or counts as false [default: drop]."
+        ),
     ] = None,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="Write groups with unobtainable verdicts (scored under --unknown) instead of leaving them for a "
+            "rerun, and exit 0.",
+        ),
+    ] = False,
     llm_base_url: Annotated[
         list[str] | None,
         typer.Option(metavar="URL", help="OpenAI-compatible base URL of the judge (repeatable)."),
@@ -112,7 +122,11 @@ def judge_command(
     concurrency: Annotated[int | None, typer.Option(min=1, help="Judge calls in flight at once.")] = None,
     show: Annotated[int, typer.Option(min=0, help="Print the per-turn tables of this many trajectories.")] = 3,
 ) -> None:
-    """Judge TRAJECTORIES against the checklists of DIALOGUES; write verdicts, rewards and advantages to OUT."""
+    """Judge TRAJECTORIES against the checklists of DIALOGUES; write verdicts, rewards and advantages to OUT.
+
+    A group with a verdict the judge could not give (endpoint down, refused, timing out) is not written and
+    the command exits 1; running it again retries just those groups.
+    """
     from rich.console import Console
     from rich.markup import escape
 
@@ -139,7 +153,9 @@ def judge_command(
         client = make_client(llm_config, role="judge")
         judge = ChecklistJudge(client, judge_config)
         try:
-            return await _run_with_progress(trajectories, dialogues, out, judge, reward_config, show, console, errors)
+            return await _run_with_progress(
+                trajectories, dialogues, out, judge, reward_config, show, console, errors, allow_partial
+            )
         finally:
             judge.close()
             closer = getattr(client, "aclose", None)
@@ -152,6 +168,23 @@ def judge_command(
         errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
     _print_summary(console, summary, out)
+    if summary.unfinished:
+        errors.print(f"[red]error:[/] {escape(unfinished_line(summary))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1)
+
+
+def unfinished_line(summary: RunSummary) -> str:
+    """One line on the rollouts left unfinished, why, and what to do."""
+    return (
+        f"{summary.unfinished} rollout(s) in {summary.unfinished_groups} group(s) not written: some judge verdicts "
+        f"could not be obtained (first: {_clip(summary.first_unavailable or '?', 300)}); run again to retry them, "
+        "or pass --allow-partial to write them scored under --unknown"
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _judge_config(
@@ -187,6 +220,7 @@ async def _run_with_progress(
     show: int,
     console: Console,
     errors: Console,
+    allow_partial: bool = False,
 ) -> RunSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -221,6 +255,7 @@ async def _run_with_progress(
             on_start=lambda total: progress.update(task, total=total),
             on_trajectory=lambda _: progress.advance(task),
             on_group=on_group,
+            allow_partial=allow_partial,
         )
     if shown:
         console.print(LEGEND, highlight=False)
@@ -229,13 +264,15 @@ async def _run_with_progress(
 
 def _print_summary(console: Console, summary: RunSummary, out: Path) -> None:
     usage = summary.usage
+    partial = f"\n{summary.partial} rollout(s) written with unavailable verdicts (--allow-partial)"
     mean = "n/a" if summary.mean_reward is None else f"{summary.mean_reward:.3f}"
     console.print(
         f"wrote {summary.written} trajectories ({summary.groups} group(s)) to {out}; skipped {summary.skipped} "
-        f"already there · mean reward {mean}\n"
+        f"already there · mean reward {mean} ({summary.valid} valid)\n"
         f"judge: {usage.calls} calls, {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens, "
         f"${usage.cost_usd:.4f} · verdicts: {usage.llm} asked, {usage.cache_hits} cached, {usage.check} by check, "
-        f"{usage.tool_error} tool errors, {usage.carried} carried, {usage.unavailable} unavailable",
+        f"{usage.tool_error} tool errors, {usage.carried} carried, {usage.unavailable} unavailable"
+        + (partial if summary.partial else ""),
         highlight=False,
     )
 

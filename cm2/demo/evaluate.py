@@ -112,9 +112,10 @@ def evaluate_model(
     failed = int(result.metrics.get("failed_rollouts", 0))
     if failed:
         # Scores over the survivors would look like a result; leave the stage unfinished instead.
+        unfinished = int(result.metrics.get("unfinished_rollouts", 0))
         raise RuntimeError(
-            f"{name}: {failed} of {len(dialogues)} held-out rollouts failed (reasons in the log above); "
-            "run again to retry just those"
+            f"{name}: {failed} of {len(dialogues)} held-out rollouts failed or lack judge verdicts ({unfinished}; "
+            "reasons in the log above); run again to retry just those"
         )
     by_uuid = {d.uuid: d for d in dialogues}
     exact = turns = valid = 0

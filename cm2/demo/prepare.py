@@ -81,6 +81,11 @@ def label_stage(config: DemoConfig, source: Path, folder: Path) -> dict[str, Any
             options = ReferenceLabelOptions(final_reply_item=config.reply_item)
             report = asyncio.run(reference_label_job(io, options))
         summary = report.summary
+        if summary.unfinished:  # the stage stays unfinished; the next run labels just those
+            raise RuntimeError(
+                f"label: {summary.unfinished} {split} dialogue(s) unfinished, the LLM endpoint gave no answer "
+                f"(first: {summary.first_unfinished}); run again to retry them"
+            )
         outputs[split] = {"labeled": summary.written, "failed": summary.side, "cost_usd": summary.usage.cost_usd}
         if not summary.written:
             raise ValueError(f"label: no {split} dialogue could be labeled (see {io.side})")

@@ -68,7 +68,8 @@ async def evaluate_checklist(
     finished trajectory is appended at once, tagged with `model`), then score all of them.
 
     A rollout whose episode fails (the endpoint gave up, say) is logged, counted under `failed_rollouts`
-    and left out of the scores; running again retries it.
+    and left out of the scores; running again retries it. So is a rollout with a verdict the judge could
+    not give (also counted under `unfinished_rollouts`): it is not written, so it never scores 0.
     """
     from tqdm import tqdm
 
@@ -81,6 +82,7 @@ async def evaluate_checklist(
     path = Path(out_dir) / TRAJECTORIES
     done: dict[str, Trajectory] = {}
     failures: list[str] = []
+    unfinished: list[str] = []
     with JsonlAppender(path) as appender:
         from cm2.data.jsonl import iter_jsonl
 
@@ -88,7 +90,7 @@ async def evaluate_checklist(
             if raw.data is None or (raw.data.get("metadata") or {}).get("model") != model:
                 continue
             trajectory = Trajectory.model_validate(raw.data)
-            if trajectory.dialogue_uuid in by_uuid:
+            if trajectory.dialogue_uuid in by_uuid and not trajectory.unavailable_verdicts():
                 done[_key(trajectory.dialogue_uuid, trajectory.checklist, trajectory.rollout)] = trajectory
         jobs = [
             (d, k, r)
@@ -114,6 +116,14 @@ async def evaluate_checklist(
                     failures.append(key)
                     progress.update(1)
                     return
+            missing = [v for v in trajectory.verdicts if v.satisfied is None]
+            if missing:
+                why = f"turn {missing[0].turn}, step {missing[0].step}, item {missing[0].item}: {missing[0].reason}"
+                log.warning("%s: %d judge verdict(s) unavailable, left for a rerun (first: %s)", key, len(missing), why)
+                failures.append(key)
+                unfinished.append(key)
+                progress.update(1)
+                return
             trajectory.metadata["model"] = model
             done[key] = trajectory
             appender.write(trajectory.dump())
@@ -136,7 +146,12 @@ async def evaluate_checklist(
         categories=categories,
         overall=summary.trajectory,
         n=summary.n,
-        metrics={**summary.metrics, "failed_rollouts": float(len(failures)), "dialogues": float(len(usable))},
+        metrics={
+            **summary.metrics,
+            "failed_rollouts": float(len(failures)),
+            "unfinished_rollouts": float(len(unfinished)),
+            "dialogues": float(len(usable)),
+        },
         cost=CostReport.from_meter(meter) if meter is not None else CostReport(),
         config={**(config or {}), "settings": settings.model_dump(mode="json")},
         started_at=started,

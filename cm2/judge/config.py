@@ -25,7 +25,11 @@ class JudgeConfig(YamlConfig):
     ] = "batched"
     votes: Annotated[int, Field(ge=1, description="Independent answers per item; the majority decides.")] = 1
     tie: Annotated[
-        TiePolicy, Field(description="The verdict when votes tie (None votes are not counted): false, true or none.")
+        TiePolicy,
+        Field(
+            description="The verdict when votes tie (None votes are not counted): false, true or none (no verdict: "
+            "like an outage, `cm2 judge` then leaves the group unwritten unless --allow-partial)."
+        ),
     ] = "false"
     attempts: Annotated[
         int,

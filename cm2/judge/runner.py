@@ -4,6 +4,10 @@ Groups are the rollouts of one dialogue with the same `group` label. A group's r
 only once the whole group is judged and scored (advantages need the whole group); a rerun skips the
 rollouts already in the output and, thanks to the verdict cache, re-judges the rest of a torn group
 for free.
+
+A group where some verdict could not be obtained (judge down, 401, timeouts: `satisfied=None`) is
+*unfinished*: it is not written, so the next run asks again (the verdicts that were obtained come from
+the cache). Only `allow_partial` writes such groups, scored under the reward's `unknown` policy.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -20,7 +25,7 @@ from cm2.judge.judge import ChecklistJudge
 from cm2.judge.result import JudgeUsage, TrajectoryJudgement
 from cm2.judge.scoring import JudgedRecord, score_group
 from cm2.reward import RewardConfig
-from cm2.schema import Dialogue, Trajectory
+from cm2.schema import Dialogue, Trajectory, Verdict
 
 RolloutKey = tuple[str, str | None, int]
 Group = list[Trajectory]
@@ -81,17 +86,46 @@ class RunSummary(BaseModel):
     skipped: int = 0
     usage: JudgeUsage = Field(default_factory=JudgeUsage)
     reward_sum: float = 0.0
+    valid: int = 0
+    unfinished: Annotated[int, Field(description="Rollouts not written: some verdict could not be obtained.")] = 0
+    unfinished_groups: int = 0
+    partial: Annotated[
+        int, Field(description="Rollouts written with unobtainable verdicts (allow_partial), under `unknown`.")
+    ] = 0
+    first_unavailable: Annotated[str | None, Field(description="Where and why the first verdict was missing.")] = None
 
     @property
     def mean_reward(self) -> float | None:
-        return self.reward_sum / self.written if self.written else None
+        """Mean reward of the valid rollouts written (those a dropped verdict invalidated do not count)."""
+        return self.reward_sum / self.valid if self.valid else None
 
     def add(self, records: Sequence[JudgedRecord]) -> None:
         for record in records:
             self.written += 1
-            self.reward_sum += record.reward
+            if record.valid:
+                self.valid += 1
+                self.reward_sum += record.reward
             for name in JudgeUsage.model_fields:
                 setattr(self.usage, name, getattr(self.usage, name) + getattr(record.judge, name))
+
+    def count_unavailable(self, records: Sequence[JudgedRecord]) -> int:
+        """Rollouts of `records` with an unobtainable verdict; remembers the first such verdict."""
+        count = 0
+        for record in records:
+            verdict = _first_missing(record.verdicts)
+            if verdict is None:
+                continue
+            count += 1
+            if self.first_unavailable is None:
+                self.first_unavailable = (
+                    f"dialogue {record.dialogue_uuid}, rollout {record.rollout}, turn {verdict.turn}, "
+                    f"step {verdict.step}, item {verdict.item}: {verdict.reason or 'no verdict'}"
+                )
+        return count
+
+
+def _first_missing(verdicts: Sequence[Verdict]) -> Verdict | None:
+    return next((verdict for verdict in verdicts if verdict.satisfied is None), None)
 
 
 async def judge_files(
@@ -105,11 +139,13 @@ async def judge_files(
     on_trajectory: Callable[[TrajectoryJudgement], None] | None = None,
     on_group: Callable[[list[JudgedRecord], Dialogue], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    allow_partial: bool = False,
 ) -> RunSummary:
     """Judge every trajectory of `trajectories` not yet in `out`, appending one `JudgedRecord` per line.
 
     Groups are judged `groups_in_flight` at a time and written in input order. `on_start` gets the
-    number of trajectories to judge.
+    number of trajectories to judge. A group with an unobtainable verdict is left out (counted in
+    `unfinished`) unless `allow_partial`.
     """
     groups = load_groups(trajectories)
     by_uuid = load_dialogues(dialogues, {group[0].dialogue_uuid for group in groups})
@@ -134,6 +170,12 @@ async def judge_files(
             window = todo[start : start + groups_in_flight]
             for group, records in zip(window, await asyncio.gather(*(one(g) for g in window)), strict=True):
                 fresh = [r for r in records if (r.dialogue_uuid, r.group, r.rollout) not in done]
+                incomplete = summary.count_unavailable(fresh)
+                if incomplete and not allow_partial:
+                    summary.unfinished += len(fresh)
+                    summary.unfinished_groups += 1
+                    continue
+                summary.partial += incomplete
                 appender.write_many(r.model_dump(mode="json") for r in fresh)
                 summary.groups += 1
                 summary.skipped += len(records) - len(fresh)

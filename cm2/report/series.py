@@ -98,17 +98,24 @@ def item_outcomes(trajectory: Trajectory, dialogue: Dialogue) -> list[tuple[str,
 def rollout_rewards(
     trajectories: Sequence[Trajectory], dialogues: dict[str, Dialogue], config: RewardConfig
 ) -> list[float | None]:
-    """The recorded trajectory reward of each rollout, else one recomputed from its verdicts (needs its dialogue)."""
+    """The recorded trajectory reward of each rollout, else one recomputed from its verdicts (needs its dialogue);
+    None for a rollout with a verdict the judge could not give (it has no score)."""
+    unscored = [t.unavailable_verdicts() > 0 for t in trajectories]
     recorded = [t.rewards.get("trajectory") for t in trajectories]
-    values: list[float | None] = [float(r) if isinstance(r, int | float) else None for r in recorded]
-    if all(v is not None for v in values) or not dialogues:
+    values: list[float | None] = [
+        float(r) if isinstance(r, int | float) and not gap else None for r, gap in zip(recorded, unscored, strict=True)
+    ]
+    if all(v is not None or gap for v, gap in zip(values, unscored, strict=True)) or not dialogues:
         return values
     inputs = [
         RolloutInput(t.dialogue_uuid, t.group, t.rollout, t.checklist, t.verdicts, steps_per_turn(t.messages))
         for t in trajectories
     ]
     scored, _ = score_all(inputs, dialogues, config)
-    return [v if v is not None else (s.reward if s is not None else None) for v, s in zip(values, scored, strict=True)]
+    return [
+        None if gap else v if v is not None else (s.reward if s is not None else None)
+        for v, s, gap in zip(values, scored, unscored, strict=True)
+    ]
 
 
 def _usage(trajectories: list[Trajectory], read: Any) -> UsageSum | None:

@@ -13,7 +13,7 @@ UnknownPolicy = Literal["false", "drop"]
 
 
 class RewardConfig(BaseModel):
-    """Reward and advantage settings (defaults: the paper's final setting)."""
+    """Reward and advantage settings (defaults: the paper's final setting; unknown verdicts drop the rollout)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -59,11 +59,12 @@ class RewardConfig(BaseModel):
         UnknownPolicy,
         Field(
             description=(
-                "A verdict that could not be obtained (None) on a not-yet-satisfied item: 'false' counts it as "
-                "not satisfied; 'drop' also marks the rollout invalid (no advantage, left out of group statistics)."
+                "A verdict that could not be obtained (None) on a not-yet-satisfied item: 'drop' marks the rollout "
+                "invalid (no advantage, left out of group statistics); 'false' counts it as not satisfied, so an "
+                "outage of the judge becomes a low reward (only for runs that accept that explicitly)."
             )
         ),
-    ] = "false"
+    ] = "drop"
     eps: Annotated[
         float,
         Field(ge=0.0, description="Added to the standard deviation when scale='std': (x - mean) / (std + eps)."),

@@ -27,6 +27,7 @@ from cm2.schema import (
     TurnChecklist,
     Verdict,
     checklist_turn,
+    count_unavailable,
 )
 from cm2.tools import ToolEnvironment, error_object
 
@@ -61,7 +62,9 @@ class EpisodeConfig(BaseModel):
         "turn there and replay the next user message (evaluation: every turn gets its own chance).",
     )
     unknown_counts_as_failed: bool = Field(
-        default=True, description="For early stop, a verdict that could not be obtained counts as unmet."
+        default=True,
+        description="For early stop, a required item whose verdict could not be obtained ends the episode "
+        "(stop reason judge_unavailable, never required_item_failed); False carries on as if it held.",
     )
 
 
@@ -143,8 +146,9 @@ class EpisodeRunner:
             elif turn_stop is not None:
                 stop = turn_stop
                 break
-            if self.config.early_stop and self._required_failed(judging):
-                stop = "required_item_failed"
+            early = self._early_stop(judging) if self.config.early_stop else None
+            if early is not None:
+                stop = early
                 break
         else:
             if len(turns) > limits.max_turns:
@@ -164,6 +168,7 @@ class EpisodeRunner:
                 "steps": step_sources,
                 "reference_turns": len(turns),
                 "turns_cut_at_step_limit": cut_turns,
+                "unavailable_verdicts": count_unavailable(verdicts),
                 "usage": accounts.as_metadata(),
             },
         )
@@ -251,17 +256,18 @@ class EpisodeRunner:
 
         judging.last = asyncio.get_running_loop().create_task(judge_this_step())
 
-    def _required_failed(self, judging: _TurnJudging) -> bool:
+    def _early_stop(self, judging: _TurnJudging) -> StopReason | None:
+        """Why the episode ends after this turn: a required item failed, or the judge could not say whether
+        it held (the rollout then has no score: it must not read as the policy's failure); None to go on."""
         if self.judge is None:
-            return False
+            return None
         unknown = {v.item for v in judging.verdicts if v.satisfied is None} - judging.satisfied
-        for item in judging.items:
-            if not item.required_for_next_turn or item.id in judging.satisfied:
-                continue
-            if item.id in unknown and not self.config.unknown_counts_as_failed:
-                continue
-            return True
-        return False
+        unmet = [i.id for i in judging.items if i.required_for_next_turn and i.id not in judging.satisfied]
+        if any(item not in unknown for item in unmet):
+            return "required_item_failed"
+        if unmet and self.config.unknown_counts_as_failed:
+            return "judge_unavailable"
+        return None
 
     @staticmethod
     def _items(dialogue: Dialogue, checklist: int, turn: int) -> list[ChecklistItem]:

@@ -14,7 +14,15 @@ from cm2.schema.checklist import (
 from cm2.schema.dialogue import AssistantStep, Dialogue, Turn, checklist_turn
 from cm2.schema.messages import FunctionCall, Message, Role, ThinkSplit, ToolCall, join_think, split_think
 from cm2.schema.tools import FunctionSpec, ToolSpec
-from cm2.schema.trajectory import StepSpan, StopReason, TokenRecord, Trajectory, Verdict, VerdictSource
+from cm2.schema.trajectory import (
+    StepSpan,
+    StopReason,
+    TokenRecord,
+    Trajectory,
+    Verdict,
+    VerdictSource,
+    count_unavailable,
+)
 from cm2.schema.validation import (
     ChecklistError,
     Issue,
@@ -54,6 +62,7 @@ __all__ = [
     "VerdictSource",
     "check_dialogue",
     "checklist_turn",
+    "count_unavailable",
     "find_cycle",
     "join_think",
     "renormalize_weights",

@@ -45,7 +45,10 @@ class TokenRecord(_Record):
     logprobs: list[float] | None = None
 
 
-StopReason = Literal["completed", "required_item_failed", "max_turns", "max_steps", "max_tokens", "error"]
+StopReason = Literal[
+    "completed", "required_item_failed", "judge_unavailable", "max_turns", "max_steps", "max_tokens", "error"
+]
+"""Why an episode ended; `judge_unavailable`: early stop hinged on a verdict the judge could not give."""
 
 
 class Trajectory(_Record):
@@ -63,3 +66,12 @@ class Trajectory(_Record):
     stop_reason: StopReason | None = None
     rewards: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def unavailable_verdicts(self) -> int:
+        """Verdicts the judge could not give (satisfied None): such a rollout has no score yet."""
+        return count_unavailable(self.verdicts)
+
+
+def count_unavailable(verdicts: list[Verdict]) -> int:
+    """How many of `verdicts` could not be obtained (satisfied None)."""
+    return sum(1 for verdict in verdicts if verdict.satisfied is None)

@@ -16,11 +16,12 @@ class NoEndpoint:
     """The client of a role that has no endpoint configured: every request fails with a clear reason,
     so the judge records such verdicts as unavailable (never silently false)."""
 
-    def __init__(self, role: str):
+    def __init__(self, role: str, hint: str | None = None):
         self.role = role
+        self.hint = hint or f"set `{role}_llm` in the run config"
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        raise LLMError(f"no {self.role} endpoint is configured (set `{self.role}_llm` in the run config)")
+        raise LLMError(f"no {self.role} endpoint is configured ({self.hint})")
 
 
 def bfcl_entry_id(dialogue: Dialogue) -> str:

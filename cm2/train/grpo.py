@@ -49,6 +49,9 @@ def make_trainer_class() -> type:
             turns = [len([m for m in t.messages if m.role == "user"]) for t in trajectories]
             self._metrics[mode]["cm2/turns_reached"].append(sum(turns) / max(1, len(turns)))
             self._metrics[mode]["cm2/rollout_seconds"].append(self.cm2_rollouts.last_rollout_seconds)
+            batch = self.cm2_rollouts.last
+            self._metrics[mode]["cm2/unavailable_dropped"].append(float(batch.dropped if batch else 0))
+            self._metrics[mode]["cm2/unavailable_retried"].append(float(self.cm2_rollouts.last_retried))
 
     return CM2GRPOTrainer
 
@@ -192,6 +195,7 @@ def run_rl(
             config.group_size,
             concurrency=config.episode_concurrency,
             on_trajectory=keep,
+            unavailable=config.unavailable,
         )
         trainer_class = make_trainer_class()
         peft_config = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cm2.config import YamlConfig
 from cm2.judge.config import JudgeConfig
@@ -13,6 +13,23 @@ from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.tools import SimulatorConfig
 from cm2.train.models import LoraOptions, ModelConfig
+
+
+class UnavailableVerdicts(BaseModel):
+    """What a GRPO step does with rollouts the judge could not fully score (endpoint down, 401, timeouts).
+
+    Such a rollout is never trained on as if its missing verdicts were false: `retry` waits `wait_s` and
+    runs those episodes again (same dialogue, checklist and policy weights), up to `retries` times, then
+    stops training with an error (resume from the last checkpoint once the judge is back); `drop` keeps
+    the step going without them (no advantage, left out of their group's statistics). Either count is
+    logged per step as `cm2/unavailable_retried` and `cm2/unavailable_dropped`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["retry", "drop"] = "retry"
+    retries: int = Field(default=3, ge=0, description="Re-runs of the affected episodes before giving up.")
+    wait_s: float = Field(default=30.0, ge=0, description="Pause before each re-run (the judge may be restarting).")
 
 
 class RLRunConfig(YamlConfig):
@@ -25,6 +42,9 @@ class RLRunConfig(YamlConfig):
     episode: EpisodeConfig = Field(default_factory=EpisodeConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     judge_llm: LLMConfig | None = Field(default=None, description="Judge endpoint; items with a `check` need none.")
+    unavailable: UnavailableVerdicts = Field(
+        default_factory=UnavailableVerdicts, description="Rollouts with verdicts the judge could not give."
+    )
     tools: Literal["simulated", "bfcl"] = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +14,9 @@ from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_epi
 from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
+from cm2.train.rl_config import UnavailableVerdicts
+
+log = logging.getLogger("cm2.train")
 
 
 @dataclass
@@ -22,6 +27,8 @@ class ScoredBatch:
     rewards: list[float]
     token_advantages: list[list[float]]
     turn_rewards: list[list[float]] = field(default_factory=list)
+    dropped: int = 0
+    """Rollouts left out for verdicts the judge could not give (no advantage)."""
 
 
 def steps_per_turn(trajectory: Trajectory) -> list[int]:
@@ -33,14 +40,20 @@ def steps_per_turn(trajectory: Trajectory) -> list[int]:
 def score_group(
     dialogue: Dialogue, trajectories: list[Trajectory], config: RewardConfig
 ) -> tuple[list[float], list[list[float]], list[list[float]]]:
-    """Rewards, per-turn rewards and per-token advantages of one group (same dialogue and checklist)."""
+    """Rewards, per-turn rewards and per-token advantages of one group (same dialogue and checklist).
+
+    A rollout with a verdict the judge could not give is dropped whatever `config.unknown` says: no
+    advantage, left out of the group's statistics (its reward is still computed, for the logs)."""
     k = trajectories[0].checklist
     specs = checklist_specs(dialogue.checklists[k])
     scored = []
     for trajectory in trajectories:
         counts = steps_per_turn(trajectory)[: len(specs)]
         rows = verdict_rows(trajectory.verdicts, specs, counts)
-        scored.append(score_rollout([specs], [rows], eta=config.eta, unknown=config.unknown))
+        rollout = score_rollout([specs], [rows], eta=config.eta, unknown=config.unknown)
+        if trajectory.unavailable_verdicts():
+            rollout = dataclasses.replace(rollout, valid=False)
+        scored.append(rollout)
     scores = compute_group(scored, config)
     advantages = []
     for i, trajectory in enumerate(trajectories):
@@ -71,6 +84,7 @@ class CM2Rollouts:
         stop_strings: tuple[str, ...] = ("</tool_call>",),
         concurrency: int = 64,
         on_trajectory: Callable[[Trajectory], None] | None = None,
+        unavailable: UnavailableVerdicts | None = None,
     ):
         self.dialogues = dialogues
         self.make_env = make_env
@@ -82,8 +96,11 @@ class CM2Rollouts:
         self.concurrency = concurrency
         self.on_trajectory = on_trajectory
         self.rows: list[dict[str, Any]] = []
+        self.unavailable = unavailable or UnavailableVerdicts()
         self.last: ScoredBatch | None = None
         self.last_rollout_seconds = 0.0
+        self.last_retried = 0
+        """Episodes of the last batch run again because the judge could not give every verdict."""
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
         from trl.models.utils import unwrap_model_for_generation
@@ -103,7 +120,9 @@ class CM2Rollouts:
             policy = TransformersPolicy(model, tokenizer, stop_token_ids=stops, stop_strings=self.stop_strings)
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
             # Numbered like the trainer's log: these rollouts feed optimizer step global_step + 1.
-            trajectories = policy.drive(self._run(runner, jobs, int(trainer.state.global_step) + 1))
+            step = int(trainer.state.global_step) + 1
+            trajectories = policy.drive(self._run(runner, jobs, step))
+            trajectories = self._retry_unavailable(policy, runner, jobs, trajectories, step)
             if was_training:
                 model.train()
         self.last_rollout_seconds = time.perf_counter() - started
@@ -122,13 +141,54 @@ class CM2Rollouts:
         }
 
     async def _run(self, runner: EpisodeRunner, jobs: list[tuple[Dialogue, int]], step: int) -> list[Trajectory]:
-        # Consecutive rows are the same prompt repeated num_generations times (TRL's RepeatSampler).
         trajectories = await run_episodes(runner, jobs, concurrency=self.concurrency)
         for index, trajectory in enumerate(trajectories):
-            trajectory.rollout = index % self.num_generations
-            group = index // self.num_generations
-            trajectory.group = f"{trajectory.dialogue_uuid}:{trajectory.checklist}:step{step}:{group}"
-            trajectory.metadata["train_step"] = step
+            self._label(trajectory, index, step)
+        return trajectories
+
+    def _label(self, trajectory: Trajectory, index: int, step: int) -> None:
+        # Consecutive rows are the same prompt repeated num_generations times (TRL's RepeatSampler).
+        trajectory.rollout = index % self.num_generations
+        group = index // self.num_generations
+        trajectory.group = f"{trajectory.dialogue_uuid}:{trajectory.checklist}:step{step}:{group}"
+        trajectory.metadata["train_step"] = step
+
+    def _retry_unavailable(
+        self,
+        policy: TransformersPolicy,
+        runner: EpisodeRunner,
+        jobs: list[tuple[Dialogue, int]],
+        trajectories: list[Trajectory],
+        step: int,
+    ) -> list[Trajectory]:
+        """Under `unavailable.action == "retry"`, run again the episodes missing a verdict; raise when some
+        still miss one after `unavailable.retries` re-runs (training on them would learn from an outage)."""
+        self.last_retried = 0
+        settings = self.unavailable
+        if settings.action != "retry":
+            return trajectories
+        missing = [i for i, t in enumerate(trajectories) if t.unavailable_verdicts()]
+        for attempt in range(1, settings.retries + 1):
+            if not missing:
+                break
+            log.warning(
+                "step %d: %d of %d rollouts lack judge verdicts; running them again in %gs (%d/%d)",
+                step, len(missing), len(trajectories), settings.wait_s, attempt, settings.retries,
+            )  # fmt: skip
+            time.sleep(settings.wait_s)
+            redone = policy.drive(run_episodes(runner, [jobs[i] for i in missing], concurrency=self.concurrency))
+            for index, trajectory in zip(missing, redone, strict=True):
+                self._label(trajectory, index, step)
+                trajectories[index] = trajectory
+            self.last_retried += len(missing)
+            missing = [i for i in missing if trajectories[i].unavailable_verdicts()]
+        if missing:
+            first = next(v for v in trajectories[missing[0]].verdicts if v.satisfied is None)
+            raise RuntimeError(
+                f"step {step}: {len(missing)} rollout(s) still lack judge verdicts after {settings.retries} "
+                f"re-run(s) (first: {first.reason}); fix the judge endpoint and resume from the last checkpoint "
+                "(resume: true), or set unavailable.action: drop"
+            )
         return trajectories
 
     def score(self, trajectories: list[Trajectory]) -> ScoredBatch:
@@ -139,14 +199,17 @@ class CM2Rollouts:
         rewards = [0.0] * len(trajectories)
         turn_rewards: list[list[float]] = [[] for _ in trajectories]
         advantages: list[list[float]] = [[] for _ in trajectories]
+        dropped = [i for i, t in enumerate(trajectories) if t.unavailable_verdicts()]
+        if dropped:
+            log.warning("%d of %d rollouts dropped: judge verdicts unavailable", len(dropped), len(trajectories))
         for members in groups.values():
             group = [trajectories[i] for i in members]
             dialogue = self.dialogues[group[0].dialogue_uuid]
             group_rewards, group_turns, group_advantages = score_group(dialogue, group, self.reward)
             for i, reward, per_turn, adv in zip(members, group_rewards, group_turns, group_advantages, strict=True):
                 rewards[i], turn_rewards[i], advantages[i] = reward, per_turn, adv
-                trajectories[i].rewards = {"trajectory": reward, "turns": per_turn}
-        return ScoredBatch(trajectories, rewards, advantages, turn_rewards)
+                trajectories[i].rewards = {"trajectory": reward, "turns": per_turn, "valid": i not in dropped}
+        return ScoredBatch(trajectories, rewards, advantages, turn_rewards, dropped=len(dropped))
 
 
 def checklist_reward(

@@ -1,5 +1,5 @@
-"""`cm2 label` end to end against a real HTTP server (cm2.llm.testing) that injects faults, and a run
-killed with SIGKILL then resumed."""
+"""`cm2 label` end to end against a real HTTP server (cm2.llm.testing) that injects faults, runs killed
+with SIGKILL then resumed, and endpoint outages (401, 500, hang, refused) that must never become failures."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from annotate_builders import answer_for, find_dialogue, synthetic_dialogue
 from typer.testing import CliRunner
@@ -19,7 +22,7 @@ from typer.testing import CliRunner
 from cm2.annotate.config import ValidationOptions
 from cm2.annotate.validate import checklist_problems
 from cm2.cli import app
-from cm2.llm.testing import FakeOpenAIServer, FaultConfig
+from cm2.llm.testing import FakeOpenAIServer, FaultConfig, refusing_base_url
 from cm2.schema import Dialogue, validate_dialogue
 
 
@@ -154,3 +157,106 @@ def test_sigkill_mid_run_then_rerun_loses_and_repeats_nothing(tmp_path: Path) ->
     assert labeled[: len(first)] == first  # what was finished stayed, in place
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["skipped (already done)"] == len(first) and summary["labeled"] == 30 - len(first)
+
+
+OUTAGES: dict[str, FaultConfig | None] = {
+    "401": FaultConfig(error_401=1.0),
+    "500": FaultConfig(error_500=1.0),
+    "hang": FaultConfig(hang=1.0, hang_s=60),
+    "refused": None,
+}
+
+
+@contextmanager
+def _endpoint(outage: str, dialogues: list[Dialogue]) -> Iterator[str]:
+    faults = OUTAGES[outage]
+    if faults is None:
+        with refusing_base_url() as url:
+            yield url
+    else:
+        with FakeOpenAIServer(_Annotator(dialogues), faults=faults) as server:
+            yield server.base_url
+
+
+def _label(tmp_path: Path, url: str, *extra: str) -> Any:
+    config = _config(tmp_path / "label.yaml", url, timeout_s=0.5, max_retries=1, backoff_base_s=0.01, cooldown_s=0.0)
+    args = ["label", str(tmp_path / "in.jsonl"), str(tmp_path / "out.jsonl"), "--config", str(config)]
+    return CliRunner().invoke(app, [*args, "--no-progress", "--max-repair-rounds", "0", *extra], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("outage", sorted(OUTAGES))
+def test_an_outage_is_never_recorded_as_a_failure_and_a_rerun_labels(tmp_path: Path, outage: str) -> None:
+    dialogues = _dataset(tmp_path / "in.jsonl", 6)
+    out, failures = tmp_path / "out.jsonl", tmp_path / "out.failures.jsonl"
+    with _endpoint(outage, dialogues) as url:
+        down = _label(tmp_path, url)
+    assert down.exit_code == 1, down.output
+    assert _ids(out) == [] and _ids(failures) == []  # neither done nor failed: still to do
+    error = next(line for line in down.output.splitlines() if line.startswith("error:"))
+    assert "6 dialogue(s) unfinished" in error and "request failed" in error and "run again" in error
+    with FakeOpenAIServer(_Annotator(dialogues)) as server:
+        up = _label(tmp_path, server.base_url)
+    assert up.exit_code == 0, up.output
+    assert sorted(_ids(out)) == sorted(d.uuid for d in dialogues) and _ids(failures) == []
+
+
+def test_allow_partial_records_the_outage_as_failures_and_exits_0(tmp_path: Path) -> None:
+    dialogues = _dataset(tmp_path / "in.jsonl", 3)
+    with _endpoint("401", dialogues) as url:
+        accepted = _label(tmp_path, url, "--allow-partial")
+        assert accepted.exit_code == 0, accepted.output
+        assert sorted(_ids(tmp_path / "out.failures.jsonl")) == sorted(d.uuid for d in dialogues)
+        again = _label(tmp_path, url)
+    assert again.exit_code == 0 and _ids(tmp_path / "out.jsonl") == []  # accepted means done
+
+
+def test_sigkill_and_flaky_endpoint_then_reruns_label_everything_once(tmp_path: Path) -> None:
+    dialogues = _dataset(tmp_path / "in.jsonl", 30)
+    out, failures = tmp_path / "out.jsonl", tmp_path / "out.failures.jsonl"
+    faults = FaultConfig(error_500=0.3, error_401=0.2)
+    with FakeOpenAIServer(_Annotator(dialogues), faults=faults, seed=11, latency_s=0.1) as server:
+        config = _config(tmp_path / "label.yaml", server.base_url, max_retries=0, backoff_base_s=0.01, cooldown_s=0.0)
+        args = ["label", str(tmp_path / "in.jsonl"), str(out), "--config", str(config), "--no-progress"]
+        command = [sys.executable, "-c", "from cm2.cli import main; main()", *args]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while len(_ids(out)) < 3 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
+        first = _ids(out)
+        assert 3 <= len(first) < 30  # the kill landed mid-run
+        exits = []
+        for _ in range(20):  # still flaky: each rerun tries only the dialogues not yet done
+            exits.append(CliRunner().invoke(app, args).exit_code)
+            if exits[-1] == 0:
+                break
+    assert exits[-1] == 0 and set(exits) <= {0, 1}, exits
+    assert server.faults["error_401"] > 0 and server.faults["error_500"] > 0
+    labeled = _ids(out)
+    assert sorted(labeled) == sorted(d.uuid for d in dialogues)  # none lost, none twice
+    assert _ids(failures) == []  # the annotator never failed: no outage was recorded as its failure
+    assert labeled[: len(first)] == first
+
+
+@pytest.mark.parametrize("outage", ["401", "refused"])
+def test_filter_llm_outage_is_never_a_rejection(tmp_path: Path, outage: str) -> None:
+    dialogues = _dataset(tmp_path / "in.jsonl", 4)
+    keep = json.dumps({"keep": True, "reasons": []})
+    out, rejected = tmp_path / "kept.jsonl", tmp_path / "kept.rejected.jsonl"
+
+    def run(url: str) -> Any:
+        config = _config(tmp_path / "filter.yaml", url, timeout_s=0.5, max_retries=1, backoff_base_s=0.01)
+        args = ["filter-llm", str(tmp_path / "in.jsonl"), str(out), "--config", str(config), "--stages", "low"]
+        return CliRunner().invoke(app, [*args, "--no-progress"], catch_exceptions=False)
+
+    with _endpoint(outage, dialogues) as url:
+        down = run(url)
+    assert down.exit_code == 1 and "4 dialogue(s) unfinished" in down.output, down.output
+    assert _ids(out) == [] and _ids(rejected) == []
+    with FakeOpenAIServer(lambda body: keep) as server:
+        up = run(server.base_url)
+    assert up.exit_code == 0, up.output
+    assert sorted(_ids(out)) == sorted(d.uuid for d in dialogues) and _ids(rejected) == []

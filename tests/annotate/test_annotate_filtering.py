@@ -81,13 +81,19 @@ def test_filter_job_writes_kept_and_rejected_files_and_resumes(tmp_path: Path) -
     rejected = {r["uuid"]: r for r in map(json.loads, io.side.read_text().splitlines())}
     assert sorted(r["uuid"] for r in kept) == [ids[0], ids[2], ids[3], ids[5]]
     assert kept[0] == next(synthetic_dialogue(i).dump() for i in range(6) if ids[i] == kept[0]["uuid"])
-    assert rejected[ids[1]]["stage"] == 3 and rejected[ids[4]]["error"] is True
+    # #4's request failed: neither kept nor rejected, left for the next run
+    assert list(rejected) == [ids[1]] and rejected[ids[1]]["stage"] == 3 and report.summary.unfinished == 1
     stages = {row["stage"]: row for row in report.figures["stages"]}
     assert stages[0]["reviewed"] == 6 and stages[0]["errors"] == 1
     assert stages[3] == {"stage": 3, "reviewed": 5, "rejected": 1, "errors": 0, "cost usd": 0.0, "effort": "high"}
 
     again = asyncio.run(filter_job(io, ScriptedLLM(lambda _: KEEP), options))
-    assert again.summary.skipped == 6 and again.summary.processed == 0
-    retried = asyncio.run(filter_job(io, ScriptedLLM(lambda _: KEEP), options, retry_errors=True))
-    assert retried.retried == 1 and retried.summary.written == 1
+    assert again.summary.skipped == 5 and again.summary.written == 1  # #4, reviewed now
     assert len(io.out.read_text().splitlines()) == 5 and len(io.side.read_text().splitlines()) == 1
+
+    # --allow-partial records an outage as a rejection with error: true; --retry-errors reviews it again
+    io = JobIO(source, tmp_path / "kept2.jsonl", tmp_path / "rejected2.jsonl", progress=False)
+    down = asyncio.run(filter_job(io, ScriptedLLM(lambda _: LLMError("down")), options, allow_partial=True))
+    assert down.summary.side == 6 and down.summary.unfinished == 0
+    retried = asyncio.run(filter_job(io, ScriptedLLM(lambda _: KEEP), options, retry_errors=True))
+    assert retried.retried == 6 and retried.summary.written == 6

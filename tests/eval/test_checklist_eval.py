@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -15,7 +18,7 @@ from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simula
 from cm2.eval.checklist_metrics import score_trajectory, summarize_scores
 from cm2.judge import ChecklistJudge, JudgeConfig
 from cm2.llm import LLMConfig, UsageMeter, make_client
-from cm2.llm.testing import FakeOpenAIServer, completion_body
+from cm2.llm.testing import FakeOpenAIServer, FaultConfig, completion_body, refusing_base_url
 from cm2.rollout.endpoint_policy import EndpointPolicy
 from cm2.schema import Dialogue, Message, Trajectory, Verdict
 
@@ -102,9 +105,9 @@ def judge(body: dict[str, Any]) -> str:
     return json.dumps({"verdicts": verdicts})
 
 
-def _run(policy_server: FakeOpenAIServer, judge_server: FakeOpenAIServer, out: Path, rollouts: int = 1) -> Any:
+def _run(policy_server: FakeOpenAIServer, judge_url: str, out: Path, rollouts: int = 1, **judge_llm: Any) -> Any:
     meter = UsageMeter()
-    config = LLMConfig(model="judge", base_urls=[judge_server.base_url], api_key_env=None)
+    config = LLMConfig(model="judge", base_urls=[judge_url], api_key_env=None, **judge_llm)
     checklist_judge = ChecklistJudge(make_client(config, role="judge", meter=meter), JudgeConfig(model="judge"))
     policy = EndpointPolicy.connect(policy_server.base_url, "m", meter=meter, max_retries=0)
     settings = ChecklistEvalSettings(rollouts=rollouts, concurrency=4)
@@ -124,9 +127,9 @@ def _run(policy_server: FakeOpenAIServer, judge_server: FakeOpenAIServer, out: P
 
 def test_reference_replay_scores_full_marks_and_resumes(tmp_path: Path) -> None:
     with FakeOpenAIServer(ReferenceReplay(DIALOGUES)) as policy, FakeOpenAIServer(judge) as judge_server:
-        result = _run(policy, judge_server, tmp_path, rollouts=2)
+        result = _run(policy, judge_server.base_url, tmp_path, rollouts=2)
         calls = policy.request_count
-        again = _run(policy, judge_server, tmp_path, rollouts=2)
+        again = _run(policy, judge_server.base_url, tmp_path, rollouts=2)
         assert policy.request_count == calls  # every rollout was in the trajectories file
     assert result.overall == 1.0 and result.categories["turn"].score == 1.0 and result.n == 4
     assert result.categories["pass:tool_calls"].score == 1.0 and result.categories["pass:reply"].score == 1.0
@@ -139,11 +142,37 @@ def test_reference_replay_scores_full_marks_and_resumes(tmp_path: Path) -> None:
 
 def test_refusing_policy_scores_zero_and_stops_early(tmp_path: Path) -> None:
     with FakeOpenAIServer(lambda _: "I cannot help with that.") as policy, FakeOpenAIServer(judge) as judge_server:
-        result = _run(policy, judge_server, tmp_path)
+        result = _run(policy, judge_server.base_url, tmp_path)
     assert result.overall == 0.0 and result.categories["turn"].score == 0.0
     assert result.metrics["stopped_early_share"] == 1.0 and result.metrics["stop:required_item_failed"] == 1.0
     # w2's second turn is never reached: its items count as not passed.
     assert result.categories["pass:tool_calls"].n == 3 and result.categories["turn"].n == 2
+
+
+@contextmanager
+def _judge_down(outage: str) -> Iterator[str]:
+    """The base URL of a judge answering 401 or 500, hanging, or refusing connections."""
+    faults = {"401": FaultConfig(error_401=1.0), "500": FaultConfig(error_500=1.0), "hang": FaultConfig(hang=1.0)}
+    if outage == "refused":
+        with refusing_base_url() as url:
+            yield url
+    else:
+        with FakeOpenAIServer(judge, faults=faults[outage]) as server:
+            yield server.base_url
+
+
+@pytest.mark.parametrize("outage", ["401", "500", "hang", "refused"])
+def test_a_judge_outage_scores_nothing_and_a_rerun_scores_everything(tmp_path: Path, outage: str) -> None:
+    fast = {"max_retries": 0, "timeout_s": 0.5, "failure_threshold": 1000}
+    with FakeOpenAIServer(ReferenceReplay(DIALOGUES)) as policy:
+        with _judge_down(outage) as judge_url:
+            result = _run(policy, judge_url, tmp_path, **fast)
+        # every reply item went unjudged: no rollout is scored (not even as 0) or saved as done
+        assert result.n == 0 and result.metrics["unfinished_rollouts"] == result.metrics["failed_rollouts"] == 2
+        assert (tmp_path / "checklist_trajectories.jsonl").read_text(encoding="utf-8") == ""
+        with FakeOpenAIServer(judge) as judge_server:
+            again = _run(policy, judge_server.base_url, tmp_path)
+    assert again.overall == 1.0 and again.n == 2 and again.metrics["failed_rollouts"] == 0
 
 
 def test_out_of_order_answer_earns_nothing() -> None:
@@ -177,8 +206,12 @@ def test_cli(tmp_path: Path) -> None:
         args = ["eval", "checklist", str(data), "--base-url", policy.base_url, "--model", "m"]
         args += ["--judge-base-url", judge_server.base_url, "--judge-model", "judge", "--out", str(tmp_path / "r")]
         result = CliRunner().invoke(app, args)
+        no_judge = CliRunner().invoke(app, [*args[:7], "--out", str(tmp_path / "nj")])
     assert result.exit_code == 0, result.output
     assert "| model | trajectory | turn | pass:tool_calls | pass:reply | overall | n |" in result.output
+    # without a judge the reply items have no verdict: nothing scored, exit 1 with one line
+    assert no_judge.exit_code == 1 and "2 rollout(s) left out of the scores (2 with judge verdicts" in no_judge.output
+    assert json.loads((tmp_path / "nj" / "checklist.json").read_text(encoding="utf-8"))["n"] == 0
     assert json.loads((tmp_path / "r" / "checklist.json").read_text(encoding="utf-8"))["overall"] == 1.0
     missing_judge = CliRunner().invoke(app, ["eval", "checklist", str(data), "--base-url", "x", "--judge-model", "j"])
     assert missing_judge.exit_code == 2

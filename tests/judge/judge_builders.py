@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cm2.llm import ChatRequest
 from cm2.schema import Dialogue, Trajectory
+from cm2.tools.result import error_object
 
 TOOLS = [
     {
@@ -168,3 +170,24 @@ def content_judge(body: dict[str, Any]) -> str:
     if "verdicts" in json.dumps(body.get("response_format") or {}) or len(answers) > 1:
         return json.dumps({"verdicts": answers})
     return json.dumps({"analysis": answers[0]["analysis"], "satisfied": answers[0]["satisfied"]})
+
+
+def write_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """Three rollouts of dialogue dlg-1 in group g0 (reference, premature reply, failed call) and the dialogue."""
+    failed = [
+        user("What is the weather in Paris?"),
+        call("get_weather", {"city": 75}),
+        tool(error_object("schema_violation", "city must be a string", "get_weather")),
+        reply("Sorry, I could not look it up."),
+        *reference_messages()[4:],
+    ]
+    rollouts = [reference_messages(), [user("What is the weather in Paris?"), reply("Sunny, surely.")], failed]
+    trajectories = tmp_path / "rollouts.jsonl"
+    lines = [
+        json.dumps({"dialogue_uuid": "dlg-1", "group": "g0", "rollout": i, "messages": m})
+        for i, m in enumerate(rollouts)
+    ]
+    trajectories.write_text("\n".join(lines) + "\n")
+    dialogues = tmp_path / "dialogues.jsonl"
+    dialogues.write_text(json.dumps(dialogue().dump()) + "\n")
+    return trajectories, dialogues

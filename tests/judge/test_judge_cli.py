@@ -7,32 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from judge_builders import call, content_judge, dialogue, reference_messages, reply, tool, user
+from judge_builders import content_judge, write_inputs
 from typer.testing import CliRunner
 
 from cm2.cli import app
 from cm2.llm.testing import FakeOpenAIServer
-from cm2.tools.result import error_object
-
-
-def write_inputs(tmp_path: Path) -> tuple[Path, Path]:
-    failed = [
-        user("What is the weather in Paris?"),
-        call("get_weather", {"city": 75}),
-        tool(error_object("schema_violation", "city must be a string", "get_weather")),
-        reply("Sorry, I could not look it up."),
-        *reference_messages()[4:],
-    ]
-    rollouts = [reference_messages(), [user("What is the weather in Paris?"), reply("Sunny, surely.")], failed]
-    trajectories = tmp_path / "rollouts.jsonl"
-    lines = [
-        json.dumps({"dialogue_uuid": "dlg-1", "group": "g0", "rollout": i, "messages": m})
-        for i, m in enumerate(rollouts)
-    ]
-    trajectories.write_text("\n".join(lines) + "\n")
-    dialogues = tmp_path / "dialogues.jsonl"
-    dialogues.write_text(json.dumps(dialogue().dump()) + "\n")
-    return trajectories, dialogues
 
 
 def invoke(*args: str) -> Any:

@@ -88,12 +88,23 @@ def test_json_attempts_exhausted_raises_with_the_last_problem(make_config: MakeC
     assert err.value.usage is not None and err.value.usage.completion_tokens == 4
 
 
-def test_random_faults_at_scale_all_succeed(make_config: MakeConfig) -> None:
-    faults = FaultConfig(error_500=0.15, error_429=0.05, invalid_body=0.05, truncated=0.1, hang=0.05, hang_s=3)
+def test_random_faults_at_scale_all_succeed(make_config: MakeConfig, caplog: pytest.LogCaptureFixture) -> None:
+    """Every request succeeds; every fault the server injected cost one attempt the client logged and retried.
+
+    The assertions hold however slow the machine is: an answer that misses the timeout under load is one
+    more logged retry (and one more request, if the server read it before the client gave up), never a
+    failure of the test.
+    """
+    faults = FaultConfig(error_500=0.15, error_429=0.05, invalid_body=0.05, truncated=0.1, hang=0.05, hang_s=60)
     with FakeOpenAIServer(lambda body: json.dumps({"answer": True}), faults=faults, seed=7) as server:
         backend = OpenAIBackend(
             make_config(
-                server.base_url, timeout_s=0.3, max_retries=8, json_attempts=6, failure_threshold=100, max_concurrency=8
+                server.base_url,
+                timeout_s=1.0,
+                max_retries=20,
+                json_attempts=20,
+                failure_threshold=1000,
+                max_concurrency=8,
             )
         )
 
@@ -101,10 +112,13 @@ def test_random_faults_at_scale_all_succeed(make_config: MakeConfig) -> None:
             request = ChatRequest(messages=user("q"), json_schema=SCHEMA)
             return await asyncio.gather(*(backend.chat(request) for _ in range(40)))
 
-        responses = asyncio.run(many())
-    assert all(r.parsed == {"answer": True} for r in responses)
-    assert sum(server.faults.values()) > 0
-    assert server.request_count == 40 + sum(server.faults.values())
+        with caplog.at_level("WARNING", logger="cm2.llm"):
+            responses = asyncio.run(many())
+    assert len(responses) == 40 and all(r.parsed == {"answer": True} for r in responses)
+    failed_attempts = sum(1 for r in caplog.records if r.getMessage().startswith(("retry ", "JSON attempt ")))
+    assert 40 + sum(server.faults.values()) <= server.request_count <= 40 + failed_attempts
+    # seed 7's first 40 draws hold every kind of fault, whatever the order the requests arrive in
+    assert {"error_500", "error_429", "invalid_body", "truncated", "hang"} <= set(server.faults)
 
 
 def test_concurrency_limit_is_respected(make_config: MakeConfig) -> None:

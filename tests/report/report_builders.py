@@ -10,11 +10,14 @@ answers, schema errors, LLM-simulated answers from a scripted LLM) and the real 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from cm2.data import JsonlAppender, read_dialogues
 from cm2.data.samples import sample_path
@@ -138,10 +141,15 @@ def score_like_trainer(dialogue: Dialogue, group: list[Trajectory], config: Rewa
     for trajectory in group:
         view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
         counts = [len(turn.steps) for turn in view.turns()][: len(specs)]
-        scored.append(score_rollout([specs], [verdict_rows(trajectory.verdicts, specs, counts)]))
+        rollout = score_rollout([specs], [verdict_rows(trajectory.verdicts, specs, counts)], unknown=config.unknown)
+        scored.append(dataclasses.replace(rollout, valid=False) if trajectory.unavailable_verdicts() else rollout)
     scores = compute_group(scored, config)
     for i, trajectory in enumerate(group):
-        trajectory.rewards = {"trajectory": float(scores.rewards[i]), "turns": scores.turn_rewards[i]}
+        trajectory.rewards = {
+            "trajectory": float(scores.rewards[i]),
+            "turns": scores.turn_rewards[i],
+            "valid": bool(scores.valid[i]),
+        }
 
 
 SCHEDULE = [
@@ -284,6 +292,13 @@ def invoke_cli(*args: str) -> Any:
     app = typer.Typer()
     report_cli.register(app)
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def missing_browser(why: str) -> NoReturn:
+    """Fail a browser test for want of a browser, or skip it when CM2_SKIP_BROWSER=1 asks for that."""
+    if os.environ.get("CM2_SKIP_BROWSER") == "1":
+        pytest.skip(f"{why} (skipped: CM2_SKIP_BROWSER=1)")
+    pytest.fail(f"{why}; set CM2_SKIP_BROWSER=1 to skip the browser tests on this machine", pytrace=False)
 
 
 def chromium_path() -> str | None:

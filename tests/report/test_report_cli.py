@@ -64,7 +64,11 @@ def test_view_of_judge_output_with_its_trajectories(run_dir: Path, dialogues_fil
     trajectories = tmp_path / "rollouts.jsonl"
     trajectories.write_text("".join((run_dir / "trajectories.jsonl").read_text().splitlines(True)[:4]))
     judged = tmp_path / "judged.jsonl"
-    asyncio.run(judge_files(trajectories, dialogues_file, judged, make_judge(), RewardConfig(level="step")))
+    # one rollout is FLAKY (an unavailable verdict): accepted here, so that the viewer shows the unknown
+    judge = make_judge()
+    asyncio.run(
+        judge_files(trajectories, dialogues_file, judged, judge, RewardConfig(level="step"), allow_partial=True)
+    )
     out = tmp_path / "view.html"
     args = ["view", str(judged), "--trajectories", str(trajectories), "--dialogues", str(dialogues_file)]
     result = invoke(*args, "--out", str(out))

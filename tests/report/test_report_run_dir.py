@@ -23,7 +23,7 @@ def test_finished_run_steps_follow_the_trainers_batches(run_dir: Path, groups: l
     steps, rewards = run.metrics.series("reward")
     assert steps == [1, 2, 3, 4, 5, 6]
     assert rewards == pytest.approx([sum(t.rewards["trajectory"] for t in g) / 4 for g in groups])
-    assert run.metrics.series("cm2/early_stop_rate")[1][0] == 0.75
+    assert run.metrics.series("cm2/early_stop_rate")[1][0] == 0.5  # the schema rollout ends as judge_unavailable
 
 
 def test_crashed_run_is_rebuilt_from_checkpoint_tensorboard_and_complete_lines(crashed_run: Path) -> None:

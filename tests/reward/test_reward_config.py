@@ -7,6 +7,7 @@ from cm2.reward import RewardConfig
 
 
 def test_defaults_are_the_papers_final_setting() -> None:
+    """... and an unobtainable verdict drops the rollout: an outage is never a zero reward by default."""
     cfg = RewardConfig()
     assert (cfg.level, cfg.scale, cfg.mode, cfg.eta, cfg.min_reach, cfg.unknown) == (
         "trajectory",
@@ -14,7 +15,7 @@ def test_defaults_are_the_papers_final_setting() -> None:
         "paper",
         1.0,
         None,
-        "false",
+        "drop",
     )
 
 

@@ -114,8 +114,9 @@ def advantages_from_rewards(
         )
     if config.unknown == "drop":
         raise ValueError(
-            f"{ESTIMATOR_NAME} with unknown='drop' needs the rollout records to know which rollouts to drop: "
-            f"set trainer.v1.trainer_mode to one of {', '.join(sorted(TRAINER_NAMES))}"
+            f"{ESTIMATOR_NAME} with unknown='drop' (the default) needs the rollout records to know which rollouts "
+            f"to drop: set trainer.v1.trainer_mode to one of {', '.join(sorted(TRAINER_NAMES))}, or accept judge "
+            "outages as unmet items with algorithm.cm2.unknown='false'"
         )
     totals = rewards.sum(axis=1)
     out = np.zeros(mask.shape, dtype=float)

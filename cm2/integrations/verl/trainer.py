@@ -49,7 +49,7 @@ def record_metrics(records: Sequence[RolloutRecord]) -> dict[str, float]:
         "cm2/tool_errors/mean": float(np.mean([r.tool_errors for r in records])),
         "cm2/unavailable_verdicts/mean": float(np.mean([r.unavailable_verdicts for r in records])),
     }
-    for reason in ("max_turns", "max_steps", "max_tokens"):
+    for reason in ("max_turns", "max_steps", "max_tokens", "judge_unavailable"):
         metrics[f"cm2/stop/{reason}"] = stops.count(reason) / len(records)
     return metrics
 

@@ -8,6 +8,7 @@ from cm2.llm.testing.fault_server import (
     completion_body,
     echo,
     format_rejection,
+    refusing_base_url,
 )
 from cm2.llm.testing.tiny_model import build_tiny_model, build_tiny_tokenizer, tiny_chat_template
 
@@ -21,5 +22,6 @@ __all__ = [
     "completion_body",
     "echo",
     "format_rejection",
+    "refusing_base_url",
     "tiny_chat_template",
 ]

@@ -10,10 +10,12 @@ import asyncio
 import inspect
 import json
 import random
+import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Annotated, Any, Literal
 
@@ -25,7 +27,7 @@ from starlette.routing import Route
 
 from cm2.llm.testing.background import BackgroundServer
 
-Fault = Literal["error_500", "error_429", "error_400", "hang", "invalid_body", "truncated"]
+Fault = Literal["error_500", "error_429", "error_400", "error_401", "hang", "invalid_body", "truncated"]
 Reply = str | dict[str, Any]
 Responder = Callable[[dict[str, Any]], Reply | Awaitable[Reply]]
 
@@ -49,6 +51,7 @@ class FaultConfig(BaseModel):
     error_500: Fraction = 0.0
     error_429: Fraction = 0.0
     error_400: Fraction = Field(default=0.0, description="A client error (not worth retrying).")
+    error_401: Fraction = Field(default=0.0, description="Unauthorized: a wrong or missing API key.")
     hang: Fraction = Field(default=0.0, description="Sleep `hang_s` before answering (past a client timeout).")
     invalid_body: Fraction = Field(default=0.0, description="HTTP 200 whose body is not JSON.")
     truncated: Fraction = Field(default=0.0, description="Half the content, finish_reason 'length'.")
@@ -58,6 +61,15 @@ class FaultConfig(BaseModel):
         default_factory=list,
         description="response_format types answered with HTTP 500; ['json_schema'] behaves like llama-cpp-python.",
     )
+
+
+@contextmanager
+def refusing_base_url() -> Iterator[str]:
+    """An OpenAI base URL on 127.0.0.1 whose port refuses connections: bound while the block runs (so no
+    other server takes it), never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
 
 
 def word_count(text: str) -> int:
@@ -175,7 +187,7 @@ class FakeOpenAIServer:
             if index < len(cfg.plan):
                 return cfg.plan[index]
             roll = self._rng.random()
-        for fault in ("error_500", "error_429", "error_400", "hang", "invalid_body", "truncated"):
+        for fault in ("error_500", "error_429", "error_400", "error_401", "hang", "invalid_body", "truncated"):
             share = float(getattr(cfg, fault))
             if roll < share:
                 return fault
@@ -208,6 +220,8 @@ class FakeOpenAIServer:
             return JSONResponse({"error": {"message": "injected failure", "type": "server_error"}}, 500)
         if fault == "error_400":
             return JSONResponse({"error": {"message": "injected bad request", "type": "invalid_request_error"}}, 400)
+        if fault == "error_401":
+            return JSONResponse({"error": {"message": "invalid API key", "type": "invalid_request_error"}}, 401)
         if fault == "error_429":
             return JSONResponse({"error": {"message": "slow down", "type": "rate_limited"}}, 429)
         if fault == "invalid_body":

@@ -115,8 +115,9 @@ def test_compute_advantage_with_dataproto(episodes: Any, level: str) -> None:
 
 @pytest.mark.parametrize("scale", ["one", "std"])
 def test_trajectory_level_needs_no_records(episodes: Any, scale: str) -> None:
-    """Any VeRL trainer works at trajectory level: R is the row sum of the per-token rewards."""
-    config = RewardConfig(level="trajectory", scale=scale)
+    """Any VeRL trainer works at trajectory level: R is the row sum of the per-token rewards (tensors alone
+    cannot tell which rollouts to drop, so unknown verdicts must be accepted as false explicitly)."""
+    config = RewardConfig(level="trajectory", scale=scale, unknown="false")
     tensors, uids, _, want = batch(episodes, config)
     data = DataProto.from_dict(tensors=tensors, non_tensors={"uid": np.array(uids, dtype=object)})
     data = compute_advantage(data, adv_estimator="cm2_checklist", config=algorithm(config))
