@@ -34,7 +34,7 @@ def scored(checklist: list[list[Item]], group: list[list[Rows]]) -> list[ScoredR
 
 
 def cm2_advantages(rollouts: list[ScoredRollout], level: str, **config: Any) -> list[Any]:
-    cfg = RewardConfig(level=level, eps=EPS, **config)  # type: ignore[arg-type]
+    cfg = RewardConfig(level=level, eps=EPS, **config)
     scores = compute_group(rollouts, cfg)
     if level == "trajectory":
         assert scores.trajectory is not None
