@@ -87,6 +87,24 @@ class ReferenceLabelOptions(_Options):
     min_value_chars: Annotated[int, Field(ge=1)] = Field(
         default=2, description="Value flow ignores argument values shorter than this once stringified."
     )
+    turn_checks: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Add items decided in code from how each turn ends: `ends_with_reply` (a visible reply, not cut "
+        "at the step limit; depends on the turn's first call item), `call_budget` (at most the reference's calls "
+        "plus `call_budget_slack` attempts, malformed ones included; depends on every call item) and, for a "
+        "dialogue whose environment reports its state (`environment_reports_state: true`, as BFCL imports are), "
+        "`environment_state` (the state equals the reference after the turn; depends on every call item). "
+        "auto: on for dialogues with `environment_reports_state: true`, off for the others.",
+    )
+    call_budget_slack: Annotated[int, Field(ge=0)] | None = Field(
+        default=0,
+        description="Tool-call attempts allowed beyond the reference's count before the `call_budget` item fails; "
+        "None leaves the item out (no efficiency pressure).",
+    )
+    turn_check_weight: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None,
+        description="Weight of each turn-end item (the call items share what is left); None: all items equal.",
+    )
 
 
 class FilterOptions(_Options):

@@ -47,6 +47,16 @@ class ImportOptions(BaseModel):
         description="Add a checklist item for each turn's reply (needs an LLM judge; call items are checked in code).",
     )
 
+    turn_checks: bool = Field(
+        default=True,
+        description="Add each turn's code-checked turn-end items: a visible reply, the call budget and BFCL's state "
+        "check (off: call items only).",
+    )
+    call_budget_slack: Annotated[int, Field(ge=0)] | None = Field(
+        default=0,
+        description="Call attempts allowed beyond the reference's before the call-budget item fails; None: no item.",
+    )
+
     @field_validator("categories")
     @classmethod
     def _known(cls, categories: list[str]) -> list[str]:
@@ -116,7 +126,11 @@ def convert(entries: list[dict[str, Any]], options: ImportOptions, skipped: list
     from cm2.data.filters import check_record
     from cm2.tools.bfcl import load_ground_truth
 
-    labeling = ReferenceLabelOptions(final_reply_item=options.reply_item)
+    labeling = ReferenceLabelOptions(
+        final_reply_item=options.reply_item,
+        turn_checks="on" if options.turn_checks else "off",
+        call_budget_slack=options.call_budget_slack,
+    )
     for entry in entries:
         entry_id = str(entry["id"])
         try:

@@ -40,7 +40,8 @@ class Annotator:
         if system.startswith("You write grading checklists"):
             dialogue = next(d for first, d in self.by_first_user.items() if first and first in text)
             self.labeled.append(dialogue.uuid)
-            checklist = label_from_reference(dialogue, ReferenceLabelOptions(final_reply_item=True)).checklists[0]
+            options = ReferenceLabelOptions(final_reply_item=True, turn_checks="off")  # what an LLM labeler writes
+            checklist = label_from_reference(dialogue, options).checklists[0]
             return json.dumps({"turns": [{"turn": t, "items": turn.dump_items()} for t, turn in enumerate(checklist)]})
         self.judged += 1
         criteria = text.rsplit("<criteria>", 1)[-1].split("</criteria>", 1)[0]
