@@ -3,13 +3,16 @@ strictly outscores each flailing variant (issue 13), a perfect policy scores 1 a
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
 pytest.importorskip("bfcl_eval")
 
-from bfcl_rollouts import MALFORMED, REPLY, bfcl_dialogue, call, group_scores, play, reference_outputs
+from bfcl_rollouts import MALFORMED, REPLY, bfcl_dialogue, call, group_scores, no_llm, play, reference_outputs
 
+from cm2.judge import ChecklistJudge
 from cm2.reward import GroupScores
 from cm2.schema import Dialogue, Trajectory
 
@@ -130,3 +133,13 @@ def test_with_call_items_only_replying_after_half_the_work_paid_no_more_than_fla
         calls_only, [play(calls_only, HALF_AND_REPLY), play(calls_only, HALF_AND_FLAIL)], "trajectory"
     )
     assert scores.rewards.tolist() == [0.5, 0.5]
+
+
+def test_judging_offline_reads_the_recorded_state_and_agrees_with_the_episode(dialogue: Dialogue) -> None:
+    for outputs in (CLEAN, FLAILING["an extra call that changes the state"]):
+        played = play(dialogue, outputs)
+        assert [s["state"]["matched"] for s in played.metadata["steps"] if "state" in s] == [outputs is CLEAN]
+        offline = asyncio.run(ChecklistJudge(no_llm()).judge(played, dialogue))
+        online = {(v.item, v.step): v.satisfied for v in played.verdicts}
+        assert all(online.get((v.item, v.step), True) == v.satisfied for v in offline.verdicts if v.source != "carried")
+        assert {v.item for v in offline.verdicts if v.satisfied} == {v.item for v in played.verdicts if v.satisfied}
