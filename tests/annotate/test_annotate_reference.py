@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from annotate_builders import assistant, call, multi_call_dialogue, result, sample_dialogue, tool
 
 from cm2.annotate.config import ReferenceLabelOptions, ValidationOptions
 from cm2.annotate.reference import label_from_reference
 from cm2.annotate.validate import checklist_problems
 from cm2.annotate.valueflow import call_sites, value_flow
-from cm2.schema import ChecklistItem, Dialogue, validate_dialogue
+from cm2.schema import ChecklistItem, Dialogue, TurnCheck, TurnChecklist, validate_dialogue
 
 
 def _items(dialogue: Dialogue, turn: int) -> dict[str, ChecklistItem]:
@@ -120,3 +121,52 @@ def test_options_shape_constraints_weights_and_reply_item() -> None:
     assert no_reply.checklists[0][0].items[0].weight == 1.0
     assert not no_reply.checklists[0][0].items[0].required_for_next_turn
     assert json.dumps(no_reply.dump())  # serialisable
+
+
+def _kinds(turn: TurnChecklist) -> list[str]:
+    return [
+        item.check.kind if isinstance(item.check, TurnCheck) else "call" if item.check else "reply"
+        for item in turn.items
+    ]
+
+
+def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> None:
+    source = multi_call_dialogue()
+    # auto: off for a dialogue whose environment does not report its state (the simulator's)
+    assert _kinds(label_from_reference(source).checklists[0][0]) == ["call"] * 5 + ["reply"]
+    on = ReferenceLabelOptions(final_reply_item=False, turn_checks="on", call_budget_slack=1)
+    turn = label_from_reference(source, on).checklists[0][0]
+    assert _kinds(turn) == ["call"] * 5 + ["ends_with_reply", "call_budget"]  # no state item: nothing reports it
+    by_kind = {kind: item for kind, item in zip(_kinds(turn), turn.items, strict=True)}
+    calls = [item.id for item in turn.items if item.check is not None and not isinstance(item.check, TurnCheck)]
+    assert by_kind["ends_with_reply"].dependence == calls[:1] and by_kind["call_budget"].dependence == calls
+    assert isinstance(by_kind["call_budget"].check, TurnCheck) and by_kind["call_budget"].check.max_calls == 6
+    assert sum(i.weight for i in turn.items) == pytest.approx(1.0) and len({i.weight for i in turn.items}) == 1
+    # a dialogue that declares a state-reporting environment gets the state item under auto
+    stateful = Dialogue.model_validate({**source.dump(), "environment_reports_state": True})
+    weighted = ReferenceLabelOptions(final_reply_item=True, call_budget_slack=None, turn_check_weight=0.1)
+    turn = label_from_reference(stateful, weighted).checklists[0][0]
+    assert _kinds(turn)[-3:] == ["reply", "ends_with_reply", "environment_state"]  # no budget item: slack None
+    weights = {kind: item.weight for kind, item in zip(_kinds(turn), turn.items, strict=True)}
+    assert weights["ends_with_reply"] == weights["environment_state"] == 0.1
+    assert sum(i.weight for i in turn.items) == pytest.approx(1.0)
+    assert (
+        checklist_problems(stateful, label_from_reference(stateful, weighted).checklists[0], ValidationOptions()) == []
+    )
+    # the items survive a dump/load round trip
+    again = Dialogue.model_validate(label_from_reference(stateful, weighted).dump())
+    assert _kinds(again.checklists[0][0]) == _kinds(turn)
+
+
+def test_a_turn_without_calls_gets_undependent_turn_end_items() -> None:
+    turn = label_from_reference(sample_dialogue(), ReferenceLabelOptions(turn_checks="on")).checklists[0][1]
+    assert _kinds(turn) == ["reply", "ends_with_reply", "call_budget"]  # the LLM reply item, then the checks
+    assert all(item.dependence == [] for item in turn.items)
+    assert turn.items[2].check is not None and getattr(turn.items[2].check, "max_calls", None) == 0
+
+
+def test_a_call_budget_needs_its_size() -> None:
+    with pytest.raises(ValueError, match="max_calls"):
+        TurnCheck(kind="call_budget")
+    with pytest.raises(ValueError, match="max_calls"):
+        TurnCheck(kind="ends_with_reply", max_calls=2)
