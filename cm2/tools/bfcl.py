@@ -16,11 +16,14 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cm2.schema import FunctionCall, FunctionSpec, StateReport, ToolCall, ToolSpec
 from cm2.tools.python_tools import PythonTools, public_methods
 from cm2.tools.result import ToolResult, error_result
+
+if TYPE_CHECKING:
+    from cm2.tools.bfcl_state import ReferenceStates
 
 MULTI_TURN_CATEGORIES = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
 _INSTALL_HINT = "BFCL support needs the optional extra: pip install 'cm2[bfcl]' (the `bfcl-eval` package)"
@@ -143,8 +146,8 @@ def failure_message(content: str) -> str | None:
 
 
 @lru_cache(maxsize=256)
-def _reference_states(entry_id: str) -> Any:
-    from cm2.tools.bfcl_state import reference_states
+def _reference_states(entry_id: str) -> ReferenceStates:
+    from cm2.tools.bfcl_state import reference_states  # imports this module: load it only when asked
 
     return reference_states(entry_id)
 
