@@ -143,3 +143,14 @@ def test_judging_offline_reads_the_recorded_state_and_agrees_with_the_episode(di
         online = {(v.item, v.step): v.satisfied for v in played.verdicts}
         assert all(online.get((v.item, v.step), True) == v.satisfied for v in offline.verdicts if v.source != "carried")
         assert {v.item for v in offline.verdicts if v.satisfied} == {v.item for v in played.verdicts if v.satisfied}
+
+
+def test_a_reference_call_that_failed_on_the_backend_does_not_satisfy_its_item(dialogue: Dialogue) -> None:
+    # In a fresh folder `cd(folder='academic_venture')` has the reference's exact arguments but BFCL answers
+    # {"error": "cd: academic_venture: No such directory..."}; it used to pass as a normal answer.
+    played = play(dialogue, [call("mkdir", dir_name="x"), call("cd", folder="x"), C0, REPLY])
+    step_two = next(v for v in played.verdicts if v.item == "C0" and v.step == 2)
+    assert step_two.satisfied is False and step_two.source == "tool_error"
+    assert "error_tool_call" in (played.messages[-2].content or "") and "tool_failed" in (
+        played.messages[-2].content or ""
+    )
