@@ -48,6 +48,18 @@ class RolloutMonitors(BaseModel):
         return {f"{prefix}{name}": float(value) for name in names if (value := getattr(self, name)) is not None}
 
 
+class MonitorCounts(BaseModel):
+    """What one rollout contributes to the monitors (counts, so batches pool exactly)."""
+
+    turns: int = Field(default=0, ge=0, description="Turns reached.")
+    calls: int = Field(default=0, ge=0, description="Tool calls made.")
+    errors: int = Field(default=0, ge=0, description="Tool calls answered with an error object.")
+    malformed: int = Field(default=0, ge=0, description="Outputs whose tool calls did not parse.")
+    replies: int = Field(default=0, ge=0, description="Turns that ended with a visible reply.")
+    cut: int = Field(default=0, ge=0, description="Turns cut at the step limit.")
+    reference_turns: int | None = Field(default=None, description="Turns of the reference dialogue, if recorded.")
+
+
 def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
@@ -59,33 +71,39 @@ def _cut_turns(trajectory: Trajectory) -> int:
     return moved_on + (trajectory.stop_reason == "max_steps")
 
 
+def monitor_counts(trajectory: Trajectory) -> MonitorCounts:
+    """The counts of one rollout, from its messages and what the episode runner recorded."""
+    counts = MonitorCounts(cut=_cut_turns(trajectory), reference_turns=trajectory.metadata.get("reference_turns"))
+    for turn in Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages).turns():
+        counts.turns += 1
+        counts.replies += bool(turn.steps) and turn.steps[-1].ends_turn
+        for step in turn.steps:
+            bad_outputs = malformed_outputs(step)
+            counts.calls += len(step.calls)
+            counts.malformed += bad_outputs
+            counts.errors += sum(1 for m in step.tool_messages if is_tool_error(m.content)) - bad_outputs
+    return counts
+
+
+def monitors_from_counts(counts: Sequence[MonitorCounts]) -> RolloutMonitors:
+    """Pool the counts of a batch of rollouts into the monitors."""
+    turns = sum(c.turns for c in counts)
+    calls = sum(c.calls for c in counts)
+    malformed = sum(c.malformed for c in counts)
+    reference = [c.reference_turns for c in counts]
+    return RolloutMonitors(
+        rollouts=len(counts),
+        turns=turns,
+        calls_per_turn=_share(calls, turns),
+        step_limit_share=_share(sum(c.cut for c in counts), turns),
+        final_reply_share=_share(sum(c.replies for c in counts), turns),
+        error_call_share=_share(sum(c.errors for c in counts), calls),
+        malformed_share=_share(malformed, calls + malformed),
+        turns_reached=_share(turns, len(counts)),
+        turns_reached_share=_share(turns, sum(r for r in reference if r)) if reference and all(reference) else None,
+    )
+
+
 def rollout_monitors(trajectories: Sequence[Trajectory]) -> RolloutMonitors:
     """The monitors of a batch of rollouts (pure: reads the trajectories only)."""
-    turns = calls = errors = malformed = replies = cut = 0
-    reference_turns = 0
-    for trajectory in trajectories:
-        view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
-        reached = view.turns()
-        turns += len(reached)
-        cut += _cut_turns(trajectory)
-        reference_turns += int(trajectory.metadata.get("reference_turns") or 0)
-        for turn in reached:
-            replies += bool(turn.steps) and turn.steps[-1].ends_turn
-            for step in turn.steps:
-                bad_outputs = malformed_outputs(step)
-                calls += len(step.calls)
-                malformed += bad_outputs
-                errors += sum(1 for m in step.tool_messages if is_tool_error(m.content)) - bad_outputs
-    every = len(trajectories)
-    recorded_reference = reference_turns and all(t.metadata.get("reference_turns") for t in trajectories)
-    return RolloutMonitors(
-        rollouts=every,
-        turns=turns,
-        calls_per_turn=calls / turns if turns else None,
-        step_limit_share=_share(cut, turns),
-        final_reply_share=_share(replies, turns),
-        error_call_share=_share(errors, calls),
-        malformed_share=_share(malformed, calls + malformed),
-        turns_reached=turns / every if every else None,
-        turns_reached_share=turns / reference_turns if recorded_reference else None,
-    )
+    return monitors_from_counts([monitor_counts(t) for t in trajectories])
