@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cm2.annotate.config import ReferenceLabelOptions
+from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
 from cm2.annotate.reference import label_from_reference
 from cm2.data.io import read_dialogues
 from cm2.demo.bfcl_import import ImportOptions, import_bfcl
@@ -112,7 +112,7 @@ def main() -> None:
         dialogues = list(read_dialogues(data))[: args.limit]
     limits = EpisodeLimits(max_turns=args.max_turns, max_steps_per_turn=args.max_steps, max_context_tokens=10**6)
     config = EpisodeConfig(limits=limits, at_step_limit=args.at_step_limit, early_stop=False)
-    calls_only = ReferenceLabelOptions(final_reply_item=False, turn_checks="off")
+    calls_only = ReferenceLabelOptions(final_reply_item=False, turn_checks=TurnCheckOptions(mode="off"))
     labelings = {"now": dialogues, "call items only": [label_from_reference(d, calls_only) for d in dialogues]}
     print(
         f"{len(dialogues)} dialogues, {args.max_turns} turns x {args.max_steps} steps, at the limit: "

@@ -161,9 +161,9 @@ def label_turn(dialogue: Dialogue, turn: Turn, opts: ReferenceLabelOptions) -> T
             if opts.reply_weight is not None:
                 fixed[reply.id] = opts.reply_weight
             items.append(reply)
-    for extra in turn_items(dialogue, turn, call_ids, len(items), opts):
-        if opts.turn_check_weight is not None:
-            fixed[extra.id] = opts.turn_check_weight
+    for extra in turn_items(dialogue, turn, call_ids, len(items), opts.turn_checks):
+        if opts.turn_checks.weight is not None:
+            fixed[extra.id] = opts.turn_checks.weight
         items.append(extra)
     checklist = TurnChecklist(items=items)
     _weigh(checklist, fixed)

@@ -7,8 +7,8 @@ Each depends on call items, so a turn answered without doing its work earns noth
 
 from __future__ import annotations
 
-from cm2.annotate.config import ReferenceLabelOptions
-from cm2.schema import ChecklistItem, Dialogue, Evidence, Turn, TurnCheckKind
+from cm2.annotate.config import TurnCheckOptions
+from cm2.schema import ChecklistItem, Dialogue, Evidence, Turn, TurnCheckKind, TurnChecklist
 
 STATE_MARKER = "environment_reports_state"
 """A dialogue field: true when the dialogue's tool environment can report whether its state matches the
@@ -34,10 +34,10 @@ _TEXT: dict[TurnCheckKind, tuple[str, str, list[str]]] = {
 }
 
 
-def wants_turn_checks(dialogue: Dialogue, opts: ReferenceLabelOptions) -> bool:
-    if opts.turn_checks == "auto":
+def wants_turn_checks(dialogue: Dialogue, opts: TurnCheckOptions) -> bool:
+    if opts.mode == "auto":
         return reports_state(dialogue)
-    return opts.turn_checks == "on"
+    return opts.mode == "on"
 
 
 def reports_state(dialogue: Dialogue) -> bool:
@@ -57,12 +57,10 @@ def _evidence(turn: Turn) -> list[Evidence]:
     ]
 
 
-def turn_item(
-    item_id: str, kind: TurnCheckKind, turn: Turn, calls: list[str], opts: ReferenceLabelOptions
-) -> ChecklistItem:
+def turn_item(item_id: str, kind: TurnCheckKind, turn: Turn, calls: list[str], opts: TurnCheckOptions) -> ChecklistItem:
     """One turn-end item; `calls` are the ids of the turn's call items (the first one gates `ends_with_reply`)."""
     focus, question, failures = _TEXT[kind]
-    budget = len(calls) + (opts.call_budget_slack or 0)
+    budget = sum(len(step.calls) for step in turn.steps) + (opts.call_budget_slack or 0)
     check: dict[str, object] = {"kind": kind}
     if kind == "call_budget":
         check["max_calls"] = budget
@@ -82,10 +80,7 @@ def turn_item(
     )
 
 
-def turn_items(
-    dialogue: Dialogue, turn: Turn, calls: list[str], first_id: int, opts: ReferenceLabelOptions
-) -> list[ChecklistItem]:
-    """The turn-end items the options ask for, numbered from `C{first_id}`."""
+def _kinds(dialogue: Dialogue, opts: TurnCheckOptions) -> list[TurnCheckKind]:
     if not wants_turn_checks(dialogue, opts):
         return []
     kinds: list[TurnCheckKind] = ["ends_with_reply"]
@@ -93,4 +88,42 @@ def turn_items(
         kinds.append("call_budget")
     if reports_state(dialogue):
         kinds.append("environment_state")
-    return [turn_item(f"C{first_id + n}", kind, turn, calls, opts) for n, kind in enumerate(kinds)]
+    return kinds
+
+
+def turn_items(
+    dialogue: Dialogue, turn: Turn, calls: list[str], first_id: int, opts: TurnCheckOptions
+) -> list[ChecklistItem]:
+    """The turn-end items the options ask for, numbered from `C{first_id}`."""
+    return [turn_item(f"C{first_id + n}", kind, turn, calls, opts) for n, kind in enumerate(_kinds(dialogue, opts))]
+
+
+def _free_id(base: str, taken: set[str]) -> str:
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate
+
+
+def with_turn_items(dialogue: Dialogue, checklist: list[TurnChecklist], opts: TurnCheckOptions) -> list[TurnChecklist]:
+    """An LLM-written checklist with the turn-end items appended to every turn (ids named by kind). The
+    turn's items about tool calls play the call items' part in the dependencies; the weights are rescaled
+    so each turn still sums to 1 (each turn-end item gets `opts.weight`, else 1/(items of the turn))."""
+    kinds = _kinds(dialogue, opts)
+    if not kinds:
+        return checklist
+    out = []
+    for turn, items in zip(dialogue.turns(), checklist, strict=False):
+        taken = set(items.ids)
+        calls = [item.id for item in items.items if item.focus_on == "assistant.tool_calls"]
+        extra = []
+        for kind in kinds:
+            extra.append(turn_item(_free_id(kind, taken), kind, turn, calls, opts))
+            taken.add(extra[-1].id)
+        n, k = len(items.items), len(extra)
+        weight = 1 / k if n == 0 else 1 / (n + k) if opts.weight is None else min(opts.weight, 1 / k)
+        kept = 1 - weight * k
+        rescaled = [item.model_copy(update={"weight": item.weight * kept}) for item in items.items]
+        out.append(TurnChecklist(items=[*rescaled, *[e.model_copy(update={"weight": weight}) for e in extra]]))
+    return [*out, *checklist[len(out) :]]

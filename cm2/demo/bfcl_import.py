@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from cm2.annotate.config import ReferenceLabelOptions
+from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
 from cm2.demo.bfcl_dialogue import ToolDocs, UnsupportedEntry, entry_to_dialogue
 from cm2.demo.split import SPLIT_RULE, SplitChoice, in_split, split_of
 
@@ -128,8 +128,9 @@ def convert(entries: list[dict[str, Any]], options: ImportOptions, skipped: list
 
     labeling = ReferenceLabelOptions(
         final_reply_item=options.reply_item,
-        turn_checks="on" if options.turn_checks else "off",
-        call_budget_slack=options.call_budget_slack,
+        turn_checks=TurnCheckOptions(
+            mode="on" if options.turn_checks else "off", call_budget_slack=options.call_budget_slack
+        ),
     )
     for entry in entries:
         entry_id = str(entry["id"])

@@ -47,7 +47,7 @@ def bfcl_dialogue(entry_id: str, turns: int | None = None, **labeling: Any) -> D
     truth = load_ground_truth(entry_id)
     if turns is not None:
         entry["question"], truth = entry["question"][:turns], truth[:turns]
-    options = ReferenceLabelOptions(**{"final_reply_item": False, "turn_checks": "on", **labeling})
+    options = ReferenceLabelOptions.model_validate({"final_reply_item": False, "turn_checks": "on", **labeling})
     return entry_to_dialogue(entry, truth, labeling=options)
 
 
