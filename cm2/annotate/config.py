@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -43,6 +43,35 @@ class ValidationOptions(_Options):
     )
 
 
+class TurnCheckOptions(_Options):
+    """Items decided in code from how each turn ends (`cm2.annotate.turn_items`): `ends_with_reply` (a visible
+    reply, not cut at the step limit; depends on the turn's first call item), `call_budget` (at most the
+    reference's calls plus `call_budget_slack` attempts, malformed ones included; depends on every call item)
+    and, for a dialogue whose environment reports its state (`environment_reports_state: true`, as BFCL
+    imports are), `environment_state` (the state equals the reference after the turn; depends on every call
+    item). A plain string sets `mode` alone."""
+
+    mode: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="auto: on for dialogues with `environment_reports_state: true`, off for the others.",
+    )
+    call_budget_slack: Annotated[int, Field(ge=0)] | None = Field(
+        default=0,
+        description="Tool-call attempts allowed beyond the reference's count before the `call_budget` item fails; "
+        "None leaves the item out (no efficiency pressure).",
+    )
+    weight: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None,
+        description="Weight of each turn-end item (the other items share what is left); None: reference labels "
+        "weigh all items of a turn equally, LLM labels give each turn-end item 1/(items of the turn).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_alone(cls, data: Any) -> Any:
+        return {"mode": data} if isinstance(data, str) else data
+
+
 class LabelOptions(_Options):
     """Checklist labeling with an LLM."""
 
@@ -53,6 +82,10 @@ class LabelOptions(_Options):
     max_repair_rounds: Annotated[int, Field(ge=0, description="Follow-ups sending the problems back.")] = 2
     sampling: SamplingOptions = Field(default_factory=lambda: SamplingOptions(temperature=0.7))
     validation: ValidationOptions = Field(default_factory=ValidationOptions)
+    turn_checks: TurnCheckOptions = Field(
+        default_factory=lambda: TurnCheckOptions(),
+        description="Code-checked turn-end items appended to every accepted checklist (see TurnCheckOptions).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LabelOptions:
@@ -86,6 +119,10 @@ class ReferenceLabelOptions(_Options):
     )
     min_value_chars: Annotated[int, Field(ge=1)] = Field(
         default=2, description="Value flow ignores argument values shorter than this once stringified."
+    )
+    turn_checks: TurnCheckOptions = Field(
+        default_factory=lambda: TurnCheckOptions(),
+        description="Code-checked turn-end items (a visible reply, a call budget, the environment's state).",
     )
 
 

@@ -15,6 +15,7 @@ from cm2.annotate.answer import CHECKLIST_SCHEMA, parse_checklist
 from cm2.annotate.config import LabelOptions
 from cm2.annotate.prompts import load_prompt, render_prompt
 from cm2.annotate.render import render_dialogue
+from cm2.annotate.turn_items import with_turn_items
 from cm2.annotate.validate import checklist_problems
 from cm2.llm.jsonx import JSONExtractionError, extract_json
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMClient, LLMError, Usage
@@ -146,6 +147,7 @@ class ChecklistLabeler:
             if not problems:
                 problems = checklist_problems(dialogue, checklist, self.options.validation)
             if not problems:
+                checklist = with_turn_items(dialogue, checklist, self.options.turn_checks)
                 return SampleResult(checklist, usage, attempt, [], last_answer)
             repair = render_prompt("label_repair", errors="\n".join(f"- {p}" for p in problems), num_turns=num_turns)
             messages = [*messages, {"role": "assistant", "content": response.text}, {"role": "user", "content": repair}]

@@ -2,7 +2,8 @@
 
 For each turn: one item per reference tool call, machine-checkable (`check` with one constraint per
 argument), depending on the earlier calls of the turn whose output it uses (see `valueflow`); plus,
-optionally, one item for the turn's final visible reply.
+optionally, one item for the turn's final visible reply (LLM-judged) and the code-checked turn-end items
+of `turn_items` (a visible reply, a call budget, the environment's state).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from cm2.annotate.config import ReferenceLabelOptions
 from cm2.annotate.render import call_json
+from cm2.annotate.turn_items import turn_items
 from cm2.annotate.valueflow import CallSite, call_sites, value_flow
 from cm2.schema import (
     ArgConstraint,
@@ -127,17 +129,20 @@ def _known_context(dialogue: Dialogue, turn: Turn) -> list[str]:
     return texts
 
 
-def _weigh(turn: TurnChecklist, reply_id: str | None, opts: ReferenceLabelOptions) -> None:
-    """Equal weights, or `reply_weight` for the reply item and the rest shared equally by the calls."""
+def _weigh(turn: TurnChecklist, fixed: dict[str, float]) -> None:
+    """Items in `fixed` get that weight and the call items share the rest equally; all items equal when
+    there is no call item to take the rest."""
     if not turn.items:
         return
-    calls = [item for item in turn.items if item.id != reply_id]
-    if reply_id is not None and opts.reply_weight is not None and calls:
-        for item in turn.items:
-            item.weight = opts.reply_weight if item.id == reply_id else (1 - opts.reply_weight) / len(calls)
-        return
+    calls = [item for item in turn.items if item.id not in fixed]
+    if not calls:
+        fixed = {}
+        calls = turn.items
+    rest = 1 - sum(fixed.values())
+    if rest < -1e-9:
+        raise ValueError(f"the fixed item weights of a turn sum to {1 - rest:g}, more than 1")
     for item in turn.items:
-        item.weight = 1 / len(turn.items)
+        item.weight = fixed[item.id] if item.id in fixed else rest / len(calls)
 
 
 def label_turn(dialogue: Dialogue, turn: Turn, opts: ReferenceLabelOptions) -> TurnChecklist:
@@ -146,16 +151,22 @@ def label_turn(dialogue: Dialogue, turn: Turn, opts: ReferenceLabelOptions) -> T
     items = [call_item(f"C{n}", turn.index, site, opts) for n, site in enumerate(sites)]
     for b, sources in value_flow(turn, _known_context(dialogue, turn), min_chars=opts.min_value_chars).items():
         items[b].dependence = [items[a].id for a in sources]
-    reply_id: str | None = None
+    call_ids = [item.id for item in items]
+    fixed: dict[str, float] = {}
     if opts.final_reply_item:
         reply = reply_item(f"C{len(items)}", turn, opts)
         if reply is not None:
             if opts.reply_depends_on_calls:
-                reply.dependence = [item.id for item in items]
-            reply_id = reply.id
+                reply.dependence = list(call_ids)
+            if opts.reply_weight is not None:
+                fixed[reply.id] = opts.reply_weight
             items.append(reply)
+    for extra in turn_items(dialogue, turn, call_ids, len(items), opts.turn_checks):
+        if opts.turn_checks.weight is not None:
+            fixed[extra.id] = opts.turn_checks.weight
+        items.append(extra)
     checklist = TurnChecklist(items=items)
-    _weigh(checklist, reply_id, opts)
+    _weigh(checklist, fixed)
     return checklist
 
 

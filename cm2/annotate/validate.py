@@ -12,7 +12,16 @@ from typing import Any
 
 from cm2.annotate.config import ValidationOptions
 from cm2.annotate.evidence import evidence_problem
-from cm2.schema import ChecklistItem, Dialogue, Issue, ToolSpec, TurnChecklist, check_dialogue, renormalize_weights
+from cm2.schema import (
+    ChecklistItem,
+    Dialogue,
+    Issue,
+    ToolSpec,
+    TurnCheck,
+    TurnChecklist,
+    check_dialogue,
+    renormalize_weights,
+)
 
 _NUMBER_TYPES = frozenset({"number", "integer"})
 
@@ -36,8 +45,8 @@ def _types(schema: Any) -> set[str]:
 def check_problems(item: ChecklistItem, tools: list[ToolSpec], called: set[str]) -> list[str]:
     """Why `item.check` cannot be evaluated against this dialogue's tools (empty when it can)."""
     check = item.check
-    if check is None:
-        return []
+    if check is None or isinstance(check, TurnCheck):
+        return []  # a turn check names no tool: any dialogue can be judged on it
     where = f"item {item.id}, field check"
     if item.focus_on != "assistant.tool_calls":
         return [f"{where}: a check is allowed only on items with focus_on assistant.tool_calls"]

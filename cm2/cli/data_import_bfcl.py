@@ -29,6 +29,19 @@ def import_bfcl_command(
     reply_item: Annotated[
         bool, typer.Option("--reply-item/--no-reply-item", help="Add a reply item per turn (needs an LLM judge).")
     ] = False,
+    turn_checks: Annotated[
+        bool,
+        typer.Option(
+            "--turn-checks/--no-turn-checks",
+            help="Add code-checked turn-end items per turn: a visible reply, the call budget, BFCL's state check.",
+        ),
+    ] = True,
+    call_budget_slack: Annotated[
+        int,
+        typer.Option(
+            "--call-budget-slack", min=-1, help="Call attempts allowed beyond the reference's; -1: no budget item."
+        ),
+    ] = 0,
 ) -> None:
     """Run each entry's ground-truth calls on BFCL's backends and write the dialogues (uuid = BFCL id, with
     deterministic checklists) plus OUT.manifest.json (split rule, ids per split, entries left out and why).
@@ -54,6 +67,8 @@ def import_bfcl_command(
                 "classes": names(classes),
                 "tool_docs": tool_docs,
                 "reply_item": reply_item,
+                "turn_checks": turn_checks,
+                "call_budget_slack": None if call_budget_slack < 0 else call_budget_slack,
             }
         )
     except ValidationError as exc:

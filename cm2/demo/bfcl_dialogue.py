@@ -5,7 +5,8 @@ one call per assistant step in the recorded order, so every tool message holds w
 returned in the state the earlier calls left. Each turn: the user message, then per call an assistant
 step (a `<think>` plan and the call as an OpenAI tool call with JSON arguments) answered by its tool
 message, then a short visible reply (`cm2.demo.texts`). The checklist comes from the reference calls
-(`cm2.annotate.reference`): one machine-checkable item per call.
+(`cm2.annotate.reference`): one machine-checkable item per call, and the code-checked turn-end items (a
+visible reply, a call budget, BFCL's state check after the turn; `cm2.annotate.turn_items`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from cm2.annotate.config import ReferenceLabelOptions
 from cm2.annotate.reference import label_from_reference
+from cm2.annotate.turn_items import STATE_MARKER
 from cm2.demo.split import split_of
 from cm2.demo.texts import call_content, reply_content
 from cm2.schema import Dialogue, FunctionSpec, Message, ToolSpec
@@ -135,6 +137,7 @@ def entry_to_dialogue(
             "bfcl_category": entry_id.rsplit("_", 1)[0],
             "demo_split": split_of(entry_id),
             "involved_classes": list(entry.get("involved_classes", [])),
+            STATE_MARKER: True,  # BfclEnvironment reports whether its state matches the ground truth after a turn
         }
     )
     return label_from_reference(dialogue, labeling or ReferenceLabelOptions(final_reply_item=False))

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from cm2.annotate.config import ReferenceLabelOptions
+from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
 from cm2.demo.bfcl_dialogue import ToolDocs, UnsupportedEntry, entry_to_dialogue
 from cm2.demo.split import SPLIT_RULE, SplitChoice, in_split, split_of
 
@@ -45,6 +45,16 @@ class ImportOptions(BaseModel):
     reply_item: bool = Field(
         default=False,
         description="Add a checklist item for each turn's reply (needs an LLM judge; call items are checked in code).",
+    )
+
+    turn_checks: bool = Field(
+        default=True,
+        description="Add each turn's code-checked turn-end items: a visible reply, the call budget and BFCL's state "
+        "check (off: call items only).",
+    )
+    call_budget_slack: Annotated[int, Field(ge=0)] | None = Field(
+        default=0,
+        description="Call attempts allowed beyond the reference's before the call-budget item fails; None: no item.",
     )
 
     @field_validator("categories")
@@ -116,7 +126,12 @@ def convert(entries: list[dict[str, Any]], options: ImportOptions, skipped: list
     from cm2.data.filters import check_record
     from cm2.tools.bfcl import load_ground_truth
 
-    labeling = ReferenceLabelOptions(final_reply_item=options.reply_item)
+    labeling = ReferenceLabelOptions(
+        final_reply_item=options.reply_item,
+        turn_checks=TurnCheckOptions(
+            mode="on" if options.turn_checks else "off", call_budget_slack=options.call_budget_slack
+        ),
+    )
     for entry in entries:
         entry_id = str(entry["id"])
         try:

@@ -4,7 +4,9 @@ At every assistant step of a turn, each item of that turn's checklist gets a ver
 - already satisfied earlier in the turn: carried (`source="carried"`, not asked again; the `released`
   mode asks every item at every step instead);
 - focused on tool calls or tool content at a step whose tool call failed: false (`"tool_error"`);
-- with a `check`: decided in code from the step's tool calls (`"check"`);
+- with a `check`: decided in code from the step's tool calls, or from how the turn ends (a visible reply, the
+  number of call attempts, the state the environment reported; `"check"`, or `"unavailable"` when the
+  environment reported no state);
 - focused on something the turn has not shown yet (no tool call, tool result, visible reply or
   reasoning so far): false without asking (`"check"`, unless `skip_absent_focus` is off);
 - otherwise asked of the judge model (`"llm"`), per item or batched per step; when no answer can be
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from cm2.judge.asker import Asker
@@ -27,8 +30,19 @@ from cm2.judge.prompts import PromptKind, prompt_version
 from cm2.judge.result import ItemDecision, JudgeUsage, TrajectoryJudgement
 from cm2.judge.tool_errors import failed_tool_messages
 from cm2.judge.transcript import StepContext, item_record, render_context, trajectory_turns
+from cm2.judge.turn_checks import decide_turn_check
 from cm2.llm import LLMClient
-from cm2.schema import TOOL_FOCUS, AssistantStep, ChecklistItem, Dialogue, Message, Trajectory, Turn, Verdict
+from cm2.schema import (
+    TOOL_FOCUS,
+    AssistantStep,
+    ChecklistItem,
+    Dialogue,
+    Message,
+    Trajectory,
+    Turn,
+    TurnCheck,
+    Verdict,
+)
 
 ABSENT: dict[str, str] = {
     "assistant.tool_calls": "no tool call in this turn so far",
@@ -143,7 +157,7 @@ class ChecklistJudge:
         turns = Dialogue(uuid=dialogue.uuid, messages=history).turns()
         if step.turn >= len(turns) or step.index >= len(turns[step.turn].steps):
             raise JudgeInputError(f"dialogue {dialogue.uuid}: no step {step.index} of turn {step.turn} in the history")
-        current = turns[step.turn].steps[step.index]
+        current = turns[step.turn].steps[step.index] = replace(turns[step.turn].steps[step.index], state=step.state)
         shown: set[str] = set()
         for earlier in turns[step.turn].steps[: step.index + 1]:
             shown |= focus_present(earlier)
@@ -208,6 +222,11 @@ class ChecklistJudge:
                 names = ", ".join(sorted({m.name or "?" for m in failed}))
                 decisions[item.id] = ItemDecision(
                     False, "tool_error", reason=f"a tool call failed at this step ({names})"
+                )
+            elif isinstance(item.check, TurnCheck):
+                verdict, why = decide_turn_check(item.check, turns[step.turn], step)
+                decisions[item.id] = ItemDecision(
+                    verdict, "check" if verdict is not None else "unavailable", reason=why
                 )
             elif item.check is not None:
                 ok, why = explain(item.check, step.calls)

@@ -8,10 +8,10 @@ wrote can open or close a tag of the prompt: the block's boundaries are the prom
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from cm2.schema import ChecklistItem, Dialogue, Message, Trajectory, Turn
+from cm2.schema import ChecklistItem, Dialogue, Message, StateReport, Trajectory, Turn
 
 TRANSCRIPT_TAG = "transcript"
 
@@ -23,9 +23,17 @@ def encode_data(value: Any) -> str:
 
 
 def trajectory_turns(trajectory: Trajectory) -> list[Turn]:
-    """The turns of a trajectory, split at user messages like a reference dialogue's."""
+    """The turns of a trajectory, split at user messages like a reference dialogue's, with the state reports
+    the episode recorded (`metadata["steps"][i]["state"]`) on their steps."""
     view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages, tools=trajectory.tools)
-    return view.turns()
+    turns = view.turns()
+    for entry in trajectory.metadata.get("steps") or []:
+        if not isinstance(entry, dict) or entry.get("state") is None:
+            continue
+        t, s = int(entry["turn"]), int(entry["step"])
+        if t < len(turns) and s < len(turns[t].steps):
+            turns[t].steps[s] = replace(turns[t].steps[s], state=StateReport.model_validate(entry["state"]))
+    return turns
 
 
 def _tool_content(message: Message) -> Any:

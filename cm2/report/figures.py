@@ -56,6 +56,32 @@ def episode_panels(runs: Sequence[RunCurves]) -> list[Panel]:
     ]
 
 
+MONITORS = (
+    ("calls_per_turn", "tool calls per turn", "calls"),
+    ("step_limit_share", "turns cut at the step limit", "share of turns"),
+    ("final_reply_share", "turns ending with a visible reply", "share of turns"),
+    ("error_call_share", "tool calls answered with an error", "share of calls"),
+    ("malformed_share", "malformed tool-call attempts", "share of attempts"),
+    ("turns_reached_share", "turns reached of the reference's", "share of turns"),
+)
+
+
+def _monitor(row: StepStats, name: str) -> float | None:
+    return None if row.monitors is None else getattr(row.monitors, name)
+
+
+def monitor_panels(runs: Sequence[RunCurves]) -> list[Panel]:
+    """Reward-hacking monitors per step, from the rollouts (else the trainer's logged `cm2/…` values)."""
+    panels = []
+    for name, title, ylabel in MONITORS:
+        curves = []
+        for run in runs:
+            curve = _curve(run, lambda s, n=name: _monitor(s, n))  # type: ignore[misc]
+            curves.append(curve if not curve.empty else _logged(run, f"cm2/{name}"))
+        panels.append(Panel(title, ylabel, curves))
+    return panels
+
+
 def _usage_value(row: StepStats, role: str, field: str) -> float | None:
     usage = row.judge if role == "judge" else row.simulator
     return None if usage is None else float(getattr(usage, field))

@@ -12,7 +12,15 @@ from pydantic import BaseModel, Field
 
 from cm2.data.atomic import atomic_file
 from cm2.report.dialogues import load_dialogues, run_dialogues_path
-from cm2.report.figures import RunCurves, cost_panels, episode_panels, pass_rate_panels, reward_panels, trainer_panels
+from cm2.report.figures import (
+    RunCurves,
+    cost_panels,
+    episode_panels,
+    monitor_panels,
+    pass_rate_panels,
+    reward_panels,
+    trainer_panels,
+)
 from cm2.report.html import png_data_uri, render_report
 from cm2.report.plots import Panel, render, save_png
 from cm2.report.run_dir import RunData, load_run
@@ -101,6 +109,14 @@ def _figures(
         ),
         FigureSection(
             "episodes", "Early stops and turns reached", f"Per training step ({window}).", episode_panels(curves), 2
+        ),
+        FigureSection(
+            "monitors",
+            "Reward-hacking monitors",
+            "How the rollouts behave, whatever they earned: a policy gaming its checklist calls more, runs into the "
+            f"step limit instead of replying, or fails and garbles its calls ({window}).",
+            monitor_panels(curves),
+            3,
         ),
         FigureSection(
             "costs",

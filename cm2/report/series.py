@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from cm2.report.scoring import RolloutInput, score_all, steps_per_turn
 from cm2.reward import RewardConfig
+from cm2.rollout.monitors import RolloutMonitors, rollout_monitors
 from cm2.schema import FOCUS_VALUES, Dialogue, Trajectory
 
 USAGE_FIELDS = ("calls", "prompt_tokens", "completion_tokens", "cost_usd")
@@ -54,6 +55,9 @@ class StepStats(BaseModel):
     simulator: UsageSum | None = None
     pass_rate: dict[str, float] = Field(
         default_factory=dict, description="Per focus: share of the reached turns' items satisfied by turn end."
+    )
+    monitors: RolloutMonitors | None = Field(
+        default=None, description="Reward-hacking monitors of the step's rollouts (calls per turn, cut turns, …)."
     )
 
 
@@ -144,6 +148,7 @@ def step_stats(
         verdicts=dict(Counter(v.source for t in trajectories for v in t.verdicts)),
         judge=_usage(trajectories, judge_usage),
         simulator=_usage(trajectories, simulator_usage),
+        monitors=rollout_monitors(trajectories),
     )
     tokens = [t.tokens for t in trajectories if t.tokens is not None]
     if tokens:

@@ -9,7 +9,7 @@ Typical use for one GRPO group (all rollouts of one dialogue)::
 """
 
 from cm2.reward.advantages import group_advantages, trajectory_advantages, turn_advantages
-from cm2.reward.config import Level, Mode, RewardConfig, Scale, UnknownPolicy
+from cm2.reward.config import Level, Mode, RewardConfig, Scale, TurnBaseline, UnknownPolicy
 from cm2.reward.flips import TurnFlips, VerdictRows, backfilled_rewards, flip_rewards
 from cm2.reward.group import GroupScores, compute_group, score_rollouts
 from cm2.reward.levels import (
@@ -33,6 +33,7 @@ __all__ = [
     "RewardConfig",
     "Scale",
     "ScoredRollout",
+    "TurnBaseline",
     "TurnFlips",
     "TurnSpec",
     "UnknownPolicy",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cm2.reward.config import Scale
+from cm2.reward.config import Scale, TurnBaseline
 
 
 def _valid_mask(size: int, valid: Sequence[bool] | np.ndarray | None) -> np.ndarray:
@@ -75,21 +75,24 @@ def turn_advantages(
     *,
     scale: Scale = "one",
     eps: float = 1e-6,
+    baseline: TurnBaseline = "all",
 ) -> list[np.ndarray]:
-    """Turn level: per turn index t, group advantages of R_t over the valid rollouts that reached turn t.
+    """Turn level: per turn index t, group advantages of R_t, given to the valid rollouts that reached turn t.
 
-    `turn_rewards[i]` lists R_t for the turns rollout i reached (ragged). A rollout that never reached
-    turn t has no tokens there, so it is left out of that turn's statistics and gets no advantage for it;
-    the result for rollout i has one entry per turn it reached.
+    `turn_rewards[i]` lists R_t for the turns rollout i reached (ragged); the result for rollout i has one
+    entry per turn it reached (a rollout has no tokens in a turn it never reached). `baseline="all"` (the
+    paper): the mean and F of turn t run over every valid rollout, one that stopped before turn t counting
+    R_t = 0. `baseline="reached"` (the released code): over the valid rollouts that reached turn t only.
     """
     mask = _valid_mask(len(turn_rewards), valid)
     out = [np.zeros(len(rewards), dtype=float) for rewards in turn_rewards]
     longest = max((len(rewards) for rewards in turn_rewards), default=0)
     for t in range(longest):
-        members = [i for i, rewards in enumerate(turn_rewards) if len(rewards) > t]
-        advantages = group_advantages(
-            [turn_rewards[i][t] for i in members], [bool(mask[i]) for i in members], scale=scale, eps=eps
-        )
+        reached = [i for i, rewards in enumerate(turn_rewards) if len(rewards) > t]
+        members = reached if baseline == "reached" else list(range(len(turn_rewards)))
+        values = [turn_rewards[i][t] if len(turn_rewards[i]) > t else 0.0 for i in members]
+        advantages = group_advantages(values, [bool(mask[i]) for i in members], scale=scale, eps=eps)
         for i, advantage in zip(members, advantages, strict=True):
-            out[i][t] = advantage
+            if len(turn_rewards[i]) > t:
+                out[i][t] = advantage
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -10,6 +10,7 @@ Level = Literal["trajectory", "turn", "step"]
 Scale = Literal["std", "one"]
 Mode = Literal["paper", "released"]
 UnknownPolicy = Literal["false", "drop"]
+TurnBaseline = Literal["all", "reached"]
 
 
 class RewardConfig(BaseModel):
@@ -34,6 +35,19 @@ class RewardConfig(BaseModel):
             )
         ),
     ] = "paper"
+    turn_baseline: Annotated[
+        TurnBaseline,
+        Field(
+            description=(
+                "Which rollouts enter turn t's group statistics at turn and step level. all (the paper, Eqs. 7-9): "
+                "every valid rollout of the group; one that never reached turn t counts R_t = 0 in the mean and "
+                "standard deviation and as not flipping in the step baseline b[t, c]. reached (the released code's "
+                "reading): only the valid rollouts that reached turn t. Either way only rollouts that reached turn t "
+                "carry an advantage there (the others have no tokens in it). Defaults to all in paper mode and to "
+                "reached in released mode."
+            )
+        ),
+    ] = "all"
     eta: Annotated[
         float,
         Field(
@@ -69,6 +83,13 @@ class RewardConfig(BaseModel):
         float,
         Field(ge=0.0, description="Added to the standard deviation when scale='std': (x - mean) / (std + eps)."),
     ] = 1e-6
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_turn_baseline(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "turn_baseline" not in data and data.get("mode") == "released":
+            return {**data, "turn_baseline": "reached"}
+        return data
 
     @model_validator(mode="after")
     def _check_combination(self) -> RewardConfig:

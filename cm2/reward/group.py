@@ -72,13 +72,21 @@ def compute_group(group: Sequence[ScoredRollout], config: RewardConfig) -> Group
         trajectory = trajectory_advantages(rewards, valid, scale=config.scale, eps=config.eps)
         advantages = [[np.full(s, a) for s in per_turn] for a, per_turn in zip(trajectory, steps, strict=True)]
     elif config.level == "turn":
-        per_turn_adv = turn_advantages(turn_rewards, valid, scale=config.scale, eps=config.eps)
+        per_turn_adv = turn_advantages(
+            turn_rewards, valid, scale=config.scale, eps=config.eps, baseline=config.turn_baseline
+        )
         advantages = [
             [np.full(s, a) for s, a in zip(per_turn, adv, strict=True)]
             for per_turn, adv in zip(steps, per_turn_adv, strict=True)
         ]
     else:
-        advantages = step_advantages(group, scale=config.scale, eps=config.eps, min_reach=config.min_reach)
+        advantages = step_advantages(
+            group,
+            scale=config.scale,
+            eps=config.eps,
+            min_reach=config.min_reach,
+            baseline=config.turn_baseline,
+        )
     return GroupScores(
         config=config,
         rewards=rewards,

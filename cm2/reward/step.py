@@ -1,6 +1,8 @@
 """Step-level advantages from backfilled item rewards.
 
-For checklist turn t and item c, over the group's valid rollouts that reached turn t:
+For checklist turn t and item c, over the group's valid rollouts (`baseline="all"`, the paper: one that never
+reached turn t counts as not flipping) or over the valid rollouts that reached turn t (`baseline="reached"`,
+the released code's reading):
 - `b[t, c]` = mean over those rollouts of what the item earned in the turn (the share of the group that
   flips it; with a decay, the mean flip value);
 - `F[t, c]` = standard deviation of the same values plus eps (scale="std"), or 1 (scale="one");
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cm2.reward.advantages import centred
-from cm2.reward.config import Scale
+from cm2.reward.config import Scale, TurnBaseline
 from cm2.reward.levels import ScoredRollout
 
 
@@ -30,9 +32,11 @@ class ItemStats:
     """Group statistics of one checklist turn's items (arrays of shape (C,))."""
 
     members: tuple[int, ...]
-    """Rollouts (group indices) in the statistics: valid and reached the turn."""
+    """Rollouts (group indices) that carry step advantages in this turn: valid and reached the turn."""
+    population: int
+    """How many valid rollouts the statistics run over (members, plus the non-reaching ones under "all")."""
     baseline: np.ndarray
-    """b: mean over members of what each item earned in the turn."""
+    """b: mean over the population of what each item earned in the turn (0 for a rollout that never got there)."""
     deviation: np.ndarray
     """(members, C): each member's value minus b, exactly 0 where all members agree."""
     scale: np.ndarray
@@ -51,6 +55,7 @@ def item_stats(
     scale: Scale = "one",
     eps: float = 1e-6,
     min_reach: int | None = None,
+    baseline: TurnBaseline = "all",
 ) -> ItemStats | None:
     """b, F and reach of every item of (checklist, turn); None when no valid rollout reached the turn."""
     members = tuple(i for i, rollout in enumerate(group) if rollout.valid and rollout.num_turns > turn)
@@ -62,14 +67,23 @@ def item_stats(
         if flips.spec != spec:
             raise ValueError(f"rollout {i}, checklist {checklist}, turn {turn}: checklist differs from the group's")
     values = np.stack([flips.value for flips in turns])
-    baseline = values.mean(axis=0)
-    use_std = scale == "std" and len(members) > 1
-    divisor = values.std(axis=0, ddof=1) + eps if use_std else np.ones_like(baseline)
+    if baseline == "all":
+        absent = sum(1 for rollout in group if rollout.valid and rollout.num_turns <= turn)
+        values = np.concatenate([values, np.zeros((absent, values.shape[1]))])  # never reached: never flipped
+    mean = values.mean(axis=0)
+    use_std = scale == "std" and len(values) > 1
+    divisor = values.std(axis=0, ddof=1) + eps if use_std else np.ones_like(mean)
     divisor[divisor == 0] = 1.0  # eps = 0 and all equal: the numerator is 0 anyway
     reach = np.stack([flips.reached for flips in turns]).sum(axis=0)
     keep = reach > min_reach if min_reach is not None else np.ones_like(reach, dtype=bool)
     return ItemStats(
-        members=members, baseline=baseline, deviation=centred(values), scale=divisor, reach=reach, keep=keep
+        members=members,
+        population=len(values),
+        baseline=mean,
+        deviation=centred(values)[: len(members)],
+        scale=divisor,
+        reach=reach,
+        keep=keep,
     )
 
 
@@ -79,6 +93,7 @@ def step_advantages(
     scale: Scale = "one",
     eps: float = 1e-6,
     min_reach: int | None = None,
+    baseline: TurnBaseline = "all",
 ) -> list[list[np.ndarray]]:
     """Per rollout, per reached turn, an (S_t,) array of step advantages."""
     if not group:
@@ -92,7 +107,7 @@ def step_advantages(
     longest = max(rollout.num_turns for rollout in group)
     for k in range(num_checklists):
         for t in range(longest):
-            stats = item_stats(group, k, t, scale=scale, eps=eps, min_reach=min_reach)
+            stats = item_stats(group, k, t, scale=scale, eps=eps, min_reach=min_reach, baseline=baseline)
             if stats is None:
                 continue
             for j, i in enumerate(stats.members):

@@ -29,7 +29,7 @@ from cm2.schema import (
     checklist_turn,
     count_unavailable,
 )
-from cm2.tools import ToolEnvironment, error_object
+from cm2.tools import ReportsState, ToolEnvironment, error_object
 
 
 class StepJudge(Protocol):
@@ -213,9 +213,18 @@ class EpisodeRunner:
                 replies.append(Message(role="tool", content=result.content, tool_call_id=call.id, name=call.name))
                 sources.append(str(result.source))
             messages.extend(replies)
-            step_sources.append({"turn": turn, "step": step, "tool_sources": sources, "parse_errors": parsed.errors})
+            state = env.state_report(turn) if not replies and isinstance(env, ReportsState) else None
+            record: dict[str, Any] = {
+                "turn": turn,
+                "step": step,
+                "tool_sources": sources,
+                "parse_errors": parsed.errors,
+            }
+            if state is not None:
+                record["state"] = state.dump()
+            step_sources.append(record)
             self._schedule_judging(
-                dialogue, list(messages), AssistantStep(turn, step, message_index, assistant, replies), judging
+                dialogue, list(messages), AssistantStep(turn, step, message_index, assistant, replies, state), judging
             )
             if not replies:
                 return None

@@ -9,9 +9,11 @@ from cm2.schema.checklist import (
     Evidence,
     FocusOn,
     ToolCallCheck,
+    TurnCheck,
+    TurnCheckKind,
     TurnChecklist,
 )
-from cm2.schema.dialogue import AssistantStep, Dialogue, Turn, checklist_turn
+from cm2.schema.dialogue import AssistantStep, Dialogue, StateReport, Turn, checklist_turn
 from cm2.schema.messages import FunctionCall, Message, Role, ThinkSplit, ToolCall, join_think, split_think
 from cm2.schema.tools import FunctionSpec, ToolSpec
 from cm2.schema.trajectory import (
@@ -48,6 +50,7 @@ __all__ = [
     "Issue",
     "Message",
     "Role",
+    "StateReport",
     "StepSpan",
     "StopReason",
     "ThinkSplit",
@@ -57,6 +60,8 @@ __all__ = [
     "ToolSpec",
     "Trajectory",
     "Turn",
+    "TurnCheck",
+    "TurnCheckKind",
     "TurnChecklist",
     "Verdict",
     "VerdictSource",

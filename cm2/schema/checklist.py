@@ -57,6 +57,30 @@ class ToolCallCheck(_Record):
     allow_extra_arguments: bool = True
 
 
+TurnCheckKind = Literal["ends_with_reply", "call_budget", "environment_state"]
+
+
+class TurnCheck(_Record):
+    """An item decided in code from how the turn ends. Each kind holds only at a step that ends the turn with
+    a visible reply (no tool call, no error answer); besides that:
+
+    - `ends_with_reply`: nothing more (the turn was not cut at the step limit);
+    - `call_budget`: the turn so far made at most `max_calls` tool-call attempts (calls, and outputs whose
+      calls did not parse);
+    - `environment_state`: the tool environment reported that its state matches the reference state after
+      this turn (an environment that reports nothing leaves the verdict unavailable).
+    """
+
+    kind: TurnCheckKind
+    max_calls: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _budget_has_a_size(self) -> TurnCheck:
+        if (self.kind == "call_budget") != (self.max_calls is not None):
+            raise ValueError("max_calls is set exactly when kind is 'call_budget'")
+        return self
+
+
 class ChecklistItem(_Record):
     """One yes/no criterion of a turn.
 
@@ -78,7 +102,7 @@ class ChecklistItem(_Record):
         validation_alias=AliasChoices("dependence", "dependency", "dependencies"),
     )
     weight: float = Field(default=0.0, ge=0.0)
-    check: ToolCallCheck | None = None
+    check: ToolCallCheck | TurnCheck | None = None
     extra_info: dict[str, Any] | None = None
 
     @model_validator(mode="before")

@@ -13,13 +13,22 @@ from cm2.schema.messages import Message, ToolCall, _Record
 from cm2.schema.tools import ToolSpec
 
 
+class StateReport(_Record):
+    """What a tool environment said about its state when a turn ended: whether it equals the reference
+    state after that turn, and why not."""
+
+    matched: bool
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class AssistantStep:
     """One assistant message and the tool messages that answer it.
 
     `index` is the assistant step's position in its turn (0-based); `message_index` is the
     position of the assistant message among the turn's messages (the released data's `step`,
-    user = 0).
+    user = 0). `state` is the environment's report on its state after a step that ended the turn
+    (None when it was not asked or reports nothing).
     """
 
     turn: int
@@ -27,6 +36,7 @@ class AssistantStep:
     message_index: int
     assistant: Message
     tool_messages: list[Message] = field(default_factory=list)
+    state: StateReport | None = None
 
     @property
     def calls(self) -> list[ToolCall]:
@@ -35,6 +45,11 @@ class AssistantStep:
     @property
     def is_final(self) -> bool:
         return self.assistant.is_final_reply
+
+    @property
+    def ends_turn(self) -> bool:
+        """The step ends its turn with a visible reply: no tool call, nothing answered it, text shown."""
+        return self.is_final and not self.tool_messages and bool(self.assistant.visible_text.strip())
 
 
 @dataclass(frozen=True)

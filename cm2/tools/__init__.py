@@ -1,7 +1,7 @@
 """Tool environments: the hybrid simulator, executable Python tools (BFCL's backends), an MCP server."""
 
 from cm2.tools.canonical import call_key, canonical_json
-from cm2.tools.environment import EnvironmentFactory, ToolEnvironment
+from cm2.tools.environment import EnvironmentFactory, ReportsState, ToolEnvironment
 from cm2.tools.python_tools import PythonTools, public_methods, to_json_text
 from cm2.tools.recorded import RecordedCall, RecordedIndex, recorded_calls
 from cm2.tools.result import ERROR_KEY, ErrorCode, ResultSource, ToolResult, error_object, error_result, is_tool_error
@@ -17,6 +17,7 @@ __all__ = [
     "PythonTools",
     "RecordedCall",
     "RecordedIndex",
+    "ReportsState",
     "ResultSource",
     "SimulatorConfig",
     "ToolBook",

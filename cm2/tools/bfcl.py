@@ -13,14 +13,17 @@ import importlib
 import inspect
 import json
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cm2.schema import FunctionCall, FunctionSpec, ToolCall, ToolSpec
+from cm2.schema import FunctionCall, FunctionSpec, StateReport, ToolCall, ToolSpec
 from cm2.tools.python_tools import PythonTools, public_methods
-from cm2.tools.result import ToolResult
+from cm2.tools.result import ToolResult, error_result
+
+if TYPE_CHECKING:
+    from cm2.tools.bfcl_state import ReferenceStates
 
 MULTI_TURN_CATEGORIES = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
 _INSTALL_HINT = "BFCL support needs the optional extra: pip install 'cm2[bfcl]' (the `bfcl-eval` package)"
@@ -130,8 +133,32 @@ def _instantiate(class_name: str, initial_config: dict[str, Any], long_context: 
     return instance
 
 
+def failure_message(content: str) -> str | None:
+    """The message of a BFCL backend's failure answer `{"error": "..."}` (the backends report a failed call
+    that way instead of raising), or None for any other answer."""
+    try:
+        value = json.loads(content)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(value, dict) and set(value) == {"error"}:
+        return str(value["error"])
+    return None
+
+
+@lru_cache(maxsize=256)
+def _reference_states(entry_id: str) -> ReferenceStates:
+    from cm2.tools.bfcl_state import reference_states  # imports this module: load it only when asked
+
+    return reference_states(entry_id)
+
+
 class BfclEnvironment:
-    """The real BFCL backends of one entry, stateful across the episode (one instance per episode)."""
+    """The real BFCL backends of one entry, stateful across the episode (one instance per episode).
+
+    A call the backend answers with `{"error": ...}` comes back as cm2's error object (code `tool_failed`,
+    BFCL's message kept), so the judge treats it as a failed call. `state_report(turn)` compares the
+    backends with the entry's ground-truth state after that turn (BFCL's own state check).
+    """
 
     def __init__(self, entry: dict[str, Any], *, long_context: bool | None = None):
         self.entry_id: str = entry.get("id", "")
@@ -167,7 +194,23 @@ class BfclEnvironment:
         return [spec for spec in self._executor.tools if spec.name not in hidden]
 
     async def call(self, tool_call: ToolCall) -> ToolResult:
-        return await self._executor.call(tool_call)
+        result = await self._executor.call(tool_call)
+        failure = failure_message(result.content) if result.source == "executed" else None
+        if failure is not None:
+            return error_result("tool_failed", failure, tool_call.name)
+        return result
+
+    def state_report(self, turn: int) -> StateReport | None:
+        """Whether the backends now equal the ground-truth state after `turn`; None when the entry has no
+        ground truth in `bfcl-eval` or no such turn."""
+        try:
+            states = _reference_states(self.entry_id)
+        except KeyError:
+            return None
+        if not 0 <= turn < len(states):
+            return None
+        verdict = states.compare(self, turn)
+        return StateReport(matched=verdict.matched, reason=verdict.reason)
 
     def parse_call(self, text: str) -> ToolCall:
         """A BFCL call string such as `sort('report.pdf')` or `cd(folder='doc')` as a ToolCall, without

@@ -19,6 +19,7 @@ ErrorCode = Literal[
     "schema_violation",
     "simulation_failed",
     "tool_exception",
+    "tool_failed",
     "malformed_tool_call",
 ]
 

@@ -10,6 +10,7 @@ from typing import Any
 from cm2.data import JsonlAppender, read_dialogues
 from cm2.llm.redact import redact_tree
 from cm2.rollout.episode import StepJudge
+from cm2.rollout.monitors import rollout_monitors
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
 from cm2.train.rl_config import RLRunConfig
@@ -46,8 +47,8 @@ def make_trainer_class() -> type:
             mode = "train" if self.model is not None and self.model.training else "eval"
             stopped = [t.stop_reason == "required_item_failed" for t in trajectories]
             self._metrics[mode]["cm2/early_stop_rate"].append(sum(stopped) / max(1, len(stopped)))
-            turns = [len([m for m in t.messages if m.role == "user"]) for t in trajectories]
-            self._metrics[mode]["cm2/turns_reached"].append(sum(turns) / max(1, len(turns)))
+            for name, value in rollout_monitors(trajectories).as_metrics().items():  # reward-hacking monitors
+                self._metrics[mode][name].append(value)
             self._metrics[mode]["cm2/rollout_seconds"].append(self.cm2_rollouts.last_rollout_seconds)
             batch = self.cm2_rollouts.last
             self._metrics[mode]["cm2/unavailable_dropped"].append(float(batch.dropped if batch else 0))

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from annotate_builders import assistant, call, multi_call_dialogue, result, sample_dialogue, tool
 
-from cm2.annotate.config import ReferenceLabelOptions, ValidationOptions
+from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions, ValidationOptions
 from cm2.annotate.reference import label_from_reference
+from cm2.annotate.turn_items import with_turn_items
 from cm2.annotate.validate import checklist_problems
 from cm2.annotate.valueflow import call_sites, value_flow
-from cm2.schema import ChecklistItem, Dialogue, validate_dialogue
+from cm2.schema import ChecklistItem, Dialogue, ToolCallCheck, TurnCheck, TurnChecklist, validate_dialogue
 
 
 def _items(dialogue: Dialogue, turn: int) -> dict[str, ChecklistItem]:
-    return {item.check.tool if item.check else "reply": item for item in dialogue.checklists[0][turn].items}
+    items = dialogue.checklists[0][turn].items
+    return {item.check.tool if isinstance(item.check, ToolCallCheck) else "reply": item for item in items}
 
 
 def test_sample_gets_one_checked_item_per_call_and_a_reply_item_per_turn() -> None:
@@ -25,7 +28,7 @@ def test_sample_gets_one_checked_item_per_call_and_a_reply_item_per_turn() -> No
     first = checklist[0].items
     assert [i.focus_on for i in first] == ["assistant.tool_calls", "assistant.content.user_visible_reply"]
     check = first[0].check
-    assert check is not None and check.tool == "get_the_last_games_of_a_football_team"
+    assert isinstance(check, ToolCallCheck) and check.tool == "get_the_last_games_of_a_football_team"
     assert check.arguments["teamid"].kind == "exact" and check.arguments["teamid"].value == "Washington Huskies"
     assert first[0].evidence[0].step == 1 and first[0].required_for_next_turn
     assert first[1].dependence == ["C0"] and first[1].evidence[0].step == 3 and first[1].check is None
@@ -107,16 +110,85 @@ def test_options_shape_constraints_weights_and_reply_item() -> None:
     dialogue = Dialogue.model_validate({"uuid": "o", "messages": messages})
     opts = ReferenceLabelOptions(long_text="substring", long_text_chars=40, numeric_tolerance=0.5, reply_weight=0.2)
     items = label_from_reference(dialogue, opts).checklists[0][0].items
-    args = items[0].check.arguments if items[0].check else {}
+    args = items[0].check.arguments if isinstance(items[0].check, ToolCallCheck) else {}
     assert args["note"].kind == "substring" and args["note"].value == long_text
     assert args["price"].kind == "numeric" and args["price"].tolerance == 0.5
     assert args["vip"].kind == "exact" and args["vip"].value is True
     assert [round(i.weight, 6) for i in items] == [0.8, 0.2]
     omitted = label_from_reference(dialogue, ReferenceLabelOptions(long_text="omit", long_text_chars=40))
     first = omitted.checklists[0][0].items[0]
-    assert first.check is not None and "note" not in first.check.arguments
+    assert isinstance(first.check, ToolCallCheck) and "note" not in first.check.arguments
     no_reply = label_from_reference(dialogue, ReferenceLabelOptions(final_reply_item=False, call_required=False))
     assert [i.focus_on for i in no_reply.checklists[0][0].items] == ["assistant.tool_calls"]
     assert no_reply.checklists[0][0].items[0].weight == 1.0
     assert not no_reply.checklists[0][0].items[0].required_for_next_turn
     assert json.dumps(no_reply.dump())  # serialisable
+
+
+def _kinds(turn: TurnChecklist) -> list[str]:
+    return [
+        item.check.kind if isinstance(item.check, TurnCheck) else "call" if item.check else "reply"
+        for item in turn.items
+    ]
+
+
+def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> None:
+    source = multi_call_dialogue()
+    # auto: off for a dialogue whose environment does not report its state (the simulator's)
+    assert _kinds(label_from_reference(source).checklists[0][0]) == ["call"] * 5 + ["reply"]
+    on = ReferenceLabelOptions(final_reply_item=False, turn_checks=TurnCheckOptions(mode="on", call_budget_slack=1))
+    turn = label_from_reference(source, on).checklists[0][0]
+    assert _kinds(turn) == ["call"] * 5 + ["ends_with_reply", "call_budget"]  # no state item: nothing reports it
+    by_kind = {kind: item for kind, item in zip(_kinds(turn), turn.items, strict=True)}
+    calls = [item.id for item in turn.items if item.check is not None and not isinstance(item.check, TurnCheck)]
+    assert by_kind["ends_with_reply"].dependence == calls[:1] and by_kind["call_budget"].dependence == calls
+    assert isinstance(by_kind["call_budget"].check, TurnCheck) and by_kind["call_budget"].check.max_calls == 6
+    assert sum(i.weight for i in turn.items) == pytest.approx(1.0) and len({i.weight for i in turn.items}) == 1
+    # a dialogue that declares a state-reporting environment gets the state item under auto
+    stateful = Dialogue.model_validate({**source.dump(), "environment_reports_state": True})
+    weighted = ReferenceLabelOptions.model_validate(
+        {"final_reply_item": True, "turn_checks": {"call_budget_slack": None, "weight": 0.1}}
+    )
+    turn = label_from_reference(stateful, weighted).checklists[0][0]
+    assert _kinds(turn)[-3:] == ["reply", "ends_with_reply", "environment_state"]  # no budget item: slack None
+    weights = {kind: item.weight for kind, item in zip(_kinds(turn), turn.items, strict=True)}
+    assert weights["ends_with_reply"] == weights["environment_state"] == 0.1
+    assert sum(i.weight for i in turn.items) == pytest.approx(1.0)
+    assert (
+        checklist_problems(stateful, label_from_reference(stateful, weighted).checklists[0], ValidationOptions()) == []
+    )
+    # the items survive a dump/load round trip
+    again = Dialogue.model_validate(label_from_reference(stateful, weighted).dump())
+    assert _kinds(again.checklists[0][0]) == _kinds(turn)
+
+
+def test_a_turn_without_calls_gets_undependent_turn_end_items() -> None:
+    on = ReferenceLabelOptions.model_validate({"turn_checks": "on"})  # a string sets the mode alone
+    turn = label_from_reference(sample_dialogue(), on).checklists[0][1]
+    assert _kinds(turn) == ["reply", "ends_with_reply", "call_budget"]  # the LLM reply item, then the checks
+    assert all(item.dependence == [] for item in turn.items)
+    assert turn.items[2].check is not None and getattr(turn.items[2].check, "max_calls", None) == 0
+
+
+def test_a_call_budget_needs_its_size() -> None:
+    with pytest.raises(ValueError, match="max_calls"):
+        TurnCheck(kind="call_budget")
+    with pytest.raises(ValueError, match="max_calls"):
+        TurnCheck(kind="ends_with_reply", max_calls=2)
+
+
+def test_llm_checklists_get_the_turn_end_items_with_rescaled_weights() -> None:
+    source = Dialogue.model_validate({**multi_call_dialogue().dump(), "environment_reports_state": True})
+    written = label_from_reference(source, ReferenceLabelOptions(turn_checks=TurnCheckOptions(mode="off")))
+    checklist = written.checklists[0]
+    before = [item.weight for item in checklist[0].items]
+    extended = with_turn_items(source, checklist, TurnCheckOptions())
+    turn = extended[0]
+    assert [item.id for item in turn.items[-3:]] == ["ends_with_reply", "call_budget", "environment_state"]
+    assert sum(item.weight for item in turn.items) == pytest.approx(1.0)
+    n = len(before)
+    assert [item.weight for item in turn.items[:n]] == pytest.approx([w * n / (n + 3) for w in before])
+    calls = [item.id for item in checklist[0].items if item.focus_on == "assistant.tool_calls"]
+    assert turn.items[-3].dependence == calls[:1] and turn.items[-1].dependence == calls
+    assert checklist_problems(source, extended, ValidationOptions()) == []
+    assert with_turn_items(multi_call_dialogue(), checklist, TurnCheckOptions()) == checklist  # auto, no state: off

@@ -96,10 +96,11 @@ def test_reference_earns_every_item_and_passes_bfcl_checker(entry_id: str) -> No
     trajectory = asyncio.run(runner.run(dialogue))
     assert trajectory.stop_reason == "completed"
     assert [m.content for m in trajectory.messages] == [m.content for m in dialogue.messages]  # same tool outputs
-    # a turn without calls (miss_param asks for the missing detail) has no item that code can decide: it earns 0
-    checked_turns = sum(bool(turn.items) for turn in dialogue.checklists[0]) / len(dialogue.checklists[0])
-    assert score_trajectory(dialogue, trajectory).reward == pytest.approx(checked_turns)
-    assert checked_turns == (1.0 if "base" in entry_id else 2 / 3)
+    # Every turn has items decided in code, a turn without calls too (miss_param asks for the missing detail:
+    # it ends with a reply, within its budget of 0 calls, with the state untouched); it used to have none and
+    # earn 0, so a perfect policy scored 2/3 on these entries.
+    assert all(turn.items for turn in dialogue.checklists[0])
+    assert score_trajectory(dialogue, trajectory).reward == pytest.approx(1.0)
     calls = score_calls(dialogue, trajectory, entry_id, max_turns=30)
     assert calls.exact_turns == calls.turns == len(dialogue.turns()) and calls.bfcl_valid, calls
 

@@ -15,7 +15,7 @@ pytest.importorskip("bfcl_eval")
 
 from conftest import demo_app
 
-from cm2.annotate.config import ReferenceLabelOptions
+from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
 from cm2.annotate.reference import label_from_reference
 from cm2.data.io import read_dialogues
 from cm2.demo.bfcl_import import ImportOptions, import_bfcl
@@ -40,7 +40,10 @@ class Annotator:
         if system.startswith("You write grading checklists"):
             dialogue = next(d for first, d in self.by_first_user.items() if first and first in text)
             self.labeled.append(dialogue.uuid)
-            checklist = label_from_reference(dialogue, ReferenceLabelOptions(final_reply_item=True)).checklists[0]
+            options = ReferenceLabelOptions(
+                final_reply_item=True, turn_checks=TurnCheckOptions(mode="off")
+            )  # what an LLM labeler writes
+            checklist = label_from_reference(dialogue, options).checklists[0]
             return json.dumps({"turns": [{"turn": t, "items": turn.dump_items()} for t, turn in enumerate(checklist)]})
         self.judged += 1
         criteria = text.rsplit("<criteria>", 1)[-1].split("</criteria>", 1)[0]
@@ -65,6 +68,10 @@ def test_tiny_demo_with_an_llm_endpoint(tmp_path: Path) -> None:
     labeled = list(read_dialogues(out / "filter" / "train.jsonl"))
     reply_items = [i for d in labeled for turn in d.checklists[0] for i in turn.items if i.check is None]
     assert reply_items and all(i.focus_on == "assistant.content.user_visible_reply" for i in reply_items)
+    # the labeler appends the code-checked turn-end items to what the LLM wrote (BFCL dialogues report their state)
+    kinds = {getattr(i.check, "kind", None) for d in labeled for turn in d.checklists[0] for i in turn.items}
+    assert {"ends_with_reply", "call_budget", "environment_state"} <= kinds
+    assert all(abs(sum(i.weight for i in turn.items) - 1) < 1e-9 for d in labeled for turn in d.checklists[0])
     rollouts = [Trajectory.model_validate_json(line) for line in (out / "rl" / "trajectories.jsonl").open()]
     sources = {v.source for t in rollouts for v in t.verdicts}
     assert "check" in sources  # call items decided in code

@@ -69,10 +69,11 @@ def test_cli_turn_level_from_a_config_file_and_flags_override_it(tmp_path: Path)
         assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(r["level"] == "turn" and r["advantage"] is None for r in records)
-    # turn 0 rewards 1, 0, 0 (mean 1/3); turn 1 rewards 1 and 1 for the two rollouts that reached it
+    # turn 0 rewards 1, 0, 0 (mean 1/3); turn 1 rewards 1 and 1 for the two rollouts that reached it and 0 for
+    # the one that did not (the paper's statistics run over all G rollouts: mean 2/3)
     assert records[0]["advantages"][0] == pytest.approx([2 / 3, 2 / 3])
     assert records[1]["advantages"] == [pytest.approx([-1 / 3])]
-    assert records[2]["advantages"][1] == pytest.approx([0.0, 0.0])
+    assert records[2]["advantages"][1] == pytest.approx([1 / 3, 1 / 3])
     assert records[0]["judge"]["calls"] == 5  # per item: C1, C2, then C3; D1, then D2 (replies only once there)
     assert not (tmp_path / "judged.jsonl.verdicts.sqlite").exists()
 

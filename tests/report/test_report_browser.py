@@ -111,7 +111,7 @@ def test_report_renders_offline(page: Watched, report_html: Path, tmp_path: Path
     tab.goto(report_html.as_uri())
     assert tab.locator("h1").inner_text().startswith("cm2 report")
     plots = tab.locator("img.cm2-plot")
-    assert plots.count() == 5
+    assert plots.count() == 6  # rewards, episodes, monitors, costs, pass rate, trainer
     assert all(w > 0 for w in plots.evaluate_all("images => images.map(i => i.naturalWidth)"))
     assert tab.locator(".cm2-list-entry").count() == 24
     assert tab.locator("#cm2-count").inner_text() == "24 of 24 rollouts"

@@ -30,11 +30,12 @@ def test_report_of_one_run_is_self_contained(cli_report: CliReport) -> None:
     assert cli_report.exit_code == 0, cli_report.output
     out = cli_report.html.parent
     html = cli_report.html.read_text(encoding="utf-8")
-    for name in ("rewards", "episodes", "costs", "pass-rate", "trainer"):
+    for name in ("rewards", "episodes", "monitors", "costs", "pass-rate", "trainer"):
         assert (out / f"{name}.png").read_bytes().startswith(PNG_MAGIC)
         assert f'id="cm2-{name}"' in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "the page must not load anything"
-    assert html.count("data:image/png;base64,") == 5
+    assert html.count("data:image/png;base64,") == 6
+    assert "Reward-hacking monitors" in html
     assert "not recorded" in html and "trajectory-level · G=4" in html
     data = view_data(html)
     assert len(data["rollouts"]) == 24 and data["checklists"]  # dialogues found through rl_config.json `data`

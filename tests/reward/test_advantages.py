@@ -71,20 +71,45 @@ def test_turn_level() -> None:
     scores = _scores(level="turn")
     assert scores.turn_rewards == [pytest.approx([1.0, 1.0]), pytest.approx([0.6]), pytest.approx([0.6, 0.0])]
     # turn 0 over all three: mean 2.2/3 -> [0.2667, -0.1333, -0.1333]
-    # turn 1 only r0 and r2 reached it: mean 0.5 -> [0.5, -0.5]; r1 has no turn 1 and no advantage for it
-    expected = [[4 / 15, 0.5], [-2 / 15], [-2 / 15, -0.5]]
+    # turn 1 (the paper, Eq. 8): over all three, r1 never got there and counts 0: mean 1/3 -> [2/3, -1/3];
+    # r1 has no turn-1 tokens, so no advantage for it
+    expected = [[4 / 15, 2 / 3], [-2 / 15], [-2 / 15, -1 / 3]]
     for got, want in zip(scores.advantages, expected, strict=True):
         assert [float(turn[0]) for turn in got] == pytest.approx(want)
     assert [len(turn) for turn in scores.advantages[2]] == [1, 2]  # one value per step
 
 
+def test_turn_level_reached_only_option() -> None:
+    # turn_baseline="reached" (the released code's reading, the default before the paper-exact fix):
+    # turn 1 over r0 and r2 only: mean 0.5 -> [0.5, -0.5]
+    scores = _scores(level="turn", turn_baseline="reached")
+    expected = [[4 / 15, 0.5], [-2 / 15], [-2 / 15, -0.5]]
+    for got, want in zip(scores.advantages, expected, strict=True):
+        assert [float(turn[0]) for turn in got] == pytest.approx(want)
+    assert RewardConfig(mode="released").turn_baseline == "reached"  # released mode keeps its old statistics
+    assert RewardConfig().turn_baseline == "all"
+
+
 def test_turn_advantages_direct() -> None:
     out = turn_advantages([[1.0, 1.0], [0.6], [0.6, 0.0]])
     assert [a.tolist() for a in out] == [
+        pytest.approx([4 / 15, 2 / 3]),
+        pytest.approx([-2 / 15]),
+        pytest.approx([-2 / 15, -1 / 3]),
+    ]
+    reached = turn_advantages([[1.0, 1.0], [0.6], [0.6, 0.0]], baseline="reached")
+    assert [a.tolist() for a in reached] == [
         pytest.approx([4 / 15, 0.5]),
         pytest.approx([-2 / 15]),
         pytest.approx([-2 / 15, -0.5]),
     ]
+
+
+def test_only_rollout_reaching_a_turn_and_succeeding_gets_credit() -> None:
+    # The case: one rollout of four reaches turn 1 and succeeds. Reached-only statistics give it 0.
+    rewards = [[1.0, 1.0], [1.0], [1.0], [1.0]]
+    assert turn_advantages(rewards)[0][1] == pytest.approx(0.75)
+    assert turn_advantages(rewards, baseline="reached")[0][1] == 0.0
 
 
 def test_drop_excludes_rollout_from_statistics() -> None:
@@ -103,7 +128,7 @@ def test_drop_excludes_rollout_from_statistics() -> None:
 
 def test_drop_at_turn_level() -> None:
     out = turn_advantages([[1.0, 1.0], [0.6], [0.6, 0.0]], [True, False, True])
-    # turn 0 over r0, r2: mean 0.8; turn 1 over r0, r2: mean 0.5
+    # turn 0 over r0, r2: mean 0.8; turn 1 over r0, r2 (r1 is dropped, not merely absent): mean 0.5
     assert [a.tolist() for a in out] == [pytest.approx([0.2, 0.5]), [0.0], pytest.approx([-0.2, -0.5])]
 
 

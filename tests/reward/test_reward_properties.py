@@ -140,14 +140,24 @@ def test_advantages_sum_to_zero_over_the_group_with_unit_scale(case: tuple) -> N
     assert trajectory.trajectory is not None
     assert abs(trajectory.trajectory[valid].sum()) < TOL
     assert not trajectory.trajectory[~valid].any()
-    scores = compute_group(group, RewardConfig(level="turn"))
-    per_turn = turn_advantages(scores.turn_rewards, valid)
-    for t in range(max(r.num_turns for r in group)):
-        members = [i for i, r in enumerate(group) if r.num_turns > t]
-        assert abs(sum(per_turn[i][t] for i in members if valid[i])) < TOL
-        assert all(per_turn[i][t] == 0 for i in members if not valid[i])
-        for i in members:  # every step of the turn carries the turn's advantage
-            assert (scores.advantages[i][t] == per_turn[i][t]).all()
+    for baseline in ("all", "reached"):
+        scores = compute_group(group, RewardConfig(level="turn", turn_baseline=baseline))
+        per_turn = turn_advantages(scores.turn_rewards, valid, baseline=baseline)
+        for t in range(max(r.num_turns for r in group)):
+            members = [i for i, r in enumerate(group) if r.num_turns > t]
+            total = sum(per_turn[i][t] for i in members if valid[i])
+            if baseline == "all":
+                # The paper's mean runs over every valid rollout; one that never reached turn t stands for
+                # R_t = 0 there, i.e. for an advantage of -mean that no token carries: the sum with those is 0.
+                absent = [i for i, r in enumerate(group) if r.num_turns <= t and valid[i]]
+                population = [scores.turn_rewards[i][t] if r.num_turns > t else 0.0 for i, r in enumerate(group)]
+                kept = [v for v, ok in zip(population, valid, strict=True) if ok]
+                if len(kept) >= 2 and members and any(valid[i] for i in members):
+                    total -= len(absent) * float(np.mean(kept))
+            assert abs(total) < TOL
+            assert all(per_turn[i][t] == 0 for i in members if not valid[i])
+            for i in members:  # every step of the turn carries the turn's advantage
+                assert (scores.advantages[i][t] == per_turn[i][t]).all()
 
 
 @SETTINGS

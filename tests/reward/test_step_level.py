@@ -32,19 +32,30 @@ def test_step_level_scale_one() -> None:
     assert stats is not None
     np.testing.assert_allclose(stats.baseline, [1.0, 1 / 3])
     assert stats.reach.tolist() == [3, 1]  # b was eligible only in r0
-    # Turn 1, only r0 and r2 reached it: b_c = 1/2.
+    # Turn 1, only r0 and r2 reached it; r1 counts as not flipping c (the paper, Eq. 9): b_c = 1/3.
     stats1 = item_stats(group, 0, 1)
-    assert stats1 is not None and stats1.members == (0, 2)
-    np.testing.assert_allclose(stats1.baseline, [0.5])
+    assert stats1 is not None and stats1.members == (0, 2) and stats1.population == 3
+    np.testing.assert_allclose(stats1.baseline, [1 / 3])
     adv = step_advantages(group)
-    # r0 t0: s0 eligible {a}: 1 - 1 = 0; s1 eligible {b}: 1 - 1/3 = 2/3.  t1: s0 {c}: 1 - 0.5 = 0.5
+    # r0 t0: s0 eligible {a}: 1 - 1 = 0; s1 eligible {b}: 1 - 1/3 = 2/3.  t1: s0 {c}: 1 - 1/3 = 2/3
     # r1 t0: s0 {a}: 0; s1 {a}: 0 (b is in x_1 already, so never eligible, never rewarded nor punished)
-    # r2 t0: s0 {a}: 0.  t1: s0 {c}: 0 - 0.5 = -0.5; s1 {c}: -0.5
-    expected = [[[0.0, 2 / 3], [0.5]], [[0.0, 0.0]], [[0.0], [-0.5, -0.5]]]
+    # r2 t0: s0 {a}: 0.  t1: s0 {c}: 0 - 1/3; s1 {c}: -1/3
+    expected = [[[0.0, 2 / 3], [2 / 3]], [[0.0, 0.0]], [[0.0], [-1 / 3, -1 / 3]]]
     for got, want in zip(adv, expected, strict=True):
         assert len(got) == len(want)
         for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w, atol=1e-12)
+
+
+def test_step_level_reached_only_option() -> None:
+    # turn_baseline="reached" (the released code's reading): turn 1's statistics over r0 and r2 only, b_c = 1/2.
+    group = _group(*GROUP_ROWS)
+    stats1 = item_stats(group, 0, 1, baseline="reached")
+    assert stats1 is not None and stats1.population == 2
+    np.testing.assert_allclose(stats1.baseline, [0.5])
+    adv = compute_group(group, RewardConfig(level="step", turn_baseline="reached")).advantages
+    np.testing.assert_allclose(adv[0][1], [0.5])
+    np.testing.assert_allclose(adv[2][1], [-0.5, -0.5])
 
 
 def test_step_level_scale_std() -> None:
@@ -52,10 +63,10 @@ def test_step_level_scale_std() -> None:
     adv = step_advantages(group, scale="std", eps=1e-6)
     # b: values [1, 0, 0], unbiased std = sqrt(1/3) -> r0 t0 s1: (2/3) / sqrt(1/3) = 2/sqrt(3)
     # a: values [1, 1, 1], std 0 -> numerator 0 -> 0 (no blow-up)
-    # c: values [1, 0], std = sqrt(1/2) -> +-0.5 / sqrt(1/2) = +-sqrt(1/2)
+    # c: values [1, 0, 0] (r1 never reached turn 1: not flipping), std = sqrt(1/3) -> 2/sqrt(3) and -1/sqrt(3)
     np.testing.assert_allclose(adv[0][0], [0.0, 2 / np.sqrt(3)], rtol=1e-5)
-    np.testing.assert_allclose(adv[0][1], [np.sqrt(0.5)], rtol=1e-5)
-    np.testing.assert_allclose(adv[2][1], [-np.sqrt(0.5)] * 2, rtol=1e-5)
+    np.testing.assert_allclose(adv[0][1], [2 / np.sqrt(3)], rtol=1e-5)
+    np.testing.assert_allclose(adv[2][1], [-1 / np.sqrt(3)] * 2, rtol=1e-5)
     np.testing.assert_array_equal(adv[1][0], [0.0, 0.0])
 
 

@@ -58,7 +58,11 @@ def test_replaying_the_reference_earns_full_reward() -> None:
     scores = compute_group(group, cfg)
     assert scores.rewards.tolist() == pytest.approx([1.0, 0.0])
     assert scores.turn_rewards[0] == pytest.approx([1.0, 1.0, 1.0])
-    np.testing.assert_allclose([a[0] for a in scores.advantages[0]], [0.5, 0.0, 0.0])
+    # The paper's turn statistics run over both rollouts: the silent one never reached turns 1 and 2 and counts
+    # R_t = 0 there, so the replay is credited at every turn (the reached-only reading gave it 0 on turns 1, 2).
+    np.testing.assert_allclose([a[0] for a in scores.advantages[0]], [0.5, 0.5, 0.5])
+    reached = RewardConfig(level="turn", turn_baseline="reached")
+    np.testing.assert_allclose([a[0] for a in compute_group(group, reached).advantages[0]], [0.5, 0.0, 0.0])
 
 
 def test_verdict_rows_missing_is_none_and_conflicts_are_errors() -> None:

@@ -85,15 +85,19 @@ def test_every_function_doc_converts_to_a_valid_json_schema() -> None:
             assert spec.parameters["type"] == "object" and "dict" not in json.dumps(spec.parameters)
 
 
-def test_bad_calls_are_error_objects_and_backend_errors_are_answers() -> None:
+def test_bad_calls_and_backend_failures_are_error_objects() -> None:
     env = BfclEnvironment.from_entry(ENTRY)
     unknown = run(env, ToolCall(function=FunctionCall(name="format_disk", arguments={})))
     assert unknown.error_code == "unknown_tool"
     missing = run(env, ToolCall(function=FunctionCall(name="cd", arguments={})))
     assert missing.error_code == "invalid_arguments" and is_tool_error(missing.content)
-    # A backend that reports a failure in its own words is a normal (executed) answer.
+    # A backend that reports a failure in its own words ({"error": ...}) is a failed call too, so it cannot
+    # satisfy a checklist item (it used to pass as a normal answer); BFCL's message is kept.
     nowhere = run(env, env.parse_call("cd(folder='nowhere')"))
-    assert nowhere.source == "executed" and "error" in json.loads(nowhere.content)
+    assert nowhere.source == "error" and nowhere.error_code == "tool_failed" and is_tool_error(nowhere.content)
+    body = json.loads(nowhere.content)["error_tool_call"]
+    assert body["tool"] == "cd" and "nowhere" in body["message"]
+    assert run(env, env.parse_call("ls()")).source == "executed"
 
 
 @pytest.mark.parametrize("text", ["cd(folder=__import__('os').getcwd())", "cd", "1 + 1", "cd(folder='a'"])

@@ -86,6 +86,9 @@ def test_two_grpo_steps_per_level(tmp_path: Path, tiny_model: Path, level: str) 
     steps = [entry for entry in log if "loss" in entry]
     assert len(steps) == 2
     assert any(entry["grad_norm"] > 0 for entry in steps), "advantages never reached the loss"
+    # the reward-hacking monitors are logged every step
+    monitors = ("cm2/calls_per_turn", "cm2/step_limit_share", "cm2/final_reply_share", "cm2/turns_reached")
+    assert all(name in entry for entry in steps for name in monitors), steps
     lines = (tmp_path / "out" / "trajectories.jsonl").read_text().splitlines()
     trajectories = [Trajectory.model_validate_json(line) for line in lines]
     assert len(trajectories) == 8

@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from cm2.reward import RewardConfig, ScoredRollout, TurnSpec, checklist_specs, score_rollout, verdict_rows
+from cm2.rollout.monitors import MonitorCounts, monitor_counts
 from cm2.schema import Dialogue, Trajectory
 from cm2.train.rollouts import steps_per_turn
 
@@ -37,6 +38,7 @@ class RolloutRecord(BaseModel):
     valid: bool = Field(default=True, description="False when the unknown-verdict policy dropped the rollout.")
     tool_errors: int = Field(default=0, ge=0, description="Tool calls answered with an error object.")
     unavailable_verdicts: int = Field(default=0, ge=0, description="Verdicts the judge could not give.")
+    monitors: MonitorCounts | None = Field(default=None, description="Counts behind the reward-hacking monitors.")
 
     @property
     def turns_reached(self) -> int:
@@ -80,6 +82,7 @@ def record_from_trajectory(trajectory: Trajectory, dialogue: Dialogue, config: R
         valid=scored.valid,
         tool_errors=sum(1 for source in sources if source == "error"),
         unavailable_verdicts=sum(1 for v in trajectory.verdicts if v.satisfied is None),
+        monitors=monitor_counts(trajectory),
     )
 
 

@@ -23,6 +23,7 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from cm2.integrations.verl.advantage import provide_records
 from cm2.integrations.verl.config import ESTIMATOR_NAME
 from cm2.integrations.verl.record import RolloutRecord
+from cm2.rollout.monitors import monitors_from_counts
 
 
 def _values(field: Any) -> list[Any]:
@@ -51,6 +52,9 @@ def record_metrics(records: Sequence[RolloutRecord]) -> dict[str, float]:
     }
     for reason in ("max_turns", "max_steps", "max_tokens", "judge_unavailable"):
         metrics[f"cm2/stop/{reason}"] = stops.count(reason) / len(records)
+    counts = [r.monitors for r in records if r.monitors is not None]
+    if counts:  # reward-hacking monitors, as the embedded trainer logs them
+        metrics.update(monitors_from_counts(counts).as_metrics())
     return metrics
 
 

@@ -28,6 +28,7 @@ from cm2.llm.factory import make_client
 from cm2.llm.testing import FakeOpenAIServer, build_tiny_tokenizer
 from cm2.reward import RewardConfig, turn_advantages
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
+from cm2.rollout.monitors import monitor_counts
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import HybridToolSimulator
 from cm2.train.rollouts import score_group
@@ -68,6 +69,7 @@ def batch(
         expected += score_group(dialogue, trajectories, config)[2]
         for trajectory in trajectories:
             record = record_from_trajectory(trajectory, dialogue, config)
+            assert record.monitors == monitor_counts(trajectory)  # the monitors travel with the record
             assert trajectory.tokens is not None
             mask = trajectory.tokens.loss_mask
             records.append(record)

@@ -12,10 +12,13 @@ from verl_builders import GOOD, ScriptedServer, weather_dialogue
 
 from cm2.integrations.verl.config import VerlRolloutConfig, reward_config, rollout_config
 from cm2.integrations.verl.policy import ServerTokenPolicy
-from cm2.integrations.verl.record import turn_end_rewards
+from cm2.integrations.verl.record import RolloutRecord, record_from_trajectory, turn_end_rewards
 from cm2.llm.testing import build_tiny_tokenizer
+from cm2.reward import RewardConfig
+from cm2.rollout.monitors import MonitorCounts, monitors_from_counts
 from cm2.rollout.policy import SamplingParams
 from cm2.rollout.transcript import TokenTranscript
+from cm2.schema import Trajectory
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +93,17 @@ def test_settings_blocks_are_validated() -> None:
         rollout_config({"cm2": {"judge_url": "http://x"}})
     run = block.run_config(model_path="/models/policy")
     assert run.model.path == "/models/policy" and run.episode == block.episode
+
+
+def test_records_carry_the_monitor_counts_through_json() -> None:
+    dialogue = weather_dialogue()
+    trajectory = Trajectory(
+        dialogue_uuid=dialogue.uuid,
+        messages=dialogue.messages[:5],  # the system prompt, then turn 0 as the reference: a call, its answer, a reply
+        stop_reason="completed",
+        metadata={"reference_turns": 2},
+    )
+    record = record_from_trajectory(trajectory, dialogue, RewardConfig())
+    assert record.monitors == MonitorCounts(turns=1, calls=1, replies=1, reference_turns=2)
+    again = RolloutRecord.model_validate_json(record.model_dump_json())
+    assert monitors_from_counts([again.monitors or MonitorCounts()]).as_metrics()["cm2/turns_reached_share"] == 0.5

@@ -1,0 +1,141 @@
+"""Perfect, refusing and flailing policies on the demo train split: what the checklist reward pays each.
+
+Every episode runs through cm2's own episode runner on BFCL's real backends (CPU), judged by the checklist
+judge with every item decided in code, and scored as RL scores it (trajectory level). Dialogues come from
+`cm2 data import-bfcl --split train` (imported here into a temporary folder unless `--data` names a file).
+Each policy is scored under the checklists `import-bfcl` writes now (call items plus the turn-end items: a
+visible reply, the call budget, BFCL's state check) and under call items only (what it wrote before issue 13).
+
+Policies, per turn: perfect = the reference calls then a reply; refusing = a reply, never a call; extra call =
+the reference calls, the last one again, then a reply; never ending = the reference calls, then the last one
+again until the step limit cuts the turn; malformed retry = one unparseable call first, then as perfect.
+
+    python benchmarks/reward_perfect_policy.py                # all 159 train dialogues, 20 steps a turn
+    python benchmarks/reward_perfect_policy.py --max-steps 4 --max-turns 3   # the RL limits of the experiment
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
+from cm2.annotate.reference import label_from_reference
+from cm2.data.io import read_dialogues
+from cm2.demo.bfcl_import import ImportOptions, import_bfcl
+from cm2.judge import ChecklistJudge
+from cm2.llm import LLMError
+from cm2.llm.fake import ScriptedLLM
+from cm2.reward import checklist_specs, score_rollout, verdict_rows
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
+from cm2.rollout.policy import Generation, SamplingParams
+from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
+from cm2.tools.bfcl import BfclEnvironment
+
+REPLY = "<think>done</think>\n\nDone."
+MALFORMED = '<think>try</think>\n<tool_call>{"name": "ls", "arguments": </tool_call>'
+
+
+def turn_calls(dialogue: Dialogue) -> list[list[str]]:
+    """Per turn, the reference's calls as policy outputs (one call a step, as the reference makes them)."""
+    out = []
+    for turn in dialogue.turns():
+        outputs = []
+        for step in turn.steps:
+            for call in step.calls:
+                body = {"name": call.name, "arguments": call.function.parsed_arguments()}
+                outputs.append(f"<think>{call.name}</think>\n<tool_call>{json.dumps(body)}</tool_call>")
+        out.append(outputs)
+    return out
+
+
+POLICIES: dict[str, Callable[[list[str], int], list[str]]] = {
+    "perfect": lambda calls, limit: [*calls, REPLY],
+    "refusing": lambda calls, limit: [REPLY],
+    "extra call": lambda calls, limit: [*calls, *calls[-1:], REPLY],
+    "never ending": lambda calls, limit: [*calls, *(calls[-1:] * limit)] if calls else [REPLY],
+    "malformed retry": lambda calls, limit: [MALFORMED, *calls, REPLY],
+}
+
+
+class TurnScript:
+    """Plays fixed outputs per turn (benchmark fake, not a model); a turn's queue run dry → a reply."""
+
+    def __init__(self, per_turn: list[list[str]]):
+        self.per_turn = [list(outputs) for outputs in per_turn]
+
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+        turn = sum(m.role == "user" for m in messages) - 1
+        queue = self.per_turn[turn]
+        return Generation(text=queue.pop(0) if queue else REPLY)
+
+
+def no_llm() -> ScriptedLLM:
+    return ScriptedLLM(lambda request: LLMError("every item of these checklists is decided in code"))
+
+
+def reward(dialogue: Dialogue, trajectory: Trajectory) -> float:
+    specs = checklist_specs(dialogue.checklists[0])
+    view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
+    counts = [len(turn.steps) for turn in view.turns()][: len(specs)]
+    return score_rollout([specs], [verdict_rows(trajectory.verdicts, specs, counts)]).reward()
+
+
+async def play(dialogue: Dialogue, outputs: list[list[str]], config: EpisodeConfig) -> Trajectory:
+    entry = str((dialogue.model_extra or {}).get("bfcl_id") or dialogue.uuid)
+    runner = EpisodeRunner(
+        TurnScript(outputs), lambda d: BfclEnvironment.from_entry(entry), ChecklistJudge(no_llm()), config
+    )
+    return await runner.run(dialogue)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="BFCL dialogues from `cm2 data import-bfcl` (default: import now)")
+    parser.add_argument("--limit", type=int, help="only the first N dialogues")
+    parser.add_argument("--max-steps", type=int, default=20, help="steps per turn (BFCL's own limit is 20)")
+    parser.add_argument("--max-turns", type=int, default=30)
+    parser.add_argument("--at-step-limit", choices=["next_turn", "end_episode"], default="next_turn")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        data = args.data
+        if data is None:
+            data = Path(folder) / "train.jsonl"
+            import_bfcl(data, ImportOptions(split="train"), progress=False)
+        dialogues = list(read_dialogues(data))[: args.limit]
+    limits = EpisodeLimits(max_turns=args.max_turns, max_steps_per_turn=args.max_steps, max_context_tokens=10**6)
+    config = EpisodeConfig(limits=limits, at_step_limit=args.at_step_limit, early_stop=False)
+    calls_only = ReferenceLabelOptions(final_reply_item=False, turn_checks=TurnCheckOptions(mode="off"))
+    labelings = {"now": dialogues, "call items only": [label_from_reference(d, calls_only) for d in dialogues]}
+    print(
+        f"{len(dialogues)} dialogues, {args.max_turns} turns x {args.max_steps} steps, at the limit: "
+        f"{args.at_step_limit}"
+    )
+    print(f"{'policy':<16}{'checklists':<17}{'mean R':>8}{'R = 1':>8}{'R = 0':>8}{'vs perfect':>14}")
+    started = time.perf_counter()
+    best: dict[str, np.ndarray] = {}
+    for name, make in POLICIES.items():
+        outputs = [[make(calls, args.max_steps) for calls in turn_calls(d)] for d in dialogues]
+        for label, labeled in labelings.items():
+            trajectories = [asyncio.run(play(d, o, config)) for d, o in zip(labeled, outputs, strict=True)]
+            rewards = np.asarray([reward(d, t) for d, t in zip(labeled, trajectories, strict=True)])
+            if name == "perfect":
+                best[label] = rewards
+            below = (rewards < best[label] - 1e-9).sum()
+            relation = "" if name == "perfect" else f"{below}/{len(rewards)} lower"
+            print(
+                f"{name:<16}{label:<17}{rewards.mean():>8.3f}{(rewards > 1 - 1e-9).sum():>8}"
+                f"{(rewards < 1e-9).sum():>8}{relation:>14}"
+            )
+    print(f"({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

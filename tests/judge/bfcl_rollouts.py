@@ -1,0 +1,95 @@
+"""Scripted rollouts on BFCL's real backends, judged and scored like RL rollouts (shared by the reward-gaming
+tests): a policy plays back fixed outputs, `BfclEnvironment` executes the calls and reports its state, the
+checklist judge decides every item in code, and `cm2.reward` turns the verdicts into rewards and advantages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from cm2.annotate.config import ReferenceLabelOptions
+from cm2.demo.bfcl_dialogue import entry_to_dialogue
+from cm2.judge import ChecklistJudge
+from cm2.llm import LLMError
+from cm2.llm.fake import ScriptedLLM
+from cm2.reward import GroupScores, RewardConfig, checklist_specs, compute_group, score_rollout, verdict_rows
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
+from cm2.rollout.policy import Generation, SamplingParams
+from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
+from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
+
+REPLY = "<think>done</think>\n\nDone: the files are in place."
+
+
+def call(name: str, **arguments: Any) -> str:
+    """One policy output that makes one tool call."""
+    body = json.dumps({"name": name, "arguments": arguments})
+    return f"<think>next: {name}</think>\n<tool_call>{body}</tool_call>"
+
+
+MALFORMED = '<think>try</think>\n<tool_call>{"name": "cd", "arguments": {"folder": </tool_call>'
+
+
+class Script:
+    """Plays back fixed assistant outputs (unit-test fake, not a model); runs out → a plain reply."""
+
+    def __init__(self, outputs: list[str]):
+        self.outputs = list(outputs)
+
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+        return Generation(text=self.outputs.pop(0) if self.outputs else REPLY)
+
+
+def bfcl_dialogue(entry_id: str, turns: int | None = None, **labeling: Any) -> Dialogue:
+    """The reference dialogue of a BFCL entry (optionally its first `turns` turns), labeled as `import-bfcl` does."""
+    entry = load_entry(entry_id)
+    truth = load_ground_truth(entry_id)
+    if turns is not None:
+        entry["question"], truth = entry["question"][:turns], truth[:turns]
+    options = ReferenceLabelOptions.model_validate({"final_reply_item": False, "turn_checks": "on", **labeling})
+    return entry_to_dialogue(entry, truth, labeling=options)
+
+
+def no_llm() -> ScriptedLLM:
+    """A judge client that must never be asked: every item of these checklists is decided in code."""
+    return ScriptedLLM(lambda request: LLMError("an LLM was asked; every item should be decided in code"))
+
+
+def play(dialogue: Dialogue, outputs: list[str], *, max_steps: int = 4) -> Trajectory:
+    """One episode of `outputs` on the dialogue's real BFCL backends, judged step by step."""
+    limits = EpisodeLimits(max_turns=30, max_steps_per_turn=max_steps, max_context_tokens=100_000)
+    config = EpisodeConfig(limits=limits, at_step_limit="next_turn", early_stop=False)
+    entry_id = str((dialogue.model_extra or {})["bfcl_id"])
+    runner = EpisodeRunner(
+        Script(outputs), lambda d: BfclEnvironment.from_entry(entry_id), ChecklistJudge(no_llm()), config
+    )
+    trajectory = asyncio.run(runner.run(dialogue))
+    assert all(v.source != "llm" for v in trajectory.verdicts)
+    return trajectory
+
+
+def reference_outputs(dialogue: Dialogue) -> list[str]:
+    """The reference dialogue's own assistant messages as policy outputs (a perfect policy)."""
+    outputs = []
+    for message in dialogue.messages:
+        if message.role != "assistant":
+            continue
+        text = message.content or ""
+        for tool_call in message.calls:
+            body = {"name": tool_call.name, "arguments": tool_call.function.parsed_arguments()}
+            text += f"\n<tool_call>{json.dumps(body)}</tool_call>"
+        outputs.append(text)
+    return outputs
+
+
+def group_scores(dialogue: Dialogue, trajectories: list[Trajectory], level: str) -> GroupScores:
+    """Rewards and advantages of `trajectories` as one GRPO group (as `cm2.train.rollouts.score_group` does)."""
+    specs = checklist_specs(dialogue.checklists[0])
+    scored = []
+    for trajectory in trajectories:
+        view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
+        counts = [len(turn.steps) for turn in view.turns()][: len(specs)]
+        scored.append(score_rollout([specs], [verdict_rows(trajectory.verdicts, specs, counts)]))
+    config = RewardConfig.model_validate({"level": level})
+    return compute_group(scored, config)
