@@ -76,8 +76,8 @@ def test_label_judge_and_bfcl_against_a_failing_server(tmp_path: Path, caplog: p
         unlabeled = tmp_path / "unlabeled.jsonl"
         unlabeled.write_text("".join(json.dumps({**r, "checklists": []}) + "\n" for r in records), encoding="utf-8")
         runs = [
-            ["label", str(unlabeled), str(tmp_path / "labeled.jsonl"), "--no-progress", *llm],
-            ["judge", str(rollouts), str(dialogues), str(tmp_path / "judged.jsonl"), *llm],
+            ["label", str(unlabeled), str(tmp_path / "labeled.jsonl"), "--no-progress", "--allow-partial", *llm],
+            ["judge", str(rollouts), str(dialogues), str(tmp_path / "judged.jsonl"), "--allow-partial", *llm],
             ["eval", "bfcl", "--base-url", url, "--model", "m", "--ids", "multi_turn_base_0", "--out", str(tmp_path)],
         ]
         for args in runs:
