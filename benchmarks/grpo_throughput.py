@@ -33,10 +33,24 @@ SHAPES = {
     "qwen3-1.7b": {"hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 28, "heads": 16, "kv": 8},
     "tiny": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "heads": 4, "kv": 2},
     # Gemma 3 shapes: five sliding-window layers to one global layer (head_dim and window as given).
-    "gemma3-270m": {"hidden_size": 640, "intermediate_size": 2048, "num_hidden_layers": 18, "heads": 4, "kv": 1,
-                    "head_dim": 256, "sliding_window": 512},
-    "tiny-gemma3": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 6, "heads": 4, "kv": 1,
-                    "head_dim": 16, "sliding_window": 16},
+    "gemma3-270m": {
+        "hidden_size": 640,
+        "intermediate_size": 2048,
+        "num_hidden_layers": 18,
+        "heads": 4,
+        "kv": 1,
+        "head_dim": 256,
+        "sliding_window": 512,
+    },
+    "tiny-gemma3": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 6,
+        "heads": 4,
+        "kv": 1,
+        "head_dim": 16,
+        "sliding_window": 16,
+    },
 }
 TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpo_throughput import InstantJudge, build, prompt_text, stock_trl, tokens_per_second  # noqa: E402
+from grpo_throughput import InstantJudge, build, prompt_text, stock_trl, tokens_per_second
 
-from cm2.llm.attention import register_padded_sdpa  # noqa: E402
-from cm2.rollout.hf_policy import TransformersPolicy  # noqa: E402
-from cm2.rollout.policy import DecoderConfig, SamplingParams  # noqa: E402
-from cm2.tools import HybridToolSimulator  # noqa: E402
-from cm2.train.grpo import run_rl  # noqa: E402
-from cm2.train.rl_config import RLRunConfig  # noqa: E402
+from cm2.llm.attention import register_padded_sdpa
+from cm2.rollout.hf_policy import TransformersPolicy
+from cm2.rollout.policy import DecoderConfig, SamplingParams
+from cm2.tools import HybridToolSimulator
+from cm2.train.grpo import run_rl
+from cm2.train.rl_config import RLRunConfig
 
 PATHS = {
     "old": ({"engine": "generate"}, "eager"),
@@ -49,7 +49,9 @@ def load(model_dir: Path, args: argparse.Namespace, attention: str) -> tuple[Any
     if args.device == "cpu" and attention != "eager":
         attention = "sdpa"  # the library's default there (see cm2.llm.attention)
     register_padded_sdpa()
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, args.dtype), attn_implementation=attention)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, dtype=getattr(torch, args.dtype), attn_implementation=attention
+    )
     return model.to(args.device).eval(), AutoTokenizer.from_pretrained(model_dir)
 
 
@@ -83,9 +85,6 @@ def rollout_tokens_per_s(model_dir: Path, args: argparse.Namespace, name: str) -
     for _ in range(args.repeats):
         s, n = timed()
         seconds, tokens = seconds + s, tokens + n
-    del policy, model
-    if args.device == "cuda":
-        torch.cuda.empty_cache()
     return {"tokens_per_s": tokens / seconds, "batch_s": seconds / args.repeats, "warmup_s": warmup}
 
 
@@ -97,7 +96,10 @@ def cm2_step(model_dir: Path, args: argparse.Namespace, out: Path, name: str) ->
     rows = [
         {
             "uuid": f"bench-{i}",
-            "messages": [{"role": "user", "content": prompt_text(args.prompt_len)}, {"role": "assistant", "content": "w5"}],
+            "messages": [
+                {"role": "user", "content": prompt_text(args.prompt_len)},
+                {"role": "assistant", "content": "w5"},
+            ],
             "checklists": [[[item]]],
         }
         for i in range(args.groups)
@@ -130,7 +132,12 @@ def cm2_step(model_dir: Path, args: argparse.Namespace, out: Path, name: str) ->
     rate, times = tokens_per_second(log)
     rollout = [float(e["cm2/rollout_seconds"]) for e in log if "cm2/rollout_seconds" in e]
     measured = rollout[1:] or rollout
-    return {"tokens_per_s": rate, "step_s": times, "rollout_s": rollout, "rollout_mean_s": sum(measured) / len(measured)}
+    return {
+        "tokens_per_s": rate,
+        "step_s": times,
+        "rollout_s": rollout,
+        "rollout_mean_s": sum(measured) / len(measured),
+    }
 
 
 def main() -> None:
@@ -152,8 +159,13 @@ def main() -> None:
     if args.device == "cpu":
         args.dtype = "float32"
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    result: dict[str, Any] = {"shape": shape, "batch": args.group * args.groups, "prompt_len": args.prompt_len,
-                              "completion_len": args.completion_len, "device": device_name(args.device)}  # fmt: skip
+    result: dict[str, Any] = {
+        "shape": shape,
+        "batch": args.group * args.groups,
+        "prompt_len": args.prompt_len,
+        "completion_len": args.completion_len,
+        "device": device_name(args.device),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build(Path(tmp) / "model", shape, args.vocab)
         result["rollout"] = {name: rollout_tokens_per_s(model_dir, args, name) for name in ("old", "new")}
@@ -162,8 +174,11 @@ def main() -> None:
             args.dialogues = args.groups
             started = time.perf_counter()
             stock_rate, stock_times = stock_trl(model_dir, args, Path(tmp) / "stock")
-            result["stock_trl"] = {"tokens_per_s": stock_rate, "step_s": stock_times,
-                                   "wall_s": time.perf_counter() - started}  # fmt: skip
+            result["stock_trl"] = {
+                "tokens_per_s": stock_rate,
+                "step_s": stock_times,
+                "wall_s": time.perf_counter() - started,
+            }
             for name in ("old", "new"):
                 result[f"cm2_{name}"] = cm2_step(model_dir, args, Path(tmp) / name, name)
             print_grpo(result)
@@ -180,11 +195,15 @@ def device_name(device: str) -> str:
 
 def print_rollout(result: dict[str, Any]) -> None:
     old, new = result["rollout"]["old"], result["rollout"]["new"]
-    print(f"\n{result['device']} | {result['shape']} | batch {result['batch']} | prompt {result['prompt_len']} "
-          f"| new tokens {result['completion_len']}")  # fmt: skip
+    print(
+        f"\n{result['device']} | {result['shape']} | batch {result['batch']} | prompt {result['prompt_len']} "
+        f"| new tokens {result['completion_len']}"
+    )
     print(f"{'rollout':<34}{'old':>12}{'new':>12}{'new/old':>10}")
-    print(f"{'  generated tokens/s':<34}{old['tokens_per_s']:>12,.0f}{new['tokens_per_s']:>12,.0f}"
-          f"{new['tokens_per_s'] / old['tokens_per_s']:>9.2f}x")  # fmt: skip
+    print(
+        f"{'  generated tokens/s':<34}{old['tokens_per_s']:>12,.0f}{new['tokens_per_s']:>12,.0f}"
+        f"{new['tokens_per_s'] / old['tokens_per_s']:>9.2f}x"
+    )
     print(f"{'  seconds per batch':<34}{old['batch_s']:>12.2f}{new['batch_s']:>12.2f}")
     print(f"{'  first batch (warm-up) seconds':<34}{old['warmup_s']:>12.1f}{new['warmup_s']:>12.1f}")
 
@@ -192,10 +211,14 @@ def print_rollout(result: dict[str, Any]) -> None:
 def print_grpo(result: dict[str, Any]) -> None:
     stock, old, new = result["stock_trl"], result["cm2_old"], result["cm2_new"]
     print(f"{'GRPO step':<34}{'stock TRL':>12}{'cm2 old':>12}{'cm2 new':>12}")
-    print(f"{'  rollout phase seconds':<34}{'':>12}{old['rollout_mean_s']:>12.2f}{new['rollout_mean_s']:>12.2f}"
-          f"   old/new {old['rollout_mean_s'] / new['rollout_mean_s']:.2f}x")  # fmt: skip
-    print(f"{'  step tokens/s':<34}{stock['tokens_per_s']:>12,.0f}{old['tokens_per_s']:>12,.0f}"
-          f"{new['tokens_per_s']:>12,.0f}   cm2 new/stock {new['tokens_per_s'] / stock['tokens_per_s']:.2f}x")  # fmt: skip
+    print(
+        f"{'  rollout phase seconds':<34}{'':>12}{old['rollout_mean_s']:>12.2f}{new['rollout_mean_s']:>12.2f}"
+        f"   old/new {old['rollout_mean_s'] / new['rollout_mean_s']:.2f}x"
+    )
+    print(
+        f"{'  step tokens/s':<34}{stock['tokens_per_s']:>12,.0f}{old['tokens_per_s']:>12,.0f}"
+        f"{new['tokens_per_s']:>12,.0f}   cm2 new/stock {new['tokens_per_s'] / stock['tokens_per_s']:.2f}x"
+    )
     print(f"{'  step seconds':<34}{fmt(stock['step_s']):>12}{fmt(old['step_s']):>12}{fmt(new['step_s']):>12}")
 
 

@@ -107,8 +107,21 @@ class LoopDecoder:
         positions = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
         with torch.no_grad():
             cache, logits = self._prefill(padded, ids, mask[:, :width], positions, static)
-            self._decode(cache, logits, mask, positions[:, -1:] + 1, width, row_caps, static, n, temperature, top_p,
-                         set(stop_ids), text_stop, on_row)  # fmt: skip
+            self._decode(
+                cache,
+                logits,
+                mask,
+                positions[:, -1:] + 1,
+                width,
+                row_caps,
+                static,
+                n,
+                temperature,
+                top_p,
+                set(stop_ids),
+                text_stop,
+                on_row,
+            )
 
     def _prefill(
         self, contexts: list[list[int]], ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, static: bool
@@ -124,7 +137,7 @@ class LoopDecoder:
         where = {row: i for i, row in enumerate(unique)}
         expand = torch.tensor([where[first[tuple(c)]] for c in contexts], device=self.device)
         pick = torch.tensor(unique, device=self.device)
-        scratch = DynamicCache()
+        scratch: Any = DynamicCache()
         start = torch.zeros((), dtype=torch.long, device=self.device)
         logits = self._forward(ids[pick], positions[pick], mask[pick], scratch, start)
         if static:

@@ -86,6 +86,7 @@ class TransformersPolicy:
         self._model_lock = threading.Lock()
         self._jobs: queue.Queue[_Job | None] | None = None
         self._decoder: Any = None
+        self._threads: set[asyncio.Task[None]] = set()
         self.generate_calls = 0
         self.oom_splits = 0
 
@@ -155,7 +156,9 @@ class TransformersPolicy:
                 if self._jobs is not None:  # generation runs in the thread that called `drive`
                     self._jobs.put((batch, loop))
                 else:
-                    loop.create_task(asyncio.to_thread(self._serve, batch, loop))
+                    task = loop.create_task(asyncio.to_thread(self._serve, batch, loop))
+                    self._threads.add(task)
+                    task.add_done_callback(self._threads.discard)
 
     def _serve(self, batch: list[_Request], loop: asyncio.AbstractEventLoop) -> None:
         """Generate for `batch`, settling each request's future (in `loop`) as soon as its row is done;
