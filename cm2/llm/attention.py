@@ -6,14 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-# Gemma 3 mixes sliding-window and global layers. A query whose whole sliding window is padding (a
-# row padded by more than the window, in training batches above all) attends to nothing. SDPA's CUDA
-# kernels may answer such a row with NaN, and although no real token reads that position, the NaN
-# reaches the weight gradients (0 * NaN in the backward matmuls): on an H200 SFT's grad norm turned NaN
-# at the second step. Eager attention avoided it (it masks with the dtype's minimum) at the price of
-# materialising every score. `cm2_sdpa` is SDPA with fully masked query rows opened to every key: real
-# tokens see exactly what SDPA shows them, the padding rows get finite garbage, no NaN is ever made.
-# On the CPU SDPA's math kernel returns zeros for such rows, so the library's default stays there.
+# Gemma 3 mixes sliding-window and global layers. A query whose whole sliding window is padding (a row
+# padded by more than the window, as SFT and GRPO batches are) attends to no key at all. How a kernel
+# answers such a row is its own business: SDPA's math kernel returns zeros, others may return NaN, and
+# although no real token reads that position, a NaN there reaches the weight gradients (0 * NaN in the
+# backward matmuls). That was the suspected cause of a NaN grad norm in SFT on an H200, for which eager
+# attention was forced. benchmarks/attention_padding.py (a training forward and backward with padding
+# past the window) found no NaN with plain SDPA on an H100 with torch 2.11 and transformers 5.17 or 5.25,
+# so the NaN is not reproduced; eager only cost speed. `cm2_sdpa` is SDPA with every fully masked query
+# row opened to all keys: real tokens see exactly what SDPA shows them, padding rows get finite values,
+# whatever kernel runs. On the CPU the library's default stays.
 PADDED_SDPA = "cm2_sdpa"
 SLIDING_WINDOW_MODEL_TYPES = ("gemma3", "gemma3_text", "gemma2")
 

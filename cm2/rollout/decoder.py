@@ -93,7 +93,8 @@ class LoopDecoder:
         if static and width + steps > self.config.max_cache_len:
             static = False
             self.fallbacks += 1
-            log.warning("context %d + %d new tokens exceed max_cache_len; dynamic cache", width, steps)
+            if self.fallbacks == 1:
+                log.warning("context %d + %d new tokens > max_cache_len: dynamic cache (said once)", width, steps)
         rows = self.config.max_batch_size if static else n
         padded = [*contexts, *[contexts[0]] * (rows - n)]
         row_caps = [*caps, *[0] * (rows - n)]
