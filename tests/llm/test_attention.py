@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 import torch
-
 import transformers.integrations.sdpa_attention as sdpa
+
 from cm2.llm.attention import PADDED_SDPA, attention_kwargs, padded_sdpa_forward, register_padded_sdpa
 
 
@@ -56,7 +56,9 @@ def test_no_query_row_reaches_the_kernel_fully_masked(monkeypatch: pytest.Monkey
 def test_registered_name_loads_a_model(tmp_path: Path) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+    config = LlamaConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2
+    )
     model = LlamaForCausalLM(config)
     model.save_pretrained(tmp_path)
     loaded = LlamaForCausalLM.from_pretrained(tmp_path, attn_implementation=register_padded_sdpa())
