@@ -87,7 +87,7 @@ def test_rows_are_handed_back_as_they_stop_and_shared_prompts_are_prefilled_once
         batch_sizes.append(ids.shape[0])
         return forward(ids, *args)
 
-    decoder._forward = counting  # type: ignore[method-assign]
+    decoder._forward = counting  # type: ignore[method-assign, assignment]
     handed: list[tuple[int, int]] = []
     decoder.run(CONTEXTS, [10] * 4, 0.0, 1.0, [stop], None, lambda r, i, lp: handed.append((r, len(batch_sizes))))
     assert batch_sizes[0] == 3  # three distinct prompts among four rows
