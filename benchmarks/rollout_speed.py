@@ -60,18 +60,24 @@ def decoder(args: argparse.Namespace, engine: dict[str, Any]) -> DecoderConfig:
     return DecoderConfig(**engine, max_batch_size=args.group * args.groups, max_cache_len=length)
 
 
-def rollout_tokens_per_s(model_dir: Path, args: argparse.Namespace, name: str) -> dict[str, float]:
-    """Generated tokens per second over `--repeats` batches (after one warm-up batch, timed apart)."""
+def rollout_tokens_per_s(model_dir: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Generated tokens per second of each path: one warm-up batch each (timed apart), then `--repeats`
+    rounds that time one batch of every path in turn, so a machine's changing load hits both alike."""
     import torch
 
-    engine, attention = PATHS[name]
-    model, tokenizer = load(model_dir, args, attention)
-    policy = TransformersPolicy(model, tokenizer, decoder=decoder(args, engine))
     prompts = [[10 + (g * 7919 + i) % (args.vocab - 20) for i in range(args.prompt_len)] for g in range(args.groups)]
     contexts = [p for p in prompts for _ in range(args.group)]
+    if args.distinct_prompts:
+        contexts = [
+            [10 + (r * 7919 + i) % (args.vocab - 20) for i in range(args.prompt_len)] for r in range(len(contexts))
+        ]
     sampling = SamplingParams(temperature=1.0, max_new_tokens=args.completion_len, seed=0)
+    policies = {}
+    for name, (engine, attention) in PATHS.items():
+        model, tokenizer = load(model_dir, args, attention)
+        policies[name] = TransformersPolicy(model, tokenizer, decoder=decoder(args, engine))
 
-    def timed() -> tuple[float, int]:
+    def timed(policy: TransformersPolicy) -> tuple[float, int]:
         if args.device == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
@@ -80,12 +86,16 @@ def rollout_tokens_per_s(model_dir: Path, args: argparse.Namespace, name: str) -
             torch.cuda.synchronize()
         return time.perf_counter() - start, sum(len(g.token_ids) for g in generations)
 
-    warmup, _ = timed()
-    seconds = tokens = 0.0
+    result = {name: {"warmup_s": timed(policy)[0], "seconds": 0.0, "tokens": 0.0} for name, policy in policies.items()}
     for _ in range(args.repeats):
-        s, n = timed()
-        seconds, tokens = seconds + s, tokens + n
-    return {"tokens_per_s": tokens / seconds, "batch_s": seconds / args.repeats, "warmup_s": warmup}
+        for name, policy in policies.items():
+            seconds, tokens = timed(policy)
+            result[name]["seconds"] += seconds
+            result[name]["tokens"] += tokens
+    for figures in result.values():
+        figures["tokens_per_s"] = figures["tokens"] / figures["seconds"]
+        figures["batch_s"] = figures["seconds"] / args.repeats
+    return result
 
 
 def cm2_step(model_dir: Path, args: argparse.Namespace, out: Path, name: str) -> dict[str, Any]:
@@ -151,6 +161,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="timed rollout batches per path")
     parser.add_argument("--steps", type=int, default=3, help="GRPO steps per trainer (the first is warm-up)")
     parser.add_argument("--skip-grpo", action="store_true")
+    parser.add_argument(
+        "--distinct-prompts", action="store_true", help="rollout part: every row its own prompt (no shared prefill)"
+    )
     parser.add_argument("--out", default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     shape, args.vocab, args.dtype = "gemma3-270m", 262_144, "bfloat16"
@@ -165,10 +178,11 @@ def main() -> None:
         "prompt_len": args.prompt_len,
         "completion_len": args.completion_len,
         "device": device_name(args.device),
+        "distinct_prompts": args.distinct_prompts,
     }
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build(Path(tmp) / "model", shape, args.vocab)
-        result["rollout"] = {name: rollout_tokens_per_s(model_dir, args, name) for name in ("old", "new")}
+        result["rollout"] = rollout_tokens_per_s(model_dir, args)
         print_rollout(result)
         if not args.skip_grpo:
             args.dialogues = args.groups
@@ -195,9 +209,10 @@ def device_name(device: str) -> str:
 
 def print_rollout(result: dict[str, Any]) -> None:
     old, new = result["rollout"]["old"], result["rollout"]["new"]
+    shared = "distinct prompts" if result["distinct_prompts"] else "shared group prompts"
     print(
-        f"\n{result['device']} | {result['shape']} | batch {result['batch']} | prompt {result['prompt_len']} "
-        f"| new tokens {result['completion_len']}"
+        f"\n{result['device']} | {result['shape']} | batch {result['batch']} ({shared}) "
+        f"| prompt {result['prompt_len']} | new tokens {result['completion_len']}"
     )
     print(f"{'rollout':<34}{'old':>12}{'new':>12}{'new/old':>10}")
     print(
