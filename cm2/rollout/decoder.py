@@ -4,7 +4,8 @@ One `LoopDecoder` lives as long as its policy: the static cache (`max_batch_size
 tokens) and the compiled one-token step are built once, so compilation is paid once per run, not per
 prompt length. Prompts that repeat within a batch (the episodes of a GRPO group start from the same
 context) are prefilled once and their keys and values copied to every row through the cache's own
-`update`. Each row is handed back as soon as it stops, while the others decode on.
+`update`. Each row is handed back as soon as it stops (its episode goes on to tools and judging) while
+the others decode on; its slot keeps riding in the fixed-shape batch until the last row stops.
 (Imported lazily: it needs torch and transformers.)
 """
 
