@@ -32,6 +32,25 @@ SHAPES = {
     "qwen3-0.6b": {"hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28, "heads": 16, "kv": 8},
     "qwen3-1.7b": {"hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 28, "heads": 16, "kv": 8},
     "tiny": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "heads": 4, "kv": 2},
+    # Gemma 3 shapes: five sliding-window layers to one global layer (head_dim and window as given).
+    "gemma3-270m": {
+        "hidden_size": 640,
+        "intermediate_size": 2048,
+        "num_hidden_layers": 18,
+        "heads": 4,
+        "kv": 1,
+        "head_dim": 256,
+        "sliding_window": 512,
+    },
+    "tiny-gemma3": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 6,
+        "heads": 4,
+        "kv": 1,
+        "head_dim": 16,
+        "sliding_window": 16,
+    },
 }
 TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
@@ -40,10 +59,10 @@ TEMPLATE = (
 
 
 def build(path: Path, shape: str, vocab: int) -> Path:
-    """A random Qwen3-shaped model and a word-level tokenizer covering its whole vocabulary."""
+    """A random Qwen3- or Gemma3-shaped model and a word-level tokenizer covering its whole vocabulary."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     words = {token: i for i, token in enumerate(specials)}
@@ -55,6 +74,25 @@ def build(path: Path, shape: str, vocab: int) -> Path:
     )
     tokenizer.add_special_tokens({"additional_special_tokens": specials})
     s = SHAPES[shape]
+    if "gemma3" in shape:
+        gemma = Gemma3TextConfig(
+            vocab_size=vocab,
+            hidden_size=s["hidden_size"],
+            intermediate_size=s["intermediate_size"],
+            num_hidden_layers=s["num_hidden_layers"],
+            num_attention_heads=s["heads"],
+            num_key_value_heads=s["kv"],
+            head_dim=s["head_dim"],
+            sliding_window=s["sliding_window"],
+            max_position_embeddings=32_768,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.pad_token_id,
+        )
+        torch.manual_seed(0)
+        Gemma3ForCausalLM(gemma).save_pretrained(path)
+        tokenizer.save_pretrained(path)
+        return path
     config = Qwen3Config(
         vocab_size=vocab,
         hidden_size=s["hidden_size"],

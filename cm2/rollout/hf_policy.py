@@ -6,26 +6,27 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import DecoderConfig, Generation, SamplingParams
 
 T = TypeVar("T")
 # End-of-turn markers of common chat formats; when the vocabulary has one as a single token, generation
 # stops there even if the checkpoint's generation config names only the end-of-text token.
 TURN_END_TOKENS = ("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")
-_Job = tuple[list[list[int]], SamplingParams, asyncio.AbstractEventLoop, "asyncio.Future[list[Generation]]"]
+_Job = tuple[list["_Request"], asyncio.AbstractEventLoop]
+Deliver = Callable[[int, Generation], None]
 
 
-def _settle(done: asyncio.Future[list[Generation]], result: list[Generation] | None, error: Exception | None) -> None:
+def _settle(done: asyncio.Future[Generation], result: Generation | None, error: BaseException | None) -> None:
     if done.done():
         return
     if error is not None:
         done.set_exception(error)
-    else:
-        done.set_result(result or [])
+    elif result is not None:
+        done.set_result(result)
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
@@ -50,10 +51,12 @@ class _Request:
 
 
 class TransformersPolicy:
-    """Samples from a causal LM with `generate`, keeping token ids and log-probs for training.
+    """Samples from a causal LM, keeping token ids and log-probs for training.
 
     Requests that arrive within `batch_window_s` of each other (and share sampling settings) are
-    left-padded into one `generate` call, so many concurrent episodes share the model efficiently.
+    left-padded into one batch, so many concurrent episodes share the model efficiently. `decoder`
+    picks the engine: cm2's decode loop (cm2.rollout.decoder; each row's own token cap, rows handed
+    back as they stop) or transformers' `generate`.
     """
 
     def __init__(
@@ -63,26 +66,40 @@ class TransformersPolicy:
         *,
         stop_token_ids: Sequence[int] = (),
         stop_strings: Sequence[str] = (),
-        max_batch_size: int = 32,
+        max_batch_size: int | None = None,
         batch_window_s: float = 0.005,
+        decoder: DecoderConfig | None = None,
     ):
         self.model = model
         self.tokenizer = tokenizer
         eos = tokenizer.eos_token_id
         self.stop_token_ids = sorted({*stop_token_ids, *([eos] if eos is not None else [])})
         self.stop_strings = list(stop_strings)
-        self.max_batch_size = max_batch_size
+        config = decoder or DecoderConfig()
+        if max_batch_size is not None:
+            config = config.model_copy(update={"max_batch_size": max_batch_size})
+        self.decoder_config = config
+        self.max_batch_size = config.max_batch_size
         self.batch_window_s = batch_window_s
         self._pending: list[_Request] = []
         self._flush_scheduled = False
         self._model_lock = threading.Lock()
         self._jobs: queue.Queue[_Job | None] | None = None
+        self._decoder: Any = None
+        self._threads: set[asyncio.Task[None]] = set()
         self.generate_calls = 0
         self.oom_splits = 0
 
+    @property
+    def pad_id(self) -> int:
+        pad_id = self.tokenizer.pad_token_id
+        if pad_id is None:
+            pad_id = self.stop_token_ids[0] if self.stop_token_ids else 0
+        return int(pad_id)
+
     def drive(self, main: Coroutine[Any, Any, T]) -> T:
         """Run `main` (episodes using this policy) on an event loop in a helper thread while the calling
-        thread runs every `generate`. Measured on an H200: `generate` in a worker thread took 2.4x as long
+        thread runs every generation. Measured on an H200: `generate` in a worker thread took 2.4x as long
         as in the main thread, so training loops call this from the main thread."""
         jobs: queue.Queue[_Job | None] = queue.Queue()
         self._jobs = jobs
@@ -100,15 +117,7 @@ class TransformersPolicy:
         thread.start()
         try:
             while (job := jobs.get()) is not None:
-                contexts, sampling, loop, done = job
-                result: list[Generation] | None = None
-                error: Exception | None = None
-                try:
-                    result = self._generate(contexts, sampling)
-                except Exception as exc:
-                    error = exc
-                with contextlib.suppress(RuntimeError):  # the loop may have closed already
-                    loop.call_soon_threadsafe(_settle, done, result, error)
+                self._serve(*job)
         finally:
             thread.join()
             self._jobs = None
@@ -128,41 +137,59 @@ class TransformersPolicy:
             loop.call_later(self.batch_window_s, self._flush)
         return await future
 
+    def _batch_key(self, sampling: SamplingParams) -> str:
+        # The loop engine gives every row its own token cap, so the cap does not split batches.
+        if self.decoder_config.engine == "loop":
+            return sampling.model_dump_json(exclude={"max_new_tokens"})
+        return sampling.model_dump_json()
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
         groups: dict[str, list[_Request]] = {}
         for request in pending:
-            groups.setdefault(request.sampling.model_dump_json(), []).append(request)
+            groups.setdefault(self._batch_key(request.sampling), []).append(request)
+        loop = asyncio.get_running_loop()
         for group in groups.values():
             for start in range(0, len(group), self.max_batch_size):
                 batch = group[start : start + self.max_batch_size]
-                asyncio.get_running_loop().create_task(self._run_batch(batch))
+                if self._jobs is not None:  # generation runs in the thread that called `drive`
+                    self._jobs.put((batch, loop))
+                else:
+                    task = loop.create_task(asyncio.to_thread(self._serve, batch, loop))
+                    self._threads.add(task)
+                    task.add_done_callback(self._threads.discard)
 
-    async def _run_batch(self, batch: list[_Request]) -> None:
-        contexts = [r.context_ids for r in batch]
+    def _serve(self, batch: list[_Request], loop: asyncio.AbstractEventLoop) -> None:
+        """Generate for `batch`, settling each request's future (in `loop`) as soon as its row is done;
+        on failure every waiting request learns of it."""
+
+        def settle(request: _Request, result: Generation | None, error: BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop may have closed already
+                loop.call_soon_threadsafe(_settle, request.future, result, error)
+
         try:
-            if self._jobs is not None:  # generation runs in the thread that called `drive`
-                loop = asyncio.get_running_loop()
-                done: asyncio.Future[list[Generation]] = loop.create_future()
-                self._jobs.put((contexts, batch[0].sampling, loop, done))
-                results = await done
-            else:
-                results = await asyncio.to_thread(self._generate, contexts, batch[0].sampling)
-        except Exception as exc:  # every waiting episode learns of the failure
+            contexts = [r.context_ids for r in batch]
+            caps = [r.sampling.max_new_tokens for r in batch]
+            self._generate(contexts, caps, batch[0].sampling, lambda row, gen: settle(batch[row], gen, None))
+        except Exception as exc:
             for request in batch:
-                if not request.future.done():
-                    request.future.set_exception(exc)
-            return
-        for request, result in zip(batch, results, strict=True):
-            if not request.future.done():
-                request.future.set_result(result)
+                settle(request, None, exc)
 
-    def _generate(self, contexts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
+    def generate(self, contexts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
+        """One generation per context, synchronously (benchmarks and tests; episodes use `continue_tokens`)."""
+        results: dict[int, Generation] = {}
+        self._generate(contexts, [sampling.max_new_tokens] * len(contexts), sampling, results.__setitem__)
+        return [results[row] for row in range(len(contexts))]
+
+    def _generate(self, contexts: list[list[int]], caps: list[int], sampling: SamplingParams, deliver: Deliver) -> None:
         import torch
 
         try:
-            return self._generate_batch(contexts, sampling)
+            with self._model_lock:
+                self.generate_calls += 1
+                self._generate_batch(contexts, caps, sampling, deliver)
+            return
         except torch.OutOfMemoryError:
             if len(contexts) == 1:
                 raise
@@ -172,76 +199,63 @@ class TransformersPolicy:
             torch.cuda.empty_cache()
         self.oom_splits += 1
         half = len(contexts) // 2
-        return self._generate(contexts[:half], sampling) + self._generate(contexts[half:], sampling)
+        self._generate(contexts[:half], caps[:half], sampling, deliver)
+        self._generate(contexts[half:], caps[half:], sampling, lambda row, gen: deliver(half + row, gen))
 
-    def _generate_batch(self, contexts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
+    def _generate_batch(
+        self, contexts: list[list[int]], caps: list[int], sampling: SamplingParams, deliver: Deliver
+    ) -> None:
+        if self.decoder_config.engine == "generate":
+            from cm2.rollout.hf_generate_engine import generate_tokens
+
+            tokens, logprobs = generate_tokens(
+                self.model,
+                self.tokenizer,
+                contexts,
+                sampling,
+                pad_id=self.pad_id,
+                stop_token_ids=self.stop_token_ids,
+                stop_strings=self.stop_strings,
+            )
+            for row in range(len(contexts)):
+                deliver(row, self._to_generation(tokens[row], logprobs[row]))
+            return
         import torch
 
-        with self._model_lock:
-            self.generate_calls += 1
-            device = next(self.model.parameters()).device
-            pad_id = self.tokenizer.pad_token_id
-            if pad_id is None:
-                pad_id = self.stop_token_ids[0] if self.stop_token_ids else 0
-            width = max(len(c) for c in contexts)
-            input_ids = torch.full((len(contexts), width), pad_id, dtype=torch.long)
-            attention = torch.zeros((len(contexts), width), dtype=torch.long)
-            for row, context in enumerate(contexts):
-                input_ids[row, width - len(context) :] = torch.tensor(context)
-                attention[row, width - len(context) :] = 1
-            if sampling.seed is not None:
-                torch.manual_seed(sampling.seed)
-            do_sample = sampling.temperature > 0
-            kwargs: dict[str, Any] = {
-                "max_new_tokens": sampling.max_new_tokens,
-                "do_sample": do_sample,
-                "eos_token_id": self.stop_token_ids or None,
-                "pad_token_id": pad_id,
-                "return_dict_in_generate": True,
-                "output_scores": True,
-                # A NaN or inf logit (seen with bf16 Gemma after SFT) would crash CUDA sampling.
-                "remove_invalid_values": True,
-            }
-            if do_sample:
-                kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
-            if self.stop_strings:
-                from transformers import StoppingCriteriaList
+        from cm2.rollout.decoder import LoopDecoder
 
-                from cm2.llm.hf_stopping import StopOnText
+        if self._decoder is None:
+            self._decoder = LoopDecoder(self.model, self.decoder_config, self.pad_id)
+        if sampling.seed is not None:
+            torch.manual_seed(sampling.seed)
+        self._decoder.run(
+            contexts,
+            caps,
+            sampling.temperature,
+            sampling.top_p,
+            self.stop_token_ids,
+            self._ends_with_stop_string if self.stop_strings else None,
+            lambda row, ids, lps: deliver(row, self._to_generation(ids, lps)),
+        )
 
-                stop = StopOnText(self.tokenizer, tuple(self.stop_strings), prompt_width=width)
-                kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
-            with torch.no_grad():
-                output = self.model.generate(
-                    input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
-                )
-            new_tokens = output.sequences[:, width:]
-            # Log-prob of each sampled token only: stacking full (batch, vocab) score tensors for every
-            # step would move gigabytes for large vocabularies.
-            chosen = [
-                torch.log_softmax(scores.float(), dim=-1).gather(1, new_tokens[:, s : s + 1]).squeeze(1)
-                for s, scores in enumerate(output.scores)
-            ]
-            logprobs = torch.stack(chosen, dim=1).cpu()
-            new_tokens = new_tokens.cpu()
-        return [self._to_generation(new_tokens[row], logprobs[row]) for row in range(len(contexts))]
+    def _ends_with_stop_string(self, ids: list[int]) -> bool:
+        tail = self.tokenizer.decode(ids[-8:], skip_special_tokens=False)
+        return any(tail.endswith(s) for s in self.stop_strings)
 
-    def _to_generation(self, tokens: Any, logprobs: Any) -> Generation:
-        # Finished rows are padded by `generate`; cut each row at its own stop token or stop string.
+    def _to_generation(self, tokens: list[int], logprobs: list[float]) -> Generation:
+        # Finished rows may run on (padding, or tokens past a stop string); cut each row at its own stop.
         ids: list[int] = []
         lps: list[float] = []
         finish, stop_text = "length", ""
-        for position, token in enumerate(tokens.tolist()):
+        for token, logprob in zip(tokens, logprobs, strict=True):
             ids.append(token)
-            lps.append(float(logprobs[position]))
+            lps.append(float(logprob))
             if token in self.stop_token_ids:
                 finish, stop_text = "stop", self.tokenizer.decode([token], skip_special_tokens=False)
                 break
-            if self.stop_strings:
-                tail = self.tokenizer.decode(ids[-8:], skip_special_tokens=False)
-                if any(tail.endswith(s) for s in self.stop_strings):
-                    finish = "stop"
-                    break
+            if self.stop_strings and self._ends_with_stop_string(ids):
+                finish = "stop"
+                break
         body = ids[:-1] if stop_text else ids
         text = self.tokenizer.decode(body, skip_special_tokens=False)
         return Generation(text=text, token_ids=ids, logprobs=lps, finish_reason=finish, stop_text=stop_text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,27 @@ class SamplingParams(BaseModel):
     top_p: float = 1.0
     max_new_tokens: int = Field(default=512, ge=1)
     seed: int | None = None
+
+
+class DecoderConfig(BaseModel):
+    """How the in-process policy decodes (`TransformersPolicy`)."""
+
+    engine: Literal["loop", "generate"] = Field(
+        default="loop",
+        description="loop: cm2's decode loop (static cache + torch.compile on the GPU, rows handed back as they "
+        "stop, shared prompts prefilled once); generate: transformers' `generate` with a dynamic cache.",
+    )
+    cache: Literal["auto", "static", "dynamic"] = Field(
+        default="auto", description="KV cache of the loop engine; auto: static on CUDA, dynamic elsewhere."
+    )
+    compile: Literal["auto", "on", "off"] = Field(
+        default="auto", description="torch.compile the one-token step (CUDA graphs); auto: with a static cache on CUDA."
+    )
+    max_batch_size: int = Field(default=32, ge=1, description="Rows per batch (the static cache holds this many).")
+    max_cache_len: int = Field(
+        default=4096, ge=16, description="Tokens per row of the static cache: prompt and new tokens of one step."
+    )
+    check_every: int = Field(default=8, ge=1, description="Decode steps between checks for stopped rows.")
 
 
 @dataclass

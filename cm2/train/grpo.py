@@ -105,6 +105,7 @@ def grpo_args(config: RLRunConfig) -> Any:
     """The `GRPOConfig` for `config`: one group per micro-batch, `dialogues_per_step` groups per step."""
     from trl import GRPOConfig
 
+    sampling = config.episode.sampling
     return GRPOConfig(
         output_dir=config.output_dir,
         per_device_train_batch_size=config.group_size,
@@ -116,6 +117,9 @@ def grpo_args(config: RLRunConfig) -> Any:
         scale_rewards="none",
         num_iterations=config.num_iterations,
         max_completion_length=config.episode.limits.max_context_tokens,
+        # The loss scores tokens at the temperature they were sampled at (greedy rollouts were scored at 1).
+        temperature=sampling.temperature if sampling.temperature > 0 else 1.0,
+        top_p=sampling.top_p,
         max_steps=config.max_steps,
         use_cpu=config.use_cpu,
         bf16=config.bf16,
@@ -197,6 +201,7 @@ def run_rl(
             concurrency=config.episode_concurrency,
             on_trajectory=keep,
             unavailable=config.unavailable,
+            decoder=config.decoder,
         )
         trainer_class = make_trainer_class()
         peft_config = None

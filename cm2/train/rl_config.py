@@ -11,6 +11,7 @@ from cm2.judge.config import JudgeConfig
 from cm2.llm.config import LLMConfig
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
+from cm2.rollout.policy import DecoderConfig
 from cm2.tools import SimulatorConfig
 from cm2.train.models import LoraOptions, ModelConfig
 
@@ -40,6 +41,9 @@ class RLRunConfig(YamlConfig):
     output_dir: str = "runs/rl"
     reward: RewardConfig = Field(default_factory=RewardConfig)
     episode: EpisodeConfig = Field(default_factory=EpisodeConfig)
+    decoder: DecoderConfig = Field(
+        default_factory=DecoderConfig, description="How rollouts are generated (cm2's decode loop or `generate`)."
+    )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     judge_llm: LLMConfig | None = Field(default=None, description="Judge endpoint; items with a `check` need none.")
     unavailable: UnavailableVerdicts = Field(

@@ -12,6 +12,7 @@ from typing import Any
 from cm2.reward import RewardConfig, checklist_specs, compute_group, score_rollout, verdict_rows
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
+from cm2.rollout.policy import DecoderConfig
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
 from cm2.train.rl_config import UnavailableVerdicts
@@ -85,6 +86,7 @@ class CM2Rollouts:
         concurrency: int = 64,
         on_trajectory: Callable[[Trajectory], None] | None = None,
         unavailable: UnavailableVerdicts | None = None,
+        decoder: DecoderConfig | None = None,
     ):
         self.dialogues = dialogues
         self.make_env = make_env
@@ -95,6 +97,11 @@ class CM2Rollouts:
         self.stop_strings = stop_strings
         self.concurrency = concurrency
         self.on_trajectory = on_trajectory
+        decoder = decoder or DecoderConfig()
+        # No step's context outgrows the episode's token limit, so neither need the static cache.
+        length = min(decoder.max_cache_len, episode.limits.max_context_tokens)
+        self.decoder = decoder.model_copy(update={"max_cache_len": length})
+        self.policy: TransformersPolicy | None = None
         self.rows: list[dict[str, Any]] = []
         self.unavailable = unavailable or UnavailableVerdicts()
         self.last: ScoredBatch | None = None
@@ -114,10 +121,7 @@ class CM2Rollouts:
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
             was_training = model.training
             model.eval()
-            tokenizer = trainer.processing_class
-            # Without the end-of-turn token a final reply would run on to max_new_tokens.
-            stops = stop_token_ids(model, tokenizer)
-            policy = TransformersPolicy(model, tokenizer, stop_token_ids=stops, stop_strings=self.stop_strings)
+            policy = self._policy(model, trainer.processing_class)
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
             # Numbered like the trainer's log: these rollouts feed optimizer step global_step + 1.
             step = int(trainer.state.global_step) + 1
@@ -139,6 +143,16 @@ class CM2Rollouts:
             "env_mask": [t.loss_mask or [0] for t in tokens if t],
             "cm2_reward": self.last.rewards,
         }
+
+    def _policy(self, model: Any, tokenizer: Any) -> TransformersPolicy:
+        """One policy per run, so its decoder (static cache, compiled step) is built and warmed up once."""
+        if self.policy is None or self.policy.model is not model:
+            # Without the end-of-turn token a final reply would run on to max_new_tokens.
+            stops = stop_token_ids(model, tokenizer)
+            self.policy = TransformersPolicy(
+                model, tokenizer, stop_token_ids=stops, stop_strings=self.stop_strings, decoder=self.decoder
+            )
+        return self.policy
 
     async def _run(self, runner: EpisodeRunner, jobs: list[tuple[Dialogue, int]], step: int) -> list[Trajectory]:
         trajectories = await run_episodes(runner, jobs, concurrency=self.concurrency)

@@ -6,7 +6,7 @@ import pytest
 from cm2.llm.testing.tiny_model import build_tiny_model
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import DecoderConfig, Generation, SamplingParams
 
 from .test_episode import CALL, CallJudge, EchoTools, _dialogue
 
@@ -79,10 +79,10 @@ def test_out_of_memory_halves_the_batch_until_it_fits(tiny: tuple[Any, Any]) -> 
     import torch
 
     model, tokenizer = tiny
-    policy = TransformersPolicy(model, tokenizer)
+    policy = TransformersPolicy(model, tokenizer, decoder=DecoderConfig(engine="generate"))
     sampling = SamplingParams(temperature=0.0, max_new_tokens=4)
     contexts = [tokenizer("hello there", add_special_tokens=False)["input_ids"][: n + 1] for n in range(4)]
-    alone = [policy._generate([context], sampling)[0].token_ids for context in contexts]
+    alone = [policy.generate([context], sampling)[0].token_ids for context in contexts]
     generate = model.generate
 
     def tight_memory(*args: Any, **kwargs: Any) -> Any:
@@ -92,7 +92,7 @@ def test_out_of_memory_halves_the_batch_until_it_fits(tiny: tuple[Any, Any]) -> 
 
     model.generate = tight_memory
     try:
-        split = policy._generate(contexts, sampling)
+        split = policy.generate(contexts, sampling)
     finally:
         model.generate = generate
     assert [g.token_ids for g in split] == alone

@@ -2,9 +2,11 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import cm2.train.grpo as grpo
 from cm2.llm.testing.tiny_model import build_tiny_model
 from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, Trajectory, Verdict
 from cm2.tools import HybridToolSimulator
@@ -123,3 +125,62 @@ def test_the_time_budget_stops_training_after_the_step_that_spends_it() -> None:
     assert control.should_training_stop is False
     spent.on_step_end(None, None, control)
     assert control.should_training_stop is True
+
+
+MAKE_TRAINER_CLASS = grpo.make_trainer_class
+
+
+def recording_trainer_class(gaps: list[float]) -> Any:
+    """cm2's trainer that, after each rollout, scores the batch with TRL's own log-prob path (the fused
+    LM head at the trainer's temperature) and records the largest gap to the rollout's log-probs."""
+    import torch
+
+    base = MAKE_TRAINER_CLASS()
+
+    class Recording(base):  # type: ignore[misc, valid-type]
+        def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+            output: dict[str, Any] = super()._generate_and_score_completions(inputs)
+            ids = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
+            mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
+            with torch.no_grad():
+                trained, _, _ = self._get_per_token_logps_and_entropies(
+                    self.model, ids, mask, output["completion_ids"].size(1)
+                )
+            scored = (output["completion_mask"] * output["tool_mask"]).bool()
+            assert scored.sum() > 0
+            gap = (trained - output["sampling_per_token_logps"]).abs()[scored].max()
+            gaps.append(float(gap))
+            return output
+
+    return Recording
+
+
+@pytest.mark.parametrize("engine", ["loop", "generate"])
+def test_training_logprobs_equal_rollout_logprobs_at_temperature_07(
+    tmp_path: Path, tiny_model: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "rl.jsonl"
+    data.write_text(json.dumps(_dialogue().dump()) + "\n")
+    config = RLRunConfig.model_validate(
+        {
+            "model": {"path": str(tiny_model)},
+            "data": str(data),
+            "output_dir": str(tmp_path / "out"),
+            "group_size": 4,
+            "max_steps": 1,
+            "use_cpu": True,
+            "report_to": [],
+            "save_steps": 100,
+            "decoder": {"engine": engine},
+            "episode": {
+                "sampling": {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9},
+                "limits": {"max_steps_per_turn": 2, "max_context_tokens": 512},
+                "early_stop": False,
+            },
+        }
+    )
+    assert grpo.grpo_args(config).temperature == 0.7 and grpo.grpo_args(config).top_p == 0.9
+    gaps: list[float] = []
+    monkeypatch.setattr(grpo, "make_trainer_class", lambda: recording_trainer_class(gaps))
+    run_rl(config, make_env=HybridToolSimulator, judge=ParityJudge())
+    assert gaps and max(gaps) < 1e-4, gaps

@@ -1,0 +1,208 @@
+"""cm2's own decode loop for in-process rollouts: static KV cache + torch.compile (CUDA graphs) on the GPU.
+
+One `LoopDecoder` lives as long as its policy: the static cache (`max_batch_size` rows of `max_cache_len`
+tokens) and the compiled one-token step are built once, so compilation is paid once per run, not per
+prompt length. Prompts that repeat within a batch (the episodes of a GRPO group start from the same
+context) are prefilled once and their keys and values copied to every row through the cache's own
+`update`. Each row is handed back as soon as it stops (its episode goes on to tools and judging) while
+the others decode on; its slot keeps riding in the fixed-shape batch until the last row stops.
+(Imported lazily: it needs torch and transformers.)
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from cm2.rollout.policy import DecoderConfig
+from cm2.rollout.sampling import sample_next
+
+log = logging.getLogger(__name__)
+RowDone = Callable[[int, list[int], list[float]], None]
+TextStop = Callable[[list[int]], bool]
+
+
+class LoopDecoder:
+    """Batched sampling with exact per-token log-probs; see the module docstring."""
+
+    def __init__(self, model: Any, config: DecoderConfig, pad_id: int):
+        self.model = model
+        self.config = config
+        self.pad_id = pad_id
+        self.device = next(model.parameters()).device
+        on_gpu = self.device.type == "cuda"
+        self.static = config.cache == "static" or (config.cache == "auto" and on_gpu)
+        self.compiled = self.static and (config.compile == "on" or (config.compile == "auto" and on_gpu))
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self._cache_position = "cache_position" in params
+        self._logits_to_keep = "logits_to_keep" in params
+        self._static_cache: Any = None
+        self._step: Callable[..., torch.Tensor] = self._forward
+        if self.compiled:
+            self._step = torch.compile(self._forward, mode="reduce-overhead", fullgraph=False, dynamic=False)
+        self.fallbacks = 0
+
+    def _forward(
+        self, input_ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, cache: Any, start: torch.Tensor
+    ) -> torch.Tensor:
+        kwargs: dict[str, Any] = {self._cache_arg: cache, "use_cache": True}
+        if self._cache_position:
+            kwargs["cache_position"] = start + torch.arange(input_ids.shape[1], device=input_ids.device)
+        if self._logits_to_keep:
+            kwargs["logits_to_keep"] = 1
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, **kwargs)
+        return out.logits[:, -1, :]
+
+    def _new_static_cache(self) -> Any:
+        """Full-length static layers everywhere, sliding-window layers included: a sliding layer of
+        transformers' `StaticCache` keeps its fill level in a Python int, which torch.compile guards on and
+        recompiles for at every step. The sliding window still applies, through the attention mask."""
+        import transformers.cache_utils as caches
+
+        length = self.config.max_cache_len
+        if hasattr(caches, "StaticLayer"):
+            layers = self.model.config.get_text_config().num_hidden_layers
+            return caches.Cache(layers=[caches.StaticLayer(max_cache_len=length) for _ in range(layers)])
+        dtype = next(self.model.parameters()).dtype  # transformers 4.x
+        return caches.StaticCache(
+            config=self.model.config,
+            max_cache_len=length,
+            max_batch_size=self.config.max_batch_size,
+            device=self.device,
+            dtype=dtype,
+        )
+
+    def run(
+        self,
+        contexts: Sequence[list[int]],
+        caps: Sequence[int],
+        temperature: float,
+        top_p: float,
+        stop_ids: Sequence[int],
+        text_stop: TextStop | None,
+        on_row: RowDone,
+    ) -> None:
+        """Sample up to `caps[i]` tokens after `contexts[i]`; `on_row(i, ids, logprobs)` once per row, as
+        soon as it ends (a stop id, `text_stop` true, or its cap)."""
+        n, width, steps = len(contexts), max(len(c) for c in contexts), max(caps)
+        static = self.static and n <= self.config.max_batch_size
+        if static and width + steps > self.config.max_cache_len:
+            static = False
+            self.fallbacks += 1
+            if self.fallbacks == 1:
+                log.warning("context %d + %d new tokens > max_cache_len: dynamic cache (said once)", width, steps)
+        rows = self.config.max_batch_size if static else n
+        padded = [*contexts, *[contexts[0]] * (rows - n)]
+        row_caps = [*caps, *[0] * (rows - n)]
+        length = self.config.max_cache_len if static else width + steps
+        ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
+        mask = torch.ones((rows, length), dtype=torch.long)
+        for row, context in enumerate(padded):
+            ids[row, width - len(context) :] = torch.tensor(context)
+            mask[row, : width - len(context)] = 0
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
+        with torch.no_grad():
+            cache, logits = self._prefill(padded, ids, mask[:, :width], positions, static)
+            self._decode(
+                cache,
+                logits,
+                mask,
+                positions[:, -1:] + 1,
+                width,
+                row_caps,
+                static,
+                n,
+                temperature,
+                top_p,
+                set(stop_ids),
+                text_stop,
+                on_row,
+            )
+
+    def _prefill(
+        self, contexts: list[list[int]], ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, static: bool
+    ) -> tuple[Any, torch.Tensor]:
+        """Run the distinct contexts once on a full-length dynamic cache, then write every row's keys and
+        values into the decode cache through `update` (as the model's own prefill would have)."""
+        from transformers import DynamicCache
+
+        first: dict[tuple[int, ...], int] = {}
+        for row, context in enumerate(contexts):
+            first.setdefault(tuple(context), row)
+        unique = sorted(set(first.values()))
+        where = {row: i for i, row in enumerate(unique)}
+        expand = torch.tensor([where[first[tuple(c)]] for c in contexts], device=self.device)
+        pick = torch.tensor(unique, device=self.device)
+        scratch: Any = DynamicCache()
+        start = torch.zeros((), dtype=torch.long, device=self.device)
+        logits = self._forward(ids[pick], positions[pick], mask[pick], scratch, start)
+        if static:
+            if self._static_cache is None:
+                self._static_cache = self._new_static_cache()
+            cache = self._static_cache
+            cache.reset()
+        else:
+            cache = DynamicCache(config=self.model.config)
+        cache_kwargs = {"cache_position": torch.arange(ids.shape[1], device=self.device)}
+        for index, layer in enumerate(scratch.layers):
+            cache.update(layer.keys[expand], layer.values[expand], index, cache_kwargs)
+        return cache, logits[expand]
+
+    def _decode(
+        self,
+        cache: Any,
+        logits: torch.Tensor,
+        mask: torch.Tensor,
+        next_position: torch.Tensor,
+        width: int,
+        caps: list[int],
+        static: bool,
+        real_rows: int,
+        temperature: float,
+        top_p: float,
+        stop_ids: set[int],
+        text_stop: TextStop | None,
+        on_row: RowDone,
+    ) -> None:
+        steps = max(caps)
+        tokens = torch.zeros((len(caps), steps), dtype=torch.long, device=self.device)
+        logprobs = torch.zeros((len(caps), steps), dtype=torch.float32, device=self.device)
+        done = [row >= real_rows or caps[row] == 0 for row in range(len(caps))]
+        host_ids: list[list[int]] = [[] for _ in caps]
+        host_lps: list[list[float]] = [[] for _ in caps]
+        checked = 0
+        step_fn = self._step if static else self._forward
+        for step in range(steps):
+            token, logprob = sample_next(logits, temperature, top_p)
+            tokens[:, step], logprobs[:, step] = token, logprob
+            last = step == steps - 1
+            if last or (step + 1) % self.config.check_every == 0:
+                new_ids, new_lps = tokens[:, checked : step + 1].tolist(), logprobs[:, checked : step + 1].tolist()
+                checked = step + 1
+                for row in range(len(caps)):
+                    if done[row]:
+                        continue
+                    for tok, lp in zip(new_ids[row], new_lps[row], strict=True):
+                        host_ids[row].append(tok)
+                        host_lps[row].append(lp)
+                        ended = tok in stop_ids or (text_stop is not None and text_stop(host_ids[row]))
+                        if ended or len(host_ids[row]) >= caps[row]:
+                            done[row] = True
+                            on_row(row, host_ids[row], host_lps[row])
+                            break
+                if all(done):
+                    return
+            if last:
+                break
+            at = torch.tensor(width + step, device=self.device)
+            view = mask if static else mask[:, : width + step + 1]
+            logits = step_fn(token.unsqueeze(1), next_position + step, view, cache, at)
+        for row in range(real_rows):  # every row has reached its cap by now
+            if not done[row]:
+                on_row(row, host_ids[row], host_lps[row])

@@ -1,0 +1,114 @@
+"""cm2's decode loop against a full forward pass of the same model (tiny Gemma 3: sliding-window layers)."""
+
+from typing import Any
+
+import pytest
+import torch
+
+from cm2.rollout.decoder import LoopDecoder
+from cm2.rollout.policy import DecoderConfig
+
+WINDOW = 8
+# Longer than the sliding window, left-padded against each other; the first and last are the same prompt.
+CONTEXTS = [[5 + i for i in range(20)], [40, 41, 42], [7 + 3 * i for i in range(12)], [5 + i for i in range(20)]]
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    config = Gemma3TextConfig(
+        vocab_size=256,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=WINDOW,
+        layer_types=["sliding_attention"] * 3 + ["full_attention"],
+        max_position_embeddings=256,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    torch.manual_seed(0)
+    return Gemma3ForCausalLM(config).eval()
+
+
+def decode(model: Any, caps: list[int], temperature: float = 0.0, top_p: float = 1.0, **config: Any) -> Any:
+    decoder = LoopDecoder(model, DecoderConfig(max_batch_size=6, max_cache_len=64, **config), pad_id=0)
+    rows: dict[int, tuple[list[int], list[float]]] = {}
+    decoder.run(CONTEXTS, caps, temperature, top_p, [1], None, lambda r, i, lp: rows.__setitem__(r, (i, lp)))
+    return decoder, rows
+
+
+def full_logprobs(model: Any, context: list[int], ids: list[int], temperature: float = 1.0) -> torch.Tensor:
+    """Log-probs of the next token at each generated position, from one forward pass without a cache."""
+    with torch.no_grad():
+        logits = model(torch.tensor([context + ids])).logits[0].float()
+    return torch.log_softmax(logits[len(context) - 1 : len(context) - 1 + len(ids)] / temperature, dim=-1)
+
+
+@pytest.mark.parametrize("cache", ["dynamic", "static"])
+def test_greedy_tokens_and_logprobs_match_a_full_forward(model: Any, cache: str) -> None:
+    caps = [10, 10, 6, 10]
+    decoder, rows = decode(model, caps, cache=cache, compile="off")
+    assert decoder.static == (cache == "static")
+    for row, context in enumerate(CONTEXTS):
+        ids, lps = rows[row]
+        assert len(ids) == caps[row] or ids[-1] == 1
+        want = full_logprobs(model, context, ids)
+        assert ids == want.argmax(dim=-1).tolist()
+        assert torch.allclose(torch.tensor(lps), want[range(len(ids)), ids], atol=1e-5)
+    assert rows[0] == rows[3]  # the same prompt, prefilled once, decodes the same
+
+
+def test_sampled_logprobs_are_the_temperature_scaled_ones(model: Any) -> None:
+    torch.manual_seed(1)
+    _, rows = decode(model, [12] * 4, temperature=0.7, top_p=0.8, cache="static", compile="off")
+    for row, context in enumerate(CONTEXTS):
+        ids, lps = rows[row]
+        want = full_logprobs(model, context, ids, temperature=0.7)
+        assert torch.allclose(torch.tensor(lps), want[range(len(ids)), ids], atol=1e-5)
+        for position, token in enumerate(ids):  # every token lies in its step's top-p nucleus
+            sorted_lp, order = want[position].sort(descending=True)
+            mass_before = sorted_lp.exp().cumsum(0) - sorted_lp.exp()
+            assert token in order[mass_before < 0.8].tolist()
+
+
+def test_rows_are_handed_back_as_they_stop_and_shared_prompts_are_prefilled_once(model: Any) -> None:
+    _, greedy = decode(model, [10] * 4, cache="static", compile="off")
+    stop = greedy[1][0][2]  # row 1 ends at its third token when that token is a stop id
+    decoder = LoopDecoder(model, DecoderConfig(max_batch_size=6, max_cache_len=64, check_every=1), pad_id=0)
+    batch_sizes: list[int] = []
+    forward = decoder._forward
+
+    def counting(ids: torch.Tensor, *args: Any) -> torch.Tensor:
+        batch_sizes.append(ids.shape[0])
+        return forward(ids, *args)
+
+    decoder._forward = counting  # type: ignore[method-assign, assignment]
+    handed: list[tuple[int, int]] = []
+    decoder.run(CONTEXTS, [10] * 4, 0.0, 1.0, [stop], None, lambda r, i, lp: handed.append((r, len(batch_sizes))))
+    assert batch_sizes[0] == 3  # three distinct prompts among four rows
+    first_row, calls_by_then = handed[0]
+    assert first_row == 1 and calls_by_then <= 4 and len(batch_sizes) > calls_by_then
+    assert sorted(row for row, _ in handed) == [0, 1, 2, 3]
+
+
+def test_a_context_beyond_the_static_cache_falls_back_to_a_dynamic_one(model: Any) -> None:
+    decoder = LoopDecoder(model, DecoderConfig(max_batch_size=6, max_cache_len=24, cache="static"), pad_id=0)
+    rows: dict[int, list[int]] = {}
+    decoder.run(CONTEXTS, [10] * 4, 0.0, 1.0, [1], None, lambda r, i, lp: rows.__setitem__(r, i))
+    assert decoder.fallbacks == 1
+    assert rows[0] == full_logprobs(model, CONTEXTS[0], rows[0]).argmax(dim=-1).tolist()
+
+
+@pytest.mark.slow
+def test_the_compiled_static_step_decodes_like_the_eager_one(model: Any) -> None:
+    _, eager = decode(model, [10] * 4, cache="static", compile="off")
+    decoder, compiled = decode(model, [10] * 4, cache="static", compile="on")
+    assert decoder.compiled
+    for row in range(4):
+        assert compiled[row][0] == eager[row][0]
+        assert torch.allclose(torch.tensor(compiled[row][1]), torch.tensor(eager[row][1]), atol=1e-4)
