@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from cm2.data.errors import RecordError
 from cm2.schema import Dialogue
+from cm2.schema.jsontext import loads_bounded
 
 RecordFormat = Literal["cm2", "nemotron", "openai"]
 RECORD_FORMATS: tuple[RecordFormat, ...] = get_args(RecordFormat)
@@ -186,7 +187,7 @@ def _parse_metadata(value: Any, record: Mapping[str, Any], location: str | None)
     if not isinstance(value, str):
         raise _fail(record, location, f"metadata: expected a JSON string, got {type(value).__name__}")
     try:
-        parsed = json.loads(value)
+        parsed = loads_bounded(value)
     except json.JSONDecodeError as exc:
         raise _fail(record, location, f"metadata: invalid JSON ({exc.msg} at char {exc.pos})") from None
     if not isinstance(parsed, dict):
@@ -206,7 +207,7 @@ def from_nemotron(record: Mapping[str, Any], *, location: str | None = None) -> 
     tools = metadata.get("tools", [])
     if isinstance(tools, str):
         try:
-            tools = json.loads(tools)
+            tools = loads_bounded(tools)
         except json.JSONDecodeError as exc:
             raise _fail(record, location, f"metadata.tools: invalid JSON ({exc.msg})") from None
     if not isinstance(tools, list):

@@ -13,3 +13,8 @@ class RecordError(ValueError):
 
     def __reduce__(self) -> tuple[type[RecordError], tuple[str, str]]:
         return type(self), (self.location, self.message)
+
+
+class UnreadableFileError(RecordError):
+    """A file that cannot be read on (not the format it claims, cut short, a directory): the whole input is
+    in doubt, so readers raise this rather than skip a record."""

@@ -9,12 +9,12 @@ is never modified; messages are copied only when they need normalising.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cm2.data.filters.types import json_type
+from cm2.schema.jsontext import loads_bounded
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 THINK_OPEN = "<think>"
@@ -163,7 +163,7 @@ def _tools(data: dict[str, Any], problems: list[str]) -> list[Any]:
         metadata, where = data["metadata"], "'metadata'"
         if isinstance(metadata, str):
             try:
-                metadata = json.loads(metadata)
+                metadata = loads_bounded(metadata)
             except ValueError as exc:
                 problems.append(f"'metadata' is not valid JSON ({exc})")
                 return []
@@ -174,7 +174,7 @@ def _tools(data: dict[str, Any], problems: list[str]) -> list[Any]:
         return []
     if isinstance(tools, str):
         try:
-            tools = json.loads(tools)
+            tools = loads_bounded(tools)
         except ValueError as exc:
             problems.append(f"{where} is a string that is not valid JSON ({exc})")
             return []
