@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from cm2.data.errors import RecordError
 from cm2.schema import Dialogue
 from cm2.schema.jsontext import loads_bounded
+from cm2.schema.validation import check_dialogue
 
 RecordFormat = Literal["cm2", "nemotron", "openai"]
 RECORD_FORMATS: tuple[RecordFormat, ...] = get_args(RecordFormat)
@@ -279,6 +280,15 @@ def from_dialogue(dialogue: Dialogue, fmt: RecordFormat) -> dict[str, Any]:
     return WRITERS[fmt](dialogue)
 
 
+def checked_dialogue(dialogue: Dialogue, location: str | None) -> Dialogue:
+    """`dialogue` if its checklists are sound (weights, dependencies, evidence, turn count; see
+    `cm2.schema.validation`), else a `RecordError` at `location` listing every issue on one line."""
+    issues = check_dialogue(dialogue)
+    if issues:
+        raise RecordError(location or f"dialogue {dialogue.uuid}", "; ".join(str(issue) for issue in issues))
+    return dialogue
+
+
 def convert_record(
     record: Mapping[str, Any],
     *,
@@ -286,12 +296,12 @@ def convert_record(
     source: RecordFormat | None = None,
     location: str | None = None,
 ) -> dict[str, Any]:
-    """Validate a record and write it as format `to` (default: the format it came in)."""
+    """Validate a record (its checklists too) and write it as format `to` (default: the format it came in)."""
     record = _mapping(record, location)
     if source is None:
         try:
             source = detect_format(record)
         except RecordError as exc:
             raise _fail(record, location, exc.message) from None
-    dialogue = READERS[source](record, location=location)
+    dialogue = checked_dialogue(READERS[source](record, location=location), location)
     return WRITERS[to or source](dialogue)

@@ -12,11 +12,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from cm2.data.adapters import RecordFormat, to_dialogue
+from cm2.data.adapters import RecordFormat, checked_dialogue, to_dialogue
 from cm2.data.errors import RecordError
 from cm2.data.raw import FILE_FORMATS, FileFormat, RawRecord
 from cm2.schema import Dialogue
-from cm2.schema.validation import check_dialogue
 
 _SUFFIXES: dict[str, FileFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
 Problem = tuple[str, str]
@@ -104,15 +103,6 @@ def write_records(path: str | os.PathLike[str], records: Iterable[Mapping[str, A
     from cm2.data.hf import write_hf
 
     return write_hf(path, records)
-
-
-def checked_dialogue(dialogue: Dialogue, location: str) -> Dialogue:
-    """`dialogue` if its checklists are sound (weights, dependencies, evidence, turn count; see
-    `cm2.schema.validation`), else a `RecordError` at `location` listing every issue on one line."""
-    issues = check_dialogue(dialogue)
-    if issues:
-        raise RecordError(location, "; ".join(str(issue) for issue in issues))
-    return dialogue
 
 
 def read_dialogues(

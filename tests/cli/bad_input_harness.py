@@ -147,7 +147,7 @@ class Tally:
 
     def add(self, fault: str, verb: str, case: Case, detail: str) -> None:
         self.faults[fault] += 1
-        if len(self.examples) < 400:
+        if len(self.examples) < 5000:
             self.examples.append(f"{fault}: {verb} on {case.name}: {detail[:300]}")
 
 

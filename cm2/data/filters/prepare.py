@@ -43,6 +43,8 @@ class Prepared:
     """Problems with the tool list as a whole, reported by the `tool_schema` rule."""
     memo: dict[str, Any] = field(default_factory=dict)
     """Derived values shared between rules, computed once on first use."""
+    raw: Any = None
+    """The record as given (read only)."""
 
 
 def record_id(data: Any, default: str) -> str:
@@ -198,7 +200,7 @@ def prepare(data: Any, location: str) -> Prepared:
         return Prepared(
             location, location, [], [], problems=[(None, f"the record is {json_type(data)}, not an object")]
         )
-    rec = Prepared(location, record_id(data, location), [], [])
+    rec = Prepared(location, record_id(data, location), [], [], raw=data)
     _messages(data, rec)
     rec.tools = _tools(data, rec.tool_problems)
     return rec
