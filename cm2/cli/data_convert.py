@@ -53,9 +53,9 @@ def convert(
     show: Annotated[int, typer.Option("--show", help="How many skipped records to list.", min=0)] = 20,
 ) -> None:
     """Convert IN to OUT, validating every record; bad records are skipped and listed."""
-    from cm2.cli.guard import InputError, check_paths, nothing_usable
+    from cm2.cli.guard import check_paths, nothing_usable
     from cm2.data.adapters import RecordFormat, convert_record
-    from cm2.data.errors import RecordError, UnreadableFileError
+    from cm2.data.errors import NoUsableRecordsError, RecordError, UnreadableFileError
     from cm2.data.io import count_records, file_format, iter_records, write_records
 
     out_format = None if as_ is RecordFormatName.same else cast(RecordFormat, as_.value)
@@ -95,7 +95,7 @@ def convert(
 
         try:
             written = write_records(target, converted(), fmt=out_file)
-        except (InputError, UnreadableFileError):
+        except (NoUsableRecordsError, UnreadableFileError):
             raise
         except RecordError as exc:
             errors_console.print(f"[red]error:[/] {escape(str(exc))}\nnothing written (--strict)", soft_wrap=True)

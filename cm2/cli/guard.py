@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from cm2.data.errors import RecordError
+from cm2.data.errors import NoUsableRecordsError, RecordError, no_usable_records
 
 EXIT_BAD_INPUT = 1
 """Nothing usable was read, or the input broke off."""
@@ -85,14 +85,9 @@ def check_paths(
             raise InputError(f"{name}: named as two different outputs")
 
 
-def nothing_usable(source: Path | str, problems: Sequence[Problem], read: int | None = None) -> InputError:
-    """The error for an input without one usable record, quoting the first problem."""
-    if not problems:
-        what = "no records" if not read else f"none of its {read} record(s) usable"
-        return InputError(f"{source}: {what}; nothing to do", EXIT_BAD_INPUT)
-    location, message = problems[0]
-    more = f" (and {len(problems) - 1} more bad record(s))" if len(problems) > 1 else ""
-    return InputError(f"{location}: {message}{more}; nothing usable in {source}", EXIT_BAD_INPUT)
+def nothing_usable(source: Path | str, problems: Sequence[Problem], read: int = 0) -> NoUsableRecordsError:
+    """The error for an input without one usable record, quoting the first problem (exit 1)."""
+    return no_usable_records(source, list(problems), read)
 
 
 def print_problems(problems: Sequence[Problem], show: int, verb: str = "skipped") -> None:

@@ -54,6 +54,8 @@ class Verb:
     reads: str = "dialogues"  # or "trajectories"
     replaces_checklists: bool = False
     mixed: bool = True
+    passes_through: frozenset[str] = frozenset()
+    """Cases the verb may accept: it copies the record and never reads the faulty part."""
 
 
 def _out(work: Path) -> list[Path]:
@@ -85,38 +87,134 @@ def _run_dir(source: Path, work: Path) -> Path:
     return run
 
 
+# Faults inside text that only some verbs parse (a tool call's arguments string).
+UNPARSED = frozenset({"deep-arguments"})
+
 VERBS: list[Verb] = [
-    Verb("data convert", lambda s, w, e: ["data", "convert", str(s), str(w / "out.jsonl")], _out),
-    Verb("data convert parquet", lambda s, w, e: ["data", "convert", str(s), str(w / "out.parquet")],
-         lambda w: [w / "out.parquet"]),
+    Verb(
+        "data convert", lambda s, w, e: ["data", "convert", str(s), str(w / "out.jsonl")], _out, passes_through=UNPARSED
+    ),
+    Verb(
+        "data convert parquet",
+        lambda s, w, e: ["data", "convert", str(s), str(w / "out.parquet")],
+        lambda w: [w / "out.parquet"],
+        passes_through=UNPARSED,
+    ),
     Verb("data filter", lambda s, w, e: ["data", "filter", str(s), str(w / "out.jsonl")], _out),
-    Verb("data split", lambda s, w, e: ["data", "split", str(s), str(w / "split")], lambda w: [w / "split"]),
-    Verb("data stats", lambda s, w, e: ["data", "stats", str(s), "--out", str(w / "stats"), "--no-plots"],
-         lambda w: [w / "stats" / "stats.json"]),
-    Verb("label reference", lambda s, w, e: ["label", str(s), str(w / "out.jsonl"), "--from-reference-calls",
-                                              "--no-progress"], _annotate("failures"), replaces_checklists=True),
-    Verb("label", lambda s, w, e: ["label", str(s), str(w / "out.jsonl"), "--no-progress", *e.llm()],
-         _annotate("failures"), llm=True, replaces_checklists=True),
-    Verb("filter-llm", lambda s, w, e: ["filter-llm", str(s), str(w / "out.jsonl"), "--no-progress", *e.llm()],
-         _annotate("rejected"), llm=True),
-    Verb("compress-cot", lambda s, w, e: ["compress-cot", str(s), str(w / "out.jsonl"), "--no-progress", *e.llm()],
-         _annotate("failures"), llm=True),
-    Verb("judge dialogues", lambda s, w, e: ["judge", str(e.trajectories), str(s), str(w / "out.jsonl"), "--show",
-                                              "0", "--no-cache", *e.llm()], _out, llm=True),
-    Verb("judge trajectories", lambda s, w, e: ["judge", str(s), str(e.dialogues), str(w / "out.jsonl"), "--show",
-                                                 "0", "--no-cache", *e.llm()], _out, llm=True, reads="trajectories"),
-    Verb("eval checklist", lambda s, w, e: ["eval", "checklist", str(s), "--base-url", e.base_url, "--model", "m",
-                                             "--judge-base-url", e.base_url, "--judge-model", "m", "--out",
-                                             str(w / "eval")], lambda w: [w / "eval"], llm=True, mixed=False),
-    Verb("view", lambda s, w, e: ["view", str(s), "--dialogues", str(e.dialogues), "--out", str(w / "view.html")],
-         lambda w: [w / "view.html"], reads="trajectories"),
-    Verb("report", lambda s, w, e: ["report", str(_run_dir(s, w)), "--out", str(w / "report"),
-                                     "--dialogues", str(e.dialogues)], lambda w: [w / "report"],
-         reads="trajectories", mixed=False),
-    Verb("train sft", lambda s, w, e: ["train", "sft", "--config", str(_sft_config(s, w))], lambda w: [w / "run"],
-         mixed=False),
-    Verb("train rl", lambda s, w, e: ["train", "rl", "--config", str(_rl_config(s, w))], lambda w: [w / "run"],
-         mixed=False),
+    Verb(
+        "data split",
+        lambda s, w, e: ["data", "split", str(s), str(w / "split"), "--skip-invalid"],
+        lambda w: [w / "split" / "split_manifest.json", w / "split" / "rl_train.jsonl"],
+        passes_through=UNPARSED,
+    ),
+    Verb(
+        "data stats",
+        lambda s, w, e: ["data", "stats", str(s), "--out", str(w / "stats"), "--no-plots"],
+        lambda w: [w / "stats" / "stats.json"],
+        passes_through=UNPARSED,
+    ),
+    Verb(
+        "label reference",
+        lambda s, w, e: ["label", str(s), str(w / "out.jsonl"), "--from-reference-calls", "--no-progress"],
+        _annotate("failures"),
+        replaces_checklists=True,
+    ),
+    Verb(
+        "label",
+        lambda s, w, e: ["label", str(s), str(w / "out.jsonl"), "--no-progress", *e.llm()],
+        _annotate("failures"),
+        llm=True,
+        replaces_checklists=True,
+    ),
+    Verb(
+        "filter-llm",
+        lambda s, w, e: ["filter-llm", str(s), str(w / "out.jsonl"), "--no-progress", *e.llm()],
+        _annotate("rejected"),
+        llm=True,
+    ),
+    Verb(
+        "compress-cot",
+        lambda s, w, e: ["compress-cot", str(s), str(w / "out.jsonl"), "--no-progress", *e.llm()],
+        _annotate("failures"),
+        llm=True,
+    ),
+    Verb(
+        "judge dialogues",
+        lambda s, w, e: [
+            "judge",
+            str(e.trajectories),
+            str(s),
+            str(w / "out.jsonl"),
+            "--show",
+            "0",
+            "--no-cache",
+            *e.llm(),
+        ],
+        _out,
+        llm=True,
+    ),
+    Verb(
+        "judge trajectories",
+        lambda s, w, e: [
+            "judge",
+            str(s),
+            str(e.dialogues),
+            str(w / "out.jsonl"),
+            "--show",
+            "0",
+            "--no-cache",
+            *e.llm(),
+        ],
+        _out,
+        llm=True,
+        reads="trajectories",
+    ),
+    Verb(
+        "eval checklist",
+        lambda s, w, e: [
+            "eval",
+            "checklist",
+            str(s),
+            "--base-url",
+            e.base_url,
+            "--model",
+            "m",
+            "--judge-base-url",
+            e.base_url,
+            "--judge-model",
+            "m",
+            "--out",
+            str(w / "eval"),
+        ],
+        lambda w: [w / "eval"],
+        llm=True,
+        mixed=False,
+    ),
+    Verb(
+        "view",
+        lambda s, w, e: ["view", str(s), "--dialogues", str(e.dialogues), "--out", str(w / "view.html")],
+        lambda w: [w / "view.html"],
+        reads="trajectories",
+    ),
+    Verb(
+        "report",
+        lambda s, w, e: ["report", str(_run_dir(s, w)), "--out", str(w / "report"), "--dialogues", str(e.dialogues)],
+        lambda w: [w / "report"],
+        reads="trajectories",
+        mixed=False,
+    ),
+    Verb(
+        "train sft",
+        lambda s, w, e: ["train", "sft", "--config", str(_sft_config(s, w))],
+        lambda w: [w / "run"],
+        mixed=False,
+    ),
+    Verb(
+        "train rl",
+        lambda s, w, e: ["train", "rl", "--config", str(_rl_config(s, w))],
+        lambda w: [w / "run"],
+        mixed=False,
+    ),
 ]
 
 # Checklist faults that `cm2 label` may ignore: it writes new checklists.
@@ -131,10 +229,33 @@ CHECKLIST_SEMANTICS = {
     "duplicate-item-ids",
 }
 # Garbage that any file reader must survive, used for verbs reading trajectories.
-TRAJECTORY_CASES = {"empty", "blank-lines", "binary", "nul-bytes", "bom-garbage", "latin1", "gzip-garbage",
-                    "parquet-garbage", "json-garbage", "json-deep", "json-deep-item", "dir-empty", "dir-text",
-                    "dir-bad-parquet", "deep-array", "deep-object", "deep-unclosed", "not-json", "array-line",
-                    "null-line", "surrogate", "nan", "truncated", "deep-arguments", "messages-string"}
+TRAJECTORY_CASES = {
+    "empty",
+    "blank-lines",
+    "binary",
+    "nul-bytes",
+    "bom-garbage",
+    "latin1",
+    "gzip-garbage",
+    "parquet-garbage",
+    "json-garbage",
+    "json-deep",
+    "json-deep-item",
+    "dir-empty",
+    "dir-text",
+    "dir-bad-parquet",
+    "deep-array",
+    "deep-object",
+    "deep-unclosed",
+    "not-json",
+    "array-line",
+    "null-line",
+    "surrogate",
+    "nan",
+    "truncated",
+    "deep-arguments",
+    "messages-string",
+}
 
 
 @dataclass
@@ -192,7 +313,7 @@ def _inputs_for(verb: Verb, cases: list[Case], trajectory_cases: list[Case]) -> 
 
 
 def _hopeless(verb: Verb, case: Case) -> bool:
-    if verb.replaces_checklists and case.name in CHECKLIST_SEMANTICS:
+    if (verb.replaces_checklists and case.name in CHECKLIST_SEMANTICS) or case.name in verb.passes_through:
         return False
     return case.hopeless
 
