@@ -138,6 +138,10 @@ def _report(manifest: SplitManifest, outdir: Path, console: Console) -> None:
         part = getattr(counts, name)
         if part.short:
             console.print(f"[yellow]warning:[/] {name}: {part.short:,} fewer than requested (not enough candidates)")
+    if manifest.invalid:
+        from cm2.cli.guard import print_problems
+
+        print_problems([(item.location, item.error or "") for item in manifest.invalid], 5, "left out")
     if counts.duplicates:
         first = ", ".join(item.uuid or item.location for item in manifest.duplicates[:5])
         console.print(f"[yellow]warning:[/] {counts.duplicates:,} duplicate uuids left out (e.g. {first})")

@@ -110,11 +110,29 @@ def _describe(exc: ValidationError, data: Any) -> str:
     return "; ".join(lines)
 
 
+def _usable(dialogue: Dialogue) -> str | None:
+    """Why a dialogue that fits the schema is still no reference dialogue: no user turn, or a tool call
+    whose arguments are not a JSON object."""
+    if not any(message.role == "user" for message in dialogue.messages):
+        return "messages: no user message, so no turn to learn from or replay"
+    for index, message in enumerate(dialogue.messages):
+        for number, call in enumerate(message.tool_calls or []):
+            try:
+                call.function.parsed_arguments()
+            except ValueError as exc:
+                return f"messages[{index}].tool_calls[{number}].function.arguments: {exc}"
+    return None
+
+
 def _validate(data: dict[str, Any], record: Mapping[str, Any], location: str | None) -> Dialogue:
     try:
-        return Dialogue.model_validate(data)
+        dialogue = Dialogue.model_validate(data)
     except ValidationError as exc:
         raise _fail(record, location, _describe(exc, data)) from None
+    problem = _usable(dialogue)
+    if problem is not None:
+        raise _fail(record, location, problem)
+    return dialogue
 
 
 def _mapping(record: Any, location: str | None) -> Mapping[str, Any]:
