@@ -56,6 +56,8 @@ class Verb:
     mixed: bool = True
     passes_through: frozenset[str] = frozenset()
     """Cases the verb may accept: it copies the record and never reads the faulty part."""
+    input_name: str | None = None
+    """The name errors give the input, when the harness puts it somewhere else (default: its own)."""
 
 
 def _out(work: Path) -> list[Path]:
@@ -340,7 +342,8 @@ def _judge(verb: Verb, case: Case, work: Path, result: Any, logged: list[str], s
             tally.add("output left behind", verb.name, case, ", ".join(left))
         if spent:
             tally.add("LLM spent on nothing usable", verb.name, case, f"{spent} requests")
-        if not any(case.path.name in line for line in output.splitlines()):
+        name = verb.input_name or case.path.name
+        if not any(name in line for line in output.splitlines()):
             tally.add("input file not named", verb.name, case, output.strip()[-300:])
     elif not verb.llm and case.name.startswith("mixed-") and _hopeless(verb, Case(case.name[6:], case.path, True)):
         if result.exit_code != 0:
