@@ -204,6 +204,7 @@ VERBS: list[Verb] = [
         lambda w: [w / "report"],
         reads="trajectories",
         mixed=False,
+        input_name="trajectories.jsonl",
     ),
     Verb(
         "train sft",
@@ -301,7 +302,10 @@ def _trajectory_corpus(cases: list[Case], root: Path) -> list[Case]:
     mixed = []
     for case in picked:
         if case.path.is_file() and case.path.suffix == ".jsonl" and case.name in set(TRAJECTORY_CASES):
-            lines = [*good, case.path.read_text(encoding="utf-8", errors="replace").strip()]
+            bad = case.path.read_text(encoding="utf-8", errors="replace").strip()
+            if not bad:
+                continue
+            lines = [*good, bad]
             path = root / "mixed-trajectories" / case.path.name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
