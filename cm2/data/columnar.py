@@ -19,7 +19,7 @@ by another tool has no layout and is read as Arrow gives it, nested columns incl
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -127,14 +127,13 @@ def decode_rows(rows: list[dict[str, Any]], layout: Layout | None) -> Iterator[d
     return layout.decode(rows) if layout is not None else iter(rows)
 
 
-def decode_raw(
-    rows: list[dict[str, Any]], layout: Layout | None, location: Callable[[int], str]
-) -> Iterator[RawRecord]:
-    """`RawRecord`s of a batch, row by row: a row whose JSON columns do not parse becomes a bad record."""
+def decode_raw(rows: list[dict[str, Any]], layout: Layout | None, prefix: str, start: int) -> Iterator[RawRecord]:
+    """`RawRecord`s of a batch (located `prefix#row N`, counting from `start`), row by row: a row whose JSON
+    columns do not parse becomes a bad record."""
     for index, row in enumerate(rows):
         try:
             record = next(decode_rows([row], layout))
         except (ValueError, TypeError) as exc:
-            yield RawRecord(location(index), None, f"unreadable row ({exc})")
+            yield RawRecord(f"{prefix}#row {start + index}", None, f"unreadable row ({exc})")
             continue
-        yield RawRecord(location(index), record)
+        yield RawRecord(f"{prefix}#row {start + index}", record)

@@ -86,7 +86,7 @@ def _iter_split(source: Path, split: str | None, directory: Path, batch_size: in
     prefix = f"{source}[{split}]" if split is not None else str(source)
     row = 0
     for table in dataset.with_format("arrow").iter(batch_size=batch_size):
-        yield from decode_raw(table.to_pylist(), layout, lambda index, start=row: f"{prefix}#row {start + index}")
+        yield from decode_raw(table.to_pylist(), layout, prefix, row)
         row += table.num_rows
 
 

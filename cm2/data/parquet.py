@@ -34,7 +34,7 @@ def _iter_file(file: Path, batch_size: int) -> Iterator[RawRecord]:
     # with the file.
     for group in range(parquet.num_row_groups):
         for batch in parquet.iter_batches(batch_size=batch_size, row_groups=[group]):
-            yield from decode_raw(batch.to_pylist(), layout, lambda index, start=row: f"{file}#row {start + index}")
+            yield from decode_raw(batch.to_pylist(), layout, str(file), row)
             row += batch.num_rows
 
 
