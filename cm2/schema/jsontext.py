@@ -17,30 +17,43 @@ from typing import Any
 MAX_JSON_DEPTH = 128
 """Deepest nesting of arrays and objects accepted (real records stay far below; Python's limit is ~1000)."""
 
-_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class JSONLimitError(json.JSONDecodeError):
     """Valid-looking JSON that cm2 refuses: too deep, NaN or Infinity, or a lone surrogate."""
 
 
-def _check_depth(text: str, max_depth: int) -> None:
-    if text.count("[") + text.count("{") <= max_depth:
-        return
-    depth = 0
-    for bracket in _NOT_BRACKET.sub("", _STRING.sub("", text)):
-        if bracket in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise JSONLimitError(f"nested deeper than {max_depth} levels", text, 0)
-        else:
-            depth -= 1
+def _bracket_count(text: str | bytes) -> int:
+    """An upper bound of the nesting depth (brackets inside strings count too); cheapest on bytes."""
+    if isinstance(text, str):
+        return text.count("[") + text.count("{")
+    return text.count(b"[") + text.count(b"{")
+
+
+def _deeper_than(value: Any, max_depth: int) -> bool:
+    """Whether containers nest more than `max_depth` levels in a parsed value (level by level, no recursion)."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(max_depth):
+        below: list[Any] = []
+        for node in level:
+            below.extend(child for child in (node.values() if type(node) is dict else node) if type(child) in _NESTED)
+        if not below:
+            return False
+        level = below
+    return True
+
+
+_NESTED = (dict, list)
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+_PLAIN = json.JSONDecoder()
+_NO_NAN = json.JSONDecoder(parse_constant=_reject_constant)  # built once: json.loads(**kw) builds one per call
 
 
 def _path(parts: list[str | int]) -> str:
@@ -87,22 +100,34 @@ def loads(
     allow_lone_surrogates: bool = False,
 ) -> Any:
     """`json.loads` within the limits above; raises `json.JSONDecodeError` (or `UnicodeDecodeError` on bytes
-    that are not UTF-8)."""
-    if isinstance(text, bytes | bytearray):
-        text = bytes(text).decode("utf-8")
-    _check_depth(text, max_depth)
+    that are not UTF-8).
+
+    Python's decoder itself stops at about 1000 levels with a `RecursionError`, caught here; shallower
+    values are measured after parsing, and only when they hold more than `max_depth` brackets.
+    """
+    raw = text if isinstance(text, str) else bytes(text)
+    maybe_deep = _bracket_count(raw) > max_depth
+    if allow_lone_surrogates:
+        surrogate = None
+    elif isinstance(raw, str):
+        surrogate = _SURROGATE_ESCAPE.search(raw)
+    else:
+        surrogate = _SURROGATE_ESCAPE_BYTES.search(raw)
+    string = raw if isinstance(raw, str) else raw.decode("utf-8")
     try:
-        value = json.loads(text) if allow_nan else json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:  # only reachable with a max_depth above Python's own limit
-        raise JSONLimitError("nested too deeply", text, 0) from None
+        value = (_PLAIN if allow_nan else _NO_NAN).decode(string)
+    except RecursionError:
+        raise JSONLimitError(f"nested deeper than {max_depth} levels", string, 0) from None
     except ValueError as exc:
         if isinstance(exc, json.JSONDecodeError):
             raise
-        raise JSONLimitError(str(exc), text, 0) from None
-    if not allow_lone_surrogates and (match := _SURROGATE_ESCAPE.search(text)):
+        raise JSONLimitError(str(exc), string, 0) from None
+    if maybe_deep and _deeper_than(value, max_depth):
+        raise JSONLimitError(f"nested deeper than {max_depth} levels", string, 0)
+    if surrogate is not None:
         problem = value_problem(value, max_depth=max_depth, allow_nan=True)
         if problem is not None:
-            raise JSONLimitError(problem, text, match.start())
+            raise JSONLimitError(problem, string, surrogate.start())
     return value
 
 
