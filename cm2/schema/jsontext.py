@@ -107,12 +107,10 @@ def loads(
     """
     raw = text if isinstance(text, str) else bytes(text)
     maybe_deep = _bracket_count(raw) > max_depth
-    if allow_lone_surrogates:
-        surrogate = None
-    elif isinstance(raw, str):
-        surrogate = _SURROGATE_ESCAPE.search(raw)
-    else:
-        surrogate = _SURROGATE_ESCAPE_BYTES.search(raw)
+    surrogate_at: int | None = None
+    if not allow_lone_surrogates:
+        found = _SURROGATE_ESCAPE.search(raw) if isinstance(raw, str) else _SURROGATE_ESCAPE_BYTES.search(raw)
+        surrogate_at = found.start() if found is not None else None
     string = raw if isinstance(raw, str) else raw.decode("utf-8")
     try:
         value = (_PLAIN if allow_nan else _NO_NAN).decode(string)
@@ -124,10 +122,10 @@ def loads(
         raise JSONLimitError(str(exc), string, 0) from None
     if maybe_deep and _deeper_than(value, max_depth):
         raise JSONLimitError(f"nested deeper than {max_depth} levels", string, 0)
-    if surrogate is not None:
+    if surrogate_at is not None:
         problem = value_problem(value, max_depth=max_depth, allow_nan=True)
         if problem is not None:
-            raise JSONLimitError(problem, string, surrogate.start())
+            raise JSONLimitError(problem, string, surrogate_at)
     return value
 
 
