@@ -431,3 +431,28 @@ def run_harness(
                 tally.seconds[verb.name] += time.perf_counter() - started
                 _judge(verb, case, work, result, logged, server.request_count - before, tally)
     return tally
+
+
+def main(argv: list[str]) -> int:
+    """`python tests/cli/bad_input_harness.py [--fast] [VERB …]`: run the sweep and print the tally."""
+    import sys
+    import tempfile
+
+    fast = "--fast" in argv
+    names = [arg for arg in argv if arg != "--fast"]
+    verbs = [verb for verb in VERBS if not names or verb.name in names]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        tally = run_harness(Path(folder), verbs=verbs, cases=FAST_CASES if fast else None)
+    print(f"{tally.runs} runs in {time.perf_counter() - started:.1f} s; faults: {sum(tally.faults.values())}")
+    for fault, count in tally.faults.most_common():
+        print(f"  {fault}: {count}")
+    for example in tally.examples[:20]:
+        print(f"    {example}", file=sys.stderr)
+    return 1 if tally.faults else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
