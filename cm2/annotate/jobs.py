@@ -19,6 +19,7 @@ from cm2.annotate.reference import label_from_reference
 from cm2.annotate.runner import Done, RunSummary, Worker, drop_side_records, run_resumable
 from cm2.annotate.tally import CompressTally, FilterTally, LabelTally, ReferenceTally, Tally
 from cm2.annotate.validate import checklist_problems
+from cm2.data.errors import no_usable_records
 from cm2.llm.protocol import LLMClient, Usage
 from cm2.schema import Dialogue
 
@@ -44,6 +45,23 @@ class JobIO:
     fmt: str | None = None
     concurrency: int = 8
     progress: bool = True
+    check_checklists: bool = True
+    """Refuse dialogues whose checklists are unsound (off where the job writes new checklists)."""
+
+
+def usable_input(io: JobIO) -> list[tuple[str, str]]:
+    """Read the whole input once before anything is spent: its bad records, each `(location, message)`.
+
+    Raises `NoUsableRecordsError` when not one dialogue is usable, `UnreadableFileError` when the file
+    cannot be read on.
+    """
+    from cm2.data.io import read_dialogues
+
+    problems: list[tuple[str, str]] = []
+    usable = sum(1 for _ in read_dialogues(io.source, io.fmt, errors=problems, checked=io.check_checklists))
+    if not usable:
+        raise no_usable_records(io.source, problems)
+    return problems
 
 
 def _count(path: Path, fmt: str | None) -> int | None:
@@ -66,9 +84,9 @@ async def _run(
         raise FileNotFoundError(f"{io.source}: no such file or directory")
     if os.path.abspath(io.out) == os.path.abspath(io.side):
         raise ValueError(f"{io.out}: the output and the side file must differ")
+    unreadable = usable_input(io)
     retried = drop_side_records(io.side, retry) if retry is not None else 0
-    unreadable: list[tuple[str, str]] = []
-    dialogues: Iterator[Dialogue] = read_dialogues(io.source, io.fmt, errors=unreadable)
+    dialogues: Iterator[Dialogue] = read_dialogues(io.source, io.fmt, errors=[], checked=io.check_checklists)
     summary = await run_resumable(
         dialogues,
         worker,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cm2.schema import Message, ToolCall, Turn
+from cm2.schema.jsontext import loads_bounded
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def _response_texts(message: Message | None) -> list[str]:
     if message is None or not message.content:
         return []
     try:
-        parsed = json.loads(message.content)
+        parsed = loads_bounded(message.content)
     except json.JSONDecodeError:
         return [message.content]
     texts = [text for text in map(stringify, scalars(parsed)) if text]

@@ -120,11 +120,39 @@ def _with_requests(summary: dict[str, Any], meter: UsageMeter) -> dict[str, Any]
     return {**summary, "LLM requests": total.requests, "LLM requests failed": total.failed, "cached": total.cached}
 
 
-def _io(source: Path, out: Path, side: Path, fmt: str | None, concurrency: int, progress: bool) -> JobIO:
+def _io(
+    source: Path,
+    out: Path,
+    side: Path,
+    fmt: str | None,
+    concurrency: int,
+    progress: bool,
+    *,
+    inputs: list[Path | None],
+    summary: Path | None,
+    check_checklists: bool = True,
+) -> JobIO:
+    """Where the job reads and writes, once the paths are known to work (outputs are not inputs)."""
     from cm2.annotate.jobs import JobIO
+    from cm2.cli.guard import check_paths
 
     _check_out(out)
-    return JobIO(source=source, out=out, side=side, fmt=fmt, concurrency=concurrency, progress=progress)
+    check_paths([source, *inputs], files=[out, side, summary])
+    return JobIO(
+        source=source,
+        out=out,
+        side=side,
+        fmt=fmt,
+        concurrency=concurrency,
+        progress=progress,
+        check_checklists=check_checklists,
+    )
+
+
+def _show_unreadable(result: JobReport) -> None:
+    from cm2.cli.guard import print_problems
+
+    print_problems(result.unreadable, 10)
 
 
 def label_command(
@@ -171,9 +199,20 @@ def label_command(
 
     cfg = _load(config)
     side = _side_path(out, failures, "failures")
-    io = _io(source, out, side, fmt, concurrency or cfg.concurrency, progress)
+    io = _io(
+        source,
+        out,
+        side,
+        fmt,
+        concurrency or cfg.concurrency,
+        progress,
+        inputs=[config, prices],
+        summary=summary,
+        check_checklists=False,
+    )
     if from_reference_calls:
         result = asyncio.run(jobs.reference_label_job(io, cfg.reference))
+        _show_unreadable(result)
         _print("cm2 label --from-reference-calls", report.job_summary(result, "labeled", "failed", llm=False), summary)
         return
     overrides = {"num_checklists": num_checklists, "max_repair_rounds": max_repair_rounds}
@@ -189,6 +228,7 @@ def label_command(
         "annotator",
         lambda client: jobs.label_job(io, client, options, retry_failures=retry_failures, allow_partial=allow_partial),
     )
+    _show_unreadable(result)
     _print("cm2 label", _with_requests(report.job_summary(result, "labeled", "failed"), meter), summary)
     _exit_if_unfinished(result.summary, "failed")
 
@@ -259,13 +299,15 @@ def filter_command(
             raise typer.BadParameter(
                 f"{stages!r}: use low, medium or high, comma-separated", param_hint="--stages"
             ) from exc
-    io = _io(source, out, _side_path(out, rejected, "rejected"), fmt, concurrency or cfg.concurrency, progress)
+    side = _side_path(out, rejected, "rejected")
+    io = _io(source, out, side, fmt, concurrency or cfg.concurrency, progress, inputs=[config, prices], summary=summary)
     llm = _llm_config(cfg, llm_base_url, llm_model, llm_api_key_env, prices)
     result, meter = _run_with_client(
         llm,
         "filter",
         lambda client: jobs.filter_job(io, client, options, retry_errors=retry_errors, allow_partial=allow_partial),
     )
+    _show_unreadable(result)
     _print("cm2 filter-llm", _with_requests(report.job_summary(result, "kept", "rejected"), meter), summary)
     _exit_if_unfinished(result.summary, "rejected")
 
@@ -297,11 +339,13 @@ def compress_command(
     from cm2.annotate import jobs, report
 
     cfg = _load(config)
-    io = _io(source, out, _side_path(out, failures, "failures"), fmt, concurrency or cfg.concurrency, progress)
+    side = _side_path(out, failures, "failures")
+    io = _io(source, out, side, fmt, concurrency or cfg.concurrency, progress, inputs=[config, prices], summary=summary)
     llm = _llm_config(cfg, llm_base_url, llm_model, llm_api_key_env, prices)
     result, meter = _run_with_client(
         llm, "compressor", lambda client: jobs.compress_job(io, client, cfg.compress, retry_failures=retry_failures)
     )
+    _show_unreadable(result)
     _print("cm2 compress-cot", _with_requests(report.job_summary(result, "compressed", "failed"), meter), summary)
 
 

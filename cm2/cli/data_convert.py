@@ -53,8 +53,9 @@ def convert(
     show: Annotated[int, typer.Option("--show", help="How many skipped records to list.", min=0)] = 20,
 ) -> None:
     """Convert IN to OUT, validating every record; bad records are skipped and listed."""
+    from cm2.cli.guard import check_paths, nothing_usable
     from cm2.data.adapters import RecordFormat, convert_record
-    from cm2.data.errors import RecordError
+    from cm2.data.errors import NoUsableRecordsError, RecordError, UnreadableFileError
     from cm2.data.io import count_records, file_format, iter_records, write_records
 
     out_format = None if as_ is RecordFormatName.same else cast(RecordFormat, as_.value)
@@ -62,6 +63,7 @@ def convert(
     in_file = from_.value if from_ else None
     console, errors_console = Console(), Console(stderr=True)
     skipped: list[tuple[str, str]] = []
+    check_paths([source], files=[target])
 
     try:
         out_file = file_format(target, to.value if to else None)
@@ -76,19 +78,25 @@ def convert(
         task = progress.add_task(f"converting {source.name}", total=total)
 
         def converted() -> Iterator[dict[str, Any]]:
+            good = 0
             for raw in records:
                 progress.advance(task)
                 try:
                     if raw.data is None:
                         raise RecordError(raw.location, raw.error or "unreadable record")
                     yield convert_record(raw.data, to=out_format, source=in_format, location=raw.location)
+                    good += 1
                 except RecordError as exc:
                     skipped.append((exc.location, exc.message))
                     if strict:
                         raise
+            if not good:  # raised inside the atomic write: OUT is not created
+                raise nothing_usable(source, skipped)
 
         try:
             written = write_records(target, converted(), fmt=out_file)
+        except (NoUsableRecordsError, UnreadableFileError):
+            raise
         except RecordError as exc:
             errors_console.print(f"[red]error:[/] {escape(str(exc))}\nnothing written (--strict)", soft_wrap=True)
             raise typer.Exit(1) from None

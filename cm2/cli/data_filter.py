@@ -65,6 +65,10 @@ def _summary(report: FilterReport, console: Console, show: int) -> None:
         console.print(f"  … and {report.malformed - show} more malformed inputs (see the report)")
 
 
+class _NothingKept(Exception):
+    """No record passed: OUT is not written."""
+
+
 def filter_command(
     source: Annotated[Path, typer.Argument(metavar="IN", help="Input file or dataset directory.", exists=True)],
     target: Annotated[Path, typer.Argument(metavar="OUT", help="Kept records, unchanged (replaced atomically).")],
@@ -94,11 +98,13 @@ def filter_command(
     """Run the rule filters over IN; write the passing records to OUT and a per-rule report."""
     from pydantic import ValidationError
 
+    from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail
     from cm2.data.filters import FilterReport, run_filters
     from cm2.data.io import count_records, file_format, iter_records, write_records
 
     console, errors = Console(), Console(stderr=True)
     report_file = report_path or target.with_name(target.name + ".report.json")
+    check_paths([source, config_path], files=[target, report_file])
     try:
         config = _config(config_path, rules, disable, require_think)
         in_format = from_.value if from_ else None
@@ -124,9 +130,18 @@ def filter_command(
                 report.add(result)
                 if result.kept:
                     yield result.record.data
+            if not report.kept:  # raised inside the atomic write: OUT is not created
+                raise _NothingKept
 
         try:
             write_records(target, kept(), fmt=out_format)
+        except _NothingKept:
+            report.write(report_file)
+            _summary(report, console, show)
+            what = "no records" if not report.total else f"none of its {report.total:,} records passed"
+            raise fail(
+                f"{source}: {what}; nothing written to {target} (report: {report_file})", EXIT_BAD_INPUT
+            ) from None
         except Exception as exc:  # e.g. a corrupt compressed file: say where we were, leave OUT untouched
             where = f"after {report.total:,} records of {source}"
             errors.print(f"[red]error[/] {escape(where)}: {escape(f'{type(exc).__name__}: {exc}')}", soft_wrap=True)

@@ -50,9 +50,11 @@ def import_bfcl_command(
     from rich.console import Console
     from rich.markup import escape
 
+    from cm2.cli.guard import check_paths
     from cm2.demo.bfcl_import import ImportOptions, import_bfcl, manifest_path
 
     console = Console(stderr=True)
+    check_paths([], files=[out, manifest_path(out)])
 
     def names(values: list[str] | None) -> list[str]:
         return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]

@@ -78,11 +78,12 @@ def split(
 
     Order is a hash of (seed, uuid): the same seed gives the same sets whatever the input order.
     """
-    from cm2.data.errors import RecordError
+    from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail
     from cm2.data.split import SplitConfig
     from cm2.data.split_run import run_split
 
     errors = Console(stderr=True)
+    check_paths([source, config_file], dirs=[outdir])
     try:
         base = SplitConfig.from_yaml(config_file) if config_file else SplitConfig()
         config = base.with_overrides(
@@ -114,12 +115,8 @@ def split(
             manifest = run_split(
                 source, outdir, config, fmt=fmt.value if fmt else None, skip_invalid=skip_invalid, progress=hook
             )
-        except RecordError as exc:
-            errors.print(f"[red]error:[/] {exc}", markup=False, highlight=False)
-            raise typer.Exit(1) from None
-        except (ValueError, OSError, RuntimeError) as exc:
-            errors.print(f"[red]error:[/] {exc}", markup=False, highlight=False)
-            raise typer.Exit(2) from None
+        except RuntimeError as exc:  # the input changed while it was split
+            raise fail(str(exc), EXIT_BAD_INPUT) from None
     _report(manifest, outdir, Console())
 
 
@@ -141,6 +138,10 @@ def _report(manifest: SplitManifest, outdir: Path, console: Console) -> None:
         part = getattr(counts, name)
         if part.short:
             console.print(f"[yellow]warning:[/] {name}: {part.short:,} fewer than requested (not enough candidates)")
+    if manifest.invalid:
+        from cm2.cli.guard import print_problems
+
+        print_problems([(item.location, item.error or "") for item in manifest.invalid], 5, "left out")
     if counts.duplicates:
         first = ", ".join(item.uuid or item.location for item in manifest.duplicates[:5])
         console.print(f"[yellow]warning:[/] {counts.duplicates:,} duplicate uuids left out (e.g. {first})")

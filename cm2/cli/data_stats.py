@@ -35,11 +35,13 @@ def stats(
     show: Annotated[int, typer.Option("--show", help="How many unreadable records to list.", min=0)] = 5,
 ) -> None:
     """Count turns, steps, tool calls, tools, messages and tokens per dialogue of IN and summarise them."""
+    from cm2.cli.guard import check_paths, nothing_usable
     from cm2.data.io import read_dialogues
     from cm2.data.stats import compute_stats
     from cm2.data.tokens import load_token_counter
 
     console, errors_console = Console(), Console(stderr=True)
+    check_paths([source], dirs=[out])
     try:
         counter = load_token_counter(tokenizer)
     except ValueError as exc:
@@ -49,12 +51,10 @@ def stats(
     problems: list[tuple[str, str]] = []
     with Progress(*progress_columns(), TimeElapsedColumn(), console=errors_console) as progress:
         task = progress.add_task(f"measuring {source.name}", total=None)
-        try:
-            dialogues = read_dialogues(source, fmt.value if fmt else None, errors=problems)
-            result = compute_stats(dialogues, counter, progress=lambda done: progress.update(task, completed=done))
-        except (ValueError, OSError) as exc:
-            errors_console.print(f"[red]error:[/] {exc}", markup=False, highlight=False)
-            raise typer.Exit(2) from None
+        dialogues = read_dialogues(source, fmt.value if fmt else None, errors=problems)
+        result = compute_stats(dialogues, counter, progress=lambda done: progress.update(task, completed=done))
+    if not result.dialogues:
+        raise nothing_usable(source, problems)
     result.invalid = len(problems)
     report = result.report(tokenizer=counter.name, input=str(source))
 

@@ -129,6 +129,8 @@ def checklist_command(
     A rollout that failed or lacks a verdict is left out of the scores and not saved: the command exits 1,
     and running it again retries just those rollouts.
     """
+    from cm2.cli.guard import check_paths, print_problems
+    from cm2.data.errors import no_usable_records
     from cm2.data.io import read_dialogues
     from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
     from cm2.judge import ChecklistJudge, JudgeConfig
@@ -136,8 +138,13 @@ def checklist_command(
     from cm2.rollout.endpoint_policy import EndpointPolicy
     from cm2.rollout.episode import EpisodeConfig
 
+    check_paths([dialogues, judge_config, prices], dirs=[out])
+    problems: list[tuple[str, str]] = []
+    items = [d for d in read_dialogues(dialogues, errors=problems) if d.checklists][:limit]
+    if not items:
+        raise no_usable_records(dialogues, problems or [(str(dialogues), "no dialogue carries a checklist")])
+    print_problems(problems, 10, "left out")
     try:
-        items = list(read_dialogues(dialogues))[:limit]
         judge_settings = JudgeConfig.from_yaml(judge_config) if judge_config else JudgeConfig()
         if (judge_base_url is None) != (judge_model is None):
             raise ValueError("pass both --judge-base-url and --judge-model (or neither)")

@@ -130,6 +130,8 @@ def judge_command(
     from rich.console import Console
     from rich.markup import escape
 
+    from cm2.cli.guard import check_paths, print_problems
+    from cm2.data.errors import RecordError
     from cm2.judge import ChecklistJudge
     from cm2.llm.factory import make_client
     from cm2.reward import RewardConfig
@@ -138,6 +140,7 @@ def judge_command(
     try:
         sections = _sections(config)
         judge_config = _judge_config(sections.get("judge"), mode, votes, concurrency, out, cache, no_cache)
+        check_paths([trajectories, dialogues, config], files=[out, judge_config.cache_path])
         llm_config = _llm_config(sections.get("llm"), llm_base_url or [], llm_model, llm_api_key_env)
         if not judge_config.model:
             judge_config.model = llm_config.model
@@ -164,9 +167,12 @@ def judge_command(
 
     try:
         summary = asyncio.run(run())
+    except RecordError:  # bad input, nothing judged: one line and exit 1 (see cm2.cli.guard)
+        raise
     except (ValueError, OSError) as exc:
         errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
+    print_problems(summary.rejected, 10, "left out")
     _print_summary(console, summary, out)
     if summary.unfinished:
         errors.print(f"[red]error:[/] {escape(unfinished_line(summary))}", soft_wrap=True, highlight=False)

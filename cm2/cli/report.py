@@ -54,16 +54,21 @@ def report_command(
 ) -> None:
     """Write OUT/report.html (self-contained) and PNG plots: rewards, early stops, calls, tokens, dollars,
     pass rate per checklist focus, trainer metrics, and the trajectory viewer with every verdict."""
+    from cm2.cli.guard import check_paths
     from cm2.data import RecordError
+    from cm2.data.errors import NoUsableRecordsError
     from cm2.report import ReportOptions, build_report
 
     if out is None:
         if len(run_dirs) > 1:
             raise _fail("several runs: pass --out DIR")
         out = run_dirs[0] / "report"
+    check_paths([*run_dirs, dialogues], dirs=[out])
     options = ReportOptions(smooth=smooth, max_rollouts=max_rollouts, max_chars=max_chars)
     try:
         result = build_report(run_dirs, out, dialogues=dialogues, options=options)
+    except NoUsableRecordsError:
+        raise
     except (ValueError, OSError, RecordError) as exc:
         raise _fail(str(exc)) from None
     _print_notes(result.notes)
@@ -90,10 +95,13 @@ def view_command(
 ) -> None:
     """Write a standalone HTML trajectory viewer: turns, steps, tool results and their source, every verdict,
     flips, and the rewards and advantages each step received."""
+    from cm2.cli.guard import check_paths
     from cm2.data import RecordError
+    from cm2.data.errors import NoUsableRecordsError
     from cm2.report import write_view
 
     target = out or file.with_suffix(".html")
+    check_paths([file, dialogues, trajectories], files=[target])
     overrides = {name: value.value for name, value in (("level", level), ("scale", scale)) if value is not None}
     try:
         result = write_view(
@@ -105,6 +113,8 @@ def view_command(
             max_rollouts=max_rollouts,
             max_chars=max_chars,
         )
+    except NoUsableRecordsError:
+        raise
     except (ValueError, OSError, RecordError) as exc:
         raise _fail(str(exc)) from None
     _print_notes(result.notes)

@@ -26,6 +26,8 @@ from pydantic import ValidationError
 
 from cm2.data.errors import RecordError
 from cm2.schema import Dialogue
+from cm2.schema.jsontext import loads_bounded
+from cm2.schema.validation import check_dialogue
 
 RecordFormat = Literal["cm2", "nemotron", "openai"]
 RECORD_FORMATS: tuple[RecordFormat, ...] = get_args(RecordFormat)
@@ -108,11 +110,29 @@ def _describe(exc: ValidationError, data: Any) -> str:
     return "; ".join(lines)
 
 
+def _usable(dialogue: Dialogue) -> str | None:
+    """Why a dialogue that fits the schema is still no reference dialogue: no user turn, or a tool call
+    whose arguments are not a JSON object."""
+    if not any(message.role == "user" for message in dialogue.messages):
+        return "messages: no user message, so no turn to learn from or replay"
+    for index, message in enumerate(dialogue.messages):
+        for number, call in enumerate(message.tool_calls or []):
+            try:
+                call.function.parsed_arguments()
+            except ValueError as exc:
+                return f"messages[{index}].tool_calls[{number}].function.arguments: {exc}"
+    return None
+
+
 def _validate(data: dict[str, Any], record: Mapping[str, Any], location: str | None) -> Dialogue:
     try:
-        return Dialogue.model_validate(data)
+        dialogue = Dialogue.model_validate(data)
     except ValidationError as exc:
         raise _fail(record, location, _describe(exc, data)) from None
+    problem = _usable(dialogue)
+    if problem is not None:
+        raise _fail(record, location, problem)
+    return dialogue
 
 
 def _mapping(record: Any, location: str | None) -> Mapping[str, Any]:
@@ -186,7 +206,7 @@ def _parse_metadata(value: Any, record: Mapping[str, Any], location: str | None)
     if not isinstance(value, str):
         raise _fail(record, location, f"metadata: expected a JSON string, got {type(value).__name__}")
     try:
-        parsed = json.loads(value)
+        parsed = loads_bounded(value)
     except json.JSONDecodeError as exc:
         raise _fail(record, location, f"metadata: invalid JSON ({exc.msg} at char {exc.pos})") from None
     if not isinstance(parsed, dict):
@@ -206,7 +226,7 @@ def from_nemotron(record: Mapping[str, Any], *, location: str | None = None) -> 
     tools = metadata.get("tools", [])
     if isinstance(tools, str):
         try:
-            tools = json.loads(tools)
+            tools = loads_bounded(tools)
         except json.JSONDecodeError as exc:
             raise _fail(record, location, f"metadata.tools: invalid JSON ({exc.msg})") from None
     if not isinstance(tools, list):
@@ -278,6 +298,15 @@ def from_dialogue(dialogue: Dialogue, fmt: RecordFormat) -> dict[str, Any]:
     return WRITERS[fmt](dialogue)
 
 
+def checked_dialogue(dialogue: Dialogue, location: str | None) -> Dialogue:
+    """`dialogue` if its checklists are sound (weights, dependencies, evidence, turn count; see
+    `cm2.schema.validation`), else a `RecordError` at `location` listing every issue on one line."""
+    issues = check_dialogue(dialogue)
+    if issues:
+        raise RecordError(location or f"dialogue {dialogue.uuid}", "; ".join(str(issue) for issue in issues))
+    return dialogue
+
+
 def convert_record(
     record: Mapping[str, Any],
     *,
@@ -285,12 +314,12 @@ def convert_record(
     source: RecordFormat | None = None,
     location: str | None = None,
 ) -> dict[str, Any]:
-    """Validate a record and write it as format `to` (default: the format it came in)."""
+    """Validate a record (its checklists too) and write it as format `to` (default: the format it came in)."""
     record = _mapping(record, location)
     if source is None:
         try:
             source = detect_format(record)
         except RecordError as exc:
             raise _fail(record, location, exc.message) from None
-    dialogue = READERS[source](record, location=location)
+    dialogue = checked_dialogue(READERS[source](record, location=location), location)
     return WRITERS[to or source](dialogue)

@@ -73,7 +73,7 @@ def repair_tail(path: str | os.PathLike[str]) -> TornTail | None:
         handle.seek(start)
         tail = handle.read()
         preview = tail[:80].decode("utf-8", errors="replace")
-        data, _ = parse_line(tail)
+        data, _ = parse_line(tail, strict=False)
         if data is not None:
             handle.seek(size)
             handle.write(b"\n")
@@ -149,7 +149,9 @@ class JsonlAppender:
             self._handle.flush()
         elif not self.path.exists():
             return set()
-        return {raw.data[field] for raw in iter_jsonl(self.path) if raw.data is not None and field in raw.data}
+        return {
+            raw.data[field] for raw in iter_jsonl(self.path, strict=False) if raw.data is not None and field in raw.data
+        }
 
     def close(self) -> None:
         if self._handle is None:

@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from cm2.data.raw import RawRecord
+from cm2.schema.jsontext import loads
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -97,10 +100,10 @@ class Layout(BaseModel):
             for name, kind in self.columns.items():
                 value = row.get(name)
                 if value is not None:
-                    record[name] = json.loads(value) if kind == "json" else value
+                    record[name] = loads(value, allow_nan=True) if kind == "json" else value
             extra = row.get(self.extra)
             if extra:
-                record.update(json.loads(extra))
+                record.update(loads(extra, allow_nan=True))
             yield record
 
 
@@ -122,3 +125,15 @@ def layout_from_schema(schema: pa.Schema) -> Layout | None:
 def decode_rows(rows: list[dict[str, Any]], layout: Layout | None) -> Iterator[dict[str, Any]]:
     """Records of a batch: decoded through `layout`, or as Arrow gave them when there is none."""
     return layout.decode(rows) if layout is not None else iter(rows)
+
+
+def decode_raw(rows: list[dict[str, Any]], layout: Layout | None, prefix: str, start: int) -> Iterator[RawRecord]:
+    """`RawRecord`s of a batch (located `prefix#row N`, counting from `start`), row by row: a row whose JSON
+    columns do not parse becomes a bad record."""
+    for index, row in enumerate(rows):
+        try:
+            record = next(decode_rows([row], layout))
+        except (ValueError, TypeError) as exc:
+            yield RawRecord(f"{prefix}#row {start + index}", None, f"unreadable row ({exc})")
+            continue
+        yield RawRecord(f"{prefix}#row {start + index}", record)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cm2.data.atomic import atomic_dir
-from cm2.data.columnar import Layout, decode_rows
+from cm2.data.columnar import Layout, decode_raw
+from cm2.data.errors import UnreadableFileError
 from cm2.data.parquet import BATCH_SIZE, batched
 from cm2.data.raw import RawRecord
 
@@ -77,24 +78,44 @@ def _layout(directory: Path) -> Layout | None:
     return Layout.model_validate_json(file.read_text(encoding="utf-8")) if file.is_file() else None
 
 
+def _iter_split(source: Path, split: str | None, directory: Path, batch_size: int) -> Iterator[RawRecord]:
+    dataset = _load(directory)
+    if dataset is None:
+        return
+    layout = _layout(directory)
+    prefix = f"{source}[{split}]" if split is not None else str(source)
+    row = 0
+    for table in dataset.with_format("arrow").iter(batch_size=batch_size):
+        yield from decode_raw(table.to_pylist(), layout, prefix, row)
+        row += table.num_rows
+
+
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError)
+
+
 def iter_hf(path: str | os.PathLike[str], *, batch_size: int = BATCH_SIZE) -> Iterator[RawRecord]:
-    """Stream the records of a saved dataset (every split of a DatasetDict, in order)."""
+    """Stream the records of a saved dataset (every split of a DatasetDict, in order).
+
+    A directory `datasets` cannot load raises `UnreadableFileError` naming it.
+    """
+    import pyarrow as pa
+
     source = Path(path)
-    for split, directory in _splits(source):
-        dataset = _load(directory)
-        if dataset is None:
-            continue
-        layout = _layout(directory)
-        prefix = f"{source}[{split}]" if split is not None else str(source)
-        row = 0
-        for table in dataset.with_format("arrow").iter(batch_size=batch_size):
-            for record in decode_rows(table.to_pylist(), layout):
-                yield RawRecord(f"{prefix}#row {row}", record)
-                row += 1
+    try:
+        for split, directory in _splits(source):
+            yield from _iter_split(source, split, directory, batch_size)
+    except (*_UNREADABLE, pa.ArrowException) as exc:
+        raise UnreadableFileError(str(source), f"unreadable dataset ({type(exc).__name__}: {exc})") from None
 
 
-def count_hf(path: str | os.PathLike[str]) -> int:
-    loaded = (_load(directory) for _, directory in _splits(Path(path)))
+def count_hf(path: str | os.PathLike[str]) -> int | None:
+    """Number of rows (None when the directory cannot be loaded)."""
+    import pyarrow as pa
+
+    try:
+        loaded = [_load(directory) for _, directory in _splits(Path(path))]
+    except (*_UNREADABLE, pa.ArrowException):
+        return None
     return sum(dataset.num_rows for dataset in loaded if dataset is not None)
 
 

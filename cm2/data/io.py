@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from cm2.data.adapters import RecordFormat, to_dialogue
+from cm2.data.adapters import RecordFormat, checked_dialogue, to_dialogue
 from cm2.data.errors import RecordError
 from cm2.data.raw import FILE_FORMATS, FileFormat, RawRecord
 from cm2.schema import Dialogue
@@ -111,17 +111,21 @@ def read_dialogues(
     errors: list[Problem] | None = None,
     *,
     source: RecordFormat | None = None,
+    checked: bool = True,
 ) -> Iterator[Dialogue]:
     """Stream the dialogues of a file, whatever its record format (`source` forces one).
 
     With an `errors` list, each bad record is skipped and `(location, message)` appended to it;
-    without one, the first bad record raises `RecordError`.
+    without one, the first bad record raises `RecordError`. A file that cannot be read on raises
+    `UnreadableFileError` either way. `checked` also refuses a dialogue whose checklists are unsound
+    (leave it off only where the checklists are replaced, as in labeling).
     """
     for raw in iter_records(path, fmt):
         try:
             if raw.data is None:
                 raise RecordError(raw.location, raw.error or "unreadable record")
-            yield to_dialogue(raw.data, source=source, location=raw.location)
+            dialogue = to_dialogue(raw.data, source=source, location=raw.location)
+            yield checked_dialogue(dialogue, raw.location) if checked else dialogue
         except RecordError as exc:
             if errors is None:
                 raise
@@ -133,6 +137,7 @@ __all__ = [
     "FileFormat",
     "Problem",
     "RawRecord",
+    "checked_dialogue",
     "count_records",
     "file_format",
     "iter_records",

@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from cm2.data.atomic import atomic_file
-from cm2.data.jsonl import iter_jsonl
+from cm2.data.errors import UnreadableFileError
+from cm2.data.jsonl import BOM, FILE_ERRORS, iter_jsonl
 from cm2.data.raw import RawRecord
+from cm2.schema.jsontext import JSONLimitError, loads, value_problem
 
 
-def _item(source: Path, index: int, value: Any) -> RawRecord:
+def _item(source: Path, index: int, value: Any, *, checked: bool = True) -> RawRecord:
     location = f"{source}[{index}]"
-    if isinstance(value, dict):
-        return RawRecord(location, value)
-    return RawRecord(location, None, f"a JSON {type(value).__name__}, not an object")
+    if not isinstance(value, dict):
+        return RawRecord(location, None, f"a JSON {type(value).__name__}, not an object")
+    problem = None if checked else value_problem(value)
+    return RawRecord(location, None, f"refused JSON ({problem})") if problem else RawRecord(location, value)
 
 
 def _first_char(source: Path) -> bytes:
@@ -37,7 +40,10 @@ def _first_char(source: Path) -> bytes:
 def _iter_loaded(source: Path) -> Iterator[RawRecord]:
     try:
         with open(source, "rb") as handle:
-            value = json.load(handle)
+            value = loads(handle.read().removeprefix(BOM))
+    except JSONLimitError as exc:
+        yield RawRecord(f"{source}", None, f"refused JSON ({exc.msg})")
+        return
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # one object per line under a .json name: read it as JSONL
             yield from iter_jsonl(source)
@@ -61,9 +67,9 @@ def _iter_streamed(source: Path) -> Iterator[RawRecord]:
     try:
         with open(source, "rb") as handle:
             for item in ijson.items(handle, "item", use_float=True):
-                yield _item(source, index, item)
+                yield _item(source, index, item, checked=False)
                 index += 1
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, RecursionError, ValueError) as exc:
         yield RawRecord(f"{source}[{index}]", None, f"invalid JSON, rest of the file skipped ({exc})")
 
 
@@ -82,10 +88,13 @@ def iter_json(path: str | os.PathLike[str], *, stream: bool | None = None) -> It
     """
     source = Path(path)
     use_stream = _has_ijson() if stream is None else stream
-    if use_stream and _first_char(source) == b"[":
-        yield from _iter_streamed(source)
-    else:
-        yield from _iter_loaded(source)
+    try:
+        if use_stream and _first_char(source) == b"[":
+            yield from _iter_streamed(source)
+        else:
+            yield from _iter_loaded(source)
+    except FILE_ERRORS as exc:
+        raise UnreadableFileError(str(source), f"unreadable file ({type(exc).__name__}: {exc})") from None
 
 
 def write_json(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]], *, indent: int | None = 2) -> int:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from cm2.data.atomic import atomic_file
-from cm2.data.columnar import Layout, decode_rows, layout_from_schema
+from cm2.data.columnar import Layout, decode_raw, layout_from_schema
+from cm2.data.errors import UnreadableFileError
 from cm2.data.raw import RawRecord
 
 BATCH_SIZE = 1024
@@ -23,28 +24,47 @@ def parquet_files(path: str | os.PathLike[str]) -> list[Path]:
     return sorted(source.rglob("*.parquet")) if source.is_dir() else [source]
 
 
-def iter_parquet(path: str | os.PathLike[str], *, batch_size: int = BATCH_SIZE) -> Iterator[RawRecord]:
-    """Stream the records of a Parquet file (or a directory of them); memory is bounded by one row group."""
+def _iter_file(file: Path, batch_size: int) -> Iterator[RawRecord]:
     import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(file)
+    layout = layout_from_schema(parquet.schema_arrow)
+    row = 0
+    # One row group at a time: asked for all of them at once, Arrow reads ahead and memory grows
+    # with the file.
+    for group in range(parquet.num_row_groups):
+        for batch in parquet.iter_batches(batch_size=batch_size, row_groups=[group]):
+            yield from decode_raw(batch.to_pylist(), layout, str(file), row)
+            row += batch.num_rows
+
+
+def iter_parquet(path: str | os.PathLike[str], *, batch_size: int = BATCH_SIZE) -> Iterator[RawRecord]:
+    """Stream the records of a Parquet file (or a directory of them); memory is bounded by one row group.
+
+    A file that is not Parquet, or breaks off, raises `UnreadableFileError` naming it.
+    """
+    import pyarrow as pa
 
     for file in parquet_files(path):
-        parquet = pq.ParquetFile(file)
-        layout = layout_from_schema(parquet.schema_arrow)
-        row = 0
-        # One row group at a time: asked for all of them at once, Arrow reads ahead and memory grows
-        # with the file.
-        for group in range(parquet.num_row_groups):
-            for batch in parquet.iter_batches(batch_size=batch_size, row_groups=[group]):
-                for record in decode_rows(batch.to_pylist(), layout):
-                    yield RawRecord(f"{file}#row {row}", record)
-                    row += 1
+        read = 0
+        try:
+            for raw in _iter_file(file, batch_size):
+                read += 1
+                yield raw
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            where = f"{file}#row {read}" if read else str(file)
+            raise UnreadableFileError(where, f"unreadable Parquet file ({type(exc).__name__}: {exc})") from None
 
 
-def count_parquet(path: str | os.PathLike[str]) -> int:
-    """Number of rows, from the file footers."""
+def count_parquet(path: str | os.PathLike[str]) -> int | None:
+    """Number of rows, from the file footers (None when a footer cannot be read)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return sum(pq.ParquetFile(file).metadata.num_rows for file in parquet_files(path))
+    try:
+        return sum(pq.ParquetFile(file).metadata.num_rows for file in parquet_files(path))
+    except (pa.ArrowException, OSError, ValueError):
+        return None
 
 
 def batched(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:

@@ -16,9 +16,9 @@ from typing import IO, Any
 
 from pydantic import BaseModel, Field
 
-from cm2.data.adapters import to_dialogue
+from cm2.data.adapters import checked_dialogue, to_dialogue
 from cm2.data.atomic import atomic_file
-from cm2.data.errors import RecordError
+from cm2.data.errors import RecordError, no_usable_records
 from cm2.data.io import file_format, iter_records
 from cm2.data.jsonl import dumps_line
 from cm2.data.split import OUTPUT_PARTS, Part, SplitConfig, SplitCounts, SplitPlanner
@@ -98,7 +98,7 @@ def plan_split(
         try:
             if raw.data is None:
                 raise RecordError(raw.location, raw.error or "unreadable record")
-            planner.add(to_dialogue(raw.data, location=raw.location))
+            planner.add(checked_dialogue(to_dialogue(raw.data, location=raw.location), raw.location))
         except RecordError as exc:
             if not skip_invalid:
                 raise RecordError(exc.location, f"{exc.message} (skip_invalid leaves such records out)") from None
@@ -123,6 +123,8 @@ def run_split(
     sha256 = path_sha256(source)
     planner, invalid = plan_split(source, config, fmt=fmt, skip_invalid=skip_invalid, progress=progress)
     plan = planner.plan()
+    if len(plan.parts) == plan.counts.invalid:
+        raise no_usable_records(source, [(item.location, item.error or "") for item in invalid], len(plan.parts))
 
     names = {part: target / f"{name}.jsonl" for part, name in OUTPUT_PARTS.items()}
     digests = {part: hashlib.sha256() for part in names}

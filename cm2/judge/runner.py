@@ -20,7 +20,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, ValidationError
 
-from cm2.data import JsonlAppender, RecordError, iter_records, read_dialogues
+from cm2.data import JsonlAppender, RawRecord, RecordError, iter_records, read_dialogues
+from cm2.data.errors import no_usable_records
+from cm2.data.io import Problem
 from cm2.judge.judge import ChecklistJudge
 from cm2.judge.result import JudgeUsage, TrajectoryJudgement
 from cm2.judge.scoring import JudgedRecord, score_group
@@ -35,36 +37,70 @@ def _key(trajectory: Trajectory) -> RolloutKey:
     return trajectory.dialogue_uuid, trajectory.group, trajectory.rollout
 
 
-def load_groups(path: str | os.PathLike[str]) -> list[Group]:
-    """The trajectories of a file, grouped by (dialogue, group) in order of first appearance."""
+def _trajectory(raw: RawRecord) -> Trajectory:
+    if raw.data is None:
+        raise RecordError(raw.location, raw.error or "unreadable record")
+    try:
+        return Trajectory.model_validate(raw.data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "record"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise RecordError(raw.location, f"not a trajectory: {where}: {first['msg']}{more}") from None
+
+
+def load_groups(path: str | os.PathLike[str], problems: list[Problem] | None = None) -> list[Group]:
+    """The trajectories of a file, grouped by (dialogue, group) in order of first appearance.
+
+    With a `problems` list, a bad or repeated record is left out and noted there; without one it raises.
+    """
     groups: dict[tuple[str, str | None], Group] = {}
     seen: dict[RolloutKey, str] = {}
     for raw in iter_records(path):
-        if raw.data is None:
-            raise RecordError(raw.location, raw.error or "unreadable record")
         try:
-            trajectory = Trajectory.model_validate(raw.data)
-        except ValidationError as exc:
-            raise RecordError(raw.location, f"not a trajectory: {exc}") from exc
-        key = _key(trajectory)
-        if key in seen:
-            raise RecordError(
-                raw.location, f"rollout {key[2]} of dialogue {key[0]} (group {key[1]}) already at {seen[key]}"
-            )
+            trajectory = _trajectory(raw)
+            key = _key(trajectory)
+            if key in seen:
+                raise RecordError(
+                    raw.location, f"rollout {key[2]} of dialogue {key[0]} (group {key[1]}) already at {seen[key]}"
+                )
+        except RecordError as exc:
+            if problems is None:
+                raise
+            problems.append((exc.location, exc.message))
+            continue
         seen[key] = raw.location
         groups.setdefault(key[:2], []).append(trajectory)
     return list(groups.values())
 
 
-def load_dialogues(path: str | os.PathLike[str], uuids: set[str]) -> dict[str, Dialogue]:
-    """The dialogues named by `uuids`; an error names the first one missing."""
-    found = {d.uuid: d for d in read_dialogues(path) if d.uuid in uuids}
+def load_dialogues(
+    path: str | os.PathLike[str], uuids: set[str], problems: list[Problem] | None = None
+) -> dict[str, Dialogue]:
+    """The dialogues named by `uuids`, their checklists checked. Without a `problems` list the first bad
+    record or missing dialogue raises; with one they are noted there and left out."""
+    found = {d.uuid: d for d in read_dialogues(path, errors=problems) if d.uuid in uuids}
     missing = sorted(uuids - found.keys())
-    if missing:
+    if missing and problems is None:
         raise ValueError(
             f"{path}: no dialogue {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if missing[1:] else "")
         )
+    problems = problems if problems is not None else []
+    problems.extend((str(path), f"no usable dialogue {uuid!r} (its rollouts are not judged)") for uuid in missing)
     return found
+
+
+def load_inputs(
+    trajectories: str | os.PathLike[str], dialogues: str | os.PathLike[str], problems: list[Problem]
+) -> tuple[list[Group], dict[str, Dialogue]]:
+    """Every group that can be judged and its dialogues, read before any judge call; what cannot is noted
+    in `problems`. Raises `NoUsableRecordsError` when no group can be judged."""
+    groups = load_groups(trajectories, problems)
+    by_uuid = load_dialogues(dialogues, {group[0].dialogue_uuid for group in groups}, problems)
+    usable = [group for group in groups if group[0].dialogue_uuid in by_uuid]
+    if not usable:
+        raise no_usable_records(f"{trajectories} with {dialogues}", problems)
+    return usable, by_uuid
 
 
 def done_rollouts(out: Path) -> set[RolloutKey]:
@@ -93,6 +129,7 @@ class RunSummary(BaseModel):
         int, Field(description="Rollouts written with unobtainable verdicts (allow_partial), under `unknown`.")
     ] = 0
     first_unavailable: Annotated[str | None, Field(description="Where and why the first verdict was missing.")] = None
+    rejected: list[Problem] = Field(default_factory=list, description="Input records left out: (where, why).")
 
     @property
     def mean_reward(self) -> float | None:
@@ -143,14 +180,17 @@ async def judge_files(
 ) -> RunSummary:
     """Judge every trajectory of `trajectories` not yet in `out`, appending one `JudgedRecord` per line.
 
+    Both files are read and checked first (checklists included); bad records and rollouts without a usable
+    dialogue are left out and listed in the summary's `rejected`.
+
     Groups are judged `groups_in_flight` at a time and written in input order. `on_start` gets the
     number of trajectories to judge. A group with an unobtainable verdict is left out (counted in
     `unfinished`) unless `allow_partial`.
     """
-    groups = load_groups(trajectories)
-    by_uuid = load_dialogues(dialogues, {group[0].dialogue_uuid for group in groups})
+    rejected: list[Problem] = []
+    groups, by_uuid = load_inputs(trajectories, dialogues, rejected)
     done = done_rollouts(out)
-    summary = RunSummary()
+    summary = RunSummary(rejected=rejected)
     todo = []
     for group in groups:
         if all(_key(t) in done for t in group):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cm2.schema import ChecklistItem, Dialogue, Message, StateReport, Trajectory, Turn
+from cm2.schema.jsontext import loads_bounded
 
 TRANSCRIPT_TAG = "transcript"
 
@@ -39,7 +40,7 @@ def trajectory_turns(trajectory: Trajectory) -> list[Turn]:
 def _tool_content(message: Message) -> Any:
     text = message.content or ""
     try:
-        return json.loads(text)
+        return loads_bounded(text)
     except json.JSONDecodeError:
         return text
 
@@ -48,7 +49,7 @@ def _arguments(arguments: str | dict[str, Any]) -> Any:
     if isinstance(arguments, dict):
         return arguments
     try:
-        return json.loads(arguments)
+        return loads_bounded(arguments)
     except json.JSONDecodeError:
         return arguments
 

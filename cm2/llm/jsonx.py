@@ -7,6 +7,8 @@ import json
 import re
 from typing import Any, Literal
 
+from cm2.schema.jsontext import loads_bounded
+
 JsonKind = Literal["object", "array"]
 
 _LEADING_THINK = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
@@ -51,7 +53,7 @@ def _last_in(text: str, kind: JsonKind | None) -> tuple[bool, Any]:
         if ch in "{[":
             try:
                 value, end = _DECODER.raw_decode(text, i)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):  # nested too deeply to be an answer
                 i += 1
                 continue
             if _kind_ok(value, kind):
@@ -64,7 +66,7 @@ def _last_in(text: str, kind: JsonKind | None) -> tuple[bool, Any]:
 
 def _search(body: str, kind: JsonKind | None) -> tuple[bool, Any]:
     try:
-        whole = json.loads(body)
+        whole = loads_bounded(body)
     except json.JSONDecodeError:
         pass
     else:
@@ -85,7 +87,7 @@ def extract_json(text: str, kind: JsonKind | None = None) -> Any:
     Raises `JSONExtractionError` when nothing fits.
     """
     with contextlib.suppress(json.JSONDecodeError):
-        whole = json.loads(text)
+        whole = loads_bounded(text)
         if _kind_ok(whole, kind):
             return whole  # the text is exactly a JSON value, whatever its strings contain
     body = strip_think(text).strip()

@@ -8,6 +8,8 @@ import re
 import uuid
 from typing import Any
 
+from cm2.schema.jsontext import loads_bounded
+
 _BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 
 
@@ -21,7 +23,7 @@ def parse_tool_calls(text: str) -> tuple[str, list[dict[str, Any]]]:
 
     def take(match: re.Match[str]) -> str:
         try:
-            body = json.loads(match.group(1))
+            body = loads_bounded(match.group(1))
         except json.JSONDecodeError:
             return match.group(0)
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
@@ -62,5 +64,5 @@ def _with_object_arguments(call: dict[str, Any]) -> dict[str, Any]:
     if isinstance(arguments, str):
         # Left as written when it is not JSON: the template renders the string.
         with contextlib.suppress(json.JSONDecodeError):
-            function["arguments"] = json.loads(arguments) if arguments.strip() else {}
+            function["arguments"] = loads_bounded(arguments) if arguments.strip() else {}
     return {**call, "function": function}

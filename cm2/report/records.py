@@ -33,11 +33,13 @@ class LoadedRecords:
 
 
 def iter_complete(path: str | os.PathLike[str], notes: list[str]) -> Iterator[RawRecord]:
-    """The readable records of `path`; an unreadable *last* record is skipped with a note in `notes`."""
+    """The readable records of `path`; each unreadable one is skipped with a note in `notes` (a torn last
+    line is what a run being written leaves)."""
     pending: RawRecord | None = None
     for raw in iter_records(path):
         if pending is not None:
-            raise RecordError(pending.location, pending.error or "unreadable record")
+            notes.append(f"{pending.location}: skipped an unreadable record ({pending.error})")
+            pending = None
         if raw.data is None:
             pending = raw
             continue
@@ -65,10 +67,15 @@ def _parse(raw: RawRecord) -> Trajectory | JudgedRecord:
 
 
 def load_records(path: str | os.PathLike[str]) -> LoadedRecords:
-    """Every trajectory and judge record of a file (JSONL, JSON, Parquet; see `cm2.data.io`)."""
+    """Every trajectory and judge record of a file (JSONL, JSON, Parquet; see `cm2.data.io`); a record that is
+    neither is skipped with a note."""
     loaded = LoadedRecords(Path(path))
     for raw in iter_complete(path, loaded.notes):
-        record = _parse(raw)
+        try:
+            record = _parse(raw)
+        except RecordError as exc:
+            loaded.notes.append(f"{exc.location}: skipped ({exc.message})")
+            continue
         if isinstance(record, Trajectory):
             loaded.trajectories.append(record)
         else:

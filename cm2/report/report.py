@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cm2.data.atomic import atomic_file
+from cm2.data.errors import no_usable_records
 from cm2.report.dialogues import load_dialogues, run_dialogues_path
 from cm2.report.figures import (
     RunCurves,
@@ -168,6 +169,9 @@ def build_report(
     options = options or ReportOptions()
     out_dir = Path(out)
     runs = [load_run(path) for path in run_dirs]
+    if not any(run.trajectories or run.metrics.steps for run in runs):
+        notes = [note for run in runs for note in run.notes]
+        raise no_usable_records(", ".join(map(str, run_dirs)), [("report", "; ".join(notes) or "empty run")])
     labels = _labels(runs)
     result = ReportResult(html=out_dir / "report.html")
     known: list[dict[str, Dialogue]] = []

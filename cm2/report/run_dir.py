@@ -127,6 +127,8 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunData:
     if trajectories_path.is_file():
         loaded = load_records(trajectories_path)
         trajectories, notes = loaded.trajectories, notes + loaded.notes
+        if not trajectories:
+            notes.append(f"{trajectories_path}: no trajectories in it")
         if loaded.judged:
             notes.append(f"{trajectories_path}: {len(loaded.judged)} judge records ignored (not trajectories)")
     else:

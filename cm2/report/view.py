@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cm2.data.atomic import atomic_file
+from cm2.data.errors import no_usable_records
 from cm2.report.dialogues import load_dialogues, run_dialogues_path
 from cm2.report.html import render_view
 from cm2.report.records import attach_messages, load_records
@@ -71,6 +72,8 @@ def write_view(
     In a run directory, the run's reward config (updated with `reward`) and data file are the defaults.
     """
     sources, notes, run = view_sources(path, trajectories)
+    if not sources:
+        raise no_usable_records(path, [(str(path), "; ".join(notes) or "no rollouts")])
     if max_rollouts is not None and len(sources) > max_rollouts:
         notes.append(f"showing the first {max_rollouts} of {len(sources)} rollouts (--max-rollouts)")
         sources = sources[:max_rollouts]

@@ -25,6 +25,7 @@ from cm2.report.view_models import (
 )
 from cm2.reward import RewardConfig, TurnFlips, backfilled_rewards
 from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Trajectory, Turn, Verdict, checklist_turn
+from cm2.schema.jsontext import loads_bounded
 
 RECORDED_CLOSE = 1e-6
 
@@ -75,7 +76,7 @@ def pretty_json(value: str | dict[str, Any] | None) -> str:
     if isinstance(value, dict):
         return json.dumps(value, indent=2, ensure_ascii=False)
     try:
-        return json.dumps(json.loads(value or ""), indent=2, ensure_ascii=False)
+        return json.dumps(loads_bounded(value or ""), indent=2, ensure_ascii=False)
     except json.JSONDecodeError:
         return value or ""
 

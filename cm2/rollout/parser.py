@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from cm2.schema import FunctionCall, Message, ToolCall, split_think
+from cm2.schema.jsontext import loads_bounded
 
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
@@ -41,7 +42,7 @@ def _call_id(index: int, body: str) -> str:
 
 def _parse_block(index: int, body: str) -> ToolCall:
     try:
-        value = json.loads(body)
+        value = loads_bounded(body)
     except json.JSONDecodeError as exc:
         raise ValueError(f"tool call {index}: not valid JSON ({exc.msg} at char {exc.pos})") from exc
     if not isinstance(value, dict):
@@ -52,7 +53,7 @@ def _parse_block(index: int, body: str) -> ToolCall:
     arguments = value.get("arguments", value.get("parameters", {}))
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
+            arguments = loads_bounded(arguments)
         except json.JSONDecodeError as exc:
             raise ValueError(f"tool call {index} ({name}): `arguments` string is not JSON") from exc
     if not isinstance(arguments, dict):

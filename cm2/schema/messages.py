@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from cm2.schema.jsontext import loads_bounded
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 THINK_OPEN = "<think>"
@@ -39,7 +41,7 @@ class FunctionCall(_Record):
         if isinstance(self.arguments, dict):
             return self.arguments
         try:
-            value = json.loads(self.arguments) if self.arguments.strip() else {}
+            value = loads_bounded(self.arguments) if self.arguments.strip() else {}
         except json.JSONDecodeError as exc:
             raise ValueError(f"tool call {self.name!r}: arguments are not valid JSON ({exc.msg})") from exc
         if not isinstance(value, dict):
@@ -111,7 +113,7 @@ class Message(_Record):
 def tool_response_json(message: Message) -> Any:
     """The parsed JSON of a tool message; raises ValueError when it is not JSON."""
     try:
-        return json.loads(message.content or "")
+        return loads_bounded(message.content or "")
     except json.JSONDecodeError as exc:
         raise ValueError(f"tool response is not valid JSON ({exc.msg})") from exc
 

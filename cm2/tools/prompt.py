@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from cm2.schema import ToolSpec
+from cm2.schema.jsontext import loads_bounded
 
 NONE_TEXT = "(none)"
 
@@ -33,7 +34,7 @@ class Exchange:
 
 def _json_or_text(text: str) -> Any:
     try:
-        return json.loads(text)
+        return loads_bounded(text)
     except json.JSONDecodeError:
         return text
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from cm2.llm.protocol import Usage
+from cm2.schema.jsontext import loads_bounded
 
 ERROR_KEY = "error_tool_call"
 """The key of the error object: a step whose tool answered with it fails its tool-focused checklist items."""
@@ -75,7 +76,7 @@ def is_tool_error(content: str | dict[str, Any] | None) -> bool:
     if not isinstance(content, str) or ERROR_KEY not in content:
         return False
     try:
-        value = json.loads(content)
+        value = loads_bounded(content)
     except json.JSONDecodeError:
         return False
     return isinstance(value, dict) and ERROR_KEY in value

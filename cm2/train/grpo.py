@@ -133,11 +133,11 @@ def grpo_args(config: RLRunConfig) -> Any:
 
 def load_rl_dialogues(path: str) -> dict[str, Dialogue]:
     """Dialogues that carry at least one checklist, by uuid; problems are errors with locations."""
-    errors: list[Any] = []
+    errors: list[tuple[str, str]] = []
     dialogues = {d.uuid: d for d in read_dialogues(path, errors=errors) if d.checklists}
     if errors:
-        shown = "\n".join(str(e) for e in errors[:5])
-        raise ValueError(f"{path}: {len(errors)} records could not be read:\n{shown}")
+        shown = "; ".join(f"{where}: {message}" for where, message in errors[:3])
+        raise ValueError(f"{path}: {len(errors)} unusable record(s), first {shown}")
     if not dialogues:
         raise ValueError(f"{path}: no dialogue with a checklist; label the data first (cm2 label)")
     return dialogues

@@ -111,3 +111,35 @@ def test_unreadable_input_stops_cleanly_and_writes_nothing(tmp_path: Path) -> No
     assert result.exit_code == 1
     assert "EOFError" in result.output and "nothing written" in result.output
     assert not target.exists()
+
+
+def test_a_lone_surrogate_or_deep_record_is_left_out_and_the_run_goes_on(tmp_path: Path) -> None:
+    lines = [json.dumps(synthetic_dialogue(n)) for n in range(60)]
+    lines[47] = lines[47].replace('"content": "', '"content": "\\ud83c', 1)
+    lines[50] = "[" * 3000 + "]" * 3000
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    target = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["data", "filter", str(source), str(target), "--no-require-think"])
+    assert result.exit_code == 0, result.output
+    assert len(_kept(target)) == 58
+    assert "in.jsonl:48: refused JSON (a lone UTF-16 surrogate in messages" in result.output
+    assert "in.jsonl:51: refused JSON (nested deeper than 128 levels)" in result.output
+
+
+def test_unsound_checklists_are_rejected_and_nothing_kept_exits_1(tmp_path: Path, sample_path: Path) -> None:
+    record = json.loads(sample_path.read_text())[0]
+    for item in record["checklists"][0][0]:
+        item["weight"] = 5.4 / len(record["checklists"][0][0])
+    source = tmp_path / "weights.jsonl"
+    source.write_text(json.dumps(record) + "\n")
+    target = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["data", "filter", str(source), str(target)])
+    assert result.exit_code == 1 and not target.exists()
+    assert (
+        "weights sum to 5.4"
+        in json.loads((tmp_path / "out.jsonl.report.json").read_text())["rules"]["checklists"]["examples"][0][
+            "reasons"
+        ][0]
+    )
+    assert "nothing written to" in result.output

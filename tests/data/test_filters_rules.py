@@ -53,6 +53,32 @@ def base() -> Record:
     }
 
 
+def _checklist(
+    *weights: float,
+    deps: tuple[list[str], ...] = ([], []),
+    evidence_turn: int = 0,
+    extra_turns: int = 0,
+) -> Mutation:
+    """Give the record one checklist: items A and B with `weights` on turn 0, one sound item on turn 1."""
+
+    def item(item_id: str, weight: float, dependence: list[str]) -> Record:
+        evidence = [{"turn": evidence_turn, "step": 0}]
+        return {
+            "id": item_id,
+            "focus_on": "tool.content",
+            "question": "q?",
+            "weight": weight,
+            "dependence": dependence,
+            "evidence": evidence,
+        }
+
+    def mutate(record: Record) -> None:
+        first = [item(name, weight, dep) for name, weight, dep in zip("AB", weights, deps, strict=True)]
+        record["checklists"] = [[first, [item("C", 1.0, [])], *[[] for _ in range(extra_turns)]]]
+
+    return mutate
+
+
 def _m(index: int, **changes: Any) -> Mutation:
     """Update message `index` with `changes`."""
     return lambda d: d["messages"][index].update(changes)
@@ -246,6 +272,13 @@ FAILING: list[tuple[str, str, Mutation, str]] = [
     ("think_tags", "reply with nothing visible", _m(4, content="<think>\nx\n</think>"), "no visible text and no tool"),
     ("think_tags", "empty user message", _m(5, content="  "), "empty user message"),
     ("think_tags", "user message without content", _m(1, content=None), "empty user message"),
+    ("checklists", "weights sum to 5.4", _checklist(2.7, 2.7), "weights sum to 5.4"),
+    ("checklists", "a negative weight", _checklist(-0.5, 1.5), "greater than or equal to 0"),
+    ("checklists", "a NaN weight", _checklist(float("nan"), 1.0), "greater than or equal to 0"),
+    ("checklists", "a dependency cycle", _checklist(0.5, 0.5, deps=(["B"], ["A"])), "dependency cycle"),
+    ("checklists", "an unknown dependency", _checklist(0.5, 0.5, deps=(["Z"], [])), "'Z', which is not an item"),
+    ("checklists", "evidence past the end", _checklist(0.5, 0.5, evidence_turn=9), "evidence[0].turn=9"),
+    ("checklists", "more turns than the dialogue", _checklist(0.5, 0.5, extra_turns=3), "has 5 turns"),
 ]
 
 # (case name, mutation): records that every rule must pass
@@ -329,6 +362,7 @@ PASSING: list[tuple[str, Mutation]] = [
         ),
     ),
     ("a $schema naming draft 7", lambda d: _params(d).update({"$schema": "http://json-schema.org/draft-07/schema#"})),
+    ("a sound checklist", _checklist(0.25, 0.75, deps=([], ["A"]))),
 ]
 
 

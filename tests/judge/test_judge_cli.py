@@ -80,10 +80,26 @@ def test_cli_turn_level_from_a_config_file_and_flags_override_it(tmp_path: Path)
 
 def test_cli_reports_bad_input_clearly(tmp_path: Path) -> None:
     trajectories, dialogues = write_inputs(tmp_path)
+    bad_line = '{"rollout": 9, "messages": []}\n'
+    only_bad = tmp_path / "only-bad.jsonl"
+    only_bad.write_text(bad_line)
+    result = invoke(str(only_bad), str(dialogues), str(tmp_path / "o.jsonl"), "--llm-model", "m")
+    assert result.exit_code == 1 and not (tmp_path / "o.jsonl").exists()
+    assert "only-bad.jsonl:1: not a trajectory: dialogue_uuid" in result.output
+
+    # a bad record among good ones is left out and named; the others are judged
     broken = tmp_path / "broken.jsonl"
-    broken.write_text(trajectories.read_text() + '{"rollout": 9, "messages": []}\n')
-    result = invoke(str(broken), str(dialogues), str(tmp_path / "o.jsonl"), "--llm-model", "m")
-    assert result.exit_code == 2
-    assert "broken.jsonl:4" in result.output and "dialogue_uuid" in result.output
+    broken.write_text(trajectories.read_text() + bad_line)
+    with FakeOpenAIServer(content_judge) as server:
+        llm = ["--llm-base-url", server.base_url, "--llm-model", "fake-model", "--llm-api-key-env", ""]
+        result = invoke(str(broken), str(dialogues), str(tmp_path / "o.jsonl"), *llm)
+    assert result.exit_code == 0, result.output
+    assert "left out" in result.output and "broken.jsonl:4" in result.output
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 3
+
+    # the output may not be an input
+    result = invoke(str(trajectories), str(dialogues), str(dialogues), "--llm-model", "m")
+    assert result.exit_code == 2 and "is the input" in result.output
+
     result = invoke(str(trajectories), str(dialogues), str(tmp_path / "o.jsonl"))
     assert result.exit_code == 2 and "--llm-model" in result.output

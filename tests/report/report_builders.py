@@ -288,9 +288,11 @@ def invoke_cli(*args: str) -> Any:
     from typer.testing import CliRunner
 
     from cm2.cli import report as report_cli
+    from cm2.cli.guard import guard_app
 
     app = typer.Typer()
     report_cli.register(app)
+    guard_app(app)  # as `cm2.cli.app` does
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 

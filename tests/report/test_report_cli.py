@@ -92,5 +92,11 @@ def test_view_names_the_bad_line(tmp_path: Path, run_dir: Path) -> None:
     lines = (run_dir / "trajectories.jsonl").read_text().splitlines()
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join([lines[0], "{not json", lines[1]]) + "\n")
-    result = invoke("view", str(bad))
-    assert result.exit_code == 2 and "bad.jsonl:2" in result.output
+    result = invoke("view", str(bad))  # the bad line is left out and named; the others are shown
+    assert result.exit_code == 0 and "bad.jsonl:2: skipped an unreadable record" in result.output
+    assert "(2 rollouts)" in result.output
+    hopeless = tmp_path / "hopeless.jsonl"
+    hopeless.write_text("{not json\n[1]\n")
+    result = invoke("view", str(hopeless))
+    assert result.exit_code == 1 and "hopeless.jsonl:1" in result.output
+    assert not hopeless.with_suffix(".html").exists()

@@ -1,7 +1,7 @@
 """Rule-based dialogue filters: each rule is switchable by name; `run_filters` streams records through them.
 
 Rules: structure, tool_schema, role_order, tool_call_response_mismatch, tool_response_in_assistant,
-tool_response_not_json, duplicate_tools, think_tags (see `RULES` for one-line summaries).
+tool_response_not_json, duplicate_tools, think_tags, checklists (see `RULES` for one-line summaries).
 """
 
 from cm2.data.filters.config import FilterConfig

@@ -9,12 +9,12 @@ is never modified; messages are copied only when they need normalising.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cm2.data.filters.types import json_type
+from cm2.schema.jsontext import loads_bounded
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 THINK_OPEN = "<think>"
@@ -43,6 +43,8 @@ class Prepared:
     """Problems with the tool list as a whole, reported by the `tool_schema` rule."""
     memo: dict[str, Any] = field(default_factory=dict)
     """Derived values shared between rules, computed once on first use."""
+    raw: Any = None
+    """The record as given (read only)."""
 
 
 def record_id(data: Any, default: str) -> str:
@@ -163,7 +165,7 @@ def _tools(data: dict[str, Any], problems: list[str]) -> list[Any]:
         metadata, where = data["metadata"], "'metadata'"
         if isinstance(metadata, str):
             try:
-                metadata = json.loads(metadata)
+                metadata = loads_bounded(metadata)
             except ValueError as exc:
                 problems.append(f"'metadata' is not valid JSON ({exc})")
                 return []
@@ -174,7 +176,7 @@ def _tools(data: dict[str, Any], problems: list[str]) -> list[Any]:
         return []
     if isinstance(tools, str):
         try:
-            tools = json.loads(tools)
+            tools = loads_bounded(tools)
         except ValueError as exc:
             problems.append(f"{where} is a string that is not valid JSON ({exc})")
             return []
@@ -198,7 +200,7 @@ def prepare(data: Any, location: str) -> Prepared:
         return Prepared(
             location, location, [], [], problems=[(None, f"the record is {json_type(data)}, not an object")]
         )
-    rec = Prepared(location, record_id(data, location), [], [])
+    rec = Prepared(location, record_id(data, location), [], [], raw=data)
     _messages(data, rec)
     rec.tools = _tools(data, rec.tool_problems)
     return rec

@@ -7,6 +7,7 @@ from cm2.data.filters.rules_calls import (
     TOOL_RESPONSE_IN_ASSISTANT,
     TOOL_RESPONSE_NOT_JSON,
 )
+from cm2.data.filters.rules_checklists import CHECKLISTS
 from cm2.data.filters.rules_schema import DUPLICATE_TOOLS, TOOL_SCHEMA
 from cm2.data.filters.rules_structure import ROLE_ORDER, STRUCTURE
 from cm2.data.filters.rules_think import THINK_TAGS
@@ -23,6 +24,7 @@ RULES: dict[str, Rule] = {
         TOOL_RESPONSE_NOT_JSON,
         DUPLICATE_TOOLS,
         THINK_TAGS,
+        CHECKLISTS,
     )
 }
 RULE_NAMES: tuple[str, ...] = tuple(RULES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from cm2.data.filters.schemas import (
     parameters_problem,
 )
 from cm2.data.filters.types import Rule, Violation, json_type
+from cm2.schema.jsontext import loads_bounded
 
 if TYPE_CHECKING:
     from cm2.data.filters.config import FilterConfig
@@ -95,7 +95,7 @@ def _call_problem(call: Any, known: dict[str, ToolEntry]) -> str | None:
         arguments = {}
     elif isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
+            arguments = loads_bounded(arguments)
         except ValueError as exc:
             return f"{name}: arguments are not valid JSON ({exc})"
     if not isinstance(arguments, dict):

@@ -70,7 +70,9 @@ def test_prepare_names_a_bad_checklist(tmp_path: Path) -> None:
     record = weather_dialogue().dump()
     record["checklists"][0][1][1]["dependence"] = ["C9"]
     path = write_jsonl(tmp_path / "bad.jsonl", [record])
-    with pytest.raises(ValueError, match=r"dialogue w2, checklist 0: turn 1: .*'C9'"):
+    with pytest.raises(
+        ValueError, match=r"bad.jsonl:1: dialogue w2, checklist 0, turn 1, item C1, field dependence: .*'C9'"
+    ):
         prepare(path, tmp_path / "bad.parquet")
     assert not (tmp_path / "bad.parquet").exists()
 
