@@ -59,16 +59,23 @@ class LabelSection(_Section):
 
 
 class EvalSection(_Section):
-    """Held-out evaluation: which models, and the episode limits (greedy decoding, no early stop)."""
+    """Held-out evaluation: which models, and the episode limits (greedy decoding, no early stop).
+
+    Every turn of every held-out dialogue is played by default, with BFCL's own step limit per turn (20);
+    the evaluation refuses limits that would cut a reference turn (`cm2.demo.evaluate.check_reference_fits`).
+    """
 
     models: list[EvalModel] = Field(default_factory=lambda: list(EVAL_MODELS))
-    max_turns: Annotated[int, Field(ge=1, description="Turns per dialogue (BFCL's checker scores these).")] = 2
-    max_steps_per_turn: Annotated[int, Field(ge=1)] = 3
+    max_turns: Annotated[
+        int | None, Field(ge=1, description="Turns played per dialogue (None: every turn; scores count these).")
+    ] = None
+    max_steps_per_turn: Annotated[
+        int, Field(ge=1, description="Steps per turn (BFCL: 20); must not cut any reference turn.")
+    ] = 20
     at_step_limit: Literal["end_episode", "next_turn"] = Field(
-        default="end_episode",
-        description="A turn that uses up its steps: end the dialogue there (as BFCL's own harness does; the CPU "
-        "demo's default, cheaper) or go on with the next user turn (each turn scored on its own; the GPU "
-        "experiment's default).",
+        default="next_turn",
+        description="A turn that uses up its steps: go on with the next user turn (each turn scored on its own) "
+        "or end the dialogue there (as BFCL's own harness does).",
     )
     max_new_tokens: Annotated[int, Field(ge=1)] = 80
     max_context_tokens: Annotated[int, Field(ge=64)] = 4096
