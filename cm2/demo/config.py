@@ -44,7 +44,9 @@ class DataSection(_Section):
         description="Only entries whose backends are all among these ([] = every entry).",
     )
     train_limit: Annotated[int | None, Field(ge=1, description="Train dialogues per category (None: all).")] = 8
-    heldout_limit: Annotated[int | None, Field(ge=1, description="Held-out dialogues per category.")] = 4
+    heldout_limit: Annotated[
+        int | None, Field(ge=1, description="Held-out dialogues per category (each played to its last turn).")
+    ] = 2
     tool_docs: ToolDocs = Field(default="compact", description="compact: about a third of the prompt tokens.")
 
 
@@ -121,6 +123,7 @@ def _rl_defaults() -> dict[str, Any]:
             "limits": {"max_turns": 1, "max_steps_per_turn": 4, "max_context_tokens": 2048},
             "sampling": {"temperature": 1.0, "max_new_tokens": 80},
         },
+        "probe": {"every_steps": 1, "dialogues": 2, "concurrency": 8},
     }
 
 
@@ -142,9 +145,17 @@ class DemoConfig(YamlConfig):
     rl_by_level: dict[Level, dict[str, Any]] = Field(
         default_factory=dict, description="Per-level overrides merged over `rl` (e.g. another learning rate)."
     )
-    eval: EvalSection = Field(default_factory=EvalSection)
+    eval: EvalSection = Field(
+        # every turn of the two held-out dialogues; 5 steps cover their longest reference turn (4) on the CPU
+        default_factory=lambda: EvalSection(max_steps_per_turn=5)
+    )
     llm: LLMConfig | None = Field(
         default=None, description="An endpoint for labeling and judging (reply items); None: deterministic only."
+    )
+    precision: Literal["auto", "bfloat16", "float32"] = Field(
+        default="auto",
+        description="What SFT, RL and evaluation compute in (sets sft.bf16, rl.bf16, eval.dtype); auto: bfloat16 "
+        "only where this machine runs it clearly faster (cm2.demo.precision).",
     )
     seed: int = 0
 
@@ -244,10 +255,11 @@ TINY: dict[str, Any] = {
             "limits": {"max_turns": 1, "max_steps_per_turn": 2, "max_context_tokens": 8192},
             "sampling": {"max_new_tokens": 8},
         },
+        "probe": {"every_steps": 1, "dialogues": 2},
     },
+    "precision": "float32",
     "eval": {
-        "max_turns": 2,
-        "max_steps_per_turn": 2,
+        "max_steps_per_turn": 4,
         "max_new_tokens": 8,
         "max_context_tokens": 8192,
         "dtype": "float32",

@@ -181,9 +181,12 @@ def run_demo(config: DemoConfig, out: Path, console: Any = None, only: Collectio
     """
     from rich.console import Console
 
+    from cm2.demo.precision import resolve_precision
     from cm2.demo.summary import print_summary
 
     console = console or Console(stderr=True)
+    config, precision = resolve_precision(config)
+    console.print(f"precision: [bold]{precision.dtype}[/] ({precision.reason})", soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "demo_config.json").write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
     runner = StageRunner(out, console)
