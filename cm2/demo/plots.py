@@ -38,9 +38,10 @@ def plot_heldout(scores: list[dict[str, Any]], path: Path) -> Path:
     for k, (key, title) in enumerate(COLUMNS):
         xs = [i + (k - (len(COLUMNS) - 1) / 2) * width for i in range(len(models))]
         values = [100 * float(row.get(key, 0.0)) for row in scores]
-        intervals = [(row.get("intervals") or {}).get(INTERVAL_KEYS[key]) for row in scores]
+        found = [(row.get("intervals") or {}).get(INTERVAL_KEYS[key]) for row in scores]
+        intervals: list[dict[str, float]] = [i for i in found if i]
         errors = None
-        if all(intervals):
+        if len(intervals) == len(values):
             errors = [
                 [v - 100 * i["low"] for v, i in zip(values, intervals, strict=True)],
                 [100 * i["high"] - v for v, i in zip(values, intervals, strict=True)],
