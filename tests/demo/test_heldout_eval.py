@@ -93,3 +93,41 @@ def test_the_replay_refuses_dialogues_it_cannot_tell_apart(dialogues: list[Dialo
     twin = base.model_copy(update={"uuid": "twin", "messages": [*base.messages[:2], *base.messages[4:]]})
     with pytest.raises(ValueError, match="cannot tell them apart"):
         ReferencePolicy([base, twin])
+
+
+class Exploit:
+    """The reference with one cheap trick: an extra read after each turn's calls, never ending a turn
+    (reading until the step limit), a malformed call in place of each turn's first call, or every call twice."""
+
+    def __init__(self, dialogues: list[Dialogue], trick: str):
+        self.reference = ReferencePolicy(dialogues)
+        self.trick = trick
+        self.extra_done: set[tuple[str, ...]] = set()
+
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+        users = tuple(m.content or "" for m in messages if m.role == "user")
+        last_user = max(i for i, m in enumerate(messages) if m.role == "user")
+        mine = [m for m in messages[last_user:] if m.role == "assistant"]
+        if self.trick == "twice":  # replay each reference step twice: every call repeated
+            shown = messages[: last_user + 1] + [m for k, m in enumerate(mine) if k % 2 == 0]
+            return await self.reference.respond(shown, tools, sampling)
+        generation = await self.reference.respond(messages, tools, sampling)
+        final = not (generation.message and generation.message.calls)
+        if self.trick == "malformed" and not mine and not final:
+            return Generation(text='<tool_call>{"name": "cd", "arguments": {"folder": </tool_call>')
+        if final and (self.trick == "never_ends" or (self.trick == "extra" and users not in self.extra_done)):
+            self.extra_done.add(users)
+            return Generation(text='<tool_call>{"name": "pwd", "arguments": {}}</tool_call>')
+        return generation
+
+
+@pytest.mark.parametrize("trick", ["extra", "never_ends", "malformed", "twice"])
+def test_cheap_exploits_score_below_the_reference(dialogues: list[Dialogue], tmp_path: Path, trick: str) -> None:
+    dialogue = [d for d in dialogues if d.uuid == "multi_turn_base_9"]
+    scores = evaluate_policy(trick, Exploit(dialogue, trick), dialogue, EvalSection(), tmp_path)
+    values = _values(scores)
+    # exact calls catches every trick; state match and BFCL's checker (like BFCL itself) let harmless extra
+    # reads pass, and the checklist's call items do too: charging for them is the reward's job
+    assert values["exact_calls"] < 1 and sum(values.values()) < len(METRICS), values
+    if trick == "never_ends":
+        assert scores.turns_cut_at_step_limit == len(dialogue[0].turns())
