@@ -17,10 +17,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cm2.data import JsonlAppender
-from cm2.eval.checklist_metrics import score_trajectory, summarize_scores
+from cm2.reward import RewardConfig, checklist_specs, score_rollout, verdict_rows
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
+from cm2.train.rollouts import steps_per_turn
 
 PROBE_FILE = "probe.jsonl"
 
@@ -45,19 +46,30 @@ def probe_episode(episode: EpisodeConfig) -> EpisodeConfig:
 
 
 def probe_record(
-    step: int, dialogues: list[Dialogue], trajectories: list[Trajectory], seconds: float
+    step: int, dialogues: list[Dialogue], trajectories: list[Trajectory], reward: RewardConfig, seconds: float
 ) -> dict[str, Any]:
-    """One line of `probe.jsonl`: mean checklist reward (paper R) and turn reward, with each dialogue's R."""
+    """One line of `probe.jsonl`: mean trajectory reward R (as the run computes it, L = reference turns) and
+    mean turn reward over the turns reached, with each dialogue's R."""
     by_uuid = {d.uuid: d for d in dialogues}
-    scores = [score_trajectory(by_uuid[t.dialogue_uuid], t) for t in trajectories]
-    summary = summarize_scores(scores)
+    rewards: dict[str, float] = {}
+    turn_rewards: list[float] = []
+    steps = 0
+    for trajectory in trajectories:
+        specs = checklist_specs(by_uuid[trajectory.dialogue_uuid].checklists[trajectory.checklist])
+        counts = steps_per_turn(trajectory)[: len(specs)]
+        rows = verdict_rows(trajectory.verdicts, specs, counts)
+        scored = score_rollout([specs], [rows], eta=reward.eta, unknown=reward.unknown)
+        rewards[trajectory.dialogue_uuid] = round(scored.reward(reward.mode), 6)
+        turn_rewards += scored.turn_rewards(reward.mode)
+        steps += sum(counts)
+    n = max(1, len(trajectories))
     return {
         "step": step,
-        "probe_reward": summary.trajectory,
-        "probe_turn_reward": summary.turn,
+        "probe_reward": sum(rewards.values()) / n,
+        "probe_turn_reward": sum(turn_rewards) / len(turn_rewards) if turn_rewards else 0.0,
         "dialogues": len(trajectories),
-        "steps_per_rollout": summary.metrics["steps_per_rollout"],
-        "rewards": {t.dialogue_uuid: round(s.reward, 6) for t, s in zip(trajectories, scores, strict=True)},
+        "steps_per_rollout": steps / n,
+        "rewards": rewards,
         "seconds": round(seconds, 2),
     }
 
@@ -68,6 +80,7 @@ def probe_callback(
     make_env: Callable[[Dialogue], ToolEnvironment],
     judge: StepJudge | None,
     episode: EpisodeConfig,
+    reward: RewardConfig,
     out: Path,
     stop_strings: tuple[str, ...] = ("</tool_call>",),
 ) -> Any:
@@ -109,7 +122,8 @@ def probe_callback(
                 trajectories = policy.drive(run_episodes(runner, jobs, concurrency=config.concurrency))
                 if was_training:
                     model.train()
-            record = probe_record(state.global_step, dialogues, trajectories, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            record = probe_record(state.global_step, dialogues, trajectories, reward, seconds)
             if state.is_world_process_zero:
                 with JsonlAppender(out / PROBE_FILE) as sink:
                     sink.write(record)
