@@ -17,6 +17,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from cm2.data.io import read_dialogues
 from cm2.demo.bfcl_import import ImportOptions, import_bfcl
@@ -42,6 +43,11 @@ def line(scores: ModelScores) -> str:
     return f"{scores.model:>9}: " + "; ".join(cells)
 
 
+def _silent(turn: Any) -> bool:
+    """A turn whose reference makes no call (it asks for a missing detail)."""
+    return not any(step.calls for step in turn.steps)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--categories", default="multi_turn_base", help="Comma-separated BFCL categories.")
@@ -64,7 +70,9 @@ def main() -> int:
             "checklist: deterministic items (no judge endpoint)"
         )
         turns = [turn for d in dialogues for turn in d.turns()]
-        silent = sum(not any(step.calls for step in turn.steps) for turn in turns) / len(turns)
+        silent = sum(_silent(turn) for turn in turns) / len(turns)
+        # per dialogue, the share of its turns where refusing is right (bounds a refusal's checklist score)
+        silent_per_dialogue = sum(sum(map(_silent, d.turns())) / len(d.turns()) for d in dialogues) / len(dialogues)
         if silent:
             print(
                 f"{100 * silent:.1f}% of the turns have no reference call (the reply asks for a missing detail): "
@@ -79,7 +87,7 @@ def main() -> int:
             if name == "reference":
                 ok &= all(value == 1.0 for value in values.values())
             else:
-                ok &= values["bfcl_checker"] == values["checklist_score"] == 0.0
+                ok &= values["bfcl_checker"] == 0.0 and values["checklist_score"] <= silent_per_dialogue + 1e-9
                 ok &= values["exact_calls"] <= silent + 1e-9 and values["state_match"] <= silent + 1e-9
     print("ok" if ok else "FAIL: the reference must score 100% and the refusal 0% (beyond no-call turns)")
     return 0 if ok else 1
