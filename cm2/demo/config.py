@@ -46,7 +46,7 @@ class DataSection(_Section):
     train_limit: Annotated[int | None, Field(ge=1, description="Train dialogues per category (None: all).")] = 8
     heldout_limit: Annotated[
         int | None, Field(ge=1, description="Held-out dialogues per category (each played to its last turn).")
-    ] = 2
+    ] = 1
     tool_docs: ToolDocs = Field(default="compact", description="compact: about a third of the prompt tokens.")
 
 
@@ -123,7 +123,7 @@ def _rl_defaults() -> dict[str, Any]:
             "limits": {"max_turns": 1, "max_steps_per_turn": 4, "max_context_tokens": 2048},
             "sampling": {"temperature": 1.0, "max_new_tokens": 80},
         },
-        "probe": {"every_steps": 1, "dialogues": 2, "concurrency": 8},
+        "probe": {"every_steps": 2, "dialogues": 2, "concurrency": 8},  # before the first step and after the last
     }
 
 
@@ -146,8 +146,9 @@ class DemoConfig(YamlConfig):
         default_factory=dict, description="Per-level overrides merged over `rl` (e.g. another learning rate)."
     )
     eval: EvalSection = Field(
-        # every turn of the two held-out dialogues; 5 steps cover their longest reference turn (4) on the CPU
-        default_factory=lambda: EvalSection(max_steps_per_turn=5)
+        # the CPU: every turn of one held-out dialogue, at most 4 steps a turn (its longest reference turn takes 4);
+        # every step re-reads the whole context, so steps are what the evaluation's time goes into
+        default_factory=lambda: EvalSection(max_steps_per_turn=4)
     )
     llm: LLMConfig | None = Field(
         default=None, description="An endpoint for labeling and judging (reply items); None: deterministic only."

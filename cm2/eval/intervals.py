@@ -7,7 +7,7 @@
   counted per turn (exact calls, state match) or per dialogue (checklist score). Turns of one dialogue are
   not independent, so whole dialogues are resampled; the estimate is Σ numerators / Σ denominators.
   When every dialogue scores the same the interval has zero width (the bootstrap cannot see beyond the
-  sample), which is why yes/no scores per dialogue get Wilson's.
+  sample), which is why yes/no scores per dialogue get Wilson's; over a single dialogue it is [0, 1].
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ def bootstrap_interval(
     if n == 0 or den.sum() == 0:
         return Interval(0.0, 0.0, 1.0, "bootstrap", n)
     value = float(num.sum() / den.sum())
+    if n == 1:  # one dialogue says nothing about the spread between dialogues
+        return Interval(value, 0.0, 1.0, "bootstrap", n)
     picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
     totals = den[picks].sum(axis=1)
     ratios = np.divide(num[picks].sum(axis=1), totals, out=np.full(resamples, value), where=totals > 0)

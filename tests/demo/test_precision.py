@@ -48,4 +48,4 @@ def test_a_gpu_gets_the_experiment_sizes_and_the_cpu_the_demo_ones() -> None:
     assert gpu.rl_levels == ["trajectory", "turn", "step"] and gpu.rl_by_level["turn"]["probe"]["every_steps"] == 2
     assert gpu.eval.max_turns is None and gpu.eval.max_steps_per_turn == 20
     cpu = load_config(None, False, {}, gpu=False)
-    assert cpu == DemoConfig() and cpu.eval.max_turns is None and cpu.data.heldout_limit == 2
+    assert cpu == DemoConfig() and cpu.eval.max_turns is None and cpu.data.heldout_limit == 1

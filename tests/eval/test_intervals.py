@@ -38,6 +38,8 @@ def test_bootstrap_of_a_constant_score_has_zero_width_and_bad_input_is_refused()
     refused = bootstrap_interval([0, 0], [4, 1])
     assert (refused.value, refused.low, refused.high) == (0.0, 0.0, 0.0)
     assert bootstrap_interval([], []).as_dict()["high"] == 1.0  # nothing counted: nothing known
+    single = bootstrap_interval([2], [3])  # one dialogue: no spread to resample
+    assert (single.value, single.low, single.high) == (2 / 3, 0.0, 1.0)
     with pytest.raises(ValueError, match="numerator <= denominator"):
         bootstrap_interval([2], [1])
     with pytest.raises(ValueError, match="equally long"):
