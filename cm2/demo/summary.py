@@ -92,8 +92,8 @@ def print_summary(result: DemoResult, console: Any) -> None:
         first = result.scores[0]
         turns = "every turn" if first.get("max_turns") is None else f"the first {first['max_turns']} turns"
         console.print(
-            f"[dim]{turns} of each of {first['dialogues']} held-out dialogues ({first['turns']} turns), at most "
-            f"{first.get('max_steps_per_turn', '?')} steps per turn (no reference turn needs more); checklist "
+            f"[dim]{turns} of each held-out dialogue ({first['dialogues']} dialogue(s), {first['turns']} turns), "
+            f"at most {first.get('max_steps_per_turn', '?')} steps per turn (no reference turn needs more); checklist "
             f"items: {first.get('checklist_items', 'all')}; \\[brackets]: 95% intervals[/]"
         )
     times = Table(title="stages")
