@@ -38,6 +38,14 @@ def demo_command(
     judge_api_key_env: Annotated[
         str | None, typer.Option("--judge-api-key-env", help="Variable holding the endpoint's key.")
     ] = None,
+    scale: Annotated[
+        str,
+        typer.Option(
+            "--scale",
+            help="auto: the GPU learning experiment's sizes (configs/experiment/) when a GPU is present, else the "
+            "CPU demo's; cpu; gpu.",
+        ),
+    ] = "auto",
 ) -> None:
     """Import BFCL, label, filter, SFT, GRPO with real BFCL tools, held-out evaluation and an HTML report.
 
@@ -56,10 +64,18 @@ def demo_command(
         overrides["llm"] = {"model": judge_model, "base_urls": [judge_base_url]}
         if judge_api_key_env is not None:
             overrides["llm"]["api_key_env"] = judge_api_key_env
+    if scale not in ("auto", "cpu", "gpu"):
+        raise typer.BadParameter(f"expected auto, cpu or gpu, got {scale!r}", param_hint="--scale")
+    gpu = config_path is None and not tiny and (scale == "gpu" or (scale == "auto" and _has_gpu()))
     try:
-        config = load_config(config_path, tiny, overrides)
+        config = load_config(config_path, tiny, overrides, gpu=gpu)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--config/--set") from exc
+    if gpu:
+        console.print(
+            "GPU found: running the learning experiment's sizes (configs/experiment/; --scale cpu for the CPU demo)",
+            soft_wrap=True,
+        )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     quiet_libraries()
     try:
@@ -70,14 +86,38 @@ def demo_command(
         raise typer.Exit(1) from exc
 
 
-def load_config(path: Path | None, tiny: bool, overrides: dict[str, Any]) -> Any:
-    """The demo config: a YAML file, else the tiny or CPU preset; then the dotted overrides."""
+def _has_gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def experiment_configs() -> Path:
+    """configs/experiment/ of the source checkout cm2 runs from (else of the working directory)."""
+    import cm2
+
+    for root in (Path(cm2.__file__).resolve().parents[1], Path.cwd()):
+        if (root / "configs" / "experiment" / "sft.yaml").is_file():
+            return root / "configs" / "experiment"
+    raise ValueError("the GPU scale reads configs/experiment/ from a source checkout; none found (--scale cpu)")
+
+
+def load_config(path: Path | None, tiny: bool, overrides: dict[str, Any], *, gpu: bool = False) -> Any:
+    """The demo config: a YAML file, else the tiny, GPU-experiment or CPU preset; then the dotted overrides."""
     from cm2.config import set_dotted
     from cm2.demo.config import DemoConfig
 
     if path is not None:
         return DemoConfig.from_yaml(path, overrides)
-    data = (DemoConfig.tiny() if tiny else DemoConfig()).model_dump(mode="json")
+    if tiny:
+        preset = DemoConfig.tiny()
+    elif gpu:
+        from cm2.demo.experiment import build_config, parse_args
+
+        preset = build_config(parse_args(["--configs", str(experiment_configs())]))
+    else:
+        preset = DemoConfig()
+    data = preset.model_dump(mode="json")
     for dotted, value in overrides.items():
         set_dotted(data, dotted, value)
     return DemoConfig.model_validate(data)

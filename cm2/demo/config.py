@@ -44,7 +44,9 @@ class DataSection(_Section):
         description="Only entries whose backends are all among these ([] = every entry).",
     )
     train_limit: Annotated[int | None, Field(ge=1, description="Train dialogues per category (None: all).")] = 8
-    heldout_limit: Annotated[int | None, Field(ge=1, description="Held-out dialogues per category.")] = 4
+    heldout_limit: Annotated[
+        int | None, Field(ge=1, description="Held-out dialogues per category (each played to its last turn).")
+    ] = 1
     tool_docs: ToolDocs = Field(default="compact", description="compact: about a third of the prompt tokens.")
 
 
@@ -59,16 +61,23 @@ class LabelSection(_Section):
 
 
 class EvalSection(_Section):
-    """Held-out evaluation: which models, and the episode limits (greedy decoding, no early stop)."""
+    """Held-out evaluation: which models, and the episode limits (greedy decoding, no early stop).
+
+    Every turn of every held-out dialogue is played by default, with BFCL's own step limit per turn (20);
+    the evaluation refuses limits that would cut a reference turn (`cm2.demo.evaluate.check_reference_fits`).
+    """
 
     models: list[EvalModel] = Field(default_factory=lambda: list(EVAL_MODELS))
-    max_turns: Annotated[int, Field(ge=1, description="Turns per dialogue (BFCL's checker scores these).")] = 2
-    max_steps_per_turn: Annotated[int, Field(ge=1)] = 3
+    max_turns: Annotated[
+        int | None, Field(ge=1, description="Turns played per dialogue (None: every turn; scores count these).")
+    ] = None
+    max_steps_per_turn: Annotated[
+        int, Field(ge=1, description="Steps per turn (BFCL: 20); must not cut any reference turn.")
+    ] = 20
     at_step_limit: Literal["end_episode", "next_turn"] = Field(
-        default="end_episode",
-        description="A turn that uses up its steps: end the dialogue there (as BFCL's own harness does; the CPU "
-        "demo's default, cheaper) or go on with the next user turn (each turn scored on its own; the GPU "
-        "experiment's default).",
+        default="next_turn",
+        description="A turn that uses up its steps: go on with the next user turn (each turn scored on its own) "
+        "or end the dialogue there (as BFCL's own harness does).",
     )
     max_new_tokens: Annotated[int, Field(ge=1)] = 80
     max_context_tokens: Annotated[int, Field(ge=64)] = 4096
@@ -114,6 +123,7 @@ def _rl_defaults() -> dict[str, Any]:
             "limits": {"max_turns": 1, "max_steps_per_turn": 4, "max_context_tokens": 2048},
             "sampling": {"temperature": 1.0, "max_new_tokens": 80},
         },
+        "probe": {"every_steps": 2, "dialogues": 2, "concurrency": 8},  # before the first step and after the last
     }
 
 
@@ -135,9 +145,20 @@ class DemoConfig(YamlConfig):
     rl_by_level: dict[Level, dict[str, Any]] = Field(
         default_factory=dict, description="Per-level overrides merged over `rl` (e.g. another learning rate)."
     )
-    eval: EvalSection = Field(default_factory=EvalSection)
+    eval: EvalSection = Field(
+        # the CPU: every turn of one held-out dialogue, at most 4 steps a turn (its longest reference turn takes 4);
+        # every step re-reads the whole context, so steps are what the evaluation's time goes into. The base model
+        # is left out: at 270M without SFT it echoes the prompt (0 on every metric) through all 12 steps, 40% of
+        # the evaluation's time; the GPU sizes evaluate it
+        default_factory=lambda: EvalSection(models=["sft", "rl"], max_steps_per_turn=4)
+    )
     llm: LLMConfig | None = Field(
         default=None, description="An endpoint for labeling and judging (reply items); None: deterministic only."
+    )
+    precision: Literal["auto", "bfloat16", "float32"] = Field(
+        default="auto",
+        description="What SFT, RL and evaluation compute in (sets sft.bf16, rl.bf16, eval.dtype); auto: bfloat16 "
+        "only where this machine runs it clearly faster (cm2.demo.precision).",
     )
     seed: int = 0
 
@@ -237,10 +258,11 @@ TINY: dict[str, Any] = {
             "limits": {"max_turns": 1, "max_steps_per_turn": 2, "max_context_tokens": 8192},
             "sampling": {"max_new_tokens": 8},
         },
+        "probe": {"every_steps": 1, "dialogues": 2},
     },
+    "precision": "float32",
     "eval": {
-        "max_turns": 2,
-        "max_steps_per_turn": 2,
+        "max_steps_per_turn": 4,
         "max_new_tokens": 8,
         "max_context_tokens": 8192,
         "dtype": "float32",

@@ -1,37 +1,50 @@
-"""Held-out evaluation of one checkpoint on BFCL dialogues: checklist score, exact calls, BFCL's checker.
+"""Held-out evaluation on BFCL dialogues: exact calls and state match per turn, BFCL's checker per dialogue,
+and the checklist score, each with a 95% confidence interval (`cm2.demo.scoring`).
 
 Episodes run through `cm2.eval.evaluate_checklist` (the RL episode runner: replayed user turns, greedy
-decoding, no early stop) with BFCL's real backends as the tools and cm2's checklist judge (items with a
-`check` are decided in code; reply items need the LLM endpoint). The same rollouts are then scored per
-turn against the reference calls and by `bfcl_eval`'s multi-turn checker (`cm2.demo.metrics`).
+decoding, no early stop) with BFCL's real backends as the tools. Every turn of every dialogue is played
+(`eval.max_turns: null`), with a per-turn step limit that no reference turn reaches (BFCL's own 20 by
+default; `check_reference_fits` refuses limits that would cut a reference turn), and a turn that does use up
+its steps hands over to the next user turn. Without a judge endpoint only the items decidable in code are
+scored (`cm2.eval.deterministic`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
 from cm2.demo.config import EvalSection
 from cm2.llm.config import LLMConfig
+from cm2.rollout.policy import ChatPolicy, TokenPolicy
+from cm2.schema import Dialogue
 
 STOP_STRINGS = ("</tool_call>",)
+T = TypeVar("T")
 
 
 class ModelScores(BaseModel):
-    """One checkpoint's held-out numbers (all in [0, 1])."""
+    """One policy's held-out numbers (all in [0, 1]) with their 95% intervals."""
 
     model: str
     checkpoint: str
     dialogues: int
     exact_call_accuracy: float = Field(description="Share of reference turns whose calls the rollout matched.")
-    turns: int = Field(description="Reference turns counted (each dialogue up to eval.max_turns).")
-    bfcl_accuracy: float = Field(description="Share of dialogues BFCL's checker passes (on the counted turns).")
-    checklist_score: float = Field(description="Mean trajectory checklist score R (paper mode).")
-    max_turns: int = Field(default=30, description="Turns evaluated per dialogue (eval.max_turns).")
-    truncated: int = Field(default=0, description="Dialogues with more turns than that.")
+    state_match_accuracy: float = Field(default=0.0, description="Share of turns ending in the reference's state.")
+    turns: int = Field(description="Reference turns counted (every turn of the evaluated dialogues).")
+    bfcl_accuracy: float = Field(description="Share of dialogues BFCL's checker passes.")
+    checklist_score: float = Field(description="Mean over dialogues of the checklist weight earned / offered.")
+    intervals: dict[str, dict[str, Any]] = Field(default_factory=dict, description="95% intervals, per metric.")
+    checklist_items: str = Field(default="all", description="deterministic: items without a `check` were not scored.")
+    max_turns: int | None = Field(default=None, description="Turns evaluated per dialogue (None: every turn).")
+    max_steps_per_turn: int = 20
+    truncated: int = Field(default=0, description="Dialogues with more turns than max_turns.")
+    turns_cut_at_step_limit: int = 0
     bfcl_errors: dict[str, int] = Field(default_factory=dict)
     failed_rollouts: int = 0
     steps_per_rollout: float = 0.0
@@ -42,15 +55,43 @@ def load_checkpoint(path: str, dtype: str) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
+    from cm2.llm.attention import attention_kwargs
     from cm2.train.models import ModelConfig, load_tokenizer
 
     tokenizer = load_tokenizer(ModelConfig(path=path))
-    from cm2.llm.attention import attention_kwargs
-
     model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **attention_kwargs(path))
     if torch.cuda.is_available():
         model = model.to("cuda")
     return model.eval(), tokenizer
+
+
+def check_reference_fits(dialogues: list[Dialogue], settings: EvalSection, tokenizer: Any = None) -> None:
+    """Refuse limits under which the reference itself would be cut: a turn with n calls needs n + 1 steps
+    (one call per step, then the reply), and the whole reference must fit the context (when a tokenizer
+    tells its length)."""
+    for dialogue in dialogues:
+        for turn in dialogue.turns()[: settings.max_turns]:
+            if len(turn.steps) > settings.max_steps_per_turn:
+                raise ValueError(
+                    f"eval.max_steps_per_turn={settings.max_steps_per_turn} would cut the reference itself: turn "
+                    f"{turn.index} of {dialogue.uuid} takes {len(turn.steps)} steps"
+                )
+        if tokenizer is not None:
+            length = reference_tokens(tokenizer, dialogue)
+            if length > settings.max_context_tokens:
+                raise ValueError(
+                    f"eval.max_context_tokens={settings.max_context_tokens} would cut the reference itself: "
+                    f"{dialogue.uuid} takes {length} tokens"
+                )
+
+
+def reference_tokens(tokenizer: Any, dialogue: Dialogue) -> int:
+    """Tokens of the whole reference dialogue under the policy's chat template."""
+    from cm2.train.sft_data import to_conversation
+
+    conversation = to_conversation(dialogue)
+    text = tokenizer.apply_chat_template(conversation["messages"], tools=conversation["tools"] or None, tokenize=False)
+    return len(tokenizer(str(text), add_special_tokens=False)["input_ids"])
 
 
 def evaluate_model(
@@ -61,20 +102,10 @@ def evaluate_model(
     folder: Path,
     llm: LLMConfig | None = None,
 ) -> ModelScores:
-    """Run and score every held-out dialogue once; rollouts already in `folder` (same `name`) are reused."""
+    """A checkpoint, greedy, on every held-out dialogue (rollouts already in `folder` are reused)."""
     from cm2.data.io import read_dialogues
-    from cm2.demo.metrics import score_calls
-    from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist
-    from cm2.judge import ChecklistJudge
-    from cm2.judge.config import JudgeConfig
-    from cm2.llm.factory import make_client
-    from cm2.rollout.episode import EpisodeConfig, EpisodeLimits
     from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
-    from cm2.rollout.policy import SamplingParams
-    from cm2.tools.bfcl import BfclEnvironment
-    from cm2.train.components import NoEndpoint, bfcl_entry_id
 
-    dialogues = list(read_dialogues(dialogues_path))
     model, tokenizer = load_checkpoint(checkpoint, settings.dtype)
     policy = TransformersPolicy(
         model,
@@ -83,11 +114,43 @@ def evaluate_model(
         stop_strings=STOP_STRINGS,
         max_batch_size=settings.concurrency,
     )
+    dialogues = list(read_dialogues(dialogues_path))
+    return evaluate_policy(name, policy, dialogues, settings, folder, llm, checkpoint=checkpoint, drive=policy.drive)
+
+
+def evaluate_policy(
+    name: str,
+    policy: ChatPolicy | TokenPolicy,
+    dialogues: list[Dialogue],
+    settings: EvalSection,
+    folder: Path,
+    llm: LLMConfig | None = None,
+    *,
+    checkpoint: str = "",
+    drive: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run,
+) -> ModelScores:
+    """Run and score every held-out dialogue once with `policy` (`drive` runs the episodes' event loop)."""
+    from cm2.demo.scoring import heldout_intervals, score_dialogue
+    from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist
+    from cm2.eval.deterministic import deterministic_only
+    from cm2.judge import ChecklistJudge
+    from cm2.judge.config import JudgeConfig
+    from cm2.llm.factory import make_client
+    from cm2.rollout.episode import EpisodeConfig, EpisodeLimits
+    from cm2.rollout.policy import SamplingParams
+    from cm2.tools.bfcl import BfclEnvironment
+    from cm2.train.components import NoEndpoint, bfcl_entry_id
+
+    if llm is None:
+        dialogues = [deterministic_only(d) for d in dialogues]
+    check_reference_fits(dialogues, settings, getattr(policy, "tokenizer", None))
+    longest = max(len(d.turns()) for d in dialogues)
+    max_turns = longest if settings.max_turns is None else settings.max_turns
     client = make_client(llm, role="judge") if llm is not None else NoEndpoint("judge")
     judge = ChecklistJudge(client, JudgeConfig(model=llm.model if llm is not None else ""))
     episode = EpisodeConfig(
         limits=EpisodeLimits(
-            max_turns=settings.max_turns,
+            max_turns=max_turns,
             max_steps_per_turn=settings.max_steps_per_turn,
             max_context_tokens=settings.max_context_tokens,
         ),
@@ -96,7 +159,7 @@ def evaluate_model(
         at_step_limit=settings.at_step_limit,
     )
     run_settings = ChecklistEvalSettings(rollouts=1, concurrency=settings.concurrency, episode=episode)
-    result = policy.drive(
+    result = drive(
         evaluate_checklist(
             policy,
             dialogues,
@@ -118,29 +181,46 @@ def evaluate_model(
             "reasons in the log above); run again to retry just those"
         )
     by_uuid = {d.uuid: d for d in dialogues}
-    exact = turns = valid = 0
-    errors: Counter[str] = Counter()
-    for trajectory in _trajectories(folder / "checklist_trajectories.jsonl", name):
-        reference = by_uuid[trajectory.dialogue_uuid]
-        score = score_calls(reference, trajectory, bfcl_entry_id(reference), settings.max_turns)
-        exact, turns, valid = exact + score.exact_turns, turns + score.turns, valid + score.bfcl_valid
-        if score.bfcl_error:
-            errors[score.bfcl_error] += 1
-    scored = max(1, result.n)
+    trajectories = _trajectories(folder / "checklist_trajectories.jsonl", name)
+
+    async def score_all() -> list[Any]:
+        return [
+            await score_dialogue(by_uuid[t.dialogue_uuid], t, bfcl_entry_id(by_uuid[t.dialogue_uuid]), max_turns)
+            for t in trajectories
+        ]
+
+    scores = asyncio.run(score_all())
+    _write_scores(folder / "dialogue_scores.jsonl", scores)
+    intervals = heldout_intervals(scores)
+    errors = Counter(s.bfcl_error for s in scores if s.bfcl_error)
     return ModelScores(
         model=name,
         checkpoint=checkpoint,
         dialogues=len(dialogues),
-        exact_call_accuracy=exact / turns if turns else 0.0,
-        turns=turns,
-        bfcl_accuracy=valid / scored,
-        checklist_score=result.overall,
+        exact_call_accuracy=intervals["exact_calls"].value,
+        state_match_accuracy=intervals["state_match"].value,
+        turns=sum(s.turns for s in scores),
+        bfcl_accuracy=intervals["bfcl_checker"].value,
+        checklist_score=intervals["checklist_score"].value,
+        intervals={key: interval.as_dict() for key, interval in intervals.items()},
+        checklist_items="all" if llm is not None else "deterministic",
         max_turns=settings.max_turns,
-        truncated=sum(len(d.turns()) > settings.max_turns for d in dialogues),
+        max_steps_per_turn=settings.max_steps_per_turn,
+        truncated=sum(len(d.turns()) > max_turns for d in dialogues),
+        turns_cut_at_step_limit=sum(int(t.metadata.get("turns_cut_at_step_limit", 0)) for t in trajectories),
         bfcl_errors=dict(errors),
-        failed_rollouts=int(result.metrics.get("failed_rollouts", 0)),
+        failed_rollouts=failed,
         steps_per_rollout=result.metrics.get("steps_per_rollout", 0.0),
     )
+
+
+def _write_scores(path: Path, scores: list[Any]) -> None:
+    import json
+
+    from cm2.data.atomic import atomic_file
+
+    with atomic_file(path) as tmp:
+        tmp.write_text("".join(json.dumps(s.as_dict()) + "\n" for s in scores), encoding="utf-8")
 
 
 def _trajectories(path: Path, name: str) -> list[Any]:

@@ -67,8 +67,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--temperature", type=float, default=None, help="Sampling temperature of RL rollouts.")
     add("--max-new-tokens", type=int, default=None, help="Per assistant step, in RL and evaluation.")
     add("--eval-models", default="base,sft,rl", help="Which models to evaluate (rl = every RL run).")
-    add("--eval-max-turns", type=int, default=30, help="Turns scored per held-out dialogue.")
-    add("--eval-max-steps-per-turn", type=int, default=8)
+    add("--eval-max-turns", type=int, default=None, help="Turns played per held-out dialogue (default: every turn).")
+    add(
+        "--eval-max-steps-per-turn",
+        type=int,
+        default=20,
+        help="BFCL's own limit by default; a limit that would cut a reference turn is refused.",
+    )
+    add("--probe-every", type=int, default=None, help="Probe set every N RL steps (configs: 2; 0: off).")
+    add("--probe-dialogues", type=int, default=None, help="Train dialogues in the probe set (configs: 16).")
     add("--eval-concurrency", type=int, default=64)
     add(
         "--eval-at-step-limit",
@@ -121,6 +128,10 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
             limits["max_turns"] = args.rl_max_turns
         if args.rl_max_steps_per_turn is not None:
             limits["max_steps_per_turn"] = args.rl_max_steps_per_turn
+        if args.probe_every is not None:
+            values["probe"]["every_steps"] = args.probe_every
+        if args.probe_dialogues is not None:
+            values["probe"]["dialogues"] = args.probe_dialogues
         if args.cpu:
             values.update(use_cpu=True)
     if args.cpu:
@@ -156,7 +167,7 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
 def write_results(out: Path, config: DemoConfig, seconds: float) -> Path:
     """results.json / results.md / PNGs under OUT/results from the finished stages."""
     from cm2.demo.pipeline import build_stages, rl_names
-    from cm2.demo.plots import plot_heldout, plot_rewards
+    from cm2.demo.plots import plot_heldout, plot_probe, plot_rewards
     from cm2.demo.stages import read_record
     from cm2.demo.summary import markdown, stage_records
 
@@ -170,9 +181,14 @@ def write_results(out: Path, config: DemoConfig, seconds: float) -> Path:
         name: (read_record(out / name) or _empty(name)).outputs.get("mean_reward_per_step", [])
         for name in rl_names(config)
     }
+    probes = {
+        name: (read_record(out / name) or _empty(name)).outputs.get("probe_reward_by_step", {})
+        for name in rl_names(config)
+    }
     data = {
         "scores": scores,
         "rl_rewards": rewards,
+        "probe_rewards": probes,
         "stage_seconds": {r.name: r.seconds for r in records},
         "wall_seconds_this_run": round(seconds, 1),
         "config": redact_tree(config.model_dump(mode="json")),
@@ -183,6 +199,8 @@ def write_results(out: Path, config: DemoConfig, seconds: float) -> Path:
         plot_heldout(scores, folder / "heldout.png")
     if any(rewards.values()):
         plot_rewards(rewards, folder / "rl_rewards.png")
+    if any(probes.values()):
+        plot_probe(probes, folder / "probe.png")
     return folder
 
 

@@ -183,9 +183,12 @@ def run_demo(config: DemoConfig, out: Path, console: Any = None, only: Collectio
     """
     from rich.console import Console
 
+    from cm2.demo.precision import resolve_precision
     from cm2.demo.summary import print_summary
 
     console = console or Console(stderr=True)
+    config, precision = resolve_precision(config)
+    console.print(f"precision: [bold]{precision.dtype}[/] ({precision.reason})", soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
     public = redact_tree(config.model_dump(mode="json"))  # the judge's URL without credentials
     (out / "demo_config.json").write_text(json.dumps(public, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

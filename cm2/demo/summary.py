@@ -15,14 +15,32 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     ("exact_call_accuracy", "exact calls / turn"),
+    ("state_match_accuracy", "state match / turn"),
     ("bfcl_accuracy", "BFCL checker"),
     ("checklist_score", "checklist score"),
 )
+INTERVAL_KEYS = {
+    "exact_call_accuracy": "exact_calls",
+    "state_match_accuracy": "state_match",
+    "bfcl_accuracy": "bfcl_checker",
+    "checklist_score": "checklist_score",
+}
 NOTE = (
-    "Held-out = the demo split's held-out entries (" + SPLIT_RULE + ") "
-    "Exact calls: share of reference turns whose calls the model matched; BFCL checker: share of dialogues "
-    "bfcl_eval's multi-turn checker passes on the evaluated turns; checklist score: mean trajectory reward R."
+    "Held-out = the demo split's held-out entries (" + SPLIT_RULE + ") Every turn of each evaluated dialogue "
+    "is played. Exact calls: share of reference turns whose calls the model matched; state match: share of "
+    "turns after which BFCL's backends hold the ground truth's state; BFCL checker: share of dialogues "
+    "bfcl_eval's multi-turn checker passes; checklist score: mean share of the checklist weight earned. "
+    "[brackets]: 95% interval (bootstrap over dialogues; Wilson for the BFCL checker)."
 )
+
+
+def cell(row: dict[str, Any], key: str, bounds: str = ".1f") -> str:
+    """A score as `12.5% [8.1, 17.0]` (the 95% interval when the row has one)."""
+    text = f"{100 * float(row.get(key, 0.0)):.1f}%"
+    interval = (row.get("intervals") or {}).get(INTERVAL_KEYS[key])
+    if interval:
+        text += f" [{100 * interval['low']:{bounds}}, {100 * interval['high']:{bounds}}]"
+    return text
 
 
 def stage_records(out: Path, order: list[str]) -> list[StageRecord]:
@@ -35,7 +53,7 @@ def markdown(scores: list[dict[str, Any]], records: list[StageRecord]) -> str:
     lines = ["# cm2 demo", "", "| model | " + " | ".join(title for _, title in COLUMNS) + " | dialogues |"]
     lines.append("|" + " --- |" * (len(COLUMNS) + 2))
     for row in scores:
-        cells = [f"{100 * float(row[key]):.1f}%" for key, _ in COLUMNS]
+        cells = [cell(row, key) for key, _ in COLUMNS]
         lines.append(f"| {row['model']} | " + " | ".join(cells) + f" | {row['dialogues']} |")
     lines += ["", NOTE, "", "| stage | seconds |", "| --- | --- |"]
     lines += [f"| {r.name} | {r.seconds:.0f} |" for r in records]
@@ -58,6 +76,7 @@ def write_summary(out: Path, folder: Path, order: list[str]) -> Path:
 
 def print_summary(result: DemoResult, console: Any) -> None:
     """The final tables on `console` and where the report is."""
+    from rich.markup import escape
     from rich.table import Table
 
     scores = Table(title="held-out evaluation (demo split; not BFCL leaderboard numbers)")
@@ -66,14 +85,16 @@ def print_summary(result: DemoResult, console: Any) -> None:
         scores.add_column(title, justify="right")
     scores.add_column("dialogues", justify="right")
     for row in result.scores:
-        cells = [f"{100 * float(row[key]):.1f}%" for key, _ in COLUMNS]
+        cells = [escape(cell(row, key, bounds=".0f")) for key, _ in COLUMNS]
         scores.add_row(str(row["model"]), *cells, str(row["dialogues"]))
     console.print(scores)
-    cut = [row for row in result.scores if row.get("truncated")]
-    if cut:
+    if result.scores:
+        first = result.scores[0]
+        turns = "every turn" if first.get("max_turns") is None else f"the first {first['max_turns']} turns"
         console.print(
-            f"[dim]exact calls and BFCL's checker cover the first {cut[0]['max_turns']} turns of each dialogue "
-            f"({cut[0]['truncated']} of {cut[0]['dialogues']} have more; eval.max_turns)[/]"
+            f"[dim]{turns} of each held-out dialogue ({first['dialogues']} dialogue(s), {first['turns']} turns), "
+            f"at most {first.get('max_steps_per_turn', '?')} steps per turn (no reference turn needs more); checklist "
+            f"items: {first.get('checklist_items', 'all')}; \\[brackets]: 95% intervals[/]"
         )
     times = Table(title="stages")
     times.add_column("stage")

@@ -84,11 +84,15 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
         final = run_rl(run, make_env=environment_factory(run), judge=build_judge(run))
     drop_checkpoints(folder)
     rewards = _log_rewards(folder)
+    from cm2.train.probe import PROBE_FILE, read_probe
+
+    probe = {str(r["step"]): r["probe_reward"] for r in read_probe(folder / PROBE_FILE)}
     return {
         "final": str(final),
         "level": level,
         "steps": run.max_steps,
         "group_size": run.group_size,
         "mean_reward_per_step": rewards,
+        "probe_reward_by_step": probe,
         "trajectories": str(folder / run.trajectories_file),
     }

@@ -33,15 +33,24 @@ def _logged(run: RunCurves, key: str, dashed: bool = False) -> Curve:
 
 
 def reward_panels(runs: Sequence[RunCurves]) -> list[Panel]:
-    """Training reward (from the rollouts, else the trainer's log) and validation reward (logged eval_reward)."""
+    """Training reward (from the rollouts, else the trainer's log) and the probe set's reward (the same train
+    dialogues, greedy, every N steps: a learning curve without the noise of fresh batches; a run without a
+    probe shows a logged eval_reward instead)."""
     training = []
+    probe = []
     for run in runs:
         curve = _curve(run, lambda r: r.reward_mean)
         training.append(curve if not curve.empty else _logged(run, "reward"))
-    validation = [_logged(run, "eval_reward") for run in runs]
+        probed = _logged(run, "probe_reward")
+        probe.append(probed if not probed.empty else _logged(run, "eval_reward"))
     return [
         Panel("training reward (mean R of the step's rollouts)", "reward", training),
-        Panel("validation reward", "reward", validation, missing="not recorded (no eval_reward in the trainer's log)"),
+        Panel(
+            "probe reward (fixed train dialogues, greedy)",
+            "reward",
+            probe,
+            missing="not recorded (probe.every_steps: 0, and no eval_reward in the trainer's log)",
+        ),
     ]
 
 

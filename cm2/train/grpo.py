@@ -203,6 +203,16 @@ def run_rl(
             unavailable=config.unavailable,
             decoder=config.decoder,
         )
+        callbacks = [log_writer(out / "train_log.json")]
+        if config.max_minutes is not None:
+            callbacks.append(time_budget(config.max_minutes))
+        probe = None
+        if config.probe.every_steps > 0:
+            from cm2.train.probe import probe_callback, probe_set
+
+            chosen = probe_set(dialogues, config.probe.dialogues)
+            probe = probe_callback(config.probe, chosen, make_env, judge, config.episode, config.reward, out)
+            callbacks.insert(0, probe)  # before the log writer, which then saves the probe's numbers too
         trainer_class = make_trainer_class()
         peft_config = None
         if config.lora is not None:
@@ -219,9 +229,10 @@ def run_rl(
             processing_class=tokenizer,
             peft_config=peft_config,
             cm2_rollouts=rollouts,
-            callbacks=[log_writer(out / "train_log.json")]
-            + ([time_budget(config.max_minutes)] if config.max_minutes is not None else []),
+            callbacks=callbacks,
         )
+        if probe is not None:
+            probe.trainer = trainer
         has_checkpoint = any(out.glob("checkpoint-*"))
         trainer.train(resume_from_checkpoint=bool(config.resume and has_checkpoint))
         final = out / "final"

@@ -14,6 +14,7 @@ from cm2.rollout.episode import EpisodeConfig
 from cm2.rollout.policy import DecoderConfig
 from cm2.tools import SimulatorConfig
 from cm2.train.models import LoraOptions, ModelConfig
+from cm2.train.probe import ProbeConfig
 
 
 class UnavailableVerdicts(BaseModel):
@@ -73,3 +74,7 @@ class RLRunConfig(YamlConfig):
     report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
     resume: bool = False
     trajectories_file: str = Field(default="trajectories.jsonl", description="Every rollout, under output_dir.")
+    probe: ProbeConfig = Field(
+        default_factory=ProbeConfig,
+        description="Train dialogues evaluated greedily every N steps (probe.jsonl; every_steps 0: off).",
+    )

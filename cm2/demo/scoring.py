@@ -1,0 +1,74 @@
+"""The four held-out numbers of a BFCL dialogue rollout, and their means with 95% confidence intervals.
+
+Per dialogue (every reference turn counts; a turn the rollout never reached is wrong):
+- exact calls: turns whose tool calls are the reference's (`cm2.demo.metrics`);
+- state match: turns after which the backends hold the ground truth's state (`cm2.demo.state_match`);
+- BFCL checker: whether `bfcl_eval`'s multi-turn checker passes the whole dialogue;
+- checklist score: weight earned / weight the checklist offers (a perfect rollout earns all of it).
+
+Over dialogues: exact calls and state match are shares of all reference turns, with a bootstrap over
+dialogues; the BFCL checker is a share of dialogues with Wilson's interval; the checklist score is the mean
+over dialogues (those whose checklist offers any weight) with a bootstrap over dialogues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from cm2.demo.metrics import bfcl_verdict, exact_turns
+from cm2.demo.state_match import turn_state_matches
+from cm2.eval.checklist_metrics import score_trajectory
+from cm2.eval.deterministic import earnable_weight
+from cm2.eval.intervals import Interval, bootstrap_interval, wilson_interval
+from cm2.schema import Dialogue, Trajectory
+
+METRICS = ("exact_calls", "state_match", "bfcl_checker", "checklist_score")
+
+
+@dataclass(frozen=True)
+class DialogueScore:
+    """What one rollout of one held-out dialogue scored."""
+
+    uuid: str
+    turns: int
+    exact_turns: int
+    state_turns: int
+    bfcl_valid: bool
+    checklist_earned: float
+    checklist_earnable: float
+    bfcl_error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+async def score_dialogue(reference: Dialogue, trajectory: Trajectory, entry_id: str, max_turns: int) -> DialogueScore:
+    """Score one rollout on the reference's first `max_turns` turns (all of them when it has no more)."""
+    exact, counted = exact_turns(reference, trajectory, max_turns)
+    states = await turn_state_matches(entry_id, trajectory, counted)
+    valid, error = bfcl_verdict(entry_id, trajectory, counted)
+    checklist = reference.checklists[trajectory.checklist]
+    earned = sum(score_trajectory(reference, trajectory).turn_rewards[: len(checklist)])
+    return DialogueScore(
+        uuid=reference.uuid,
+        turns=counted,
+        exact_turns=exact,
+        state_turns=sum(states),
+        bfcl_valid=valid,
+        checklist_earned=earned,
+        checklist_earnable=earnable_weight(checklist[:counted]),
+        bfcl_error=error,
+    )
+
+
+def heldout_intervals(scores: list[DialogueScore], *, seed: int = 0) -> dict[str, Interval]:
+    """Each of `METRICS` with its 95% interval over the scored dialogues."""
+    offered = [s for s in scores if s.checklist_earnable > 0]
+    return {
+        "exact_calls": bootstrap_interval([s.exact_turns for s in scores], [s.turns for s in scores], seed=seed),
+        "state_match": bootstrap_interval([s.state_turns for s in scores], [s.turns for s in scores], seed=seed),
+        "bfcl_checker": wilson_interval(sum(s.bfcl_valid for s in scores), len(scores)),
+        "checklist_score": bootstrap_interval(
+            [min(1.0, s.checklist_earned / s.checklist_earnable) for s in offered], [1.0] * len(offered), seed=seed
+        ),
+    }

@@ -1,0 +1,150 @@
+"""A fixed probe set of train dialogues, evaluated greedily every N optimizer steps of an RL run.
+
+The rewards of fresh training batches mix what the policy learnt with which dialogues and samples the step
+drew; the probe holds both fixed (the same dialogues, greedy decoding, no early stop), so its curve shows
+learning. Each evaluation appends one line to `<output_dir>/probe.jsonl` (step 0 is the starting policy)
+and adds `probe_reward` / `probe_turn_reward` to the trainer's log at that step, which the report plots.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from cm2.data import JsonlAppender
+from cm2.reward import RewardConfig, checklist_specs, score_rollout, verdict_rows
+from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
+from cm2.schema import Dialogue, Trajectory
+from cm2.tools import ToolEnvironment
+from cm2.train.rollouts import steps_per_turn
+
+PROBE_FILE = "probe.jsonl"
+
+
+class ProbeConfig(BaseModel):
+    """Which train dialogues form the probe set and how often it is evaluated."""
+
+    every_steps: int = Field(default=10, ge=0, description="Evaluate every N optimizer steps (0: never).")
+    dialogues: int = Field(default=16, ge=1, description="The first N train dialogues by uuid (fixed for the run).")
+    concurrency: int = Field(default=64, ge=1, description="Probe episodes at once.")
+
+
+def probe_set(dialogues: dict[str, Dialogue], size: int) -> list[Dialogue]:
+    """The probe dialogues: the first `size` by uuid, so a resumed or repeated run probes the same ones."""
+    return [dialogues[uuid] for uuid in sorted(dialogues)[:size]]
+
+
+def probe_episode(episode: EpisodeConfig) -> EpisodeConfig:
+    """The RL episode settings made deterministic: greedy decoding and every turn played (no early stop)."""
+    sampling = episode.sampling.model_copy(update={"temperature": 0.0, "top_p": 1.0})
+    return episode.model_copy(update={"sampling": sampling, "early_stop": False})
+
+
+def probe_record(
+    step: int, dialogues: list[Dialogue], trajectories: list[Trajectory], reward: RewardConfig, seconds: float
+) -> dict[str, Any]:
+    """One line of `probe.jsonl`: mean trajectory reward R (as the run computes it, L = reference turns) and
+    mean turn reward over the turns reached, with each dialogue's R."""
+    by_uuid = {d.uuid: d for d in dialogues}
+    rewards: dict[str, float] = {}
+    turn_rewards: list[float] = []
+    steps = 0
+    for trajectory in trajectories:
+        specs = checklist_specs(by_uuid[trajectory.dialogue_uuid].checklists[trajectory.checklist])
+        counts = steps_per_turn(trajectory)[: len(specs)]
+        rows = verdict_rows(trajectory.verdicts, specs, counts)
+        scored = score_rollout([specs], [rows], eta=reward.eta, unknown=reward.unknown)
+        rewards[trajectory.dialogue_uuid] = round(scored.reward(reward.mode), 6)
+        turn_rewards += scored.turn_rewards(reward.mode)
+        steps += sum(counts)
+    n = max(1, len(trajectories))
+    return {
+        "step": step,
+        "probe_reward": sum(rewards.values()) / n,
+        "probe_turn_reward": sum(turn_rewards) / len(turn_rewards) if turn_rewards else 0.0,
+        "dialogues": len(trajectories),
+        "steps_per_rollout": steps / n,
+        "rewards": rewards,
+        "seconds": round(seconds, 2),
+    }
+
+
+def probe_callback(
+    config: ProbeConfig,
+    dialogues: list[Dialogue],
+    make_env: Callable[[Dialogue], ToolEnvironment],
+    judge: StepJudge | None,
+    episode: EpisodeConfig,
+    reward: RewardConfig,
+    out: Path,
+    stop_strings: tuple[str, ...] = ("</tool_call>",),
+) -> Any:
+    """A trainer callback that runs the probe before the first step, after every `every_steps` steps and after
+    the last one.
+    Set its `trainer` attribute to the trainer before training (it generates through the trainer's model)."""
+    from transformers import TrainerCallback
+
+    settings = probe_episode(episode)
+
+    class Probe(TrainerCallback):
+        trainer: Any = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.global_step == 0:
+                self.run(state)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.global_step % config.every_steps == 0 or state.global_step >= state.max_steps:
+                self.run(state)
+
+        def run(self, state: Any) -> None:
+            from trl.models.utils import unwrap_model_for_generation
+
+            from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
+
+            trainer = self.trainer
+            if trainer is None:
+                raise RuntimeError("probe callback: set its `trainer` before training")
+            started = time.perf_counter()
+            with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+                was_training = model.training
+                model.eval()
+                tokenizer = trainer.processing_class
+                stops = stop_token_ids(model, tokenizer)
+                policy = TransformersPolicy(model, tokenizer, stop_token_ids=stops, stop_strings=stop_strings)
+                runner = EpisodeRunner(policy, make_env, judge, settings)
+                jobs = [(d, 0) for d in dialogues]
+                trajectories = policy.drive(run_episodes(runner, jobs, concurrency=config.concurrency))
+                if was_training:
+                    model.train()
+            seconds = time.perf_counter() - started
+            record = probe_record(state.global_step, dialogues, trajectories, reward, seconds)
+            if state.is_world_process_zero:
+                with JsonlAppender(out / PROBE_FILE) as sink:
+                    sink.write(record)
+            state.log_history.append({k: v for k, v in record.items() if k in LOGGED} | {"step": state.global_step})
+
+    return Probe()
+
+
+LOGGED = ("probe_reward", "probe_turn_reward")
+
+
+def read_probe(path: Path) -> list[dict[str, Any]]:
+    """The probe lines of a run, one per step (the last line wins when a resumed run probed a step again)."""
+    if not path.is_file():
+        return []
+    by_step: dict[int, dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            by_step[record["step"]] = record
+    return [by_step[step] for step in sorted(by_step)]

@@ -1,0 +1,77 @@
+"""The probe set during GRPO, through TRL's real trainer with a tiny random model on CPU: evaluated greedily at
+step 0, every N steps and at the end, written to probe.jsonl and the trainer's log; flat when nothing is learnt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_grpo import ParityJudge, _dialogue
+
+from cm2.llm.testing.tiny_model import build_tiny_model
+from cm2.report.metrics_log import read_train_log
+from cm2.schema import Dialogue
+from cm2.tools import HybridToolSimulator
+from cm2.train.grpo import run_rl
+from cm2.train.probe import PROBE_FILE, probe_episode, probe_set, read_probe
+from cm2.train.rl_config import RLRunConfig
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+def _data(tmp_path: Path) -> Path:
+    data = tmp_path / "rl.jsonl"
+    dialogues = [_dialogue().model_copy(update={"uuid": f"d{i}"}) for i in range(3)]
+    data.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues))
+    return data
+
+
+def _config(tmp_path: Path, model: Path, learning_rate: float, every: int) -> RLRunConfig:
+    return RLRunConfig.model_validate(
+        {
+            "model": {"path": str(model)},
+            "data": str(_data(tmp_path)),
+            "output_dir": str(tmp_path / "out"),
+            "group_size": 2,
+            "max_steps": 3,
+            "use_cpu": True,
+            "report_to": [],
+            "save_steps": 100,
+            "learning_rate": learning_rate,
+            "reward": {"level": "trajectory", "scale": "one"},
+            "episode": {
+                "sampling": {"max_new_tokens": 6, "temperature": 1.0},
+                "limits": {"max_steps_per_turn": 2, "max_context_tokens": 512},
+            },
+            "probe": {"every_steps": every, "dialogues": 2},
+        }
+    )
+
+
+def test_the_probe_runs_at_the_start_every_n_steps_and_at_the_end(tmp_path: Path, tiny_model: Path) -> None:
+    config = _config(tmp_path, tiny_model, learning_rate=0.0, every=2)
+    run_rl(config, make_env=HybridToolSimulator, judge=ParityJudge())
+    records = read_probe(tmp_path / "out" / PROBE_FILE)
+    assert [r["step"] for r in records] == [0, 2, 3]
+    assert all(sorted(r["rewards"]) == ["d0", "d1"] and r["dialogues"] == 2 for r in records)
+    # nothing learnt (learning rate 0) and greedy decoding on fixed dialogues: the curve is flat, although the
+    # sampled training batches vary
+    assert len({json.dumps(r["rewards"], sort_keys=True) for r in records}) == 1
+    logged = read_train_log(tmp_path / "out" / "train_log.json")
+    assert sorted(step for step, values in logged.items() if "probe_reward" in values) == [0, 2, 3]
+    assert logged[2]["probe_reward"] == records[1]["probe_reward"] and "loss" in logged[2]
+
+
+def test_the_probe_is_off_with_zero_and_its_settings_are_greedy(tmp_path: Path, tiny_model: Path) -> None:
+    config = _config(tmp_path, tiny_model, learning_rate=1e-2, every=0)
+    config = config.model_copy(update={"max_steps": 1})
+    run_rl(config, make_env=HybridToolSimulator, judge=ParityJudge())
+    assert not (tmp_path / "out" / PROBE_FILE).exists()
+    episode = probe_episode(config.episode)
+    assert (episode.sampling.temperature, episode.early_stop, episode.limits) == (0.0, False, config.episode.limits)
+    dialogues = {d: Dialogue(uuid=d, messages=[]) for d in ("b", "c", "a")}
+    assert [d.uuid for d in probe_set(dialogues, 2)] == ["a", "b"]
