@@ -105,14 +105,13 @@ def evaluate_model(
     """A checkpoint, greedy, on every held-out dialogue (rollouts already in `folder` are reused)."""
     from cm2.data.io import read_dialogues
     from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
+    from cm2.rollout.policy import DecoderConfig
 
     model, tokenizer = load_checkpoint(checkpoint, settings.dtype)
+    # A static cache as long as the longest allowed context, so no step falls back to the dynamic cache.
+    decoder = DecoderConfig(max_batch_size=settings.concurrency, max_cache_len=settings.max_context_tokens)
     policy = TransformersPolicy(
-        model,
-        tokenizer,
-        stop_token_ids=stop_token_ids(model, tokenizer),
-        stop_strings=STOP_STRINGS,
-        max_batch_size=settings.concurrency,
+        model, tokenizer, stop_token_ids=stop_token_ids(model, tokenizer), stop_strings=STOP_STRINGS, decoder=decoder
     )
     dialogues = list(read_dialogues(dialogues_path))
     return evaluate_policy(name, policy, dialogues, settings, folder, llm, checkpoint=checkpoint, drive=policy.drive)

@@ -211,7 +211,16 @@ def run_rl(
             from cm2.train.probe import probe_callback, probe_set
 
             chosen = probe_set(dialogues, config.probe.dialogues)
-            probe = probe_callback(config.probe, chosen, make_env, judge, config.episode, config.reward, out)
+            probe = probe_callback(
+                config.probe,
+                chosen,
+                make_env,
+                judge,
+                config.episode,
+                config.reward,
+                out,
+                make_policy=rollouts.policy_for,
+            )
             callbacks.insert(0, probe)  # before the log writer, which then saves the probe's numbers too
         trainer_class = make_trainer_class()
         peft_config = None

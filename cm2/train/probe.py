@@ -83,10 +83,13 @@ def probe_callback(
     reward: RewardConfig,
     out: Path,
     stop_strings: tuple[str, ...] = ("</tool_call>",),
+    make_policy: Callable[[Any, Any], Any] | None = None,
 ) -> Any:
     """A trainer callback that runs the probe before the first step, after every `every_steps` steps and after
     the last one.
-    Set its `trainer` attribute to the trainer before training (it generates through the trainer's model)."""
+    Set its `trainer` attribute to the trainer before training (it generates through the trainer's model).
+    `make_policy(model, tokenizer)` gives the policy to generate with; pass the training rollouts' own, so the
+    probe reuses their compiled decoder instead of compiling another one."""
     from transformers import TrainerCallback
 
     settings = probe_episode(episode)
@@ -115,8 +118,11 @@ def probe_callback(
                 was_training = model.training
                 model.eval()
                 tokenizer = trainer.processing_class
-                stops = stop_token_ids(model, tokenizer)
-                policy = TransformersPolicy(model, tokenizer, stop_token_ids=stops, stop_strings=stop_strings)
+                if make_policy is not None:
+                    policy = make_policy(model, tokenizer)
+                else:
+                    stops = stop_token_ids(model, tokenizer)
+                    policy = TransformersPolicy(model, tokenizer, stop_token_ids=stops, stop_strings=stop_strings)
                 runner = EpisodeRunner(policy, make_env, judge, settings)
                 jobs = [(d, 0) for d in dialogues]
                 trajectories = policy.drive(run_episodes(runner, jobs, concurrency=config.concurrency))

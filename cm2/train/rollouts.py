@@ -121,7 +121,7 @@ class CM2Rollouts:
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
             was_training = model.training
             model.eval()
-            policy = self._policy(model, trainer.processing_class)
+            policy = self.policy_for(model, trainer.processing_class)
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
             # Numbered like the trainer's log: these rollouts feed optimizer step global_step + 1.
             step = int(trainer.state.global_step) + 1
@@ -144,7 +144,7 @@ class CM2Rollouts:
             "cm2_reward": self.last.rewards,
         }
 
-    def _policy(self, model: Any, tokenizer: Any) -> TransformersPolicy:
+    def policy_for(self, model: Any, tokenizer: Any) -> TransformersPolicy:
         """One policy per run, so its decoder (static cache, compiled step) is built and warmed up once."""
         if self.policy is None or self.policy.model is not model:
             # Without the end-of-turn token a final reply would run on to max_new_tokens.
