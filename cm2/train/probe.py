@@ -14,24 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from cm2.data import JsonlAppender
 from cm2.reward import RewardConfig, checklist_specs, score_rollout, verdict_rows
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
+from cm2.train.rl_config import ProbeConfig
 from cm2.train.rollouts import steps_per_turn
 
 PROBE_FILE = "probe.jsonl"
-
-
-class ProbeConfig(BaseModel):
-    """Which train dialogues form the probe set and how often it is evaluated."""
-
-    every_steps: int = Field(default=10, ge=0, description="Evaluate every N optimizer steps (0: never).")
-    dialogues: int = Field(default=16, ge=1, description="The first N train dialogues by uuid (fixed for the run).")
-    concurrency: int = Field(default=64, ge=1, description="Probe episodes at once.")
 
 
 def probe_set(dialogues: dict[str, Dialogue], size: int) -> list[Dialogue]:

@@ -14,7 +14,14 @@ from cm2.rollout.episode import EpisodeConfig
 from cm2.rollout.policy import DecoderConfig
 from cm2.tools import SimulatorConfig
 from cm2.train.models import LoraOptions, ModelConfig
-from cm2.train.probe import ProbeConfig
+
+
+class ProbeConfig(BaseModel):
+    """Which train dialogues form the probe set and how often it is evaluated."""
+
+    every_steps: int = Field(default=10, ge=0, description="Evaluate every N optimizer steps (0: never).")
+    dialogues: int = Field(default=16, ge=1, description="The first N train dialogues by uuid (fixed for the run).")
+    concurrency: int = Field(default=64, ge=1, description="Probe episodes at once.")
 
 
 class UnavailableVerdicts(BaseModel):
