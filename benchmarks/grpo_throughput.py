@@ -215,6 +215,7 @@ def cm2_grpo(model_dir: Path, args: argparse.Namespace, out: Path) -> tuple[floa
             "bf16": args.dtype == "bfloat16",
             "report_to": [],
             "save_steps": 10**6,
+            "probe": {"every_steps": 0},  # the step alone, as stock TRL's
             "episode": {
                 "sampling": {"max_new_tokens": args.completion_len},
                 "limits": {"max_steps_per_turn": 1, "max_context_tokens": args.prompt_len + args.completion_len + 64},

@@ -129,6 +129,7 @@ def cm2_step(model_dir: Path, args: argparse.Namespace, out: Path, name: str) ->
             "bf16": args.dtype == "bfloat16",
             "report_to": [],
             "save_steps": 10**6,
+            "probe": {"every_steps": 0},  # the step alone, as stock TRL's
             "decoder": decoder(args, engine).model_dump(),
             "episode": {
                 "sampling": {"max_new_tokens": args.completion_len},
