@@ -60,7 +60,8 @@ def test_retry_runs_the_rollouts_again_once_the_judge_is_back(tmp_path: Path, ti
     with FakeOpenAIServer(every_item_holds, faults=faults) as server:
         history = train_one_step(tmp_path, tiny_chatml_model, server.base_url, {"action": "retry", "wait_s": 0})
     step = next(entry for entry in history if "loss" in entry)
-    assert server.faults["error_401"] == 2 and step["cm2/unavailable_retried"] == 2
+    # The two refused questions may belong to one rollout or to two (the judge's requests interleave).
+    assert server.faults["error_401"] == 2 and step["cm2/unavailable_retried"] in (1, 2)
     assert step["cm2/unavailable_dropped"] == 0
     kept = trajectories(tmp_path)
     assert len(kept) == 4 and not any(t.unavailable_verdicts() for t in kept)
