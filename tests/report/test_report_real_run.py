@@ -60,10 +60,10 @@ def test_report_of_a_real_run_before_and_after_it_finished(real_run: Path, tmp_p
     (real_run / "train_log.json").rename(real_run / "train_log.json.bak")
     try:
         run = load_run(real_run)
-        assert sorted(run.metrics.steps) == [1, 2]
+        assert sorted(run.metrics.steps) == [0, 1, 2]  # 0: the probe set before the first step
         assert "trainer_state.json" in {Path(s).name for s in run.metrics.sources}
         crashed = build_report([real_run], tmp_path / "crashed")
-        assert crashed.html.exists() and len(crashed.pngs) == 5
+        assert crashed.html.exists() and len(crashed.pngs) == 6  # the five plus the hacking monitors
     finally:
         (real_run / "train_log.json.bak").rename(real_run / "train_log.json")
     assert json.loads((real_run / "rl_config.json").read_text())["group_size"] == 4
