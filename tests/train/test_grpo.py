@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rl_builders import tiny_rl_config, two_turn_dialogue
 
 import cm2.train.grpo as grpo
 from cm2.llm.testing.tiny_model import build_tiny_model
@@ -15,25 +16,7 @@ from cm2.train.rl_config import RLRunConfig
 
 
 def _dialogue() -> Dialogue:
-    item = {"focus_on": "assistant.content.user_visible_reply", "question": "replied?"}
-    return Dialogue.model_validate(
-        {
-            "uuid": "d1",
-            "tools": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
-            "messages": [
-                {"role": "user", "content": "first"},
-                {"role": "assistant", "content": "<think>a</think>\n\nok"},
-                {"role": "user", "content": "second"},
-                {"role": "assistant", "content": "<think>b</think>\n\nok"},
-            ],
-            "checklists": [
-                [
-                    [{**item, "id": "C0", "weight": 0.5}, {**item, "id": "C1", "weight": 0.5, "dependence": ["C0"]}],
-                    [{**item, "id": "C0", "weight": 1.0}],
-                ]
-            ],
-        }
-    )
+    return two_turn_dialogue()
 
 
 class ParityJudge:
@@ -61,26 +44,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("level", ["trajectory", "turn", "step"])
 def test_two_grpo_steps_per_level(tmp_path: Path, tiny_model: Path, level: str) -> None:
-    data = tmp_path / "rl.jsonl"
-    data.write_text(json.dumps(_dialogue().dump()) + "\n")
-    config = RLRunConfig.model_validate(
-        {
-            "model": {"path": str(tiny_model)},
-            "data": str(data),
-            "output_dir": str(tmp_path / "out"),
-            "group_size": 4,
-            "max_steps": 2,
-            "use_cpu": True,
-            "report_to": [],
-            "save_steps": 1,
-            "learning_rate": 1e-2,
-            "reward": {"level": level, "scale": "one"},
-            "episode": {
-                "sampling": {"max_new_tokens": 6},
-                "limits": {"max_steps_per_turn": 2, "max_context_tokens": 512},
-                "early_stop": False,
-            },
-        }
+    config = tiny_rl_config(
+        tmp_path,
+        tiny_model,
+        max_steps=2,
+        save_steps=1,
+        learning_rate=1e-2,
+        reward={"level": level, "scale": "one"},
+        episode={"early_stop": False},
     )
     final = run_rl(config, make_env=HybridToolSimulator, judge=ParityJudge())
     assert (final / "config.json").exists()
@@ -159,25 +130,11 @@ def recording_trainer_class(gaps: list[float]) -> Any:
 def test_training_logprobs_equal_rollout_logprobs_at_temperature_07(
     tmp_path: Path, tiny_model: Path, engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = tmp_path / "rl.jsonl"
-    data.write_text(json.dumps(_dialogue().dump()) + "\n")
-    config = RLRunConfig.model_validate(
-        {
-            "model": {"path": str(tiny_model)},
-            "data": str(data),
-            "output_dir": str(tmp_path / "out"),
-            "group_size": 4,
-            "max_steps": 1,
-            "use_cpu": True,
-            "report_to": [],
-            "save_steps": 100,
-            "decoder": {"engine": engine},
-            "episode": {
-                "sampling": {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9},
-                "limits": {"max_steps_per_turn": 2, "max_context_tokens": 512},
-                "early_stop": False,
-            },
-        }
+    config = tiny_rl_config(
+        tmp_path,
+        tiny_model,
+        decoder={"engine": engine},
+        episode={"sampling": {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9}, "early_stop": False},
     )
     assert grpo.grpo_args(config).temperature == 0.7 and grpo.grpo_args(config).top_p == 0.9
     gaps: list[float] = []

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_grpo import _dialogue
+from rl_builders import tiny_rl_config
 
 from cm2.llm.testing import FakeOpenAIServer, FaultConfig
 from cm2.schema import Trajectory
 from cm2.tools import HybridToolSimulator
 from cm2.train.components import build_judge
 from cm2.train.grpo import run_rl
-from cm2.train.rl_config import RLRunConfig
 
 
 def every_item_holds(body: dict[str, Any]) -> str:
@@ -25,26 +24,13 @@ def every_item_holds(body: dict[str, Any]) -> str:
 
 def train_one_step(tmp_path: Path, model: Path, judge_url: str, unavailable: dict[str, Any]) -> list[Any]:
     """Run one GRPO step of 4 rollouts; returns the trainer's log history."""
-    data = tmp_path / "rl.jsonl"
-    data.write_text(json.dumps(_dialogue().dump()) + "\n")
-    config = RLRunConfig.model_validate(
-        {
-            "model": {"path": str(model)},
-            "data": str(data),
-            "output_dir": str(tmp_path / "out"),
-            "group_size": 4,
-            "max_steps": 1,
-            "use_cpu": True,
-            "report_to": [],
-            "save_steps": 10,
-            "judge_llm": {"model": "judge", "base_urls": [judge_url], "api_key_env": None, "max_retries": 0},
-            "judge": {"attempts": 1, "skip_absent_focus": False},  # every step asks the judge
-            "unavailable": unavailable,
-            "episode": {
-                "sampling": {"max_new_tokens": 6},
-                "limits": {"max_turns": 1, "max_steps_per_turn": 1, "max_context_tokens": 512},
-            },
-        }
+    config = tiny_rl_config(
+        tmp_path,
+        model,
+        judge_llm={"model": "judge", "base_urls": [judge_url], "api_key_env": None, "max_retries": 0},
+        judge={"attempts": 1, "skip_absent_focus": False},  # every step asks the judge
+        unavailable=unavailable,
+        episode={"limits": {"max_turns": 1, "max_steps_per_turn": 1}},
     )
     run_rl(config, make_env=HybridToolSimulator, judge=build_judge(config))
     return list(json.loads((tmp_path / "out" / "train_log.json").read_text()))

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from test_grpo import ParityJudge, _dialogue
+from rl_builders import tiny_rl_config
+from test_grpo import ParityJudge
 
 from cm2.llm.testing.tiny_model import build_tiny_model
 from cm2.report.metrics_log import read_train_log
@@ -23,32 +24,17 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny"))
 
 
-def _data(tmp_path: Path) -> Path:
-    data = tmp_path / "rl.jsonl"
-    dialogues = [_dialogue().model_copy(update={"uuid": f"d{i}"}) for i in range(3)]
-    data.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues))
-    return data
-
-
 def _config(tmp_path: Path, model: Path, learning_rate: float, every: int) -> RLRunConfig:
-    return RLRunConfig.model_validate(
-        {
-            "model": {"path": str(model)},
-            "data": str(_data(tmp_path)),
-            "output_dir": str(tmp_path / "out"),
-            "group_size": 2,
-            "max_steps": 3,
-            "use_cpu": True,
-            "report_to": [],
-            "save_steps": 100,
-            "learning_rate": learning_rate,
-            "reward": {"level": "trajectory", "scale": "one"},
-            "episode": {
-                "sampling": {"max_new_tokens": 6, "temperature": 1.0},
-                "limits": {"max_steps_per_turn": 2, "max_context_tokens": 512},
-            },
-            "probe": {"every_steps": every, "dialogues": 2},
-        }
+    return tiny_rl_config(
+        tmp_path,
+        model,
+        dialogues=3,
+        group_size=2,
+        max_steps=3,
+        learning_rate=learning_rate,
+        reward={"level": "trajectory", "scale": "one"},
+        episode={"sampling": {"temperature": 1.0}},
+        probe={"every_steps": every, "dialogues": 2},
     )
 
 
