@@ -3,12 +3,28 @@ policy must score 100% on every held-out metric) and one that refuses every requ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec
 
 REFUSAL = "I cannot help with that."
+
+
+def reference_outputs(dialogue: Dialogue) -> list[str]:
+    """The reference's assistant steps as raw policy text (its content, then each call as a `<tool_call>`
+    block), for scripted policies that play the reference through the text parser."""
+    outputs = []
+    for message in dialogue.messages:
+        if message.role != "assistant":
+            continue
+        text = message.content or ""
+        for call in message.calls:
+            body = {"name": call.name, "arguments": call.function.parsed_arguments()}
+            text += f"\n<tool_call>{json.dumps(body)}</tool_call>"
+        outputs.append(text)
+    return outputs
 
 
 class ReferencePolicy:

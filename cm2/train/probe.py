@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from cm2.data import JsonlAppender
-from cm2.reward import RewardConfig, checklist_specs, score_rollout, verdict_rows
+from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
 from cm2.train.rl_config import ProbeConfig
-from cm2.train.rollouts import steps_per_turn
+from cm2.train.rollouts import score_trajectory
 
 PROBE_FILE = "probe.jsonl"
 
@@ -46,13 +46,10 @@ def probe_record(
     turn_rewards: list[float] = []
     steps = 0
     for trajectory in trajectories:
-        specs = checklist_specs(by_uuid[trajectory.dialogue_uuid].checklists[trajectory.checklist])
-        counts = steps_per_turn(trajectory)[: len(specs)]
-        rows = verdict_rows(trajectory.verdicts, specs, counts)
-        scored = score_rollout([specs], [rows], eta=reward.eta, unknown=reward.unknown)
+        scored = score_trajectory(by_uuid[trajectory.dialogue_uuid], trajectory, reward)
         rewards[trajectory.dialogue_uuid] = round(scored.reward(reward.mode), 6)
         turn_rewards += scored.turn_rewards(reward.mode)
-        steps += sum(counts)
+        steps += sum(scored.steps_per_turn)
     n = max(1, len(trajectories))
     return {
         "step": step,

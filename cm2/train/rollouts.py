@@ -9,7 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cm2.reward import RewardConfig, checklist_specs, compute_group, score_rollout, verdict_rows
+from cm2.reward import (
+    GroupScores,
+    RewardConfig,
+    ScoredRollout,
+    checklist_specs,
+    compute_group,
+    score_rollout,
+    verdict_rows,
+)
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
 from cm2.rollout.policy import DecoderConfig
@@ -38,30 +46,36 @@ def steps_per_turn(trajectory: Trajectory) -> list[int]:
     return [len(turn.steps) for turn in view.turns()]
 
 
+def score_trajectory(dialogue: Dialogue, trajectory: Trajectory, config: RewardConfig) -> ScoredRollout:
+    """One rollout scored against its checklist. A rollout with a verdict the judge could not give is invalid
+    whatever `config.unknown` says: no advantage, left out of the group's statistics (its reward is still
+    computed, for the logs)."""
+    specs = checklist_specs(dialogue.checklists[trajectory.checklist])
+    counts = steps_per_turn(trajectory)[: len(specs)]
+    rows = verdict_rows(trajectory.verdicts, specs, counts)
+    rollout = score_rollout([specs], [rows], eta=config.eta, unknown=config.unknown)
+    if trajectory.unavailable_verdicts():
+        rollout = dataclasses.replace(rollout, valid=False)
+    return rollout
+
+
+def group_scores(dialogue: Dialogue, trajectories: list[Trajectory], config: RewardConfig) -> GroupScores:
+    """Rewards and advantages of one group (same dialogue and checklist) at the configured level."""
+    return compute_group([score_trajectory(dialogue, t, config) for t in trajectories], config)
+
+
 def score_group(
     dialogue: Dialogue, trajectories: list[Trajectory], config: RewardConfig
 ) -> tuple[list[float], list[list[float]], list[list[float]]]:
-    """Rewards, per-turn rewards and per-token advantages of one group (same dialogue and checklist).
-
-    A rollout with a verdict the judge could not give is dropped whatever `config.unknown` says: no
-    advantage, left out of the group's statistics (its reward is still computed, for the logs)."""
-    k = trajectories[0].checklist
-    specs = checklist_specs(dialogue.checklists[k])
-    scored = []
-    for trajectory in trajectories:
-        counts = steps_per_turn(trajectory)[: len(specs)]
-        rows = verdict_rows(trajectory.verdicts, specs, counts)
-        rollout = score_rollout([specs], [rows], eta=config.eta, unknown=config.unknown)
-        if trajectory.unavailable_verdicts():
-            rollout = dataclasses.replace(rollout, valid=False)
-        scored.append(rollout)
-    scores = compute_group(scored, config)
+    """Rewards, per-turn rewards and per-token advantages of one group (see `group_scores`)."""
+    scores = group_scores(dialogue, trajectories, config)
+    turns = len(dialogue.checklists[trajectories[0].checklist])
     advantages = []
     for i, trajectory in enumerate(trajectories):
         tokens = trajectory.tokens
         if tokens is None:
             raise ValueError(f"rollout {i} of dialogue {dialogue.uuid} has no tokens (not a token policy?)")
-        spans = [s for s in trajectory.step_spans if s.turn < len(specs)]
+        spans = [s for s in trajectory.step_spans if s.turn < turns]
         advantages.append(scores.token_advantages(i, spans, tokens.loss_mask).tolist())
     return scores.rewards.tolist(), scores.turn_rewards, advantages
 

@@ -13,11 +13,12 @@ from cm2.demo.bfcl_dialogue import entry_to_dialogue
 from cm2.judge import ChecklistJudge
 from cm2.llm import LLMError
 from cm2.llm.fake import ScriptedLLM
-from cm2.reward import GroupScores, RewardConfig, checklist_specs, compute_group, score_rollout, verdict_rows
+from cm2.reward import GroupScores, RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
 from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
+from cm2.train.rollouts import group_scores as train_group_scores
 
 REPLY = "<think>done</think>\n\nDone: the files are in place."
 
@@ -69,27 +70,6 @@ def play(dialogue: Dialogue, outputs: list[str], *, max_steps: int = 4) -> Traje
     return trajectory
 
 
-def reference_outputs(dialogue: Dialogue) -> list[str]:
-    """The reference dialogue's own assistant messages as policy outputs (a perfect policy)."""
-    outputs = []
-    for message in dialogue.messages:
-        if message.role != "assistant":
-            continue
-        text = message.content or ""
-        for tool_call in message.calls:
-            body = {"name": tool_call.name, "arguments": tool_call.function.parsed_arguments()}
-            text += f"\n<tool_call>{json.dumps(body)}</tool_call>"
-        outputs.append(text)
-    return outputs
-
-
 def group_scores(dialogue: Dialogue, trajectories: list[Trajectory], level: str) -> GroupScores:
-    """Rewards and advantages of `trajectories` as one GRPO group (as `cm2.train.rollouts.score_group` does)."""
-    specs = checklist_specs(dialogue.checklists[0])
-    scored = []
-    for trajectory in trajectories:
-        view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
-        counts = [len(turn.steps) for turn in view.turns()][: len(specs)]
-        scored.append(score_rollout([specs], [verdict_rows(trajectory.verdicts, specs, counts)]))
-    config = RewardConfig.model_validate({"level": level})
-    return compute_group(scored, config)
+    """Rewards and advantages of `trajectories` as one GRPO group, exactly as training computes them."""
+    return train_group_scores(dialogue, trajectories, RewardConfig.model_validate({"level": level}))

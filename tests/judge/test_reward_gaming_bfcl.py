@@ -10,8 +10,9 @@ import pytest
 
 pytest.importorskip("bfcl_eval")
 
-from bfcl_rollouts import MALFORMED, REPLY, bfcl_dialogue, call, group_scores, no_llm, play, reference_outputs
+from bfcl_rollouts import MALFORMED, REPLY, bfcl_dialogue, call, group_scores, no_llm, play
 
+from cm2.eval.replay_policies import reference_outputs
 from cm2.judge import ChecklistJudge
 from cm2.reward import GroupScores
 from cm2.schema import Dialogue, Trajectory

@@ -21,6 +21,7 @@ import pytest
 
 from cm2.data import JsonlAppender, read_dialogues
 from cm2.data.samples import sample_path
+from cm2.eval.replay_policies import reference_outputs
 from cm2.judge import ChecklistJudge, JudgeConfig
 from cm2.llm import ChatRequest
 from cm2.llm.fake import ScriptedLLM
@@ -37,20 +38,6 @@ TOOL = "get_the_last_games_of_a_football_team"
 
 def sample_dialogue() -> Dialogue:
     return next(iter(read_dialogues(sample_path())))
-
-
-def reference_outputs(dialogue: Dialogue) -> list[str]:
-    """The reference assistant steps as raw policy text (think block, then tool calls as <tool_call> blocks)."""
-    outputs = []
-    for message in dialogue.messages:
-        if message.role != "assistant":
-            continue
-        text = message.content or ""
-        for call in message.calls:
-            body = {"name": call.name, "arguments": call.function.parsed_arguments()}
-            text += f"\n<tool_call>{json.dumps(body)}</tool_call>"
-        outputs.append(text)
-    return outputs
 
 
 def call(arguments: dict[str, Any], think: str = "look it up") -> str:
