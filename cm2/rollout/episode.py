@@ -118,7 +118,9 @@ class EpisodeRunner:
         limits = self.config.limits
         env = self.make_env(dialogue)
         turns = dialogue.turns()
-        messages: list[Message] = [dialogue.system] if dialogue.system else []
+        head: list[Message] = [dialogue.system] if dialogue.system else []
+        await replay_context(env, dialogue.context)
+        messages: list[Message] = [*head, *dialogue.context]
         transcript: TokenTranscript | None = None
         step_sources: list[dict[str, Any]] = []
         verdicts: list[Verdict] = []
@@ -158,7 +160,7 @@ class EpisodeRunner:
             rollout=rollout,
             group=group,
             checklist=checklist,
-            messages=messages,
+            messages=played(dialogue, messages),
             tools=dialogue.tools,
             step_spans=transcript.spans if transcript else [],
             tokens=self._tokens(transcript),
@@ -167,6 +169,7 @@ class EpisodeRunner:
             metadata={
                 "steps": step_sources,
                 "reference_turns": len(turns),
+                "context_messages": len(dialogue.context),
                 "turns_cut_at_step_limit": cut_turns,
                 "unavailable_verdicts": count_unavailable(verdicts),
                 "usage": accounts.as_metadata(),
@@ -213,7 +216,9 @@ class EpisodeRunner:
                 replies.append(Message(role="tool", content=result.content, tool_call_id=call.id, name=call.name))
                 sources.append(str(result.source))
             messages.extend(replies)
-            state = env.state_report(turn) if not replies and isinstance(env, ReportsState) else None
+            state = None
+            if not replies and isinstance(env, ReportsState):
+                state = env.state_report(dialogue.first_turn + turn)
             record: dict[str, Any] = {
                 "turn": turn,
                 "step": step,
@@ -224,7 +229,7 @@ class EpisodeRunner:
                 record["state"] = state.dump()
             step_sources.append(record)
             self._schedule_judging(
-                dialogue, list(messages), AssistantStep(turn, step, message_index, assistant, replies, state), judging
+                dialogue, played(dialogue, messages), AssistantStep(turn, step, message_index, assistant, replies, state), judging
             )
             if not replies:
                 return None
@@ -293,6 +298,22 @@ class EpisodeRunner:
             loss_mask=transcript.loss_mask,
             logprobs=transcript.logprobs,
         )
+
+
+def played(dialogue: Dialogue, messages: list[Message]) -> list[Message]:
+    """`messages` without the dialogue's context turns (the judge numbers turns from the first played one)."""
+    if not dialogue.context:
+        return list(messages)
+    head = 1 if dialogue.system else 0
+    return [*messages[:head], *messages[head + len(dialogue.context) :]]
+
+
+async def replay_context(env: ToolEnvironment, context: list[Message]) -> None:
+    """Bring a fresh environment to the state after the context's turns by making their tool calls again."""
+    for message in context:
+        if message.role == "assistant":
+            for call in message.calls:
+                await env.call(call)
 
 
 async def run_episodes(

@@ -82,6 +82,14 @@ class Dialogue(_Record):
     messages: list[Message]
     tools: list[ToolSpec] = Field(default_factory=list)
     checklists: list[Checklist] = Field(default_factory=list)
+    context: list[Message] = Field(
+        default_factory=list,
+        description="Earlier turns given as history before the first played turn (a per-turn task): shown to the "
+        "policy, their tool calls replayed into the environment first, never played or scored.",
+    )
+    first_turn: int = Field(
+        default=0, ge=0, description="Index in the source dialogue of the first played turn (the environment's count)."
+    )
 
     @property
     def id(self) -> str:

@@ -53,6 +53,12 @@ def make_trainer_class() -> type:
             batch = self.cm2_rollouts.last
             self._metrics[mode]["cm2/unavailable_dropped"].append(float(batch.dropped if batch else 0))
             self._metrics[mode]["cm2/unavailable_retried"].append(float(self.cm2_rollouts.last_retried))
+            flat = self.cm2_rollouts.flat_counts
+            if self.cm2_rollouts.zero_spread.action == "keep" and batch is not None:
+                flat.flat = flat.left = len(self.cm2_rollouts.flat_groups(batch))
+            self._metrics[mode]["cm2/flat_groups"].append(float(flat.flat))
+            self._metrics[mode]["cm2/resampled_groups"].append(float(flat.resampled))
+            self._metrics[mode]["cm2/flat_groups_left"].append(float(flat.left))
 
     return CM2GRPOTrainer
 
@@ -112,6 +118,8 @@ def grpo_args(config: RLRunConfig) -> Any:
         num_generations=config.group_size,
         gradient_accumulation_steps=config.dialogues_per_step * config.gradient_accumulation_steps,
         learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of max_steps
         beta=config.kl_coef,
         loss_type=config.loss_type,
         scale_rewards="none",
@@ -178,6 +186,10 @@ def run_rl(
     from cm2.train.models import load_policy
 
     dialogues = load_rl_dialogues(config.data)
+    if config.tasks == "turn":
+        from cm2.data.turn_tasks import expand_turn_tasks
+
+        dialogues = expand_turn_tasks(dialogues)
     if model is None or tokenizer is None:
         model, tokenizer = load_policy(config.model)
     out = Path(config.output_dir)
@@ -202,6 +214,8 @@ def run_rl(
             on_trajectory=keep,
             unavailable=config.unavailable,
             decoder=config.decoder,
+            zero_spread=config.zero_spread,
+            seed=config.seed,
         )
         callbacks = [log_writer(out / "train_log.json")]
         if config.max_minutes is not None:

@@ -41,6 +41,21 @@ class UnavailableVerdicts(BaseModel):
     wait_s: float = Field(default=30.0, ge=0, description="Pause before each re-run (the judge may be restarting).")
 
 
+class ZeroSpreadGroups(BaseModel):
+    """What a step does with a group whose rollouts all get the same advantage (zero everywhere): such a group
+    teaches nothing, yet under the `dapo` loss its tokens still count in the normaliser and dilute the rest.
+
+    `resample` (DAPO's dynamic sampling) runs fresh groups on other tasks, drawn at random (seeded), in place of
+    the flat ones, up to `rounds` times; groups still flat after that are kept. `keep` trains on the batch as
+    drawn. Counts are logged per step as `cm2/flat_groups`, `cm2/resampled_groups` and `cm2/flat_groups_left`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["keep", "resample"] = "keep"
+    rounds: int = Field(default=2, ge=1, description="Resampling rounds per step at most.")
+
+
 class RLRunConfig(YamlConfig):
     """A GRPO run: policy, data, episodes, judge, tools, rewards and optimisation (paper defaults)."""
 
@@ -60,12 +75,26 @@ class RLRunConfig(YamlConfig):
     tools: Literal["simulated", "bfcl"] = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
+    tasks: Literal["dialogue", "turn"] = Field(
+        default="dialogue",
+        description="dialogue: an episode plays every turn from the first; turn: one task per turn, the earlier "
+        "turns given as reference history and the environment put in their state (cm2.data.turn_tasks).",
+    )
+    zero_spread: ZeroSpreadGroups = Field(
+        default_factory=ZeroSpreadGroups, description="Groups whose advantages are all zero."
+    )
     group_size: int = Field(default=8, ge=2, description="Rollouts per dialogue (the paper: 24 or 48).")
     dialogues_per_step: int = Field(default=1, ge=1, description="Dialogues per optimizer step.")
     gradient_accumulation_steps: int = Field(default=1, ge=1)
     learning_rate: float = 3e-6
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    warmup_ratio: float = Field(default=0.0, ge=0.0, lt=1.0, description="Share of max_steps spent warming up.")
     kl_coef: float = Field(default=0.001, ge=0.0, description="Low-variance (k3) KL to the reference model.")
-    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field(
+        default="dapo",
+        description="dapo: every completion token of the step weighs the same (sum over the step's tokens divided "
+        "by their count), so long rollouts are not down-weighted per token as under grpo's per-sequence mean.",
+    )
     max_steps: int = 100
     max_minutes: float | None = Field(
         default=None, gt=0, description="Stop after the optimizer step that passes this wall-clock budget."

@@ -23,7 +23,7 @@ from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
 from cm2.rollout.policy import DecoderConfig
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
-from cm2.train.rl_config import UnavailableVerdicts
+from cm2.train.rl_config import UnavailableVerdicts, ZeroSpreadGroups
 
 log = logging.getLogger("cm2.train")
 
@@ -101,6 +101,8 @@ class CM2Rollouts:
         on_trajectory: Callable[[Trajectory], None] | None = None,
         unavailable: UnavailableVerdicts | None = None,
         decoder: DecoderConfig | None = None,
+        zero_spread: ZeroSpreadGroups | None = None,
+        seed: int = 0,
     ):
         self.dialogues = dialogues
         self.make_env = make_env
@@ -122,6 +124,9 @@ class CM2Rollouts:
         self.last_rollout_seconds = 0.0
         self.last_retried = 0
         """Episodes of the last batch run again because the judge could not give every verdict."""
+        self.zero_spread = zero_spread or ZeroSpreadGroups()
+        self.seed = seed
+        self.flat_counts = FlatGroupCounts()
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
         from trl.models.utils import unwrap_model_for_generation
@@ -141,10 +146,12 @@ class CM2Rollouts:
             step = int(trainer.state.global_step) + 1
             trajectories = policy.drive(self._run(runner, jobs, step))
             trajectories = self._retry_unavailable(policy, runner, jobs, trajectories, step)
+            self.last = self.score(trajectories)
+            if self.zero_spread.action == "resample":
+                trajectories = self._resample_flat(policy, runner, jobs, trajectories, step)
             if was_training:
                 model.train()
         self.last_rollout_seconds = time.perf_counter() - started
-        self.last = self.score(trajectories)
         if self.on_trajectory is not None:
             for trajectory in trajectories:
                 self.on_trajectory(trajectory)
@@ -219,6 +226,53 @@ class CM2Rollouts:
             )
         return trajectories
 
+    def flat_groups(self, batch: ScoredBatch) -> list[int]:
+        """Indices of the groups (runs of `num_generations` rows) whose every token advantage is zero."""
+        size = self.num_generations
+        return [
+            g
+            for g in range(len(batch.trajectories) // size)
+            if not any(a != 0.0 for row in batch.token_advantages[g * size : (g + 1) * size] for a in row)
+        ]
+
+    def _resample_flat(
+        self,
+        policy: TransformersPolicy,
+        runner: EpisodeRunner,
+        jobs: list[tuple[Dialogue, int]],
+        trajectories: list[Trajectory],
+        step: int,
+    ) -> list[Trajectory]:
+        """Replace flat groups by groups on other tasks (drawn with a per-step seed) until none is flat or the
+        rounds run out; `self.last` is rescored each round."""
+        import random
+
+        assert self.last is not None
+        size = self.num_generations
+        flat = self.flat_groups(self.last)
+        counts = FlatGroupCounts(flat=len(flat))
+        rng = random.Random(self.seed * 1_000_003 + step)
+        for _ in range(self.zero_spread.rounds):
+            if not flat:
+                break
+            used = {job[0].uuid for job in jobs}
+            pool = sorted(uuid for uuid in self.dialogues if uuid not in used) or sorted(self.dialogues)
+            picked = [self.dialogues[rng.choice(pool)] for _ in flat]
+            new_jobs = [(dialogue, rng.randrange(len(dialogue.checklists))) for dialogue in picked]
+            redone = policy.drive(run_episodes(runner, new_jobs, group_size=size, concurrency=self.concurrency))
+            for position, group in enumerate(flat):
+                for r in range(size):
+                    index = group * size + r
+                    trajectories[index] = redone[position * size + r]
+                    jobs[index] = new_jobs[position]
+                    self._label(trajectories[index], index, step)
+            counts.resampled += len(flat)
+            self.last = self.score(trajectories)
+            flat = self.flat_groups(self.last)
+        counts.left = len(flat)
+        self.flat_counts = counts
+        return trajectories
+
     def score(self, trajectories: list[Trajectory]) -> ScoredBatch:
         """Group by `group` (in order) and score each group."""
         groups: dict[str, list[int]] = {}
@@ -238,6 +292,15 @@ class CM2Rollouts:
                 rewards[i], turn_rewards[i], advantages[i] = reward, per_turn, adv
                 trajectories[i].rewards = {"trajectory": reward, "turns": per_turn, "valid": i not in dropped}
         return ScoredBatch(trajectories, rewards, advantages, turn_rewards, dropped=len(dropped))
+
+
+@dataclass
+class FlatGroupCounts:
+    """Groups of the last batch with zero advantage everywhere: as drawn, replaced, and still flat after."""
+
+    flat: int = 0
+    resampled: int = 0
+    left: int = 0
 
 
 def checklist_reward(

@@ -141,3 +141,48 @@ def test_training_logprobs_equal_rollout_logprobs_at_temperature_07(
     monkeypatch.setattr(grpo, "make_trainer_class", lambda: recording_trainer_class(gaps))
     run_rl(config, make_env=HybridToolSimulator, judge=ParityJudge())
     assert gaps and max(gaps) < 1e-4, gaps
+
+
+class FlatForD0Judge(ParityJudge):
+    """Never satisfied on dialogue d0 (its groups are flat), parity elsewhere."""
+
+    async def judge_step(
+        self,
+        dialogue: Dialogue,
+        history: list[Message],
+        step: AssistantStep,
+        items: list[ChecklistItem],
+        usage: object = None,
+    ) -> list[Verdict]:
+        verdicts = await super().judge_step(dialogue, history, step, items, usage)
+        if dialogue.uuid.startswith("d0"):
+            return [v.model_copy(update={"satisfied": False}) for v in verdicts]
+        return verdicts
+
+
+@pytest.mark.parametrize("action", ["keep", "resample"])
+def test_flat_groups_are_counted_and_resampled(tmp_path: Path, tiny_model: Path, action: str) -> None:
+    config = tiny_rl_config(
+        tmp_path,
+        tiny_model,
+        dialogues=2,
+        dialogues_per_step=2,
+        max_steps=2,
+        tasks="turn",
+        zero_spread={"action": action, "rounds": 2},
+        probe={"every_steps": 0},
+        episode={"early_stop": False},
+    )
+    run_rl(config, make_env=HybridToolSimulator, judge=FlatForD0Judge())
+    log = [e for e in json.loads((tmp_path / "out" / "train_log.json").read_text()) if "loss" in e]
+    assert len(log) == 2
+    trajectories = [json.loads(line) for line in (tmp_path / "out" / "trajectories.jsonl").read_text().splitlines()]
+    assert {t["dialogue_uuid"].split("@turn")[0] for t in trajectories} <= {"d0", "d1"}
+    assert all("@turn" in t["dialogue_uuid"] for t in trajectories)
+    assert sum(e["cm2/flat_groups"] for e in log) >= 1  # d0 is flat whenever drawn (often: 2 of 4 tasks)
+    for entry in log:
+        assert entry["cm2/flat_groups_left"] <= entry["cm2/flat_groups"]
+        if action == "keep":
+            assert entry["cm2/resampled_groups"] == 0
+        else:
+            assert entry["cm2/resampled_groups"] >= entry["cm2/flat_groups"]
