@@ -228,9 +228,8 @@ class EpisodeRunner:
             if state is not None:
                 record["state"] = state.dump()
             step_sources.append(record)
-            self._schedule_judging(
-                dialogue, played(dialogue, messages), AssistantStep(turn, step, message_index, assistant, replies, state), judging
-            )
+            done = AssistantStep(turn, step, message_index, assistant, replies, state)
+            self._schedule_judging(dialogue, played(dialogue, messages), done, judging)
             if not replies:
                 return None
             if hand_over and step == limits.max_steps_per_turn - 1:
