@@ -85,6 +85,14 @@ class EvalSection(_Section):
     concurrency: Annotated[int, Field(ge=1, description="Episodes at once (their steps share generate calls).")] = 8
 
 
+class SFTSelection(_Section):
+    """Which SFT checkpoint the later stages use: the one with the best greedy per-turn exact-call accuracy on a
+    validation slice of the train dialogues (held out of SFT), never anything chosen on the held-out split."""
+
+    val_dialogues: Annotated[int, Field(ge=0, description="Train dialogues held out of SFT (0: the final model).")] = 0
+    checkpoints: Annotated[int, Field(ge=1, description="Evenly spaced checkpoints compared (the last included).")] = 3
+
+
 def _sft_defaults() -> dict[str, Any]:
     return {
         # New special tokens start as averages of related words; 8 steps do not teach the model to emit them
@@ -136,6 +144,7 @@ class DemoConfig(YamlConfig):
     sft: dict[str, Any] = Field(
         default_factory=_sft_defaults, description="Overrides of SFTRunConfig (model.path, data, output_dir: set)."
     )
+    sft_selection: SFTSelection = Field(default_factory=SFTSelection)
     rl: dict[str, Any] = Field(
         default_factory=_rl_defaults, description="Overrides of RLRunConfig (model.path, data, output_dir: set)."
     )

@@ -74,6 +74,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=20,
         help="BFCL's own limit by default; a limit that would cut a reference turn is refused.",
     )
+    add("--seed", type=int, default=0, help="Seed of SFT and RL (one run folder).")
+    add(
+        "--seeds", default=None, help="Several seeds, comma-separated: one run folder each (OUT/seed<N>), side by side."
+    )
+    add("--tasks", choices=["dialogue", "turn"], default=None, help="RL tasks: whole dialogues or one per turn.")
+    add("--warmup-ratio", type=float, default=None, help="Share of RL steps warming the learning rate up.")
+    add("--zero-spread", choices=["keep", "resample"], default=None, help="Groups whose advantages are all zero.")
+    add("--val-dialogues", type=int, default=None, help="Train dialogues held out of SFT to choose its checkpoint.")
+    add("--sft-checkpoints", type=int, default=None, help="SFT checkpoints compared on the validation slice.")
     add("--probe-every", type=int, default=None, help="Probe set every N RL steps (configs: 2; 0: off).")
     add("--probe-dialogues", type=int, default=None, help="Train dialogues in the probe set (configs: 16).")
     add("--eval-concurrency", type=int, default=64)
@@ -115,6 +124,8 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
         "learning_rate": args.rl_lr,
         "group_size": args.group_size,
         "dialogues_per_step": args.dialogues_per_step,
+        "tasks": args.tasks,
+        "warmup_ratio": args.warmup_ratio,
     }
     for values in by_level.values():
         values.update({k: v for k, v in rl_flags.items() if v is not None})
@@ -128,6 +139,8 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
             limits["max_turns"] = args.rl_max_turns
         if args.rl_max_steps_per_turn is not None:
             limits["max_steps_per_turn"] = args.rl_max_steps_per_turn
+        if args.zero_spread is not None:
+            values["zero_spread"]["action"] = args.zero_spread
         if args.probe_every is not None:
             values["probe"]["every_steps"] = args.probe_every
         if args.probe_dialogues is not None:
@@ -146,8 +159,15 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
         "dtype": "bfloat16",
         "concurrency": args.eval_concurrency,
     }
+    selection = {
+        key: value
+        for key, value in {"val_dialogues": args.val_dialogues, "checkpoints": args.sft_checkpoints}.items()
+        if value is not None
+    }
     return DemoConfig.model_validate(
         {
+            "seed": args.seed,
+            "sft_selection": selection,
             "model": {"path": args.model},
             "data": {
                 "classes": [],
@@ -236,6 +256,36 @@ def run_side_by_side(argv: list[str], config: DemoConfig, out: Path, console: An
             console.print(f"{', '.join(group)}: {status}")
 
 
+def run_seeds(argv: list[str], seeds: list[int], out: Path, console: Any) -> None:
+    """One child process per seed (OUT/seed<N>, logs in OUT/logs/), side by side, then OUT/results/seeds.*."""
+    from cm2.demo.seeds import write_seed_summary
+
+    child_args: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--seeds", "--out", "--seed"):
+            skip = True
+        elif not arg.startswith(("--seeds=", "--out=", "--seed=")):
+            child_args.append(arg)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    children = []
+    for seed in seeds:
+        log = out / "logs" / f"seed{seed}.log"
+        command = [sys.executable, "-m", "cm2.demo.experiment", *child_args, "--seed", str(seed)]
+        command += ["--out", str(out / f"seed{seed}")]
+        with log.open("ab") as sink:
+            children.append((seed, log, subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)))
+        console.print(f"seed {seed} started → {log}")
+    for seed, log, child in children:
+        code = child.wait()
+        console.print(
+            f"seed {seed}: " + ("[green]done[/]" if code == 0 else f"[red]failed (exit {code}); see {log}[/]")
+        )
+    console.print(f"results → {write_seed_summary(out, seeds)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
 
@@ -250,6 +300,9 @@ def main(argv: list[str] | None = None) -> None:
         run_demo(config, args.out, console, only={name.strip() for name in args.only.split(",")})
         return
     started = time.perf_counter()
+    if args.seeds:
+        run_seeds(argv, [int(seed) for seed in args.seeds.split(",") if seed.strip()], args.out, console)
+        return
     if args.parallel:
         run_side_by_side(argv, config, args.out, console)
     run_demo(config, args.out, console)

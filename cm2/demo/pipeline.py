@@ -75,7 +75,7 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
         Stage(
             "sft",
             "cold-start SFT",
-            config.sft,
+            {**config.sft, "seed": config.seed, "selection": config.sft_selection.model_dump()},
             lambda f: sft_stage(config, _outputs(out, "model")["path"], out / "filter" / "train.jsonl", f),
         ),
     ]

@@ -52,13 +52,25 @@ def drop_checkpoints(folder: Path) -> int:
 
 def sft_stage(config: DemoConfig, model: str, data: Path, folder: Path) -> dict[str, Any]:
     """Cold-start SFT on the filtered train dialogues; the model lands in `folder/final`."""
+    from cm2.demo.sft_selection import save_every, select_checkpoint, split_validation
     from cm2.train.sft import run_sft
 
+    selection = config.sft_selection
+    validation = None
+    if selection.val_dialogues:
+        data, validation = split_validation(data, folder, selection.val_dialogues)
     run = config.sft_run(model, str(data), str(folder))
+    if validation is not None:
+        from cm2.data.io import read_dialogues
+
+        every = save_every(run, sum(1 for _ in read_dialogues(data)), selection.checkpoints)
+        run = run.model_copy(update={"save_steps": every, "save_total_limit": None})
     result = run_sft(run)
+    chosen = select_checkpoint(config, folder, validation) if validation is not None else {}
     drop_checkpoints(folder)
     return {
         "final": result.final_dir,
+        **chosen,
         "steps": result.global_step,
         "train_loss": result.train_loss,
         "added_tokens": result.added_tokens,

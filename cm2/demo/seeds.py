@@ -1,0 +1,122 @@
+"""Several seeds of the learning experiment side by side, and their held-out numbers brought together."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+METRICS = ("state_match_accuracy", "exact_call_accuracy", "checklist_score", "bfcl_accuracy")
+# Two-sided 97.5% quantiles of Student's t by degrees of freedom (seeds - 1).
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def mean_interval(values: list[float]) -> dict[str, float | None]:
+    """Mean over seeds with a 95% t-interval (None with one seed)."""
+    mean = float(np.mean(values))
+    if len(values) < 2:
+        return {"mean": mean, "low": None, "high": None, "sd": None}
+    sd = float(np.std(values, ddof=1))
+    half = T_975.get(len(values) - 1, 1.96) * sd / math.sqrt(len(values))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "sd": sd}
+
+
+def spearman(x: list[float], y: list[float]) -> float | None:
+    """Spearman's rank correlation (average ranks for ties); None when either side is constant."""
+
+    def ranks(values: list[float]) -> np.ndarray:
+        order = np.argsort(values, kind="stable")
+        out = np.empty(len(values))
+        sorted_values = np.asarray(values)[order]
+        i = 0
+        while i < len(values):
+            j = i
+            while j + 1 < len(values) and sorted_values[j + 1] == sorted_values[i]:
+                j += 1
+            out[order[i : j + 1]] = (i + j) / 2
+            i = j + 1
+        return out
+
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return None
+    return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
+
+
+def seed_scores(out: Path, seeds: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
+    """Per seed, model name → its held-out scores (from OUT/seed<N>/eval)."""
+    from cm2.demo.stages import read_record
+
+    found: dict[int, dict[str, dict[str, Any]]] = {}
+    for seed in seeds:
+        record = read_record(out / f"seed{seed}" / "eval")
+        if record is not None:
+            found[seed] = {scores["model"]: scores for scores in record.outputs.get("scores", [])}
+    return found
+
+
+def summarize(out: Path, seeds: list[int]) -> dict[str, Any]:
+    """Mean and 95% interval over seeds of every model's held-out metrics, RL − SFT per seed, and how checklist
+    score ranks against state match across every evaluated checkpoint."""
+    by_seed = seed_scores(out, seeds)
+    models = sorted({m for scores in by_seed.values() for m in scores}, key=lambda m: (m != "base", m != "sft", m))
+    table: dict[str, dict[str, Any]] = {}
+    for model in models:
+        rows = [scores[model] for scores in by_seed.values() if model in scores]
+        table[model] = {metric: mean_interval([float(r[metric]) for r in rows]) for metric in METRICS}
+        table[model]["seeds"] = len(rows)
+    gains: dict[str, dict[str, Any]] = {}
+    for model in models:
+        if model in ("base", "sft"):
+            continue
+        pairs = [s for s in by_seed.values() if model in s and "sft" in s]
+        gains[f"{model} - sft"] = {
+            metric: mean_interval([float(s[model][metric]) - float(s["sft"][metric]) for s in pairs])
+            for metric in METRICS
+        }
+    points = [scores for seed in by_seed.values() for scores in seed.values()]
+    correlation = spearman(
+        [float(p["checklist_score"]) for p in points], [float(p["state_match_accuracy"]) for p in points]
+    )
+    return {
+        "seeds": sorted(by_seed),
+        "per_seed": {str(seed): scores for seed, scores in by_seed.items()},
+        "mean_over_seeds": table,
+        "gain_over_sft": gains,
+        "spearman_checklist_vs_state_match": {"rho": correlation, "checkpoints": len(points)},
+    }
+
+
+def write_seed_summary(out: Path, seeds: list[int]) -> Path:
+    """OUT/results/seeds.json and seeds.md."""
+    folder = out / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = summarize(out, seeds)
+    (folder / "seeds.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (folder / "seeds.md").write_text(seed_markdown(summary), encoding="utf-8")
+    return folder
+
+
+def _cell(stat: dict[str, float | None]) -> str:
+    mean, low, high = stat["mean"], stat["low"], stat["high"]
+    assert mean is not None
+    if low is None or high is None:
+        return f"{100 * mean:.1f}"
+    return f"{100 * mean:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def seed_markdown(summary: dict[str, Any]) -> str:
+    """The summary as Markdown tables (percent; mean over seeds [95% t-interval])."""
+    head = "| model | seeds | " + " | ".join(METRICS) + " |\n|" + " --- |" * (len(METRICS) + 2) + "\n"
+    lines = [f"Seeds: {summary['seeds']}\n", head]
+    for model, row in summary["mean_over_seeds"].items():
+        lines.append(f"| {model} | {row['seeds']} | " + " | ".join(_cell(row[m]) for m in METRICS) + " |\n")
+    lines.append("\nGain over SFT (points, same seed):\n\n" + head.replace("| model | seeds |", "| difference | |"))
+    for name, row in summary["gain_over_sft"].items():
+        lines.append(f"| {name} | | " + " | ".join(_cell(row[m]) for m in METRICS) + " |\n")
+    rho = summary["spearman_checklist_vs_state_match"]
+    lines.append(f"\nSpearman rank correlation, checklist score vs state match over {rho['checkpoints']} checkpoints: ")
+    lines.append(f"{rho['rho']:.3f}\n" if rho["rho"] is not None else "undefined (a constant side)\n")
+    return "".join(lines)

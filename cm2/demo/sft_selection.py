@@ -1,0 +1,65 @@
+"""Choosing the SFT checkpoint on a validation slice of the train dialogues (never on the held-out split)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from cm2.data.jsonl import write_jsonl
+from cm2.demo.config import DemoConfig
+
+SELECTED = "selected"
+
+
+def split_validation(data: Path, folder: Path, size: int) -> tuple[Path, Path]:
+    """The train file less its last `size` dialogues by uuid (for SFT), and those (the validation slice)."""
+    from cm2.data.io import read_dialogues
+
+    dialogues = sorted(read_dialogues(data), key=lambda d: d.uuid)
+    if len(dialogues) <= size:
+        raise ValueError(f"{data}: {len(dialogues)} train dialogues, too few to hold out {size} for validation")
+    train, val = folder / "sft_train.jsonl", folder / "validation.jsonl"
+    write_jsonl(train, [d.dump() for d in dialogues[:-size]])
+    write_jsonl(val, [d.dump() for d in dialogues[-size:]])
+    return train, val
+
+
+def save_every(run: Any, dialogues: int, checkpoints: int) -> int:
+    """Optimizer steps between checkpoints so that `checkpoints` evenly spaced ones are saved."""
+    per_epoch = math.ceil(math.ceil(dialogues / run.per_device_batch_size) / run.gradient_accumulation_steps)
+    total = run.max_steps if run.max_steps > 0 else math.ceil(per_epoch * run.epochs)
+    return max(1, total // checkpoints)
+
+
+def select_checkpoint(config: DemoConfig, folder: Path, validation: Path) -> dict[str, Any]:
+    """Evaluate every `checkpoint-*` greedily on `validation`; the best (ties: the later) moves to
+    `folder/selected`, the others are removed. Returns the choice and every candidate's scores."""
+    from cm2.demo.evaluate import evaluate_model
+
+    candidates = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    if not candidates:
+        raise RuntimeError(f"{folder}: SFT saved no checkpoint to choose from")
+    scored = []
+    for checkpoint in candidates:
+        scores = evaluate_model(
+            f"sft/{checkpoint.name}", str(checkpoint), validation, config.eval, folder / "validation" / checkpoint.name
+        )
+        scored.append((checkpoint, scores))
+    best, best_scores = max(scored, key=lambda pair: (pair[1].exact_call_accuracy, pair[1].state_match_accuracy))
+    chosen = folder / SELECTED
+    if chosen.exists():
+        shutil.rmtree(chosen)
+    best.rename(chosen)
+    for leftover in ("optimizer.pt", "scheduler.pt"):
+        (chosen / leftover).unlink(missing_ok=True)  # the weights are what later stages read
+    return {
+        "selected": best.name,
+        "final": str(chosen),
+        "validation": {
+            c.name: {"exact_calls": s.exact_call_accuracy, "state_match": s.state_match_accuracy, "turns": s.turns}
+            for c, s in scored
+        },
+        "selected_exact_calls": best_scores.exact_call_accuracy,
+    }
