@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -52,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--train-limit", type=int, default=None, help="Train dialogues (default: the whole train split).")
     add("--heldout-limit", type=int, default=None, help="Held-out dialogues (default: the whole held-out split).")
     add("--tool-docs", choices=["full", "compact"], default="full")
+    add("--classes", default="", help="Only dialogues using these BFCL classes, comma-separated (default: all).")
     add("--sft-epochs", type=float, default=None)
     add("--sft-max-steps", type=int, default=None)
     add("--sft-lr", type=float, default=None)
@@ -81,8 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--tasks", choices=["dialogue", "turn"], default=None, help="RL tasks: whole dialogues or one per turn.")
     add("--warmup-ratio", type=float, default=None, help="Share of RL steps warming the learning rate up.")
     add("--zero-spread", choices=["keep", "resample"], default=None, help="Groups whose advantages are all zero.")
-    add("--val-dialogues", type=int, default=None, help="Train dialogues held out of SFT to choose its checkpoint.")
-    add("--sft-checkpoints", type=int, default=None, help="SFT checkpoints compared on the validation slice.")
+    add("--val-dialogues", type=int, default=16, help="Train dialogues held out of SFT to choose its checkpoint.")
+    add("--sft-checkpoints", type=int, default=3, help="SFT checkpoints compared on the validation slice.")
     add("--probe-every", type=int, default=None, help="Probe set every N RL steps (configs: 2; 0: off).")
     add("--probe-dialogues", type=int, default=None, help="Train dialogues in the probe set (configs: 16).")
     add("--eval-concurrency", type=int, default=64)
@@ -170,7 +172,7 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
             "sft_selection": selection,
             "model": {"path": args.model},
             "data": {
-                "classes": [],
+                "classes": [c.strip() for c in args.classes.split(",") if c.strip()],
                 "train_limit": args.train_limit,
                 "heldout_limit": args.heldout_limit,
                 "tool_docs": args.tool_docs,
@@ -256,7 +258,7 @@ def run_side_by_side(argv: list[str], config: DemoConfig, out: Path, console: An
             console.print(f"{', '.join(group)}: {status}")
 
 
-def run_seeds(argv: list[str], seeds: list[int], out: Path, console: Any) -> None:
+def run_seeds(argv: list[str], seeds: list[int], out: Path, console: Any, eval_models: Sequence[str]) -> None:
     """One child process per seed (OUT/seed<N>, logs in OUT/logs/), side by side, then OUT/results/seeds.*."""
     from cm2.demo.seeds import write_seed_summary
 
@@ -274,6 +276,8 @@ def run_seeds(argv: list[str], seeds: list[int], out: Path, console: Any) -> Non
     for seed in seeds:
         log = out / "logs" / f"seed{seed}.log"
         command = [sys.executable, "-m", "cm2.demo.experiment", *child_args, "--seed", str(seed)]
+        if seed != seeds[0]:  # greedy decoding of the same base model: one evaluation serves every seed
+            command += ["--eval-models", ",".join(m for m in eval_models if m != "base") or "sft"]
         command += ["--out", str(out / f"seed{seed}")]
         with log.open("ab") as sink:
             children.append((seed, log, subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)))
@@ -301,7 +305,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     started = time.perf_counter()
     if args.seeds:
-        run_seeds(argv, [int(seed) for seed in args.seeds.split(",") if seed.strip()], args.out, console)
+        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+        run_seeds(argv, seeds, args.out, console, config.eval.models)
         return
     if args.parallel:
         run_side_by_side(argv, config, args.out, console)

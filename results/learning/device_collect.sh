@@ -1,0 +1,24 @@
+# GPU machine: copy the experiment's small files to $OUT and print where it stands (safe to run any time).
+mkdir -p $OUT
+tar czf $OUT/exp.tgz --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt' --exclude='checkpoint-*' \
+  --exclude='trajectories.jsonl' --exclude='tokenizer.json' --exclude='rollouts*.jsonl' -C ~ exp exp.log 2>/dev/null
+clean() { tr '\r' '\n' < "$1" | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$" | tail -$2; }
+clean ~/exp.log 8
+for f in ~/exp/logs/*.log; do echo "== $f"; clean $f ${SHOWN:-6}; done 2>/dev/null
+python3 - <<'PY'
+import glob, json, os
+for f in sorted(glob.glob(os.path.expanduser('~/exp/seed*/rl/train_log.json'))):
+    try: log = json.load(open(f))
+    except Exception as e: print(f, e); continue
+    rows = [r for r in log if 'reward' in r]
+    print(f.split('/')[-3], len(rows), 'steps; reward', [round(r['reward'], 2) for r in rows][-12:],
+          'flat', [r.get('cm2/flat_groups') for r in rows][-5:], 'rollout_s', [round(r.get('cm2/rollout_seconds', 0), 1) for r in rows][-3:])
+for f in sorted(glob.glob(os.path.expanduser('~/exp/seed*/*/stage.json'))):
+    out = json.load(open(f)).get('outputs', {})
+    s = out.get('scores')
+    if isinstance(s, dict):
+        print(f.split('/')[-3], s['model'], 'state', round(s['state_match_accuracy'], 3), 'exact', round(s['exact_call_accuracy'], 3), 'checklist', round(s['checklist_score'], 3), s.get('seconds'), 's')
+    if 'selected' in out:
+        print(f.split('/')[-3], 'sft selected', out['selected'], out.get('validation'))
+PY
+nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader
