@@ -47,7 +47,9 @@ def select_checkpoint(config: DemoConfig, folder: Path, validation: Path) -> dic
             f"sft/{checkpoint.name}", str(checkpoint), validation, config.eval, folder / "validation" / checkpoint.name
         )
         scored.append((checkpoint, scores))
-    best, best_scores = max(scored, key=lambda pair: (pair[1].exact_call_accuracy, pair[1].state_match_accuracy))
+    best, best_scores = max(
+        reversed(scored), key=lambda pair: (pair[1].exact_call_accuracy, pair[1].state_match_accuracy)
+    )
     chosen = folder / SELECTED
     if chosen.exists():
         shutil.rmtree(chosen)
