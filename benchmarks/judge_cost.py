@@ -39,7 +39,7 @@ from cm2.data import read_dialogues
 from cm2.data.samples import sample_path
 from cm2.data.tokens import ApproxTokenCounter
 from cm2.judge import ChecklistJudge, JudgeConfig, TrajectoryJudgement
-from cm2.judge.scoring import score_group
+from cm2.judging.records import score_group
 from cm2.llm import ChatRequest, ChatResponse, LLMClient, Usage
 from cm2.reward import RewardConfig
 from cm2.schema import Dialogue, Message, Trajectory, Turn

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from cm2.judge.scoring import JudgedRecord
+from cm2.judging.records import JudgedRecord
 from cm2.report.scoring import RolloutInput, Scored, satisfied_states, score_all, steps_per_turn
 from cm2.report.view_models import (
     CallView,

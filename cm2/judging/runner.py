@@ -25,7 +25,7 @@ from cm2.data.errors import no_usable_records
 from cm2.data.io import Problem
 from cm2.judge.judge import ChecklistJudge
 from cm2.judge.result import JudgeUsage, TrajectoryJudgement
-from cm2.judge.scoring import JudgedRecord, score_group
+from cm2.judging.records import JudgedRecord, score_group
 from cm2.reward import RewardConfig
 from cm2.schema import Dialogue, Trajectory, Verdict
 
