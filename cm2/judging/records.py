@@ -1,4 +1,5 @@
-"""From the verdicts of a group of rollouts to their rewards and advantages (math in `cm2.reward`)."""
+"""What `cm2 judge` writes: one record per judged rollout, its verdicts with the rewards and advantages
+`cm2.scoring` gives its group."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from cm2.judge.result import JudgeUsage, TrajectoryJudgement
-from cm2.judge.transcript import trajectory_turns
-from cm2.reward import Level, RewardConfig, checklist_specs, compute_group, score_rollouts, verdict_rows
+from cm2.reward import Level, RewardConfig
 from cm2.schema import Dialogue, StopReason, Trajectory, Verdict
+from cm2.scoring import rollout_scores, score_group
 
 
 class JudgedRecord(BaseModel):
@@ -33,43 +34,31 @@ class JudgedRecord(BaseModel):
     judge: JudgeUsage
 
 
-def score_group(
+def judged_records(
     dialogue: Dialogue,
     trajectories: Sequence[Trajectory],
     judgements: Sequence[TrajectoryJudgement],
     config: RewardConfig,
 ) -> list[JudgedRecord]:
-    """Rewards and advantages of one group (rollouts of one dialogue judged against the same checklist)."""
-    indices = {t.checklist for t in trajectories}
-    if len(indices) != 1:
-        raise ValueError(
-            f"dialogue {dialogue.uuid}: the rollouts of a group must use one checklist, got {sorted(indices)}"
-        )
-    k = indices.pop()
-    specs = checklist_specs(dialogue.checklists[k])
-    rows = []
-    for trajectory, judgement in zip(trajectories, judgements, strict=True):
-        turns = trajectory_turns(trajectory)[: len(specs)]
-        try:
-            rows.append([verdict_rows(judgement.verdicts, specs, [len(turn.steps) for turn in turns])])
-        except ValueError as exc:
-            raise ValueError(f"dialogue {dialogue.uuid}, rollout {trajectory.rollout}: {exc}") from exc
-    scores = compute_group(score_rollouts([specs], rows, config), config)
+    """The records of one group (rollouts of one dialogue judged against the same checklist), scored by
+    `cm2.scoring` from the judgements' verdicts."""
+    judged = [t.model_copy(update={"verdicts": j.verdicts}) for t, j in zip(trajectories, judgements, strict=True)]
+    members = rollout_scores(score_group(dialogue, judged, config))
     return [
         JudgedRecord(
             dialogue_uuid=trajectory.dialogue_uuid,
             group=trajectory.group,
             rollout=trajectory.rollout,
-            checklist=k,
+            checklist=trajectory.checklist,
             stop_reason=trajectory.stop_reason,
             verdicts=judgement.verdicts,
-            turn_rewards=scores.turn_rewards[i],
-            reward=float(scores.rewards[i]),
-            valid=bool(scores.valid[i]),
+            turn_rewards=member.turn_rewards,
+            reward=member.reward,
+            valid=member.valid,
             level=config.level,
-            advantage=None if scores.trajectory is None else float(scores.trajectory[i]),
-            advantages=[[float(a) for a in steps] for steps in scores.advantages[i]],
+            advantage=member.advantage,
+            advantages=member.advantages,
             judge=judgement.usage,
         )
-        for i, (trajectory, judgement) in enumerate(zip(trajectories, judgements, strict=True))
+        for trajectory, judgement, member in zip(trajectories, judgements, members, strict=True)
     ]
