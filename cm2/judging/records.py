@@ -34,6 +34,12 @@ class JudgedRecord(BaseModel):
     judge: JudgeUsage
 
 
+IDENTITY = {"dialogue_uuid", "group", "rollout", "checklist", "stop_reason"}
+"""What a record copies from its trajectory."""
+SCORES = ("turn_rewards", "reward", "valid", "advantage", "advantages")
+"""What a record copies from its `cm2.scoring.RolloutScores`."""
+
+
 def judged_records(
     dialogue: Dialogue,
     trajectories: Sequence[Trajectory],
@@ -46,18 +52,10 @@ def judged_records(
     members = rollout_scores(score_group(dialogue, judged, config))
     return [
         JudgedRecord(
-            dialogue_uuid=trajectory.dialogue_uuid,
-            group=trajectory.group,
-            rollout=trajectory.rollout,
-            checklist=trajectory.checklist,
-            stop_reason=trajectory.stop_reason,
+            **trajectory.model_dump(include=IDENTITY),
+            **{name: getattr(member, name) for name in SCORES},
             verdicts=judgement.verdicts,
-            turn_rewards=member.turn_rewards,
-            reward=member.reward,
-            valid=member.valid,
             level=config.level,
-            advantage=member.advantage,
-            advantages=member.advantages,
             judge=judgement.usage,
         )
         for trajectory, judgement, member in zip(trajectories, judgements, members, strict=True)
