@@ -39,10 +39,10 @@ from cm2.data import read_dialogues
 from cm2.data.samples import sample_path
 from cm2.data.tokens import ApproxTokenCounter
 from cm2.judge import ChecklistJudge, JudgeConfig, TrajectoryJudgement
-from cm2.judge.scoring import score_group
 from cm2.llm import ChatRequest, ChatResponse, LLMClient, Usage
 from cm2.reward import RewardConfig
 from cm2.schema import Dialogue, Message, Trajectory, Turn
+from cm2.scoring import score_trajectory
 from cm2.tools.result import error_object
 
 # --- trajectories ---------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ async def judge_all(
 
 def cost_table(dialogue: Dialogue, trajectories: list[Trajectory], count: str, share: int) -> None:
     n = len(trajectories)
-    steps = sum(len(turn.steps) for t in trajectories for turn in Dialogue(uuid="x", messages=t.messages).turns())
+    steps = sum(sum(t.steps_per_turn()) for t in trajectories)
     print(f"{n} trajectories of dialogue {dialogue.uuid}: {steps / n:.2f} assistant steps per trajectory")
     print(f"{'scheme':<16}{'calls/traj':>12}{'prompt tok/traj':>17}{'compl. tok/traj':>17}{'items asked/traj':>18}"
           f"{'vs (a)':>9}{'time s':>8}")  # fmt: skip
@@ -255,8 +255,8 @@ def agreement(client: LLMClient, model: str, dialogue: Dialogue, trajectories: l
             if x is not None and y is not None:
                 end_cells += 1
                 end_same += x == y
-        ga = score_group(dialogue, [t], [ra], rewards)[0].reward
-        gc = score_group(dialogue, [t], [rc], rewards)[0].reward
+        ga = score_trajectory(dialogue, t.model_copy(update={"verdicts": ra.verdicts}), rewards).reward(rewards.mode)
+        gc = score_trajectory(dialogue, t.model_copy(update={"verdicts": rc.verdicts}), rewards).reward(rewards.mode)
         diffs.append(abs(ga - gc))
     n = len(trajectories)
     print(f"agreement (a) vs (c) on {n} trajectories with model {model!r}:")

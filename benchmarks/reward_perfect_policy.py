@@ -33,10 +33,11 @@ from cm2.demo.bfcl_import import ImportOptions, import_bfcl
 from cm2.judge import ChecklistJudge
 from cm2.llm import LLMError
 from cm2.llm.fake import ScriptedLLM
-from cm2.reward import checklist_specs, score_rollout, verdict_rows
+from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
+from cm2.scoring import score_trajectory
 from cm2.tools.bfcl import BfclEnvironment
 
 REPLY = "<think>done</think>\n\nDone."
@@ -82,10 +83,7 @@ def no_llm() -> ScriptedLLM:
 
 
 def reward(dialogue: Dialogue, trajectory: Trajectory) -> float:
-    specs = checklist_specs(dialogue.checklists[0])
-    view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
-    counts = [len(turn.steps) for turn in view.turns()][: len(specs)]
-    return score_rollout([specs], [verdict_rows(trajectory.verdicts, specs, counts)]).reward()
+    return score_trajectory(dialogue, trajectory, RewardConfig()).reward()
 
 
 async def play(dialogue: Dialogue, outputs: list[list[str]], config: EpisodeConfig) -> Trajectory:

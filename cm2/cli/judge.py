@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from cm2.judge import ChecklistJudge, JudgeConfig
-    from cm2.judge.runner import RunSummary
-    from cm2.judge.scoring import JudgedRecord
+    from cm2.judging.records import JudgedRecord
+    from cm2.judging.runner import RunSummary
     from cm2.llm.config import LLMConfig
     from cm2.reward import RewardConfig
     from cm2.schema import Dialogue
@@ -230,8 +230,8 @@ async def _run_with_progress(
 ) -> RunSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cm2.judge.runner import judge_files
-    from cm2.judge.table import LEGEND, turn_tables
+    from cm2.judging.runner import judge_files
+    from cm2.judging.table import LEGEND, turn_tables
 
     shown = 0
     with Progress(

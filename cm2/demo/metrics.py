@@ -15,7 +15,7 @@ from typing import Any
 
 from cm2.eval.bfcl_loop import StepResponse, step_response
 from cm2.judge.checks import values_equal
-from cm2.schema import Dialogue, Message, ToolCall, Trajectory
+from cm2.schema import Dialogue, Message, ToolCall, Trajectory, split_turns
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,7 @@ def _arguments(call: ToolCall) -> Any:
 
 def turn_calls(messages: list[Message]) -> list[list[ToolCall]]:
     """The tool calls of each turn (a turn starts at each user message)."""
-    view = Dialogue(uuid="view", messages=messages)
-    return [[call for step in turn.steps for call in step.calls] for turn in view.turns()]
+    return [[call for step in turn.steps for call in step.calls] for turn in split_turns(messages)]
 
 
 def same_calls(expected: list[ToolCall], actual: list[ToolCall]) -> bool:
@@ -58,9 +57,8 @@ def exact_turns(reference: Dialogue, trajectory: Trajectory, max_turns: int) -> 
 
 def bfcl_responses(trajectory: Trajectory, turns: int) -> list[list[StepResponse]]:
     """BFCL's `result` for the first `turns` turns: per turn, the step responses (a turn not reached: none)."""
-    view = Dialogue(uuid="view", messages=trajectory.messages)
     responses: list[list[list[dict[str, str]] | str]] = [
-        [step_response(step.assistant) for step in turn.steps] for turn in view.turns()[:turns]
+        [step_response(step.assistant) for step in turn.steps] for turn in trajectory.turns()[:turns]
     ]
     return responses + [[] for _ in range(turns - len(responses))]
 

@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass
 
 from cm2.demo.metrics import bfcl_verdict, exact_turns
 from cm2.demo.state_match import turn_state_matches
-from cm2.eval.checklist_metrics import score_trajectory
 from cm2.eval.deterministic import earnable_weight
 from cm2.eval.intervals import Interval, bootstrap_interval, wilson_interval
+from cm2.reward import RewardConfig
 from cm2.schema import Dialogue, Trajectory
+from cm2.scoring import score_trajectory
 
 METRICS = ("exact_calls", "state_match", "bfcl_checker", "checklist_score")
 
@@ -48,7 +49,8 @@ async def score_dialogue(reference: Dialogue, trajectory: Trajectory, entry_id: 
     states = await turn_state_matches(entry_id, trajectory, counted)
     valid, error = bfcl_verdict(entry_id, trajectory, counted)
     checklist = reference.checklists[trajectory.checklist]
-    earned = sum(score_trajectory(reference, trajectory).turn_rewards[: len(checklist)])
+    # Weight earned: the paper's flip rewards, whatever the trained run's reward settings were.
+    earned = sum(score_trajectory(reference, trajectory, RewardConfig()).turn_rewards("paper")[: len(checklist)])
     return DialogueScore(
         uuid=reference.uuid,
         turns=counted,

@@ -12,9 +12,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cm2.data import JsonlAppender
-from cm2.eval.checklist_metrics import score_trajectory, summarize_scores
+from cm2.eval.checklist_metrics import rollout_metrics, summarize_scores
 from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
 from cm2.llm import LLMClient, UsageMeter, usage_key
+from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge
 from cm2.rollout.policy import ChatPolicy, TokenPolicy
 from cm2.schema import Dialogue, Trajectory
@@ -25,12 +26,15 @@ TRAJECTORIES = "checklist_trajectories.jsonl"
 
 
 class ChecklistEvalSettings(BaseModel):
-    """How many rollouts, how concurrently, and the episode limits."""
+    """How many rollouts, how concurrently, the episode limits and how rollouts are scored."""
 
     rollouts: int = Field(default=1, ge=1, description="Rollouts per dialogue and checklist.")
     concurrency: int = Field(default=16, ge=1, description="Episodes run at once.")
     episode: EpisodeConfig = Field(default_factory=EpisodeConfig)
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    reward: RewardConfig = Field(
+        default_factory=RewardConfig, description="How rollouts are scored: the trained run's reward settings."
+    )
 
 
 def simulator_factory(
@@ -133,7 +137,7 @@ async def evaluate_checklist(
             await asyncio.gather(*(one(d, k, r) for d, k, r in jobs))
         finally:
             progress.close()
-    scores = [score_trajectory(by_uuid[t.dialogue_uuid], t) for t in done.values()]
+    scores = [rollout_metrics(by_uuid[t.dialogue_uuid], t, settings.reward) for t in done.values()]
     summary = summarize_scores(scores)
     categories = {
         "trajectory": CategoryScore(score=summary.trajectory, n=summary.n),
@@ -157,7 +161,8 @@ async def evaluate_checklist(
         started_at=started,
         finished_at=now(),
         notes=[
-            "overall = mean trajectory score R = (1/L) Σ_t R_t over rollouts (paper mode, L = reference turns)",
+            f"overall = mean trajectory score R = (1/L) Σ_t R_t over rollouts ({settings.reward.mode} mode, "
+            "L = reference turns)",
             "pass:<focus> = share of reference items of that focus that earned their reward",
         ],
     )

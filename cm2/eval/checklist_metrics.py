@@ -1,6 +1,6 @@
 """Numbers of the held-out checklist evaluation, from judged trajectories (pure; no I/O).
 
-Definitions (CM2's rewards, `cm2.reward`, paper mode):
+Definitions (CM2's rewards through `cm2.scoring`, under the run's reward settings):
 - trajectory score: R = (1/L) Σ_t R_t, L = turns of the reference checklist, so a rollout stopped early
   forfeits the turns it never reached;
 - turn score: R_t averaged over the turns rollouts reached;
@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cm2.reward import checklist_specs, score_rollout, verdict_rows
+from cm2.reward import RewardConfig
 from cm2.schema import FOCUS_VALUES, Dialogue, Trajectory
+from cm2.scoring import score_trajectory
 
 FOCUS_NAMES = {
     "assistant.tool_calls": "tool_calls",
@@ -45,27 +46,17 @@ class RolloutScore:
     """Items that earned their flip reward, per focus."""
 
 
-def score_trajectory(dialogue: Dialogue, trajectory: Trajectory) -> RolloutScore:
-    """Score one rollout against the checklist it was run with; errors name the dialogue and rollout."""
-    k = trajectory.checklist
-    where = f"dialogue {dialogue.uuid}, checklist {k}, rollout {trajectory.rollout}"
-    if not 0 <= k < len(dialogue.checklists):
-        raise ValueError(f"{where}: the dialogue has {len(dialogue.checklists)} checklists")
-    checklist = dialogue.checklists[k]
-    specs = checklist_specs(checklist)
-    view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
-    counts = [len(turn.steps) for turn in view.turns()][: len(specs)]
-    try:
-        rows = verdict_rows(trajectory.verdicts, specs, counts)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from exc
-    scored = score_rollout([specs], [rows])
+def rollout_metrics(dialogue: Dialogue, trajectory: Trajectory, config: RewardConfig) -> RolloutScore:
+    """What one rollout scored under the run's reward settings (`cm2.scoring`); errors name the dialogue,
+    checklist and rollout."""
+    scored = score_trajectory(dialogue, trajectory, config)
+    checklist = dialogue.checklists[trajectory.checklist]
     turns = scored.checklists[0]
     score = RolloutScore(
-        reward=scored.reward(),
-        turn_rewards=scored.turn_rewards(),
+        reward=scored.reward(config.mode),
+        turn_rewards=scored.turn_rewards(config.mode),
         stop_reason=str(trajectory.stop_reason),
-        steps=sum(counts),
+        steps=sum(scored.steps_per_turn),
         steps_with_flip=sum(int((t.rewards > 0).any(axis=1).sum()) for t in turns),
         flips=sum(int((t.rewards > 0).sum()) for t in turns),
         satisfied=sum(int(t.satisfied.sum()) for t in turns),

@@ -3,10 +3,10 @@ deterministic checks, and a verdict cache.
 
     judge = ChecklistJudge(make_client(llm_config), JudgeConfig(mode="batched"))
     result = await judge.judge(trajectory, dialogue)     # TrajectoryJudgement: verdicts + usage
-    records = score_group(dialogue, group, judgements, RewardConfig())   # rewards via cm2.reward
 
 Verdicts cover every (turn, assistant step, item) of the turns the trajectory reached; `step` is the
-assistant step's index inside its turn, from 0. See `cm2.judge.judge` for the rules.
+assistant step's index inside its turn, from 0. See `cm2.judge.judge` for the rules. The judge gives
+verdicts only: `cm2.scoring` turns them into rewards, `cm2.judging` is the `cm2 judge` command's application.
 """
 
 from cm2.judge.cache import CachedVerdict, VerdictCache, cache_key
@@ -14,7 +14,6 @@ from cm2.judge.checks import call_meets, constraint_holds, values_equal
 from cm2.judge.config import JudgeConfig, JudgeMode, TiePolicy
 from cm2.judge.judge import ChecklistJudge, JudgeInputError
 from cm2.judge.result import ItemDecision, JudgeUsage, TrajectoryJudgement
-from cm2.judge.scoring import JudgedRecord, score_group
 from cm2.judge.tool_errors import is_tool_error
 from cm2.judge.transcript import encode_data, render_context, trajectory_turns
 from cm2.judge.votes import majority
@@ -27,7 +26,6 @@ __all__ = [
     "JudgeInputError",
     "JudgeMode",
     "JudgeUsage",
-    "JudgedRecord",
     "TiePolicy",
     "TrajectoryJudgement",
     "VerdictCache",
@@ -38,7 +36,6 @@ __all__ = [
     "is_tool_error",
     "majority",
     "render_context",
-    "score_group",
     "trajectory_turns",
     "values_equal",
 ]

@@ -42,6 +42,7 @@ from cm2.schema import (
     Turn,
     TurnCheck,
     Verdict,
+    split_turns,
 )
 
 ABSENT: dict[str, str] = {
@@ -154,7 +155,7 @@ class ChecklistJudge:
         how the episode runner judges each step as it completes (and stops early on a required item).
         Calls and tokens are added to `usage` (one per episode) and to `step_usage` (the judge's total).
         """
-        turns = Dialogue(uuid=dialogue.uuid, messages=history).turns()
+        turns = split_turns(history)
         if step.turn >= len(turns) or step.index >= len(turns[step.turn].steps):
             raise JudgeInputError(f"dialogue {dialogue.uuid}: no step {step.index} of turn {step.turn} in the history")
         current = turns[step.turn].steps[step.index] = replace(turns[step.turn].steps[step.index], state=step.state)

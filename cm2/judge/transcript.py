@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cm2.schema import ChecklistItem, Dialogue, Message, StateReport, Trajectory, Turn
+from cm2.schema import ChecklistItem, Message, StateReport, Trajectory, Turn
 from cm2.schema.jsontext import loads_bounded
 
 TRANSCRIPT_TAG = "transcript"
@@ -26,8 +26,7 @@ def encode_data(value: Any) -> str:
 def trajectory_turns(trajectory: Trajectory) -> list[Turn]:
     """The turns of a trajectory, split at user messages like a reference dialogue's, with the state reports
     the episode recorded (`metadata["steps"][i]["state"]`) on their steps."""
-    view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages, tools=trajectory.tools)
-    turns = view.turns()
+    turns = trajectory.turns()
     for entry in trajectory.metadata.get("steps") or []:
         if not isinstance(entry, dict) or entry.get("state") is None:
             continue

@@ -9,7 +9,7 @@ Pages are self-contained (inline CSS, JS, data and images); the viewer renders e
 from cm2.report.records import LoadedRecords, load_records
 from cm2.report.report import ReportOptions, ReportResult, build_report
 from cm2.report.run_dir import RunData, assign_steps, load_run
-from cm2.report.scoring import Scored, score_all, score_group
+from cm2.report.scoring import score_all
 from cm2.report.series import StepStats, run_series
 from cm2.report.smoothing import moving_average
 from cm2.report.view import ViewResult, write_view
@@ -21,7 +21,6 @@ __all__ = [
     "ReportOptions",
     "ReportResult",
     "RunData",
-    "Scored",
     "StepStats",
     "ViewData",
     "ViewResult",
@@ -34,6 +33,5 @@ __all__ = [
     "moving_average",
     "run_series",
     "score_all",
-    "score_group",
     "write_view",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cm2.data import RawRecord, RecordError, iter_records
-from cm2.judge.scoring import JudgedRecord
+from cm2.judging.records import JudgedRecord
 from cm2.schema import Trajectory
 
 RolloutKey = tuple[str, str | None, int]

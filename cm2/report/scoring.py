@@ -1,4 +1,4 @@
-"""Flips, per-step rewards and advantages of recorded rollouts, recomputed with `cm2.reward`.
+"""Flips, per-step rewards and advantages of recorded rollouts, recomputed with `cm2.scoring`.
 
 A run's trajectories carry their trajectory and turn rewards but not what each step earned or the
 advantage each step was trained with; those follow from the verdicts, the checklist and the rollout's
@@ -13,8 +13,9 @@ from typing import Protocol
 
 import numpy as np
 
-from cm2.reward import RewardConfig, TurnFlips, checklist_specs, compute_group, score_rollout, verdict_rows
-from cm2.schema import Dialogue, Message, Verdict
+from cm2.reward import RewardConfig
+from cm2.schema import Dialogue, Verdict
+from cm2.scoring import Judged, RolloutScores, rollout_scores, score_group
 
 
 @dataclass(frozen=True)
@@ -26,30 +27,11 @@ class RolloutInput:
     rollout: int
     checklist: int
     verdicts: list[Verdict]
-    steps_per_turn: list[int]
+    steps: list[int]
+    """Assistant steps of each reached turn."""
 
-
-@dataclass(frozen=True)
-class Scored:
-    """One rollout's flips, rewards and advantages under the checklist it was judged against."""
-
-    flips: list[TurnFlips]
-    """Per reached checklist turn: flip rewards, satisfied states, eligibility."""
-    reward: float
-    turn_rewards: list[float]
-    step_rewards: list[list[float]]
-    """Per reached turn and step: Σ_c w[c]·r[s, c], what the step earned (turn-reward units)."""
-    advantages: list[list[float]]
-    """Per reached turn and step: the advantage the step's tokens received at the configured level."""
-    advantage: float | None
-    """The rollout's advantage at trajectory level (None at turn or step level)."""
-    valid: bool
-
-
-def steps_per_turn(messages: Sequence[Message]) -> list[int]:
-    """Assistant steps of each turn of a message list (turns start at user messages)."""
-    view = Dialogue(uuid="-", messages=list(messages))
-    return [len(turn.steps) for turn in view.turns()]
+    def steps_per_turn(self) -> list[int]:
+        return self.steps
 
 
 class GroupMember(Protocol):
@@ -88,43 +70,15 @@ def rollout_groups(inputs: Sequence[GroupMember]) -> list[list[int]]:
     return groups
 
 
-def score_group(dialogue: Dialogue, group: Sequence[RolloutInput], config: RewardConfig) -> list[Scored]:
-    """Score the rollouts of one group against their checklist; errors name the dialogue and rollout."""
-    k = group[0].checklist
-    if not 0 <= k < len(dialogue.checklists):
-        raise ValueError(f"dialogue {dialogue.uuid}: checklist {k} does not exist ({len(dialogue.checklists)} given)")
-    specs = checklist_specs(dialogue.checklists[k])
-    scored = []
-    for rollout in group:
-        counts = rollout.steps_per_turn[: len(specs)]
-        try:
-            rows = verdict_rows(rollout.verdicts, specs, counts)
-            scored.append(score_rollout([specs], [rows], eta=config.eta, unknown=config.unknown))
-        except ValueError as exc:
-            raise ValueError(f"dialogue {dialogue.uuid}, rollout {rollout.rollout}: {exc}") from exc
-    scores = compute_group(scored, config)
-    out = []
-    for i, one in enumerate(scored):
-        flips = list(one.checklists[0])
-        out.append(
-            Scored(
-                flips=flips,
-                reward=float(scores.rewards[i]),
-                turn_rewards=[float(r) for r in scores.turn_rewards[i]],
-                step_rewards=[[float(v) for v in turn.rewards @ turn.spec.weight_array] for turn in flips],
-                advantages=[[float(a) for a in steps] for steps in scores.advantages[i]],
-                advantage=None if scores.trajectory is None else float(scores.trajectory[i]),
-                valid=bool(scores.valid[i]),
-            )
-        )
-    return out
+class ScoringMember(GroupMember, Judged, Protocol):
+    """What `score_all` reads of a rollout: a `Trajectory` or a `RolloutInput`."""
 
 
 def score_all(
-    inputs: Sequence[RolloutInput], dialogues: dict[str, Dialogue], config: RewardConfig
-) -> tuple[list[Scored | None], list[str]]:
+    inputs: Sequence[ScoringMember], dialogues: dict[str, Dialogue], config: RewardConfig
+) -> tuple[list[RolloutScores | None], list[str]]:
     """Scores of every rollout whose dialogue is known (None otherwise), and notes on what failed."""
-    results: list[Scored | None] = [None] * len(inputs)
+    results: list[RolloutScores | None] = [None] * len(inputs)
     notes: list[str] = []
     missing: set[str] = set()
     for members in rollout_groups(inputs):
@@ -134,7 +88,7 @@ def score_all(
             missing.add(uuid)
             continue
         try:
-            scored = score_group(dialogue, [inputs[i] for i in members], config)
+            scored = rollout_scores(score_group(dialogue, [inputs[i] for i in members], config))
         except ValueError as exc:
             notes.append(f"not scored: {exc}")
             continue

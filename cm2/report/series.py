@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from cm2.report.scoring import RolloutInput, score_all, steps_per_turn
+from cm2.report.scoring import score_all
 from cm2.reward import RewardConfig
 from cm2.rollout.monitors import RolloutMonitors, rollout_monitors
 from cm2.schema import FOCUS_VALUES, Dialogue, Trajectory
@@ -95,7 +95,7 @@ def item_outcomes(trajectory: Trajectory, dialogue: Dialogue) -> list[tuple[str,
         return []
     checklist = dialogue.checklists[trajectory.checklist]
     held = {(v.turn, v.item) for v in trajectory.verdicts if v.satisfied}
-    reached = min(len(steps_per_turn(trajectory.messages)), len(checklist))
+    reached = min(len(trajectory.turns()), len(checklist))
     return [(item.focus_on, (t, item.id) in held) for t in range(reached) for item in checklist[t].items]
 
 
@@ -111,11 +111,7 @@ def rollout_rewards(
     ]
     if all(v is not None or gap for v, gap in zip(values, unscored, strict=True)) or not dialogues:
         return values
-    inputs = [
-        RolloutInput(t.dialogue_uuid, t.group, t.rollout, t.checklist, t.verdicts, steps_per_turn(t.messages))
-        for t in trajectories
-    ]
-    scored, _ = score_all(inputs, dialogues, config)
+    scored, _ = score_all(trajectories, dialogues, config)
     return [
         None if gap else v if v is not None else (s.reward if s is not None else None)
         for v, s, gap in zip(values, scored, unscored, strict=True)

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from cm2.judge.scoring import JudgedRecord
-from cm2.report.scoring import RolloutInput, Scored, satisfied_states, score_all, steps_per_turn
+from cm2.judging.records import JudgedRecord
+from cm2.report.scoring import RolloutInput, satisfied_states, score_all
 from cm2.report.view_models import (
     CallView,
     Cell,
@@ -26,6 +26,7 @@ from cm2.report.view_models import (
 from cm2.reward import RewardConfig, TurnFlips, backfilled_rewards
 from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Trajectory, Turn, Verdict, checklist_turn
 from cm2.schema.jsontext import loads_bounded
+from cm2.scoring import RolloutScores
 
 RECORDED_CLOSE = 1e-6
 
@@ -52,12 +53,12 @@ class ViewSource:
     def turns(self) -> list[Turn] | None:
         if self.trajectory is None:
             return None
-        return Dialogue(uuid=self.trajectory.dialogue_uuid, messages=self.trajectory.messages).turns()
+        return self.trajectory.turns()
 
     def rollout_input(self) -> RolloutInput:
         record = self.record
         if self.trajectory is not None:
-            counts = steps_per_turn(self.trajectory.messages)
+            counts = self.trajectory.steps_per_turn()
         else:
             counts = [len(steps) for steps in self.judged.advantages] if self.judged else []
         return RolloutInput(record.dialogue_uuid, record.group, record.rollout, record.checklist, self.verdicts, counts)
@@ -151,10 +152,12 @@ def _turn_items(dialogue: Dialogue | None, checklist: int, turn: int, verdicts: 
     return ids
 
 
-def _turn_views(source: ViewSource, dialogue: Dialogue | None, scored: Scored | None, limit: int) -> list[TurnView]:
+def _turn_views(
+    source: ViewSource, dialogue: Dialogue | None, scored: RolloutScores | None, limit: int
+) -> list[TurnView]:
     record = source.record
     turns = source.turns()
-    counts = source.rollout_input().steps_per_turn
+    counts = source.rollout_input().steps
     lookup = {(v.turn, v.step, v.item): v for v in source.verdicts}
     step_meta: dict[tuple[int, int], dict[str, Any]] = {}
     if source.trajectory is not None:
@@ -217,7 +220,7 @@ def _recorded(source: ViewSource) -> tuple[float | None, list[float] | None, str
 
 
 def rollout_view(
-    index: int, source: ViewSource, dialogue: Dialogue | None, scored: Scored | None, level: str, limit: int
+    index: int, source: ViewSource, dialogue: Dialogue | None, scored: RolloutScores | None, level: str, limit: int
 ) -> RolloutView:
     """Everything the viewer shows of one rollout."""
     record = source.record

@@ -33,6 +33,8 @@ class GroupScores:
     """(G,) rollout advantages at trajectory level, else None."""
     advantages: list[list[np.ndarray]]
     """Per rollout, per reached turn, the advantage of each step at the configured level."""
+    rollouts: tuple[ScoredRollout, ...]
+    """The scored rollouts these numbers come from, in group order."""
 
     def token_advantages(self, rollout: int, spans: Sequence[SpanLike], mask: MaskLike) -> np.ndarray:
         """Per-token advantages of one rollout (0 outside assistant spans and on masked tokens)."""
@@ -95,4 +97,5 @@ def compute_group(group: Sequence[ScoredRollout], config: RewardConfig) -> Group
         valid=valid,
         trajectory=trajectory,
         advantages=advantages,
+        rollouts=tuple(group),
     )

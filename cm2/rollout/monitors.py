@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from cm2.judge.turn_checks import malformed_outputs
-from cm2.schema import Dialogue, Trajectory
+from cm2.schema import Trajectory
 from cm2.tools import is_tool_error
 
 
@@ -74,7 +74,7 @@ def _cut_turns(trajectory: Trajectory) -> int:
 def monitor_counts(trajectory: Trajectory) -> MonitorCounts:
     """The counts of one rollout, from its messages and what the episode runner recorded."""
     counts = MonitorCounts(cut=_cut_turns(trajectory), reference_turns=trajectory.metadata.get("reference_turns"))
-    for turn in Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages).turns():
+    for turn in trajectory.turns():
         counts.turns += 1
         counts.replies += bool(turn.steps) and turn.steps[-1].ends_turn
         for step in turn.steps:

@@ -13,7 +13,7 @@ from cm2.schema.checklist import (
     TurnCheckKind,
     TurnChecklist,
 )
-from cm2.schema.dialogue import AssistantStep, Dialogue, StateReport, Turn, checklist_turn
+from cm2.schema.dialogue import AssistantStep, Dialogue, StateReport, Turn, checklist_turn, split_turns
 from cm2.schema.messages import FunctionCall, Message, Role, ThinkSplit, ToolCall, join_think, split_think
 from cm2.schema.tools import FunctionSpec, ToolSpec
 from cm2.schema.trajectory import (
@@ -72,5 +72,6 @@ __all__ = [
     "join_think",
     "renormalize_weights",
     "split_think",
+    "split_turns",
     "validate_dialogue",
 ]

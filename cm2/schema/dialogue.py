@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -75,6 +76,26 @@ class Turn:
         return steps
 
 
+def split_turns(messages: Sequence[Message]) -> list[Turn]:
+    """The turns of a message list: split at every user message; anything before the first one is not a turn.
+
+    The one turn view of dialogues and trajectories alike (`Dialogue.turns`, `Trajectory.turns`).
+    """
+    turns: list[Turn] = []
+    current: list[Message] = []
+    start = 0
+    for position, message in enumerate(messages):
+        if message.role == "user":
+            if current:
+                turns.append(Turn(len(turns), start, current))
+            current, start = [message], position
+        elif current:
+            current.append(message)
+    if current:
+        turns.append(Turn(len(turns), start, current))
+    return turns
+
+
 class Dialogue(_Record):
     """A reference dialogue with its tools and zero or more checklists (each one per-turn)."""
 
@@ -102,19 +123,7 @@ class Dialogue(_Record):
 
     def turns(self) -> list[Turn]:
         """Split at every user message; anything before the first user message is not a turn."""
-        turns: list[Turn] = []
-        current: list[Message] = []
-        start = 0
-        for position, message in enumerate(self.messages):
-            if message.role == "user":
-                if current:
-                    turns.append(Turn(len(turns), start, current))
-                current, start = [message], position
-            elif current:
-                current.append(message)
-        if current:
-            turns.append(Turn(len(turns), start, current))
-        return turns
+        return split_turns(self.messages)
 
     def steps(self) -> list[AssistantStep]:
         return [step for turn in self.turns() for step in turn.steps]

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from cm2.schema.dialogue import Turn, split_turns
 from cm2.schema.messages import Message, _Record
 from cm2.schema.tools import ToolSpec
 
@@ -66,6 +67,14 @@ class Trajectory(_Record):
     stop_reason: StopReason | None = None
     rewards: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def turns(self) -> list[Turn]:
+        """The turns the rollout played, split at user messages like a reference dialogue's."""
+        return split_turns(self.messages)
+
+    def steps_per_turn(self) -> list[int]:
+        """Assistant steps of each turn the rollout played."""
+        return [len(turn.steps) for turn in self.turns()]
 
     def unavailable_verdicts(self) -> int:
         """Verdicts the judge could not give (satisfied None): such a rollout has no score yet."""

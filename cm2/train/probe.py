@@ -18,9 +18,9 @@ from cm2.data import JsonlAppender
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
 from cm2.schema import Dialogue, Trajectory
+from cm2.scoring import score_trajectory
 from cm2.tools import ToolEnvironment
 from cm2.train.rl_config import ProbeConfig
-from cm2.train.rollouts import score_trajectory
 
 PROBE_FILE = "probe.jsonl"
 

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cm2.reward import (
-    GroupScores,
-    RewardConfig,
-    ScoredRollout,
-    checklist_specs,
-    compute_group,
-    score_rollout,
-    verdict_rows,
-)
+from cm2.reward import GroupScores, RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
 from cm2.rollout.policy import DecoderConfig
 from cm2.schema import Dialogue, Trajectory
+from cm2.scoring import score_group
 from cm2.tools import ToolEnvironment
 from cm2.train.rl_config import UnavailableVerdicts, ZeroSpreadGroups
 
@@ -40,35 +32,8 @@ class ScoredBatch:
     """Rollouts left out for verdicts the judge could not give (no advantage)."""
 
 
-def steps_per_turn(trajectory: Trajectory) -> list[int]:
-    """Assistant steps of each reached turn, from the trajectory's messages."""
-    view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
-    return [len(turn.steps) for turn in view.turns()]
-
-
-def score_trajectory(dialogue: Dialogue, trajectory: Trajectory, config: RewardConfig) -> ScoredRollout:
-    """One rollout scored against its checklist. A rollout with a verdict the judge could not give is invalid
-    whatever `config.unknown` says: no advantage, left out of the group's statistics (its reward is still
-    computed, for the logs)."""
-    specs = checklist_specs(dialogue.checklists[trajectory.checklist])
-    counts = steps_per_turn(trajectory)[: len(specs)]
-    rows = verdict_rows(trajectory.verdicts, specs, counts)
-    rollout = score_rollout([specs], [rows], eta=config.eta, unknown=config.unknown)
-    if trajectory.unavailable_verdicts():
-        rollout = dataclasses.replace(rollout, valid=False)
-    return rollout
-
-
-def group_scores(dialogue: Dialogue, trajectories: list[Trajectory], config: RewardConfig) -> GroupScores:
-    """Rewards and advantages of one group (same dialogue and checklist) at the configured level."""
-    return compute_group([score_trajectory(dialogue, t, config) for t in trajectories], config)
-
-
-def score_group(
-    dialogue: Dialogue, trajectories: list[Trajectory], config: RewardConfig
-) -> tuple[list[float], list[list[float]], list[list[float]]]:
-    """Rewards, per-turn rewards and per-token advantages of one group (see `group_scores`)."""
-    scores = group_scores(dialogue, trajectories, config)
+def token_advantages(dialogue: Dialogue, trajectories: list[Trajectory], scores: GroupScores) -> list[list[float]]:
+    """Per-token advantages of each rollout of a group scored by `cm2.scoring.score_group`."""
     turns = len(dialogue.checklists[trajectories[0].checklist])
     advantages = []
     for i, trajectory in enumerate(trajectories):
@@ -77,7 +42,7 @@ def score_group(
             raise ValueError(f"rollout {i} of dialogue {dialogue.uuid} has no tokens (not a token policy?)")
         spans = [s for s in trajectory.step_spans if s.turn < turns]
         advantages.append(scores.token_advantages(i, spans, tokens.loss_mask).tolist())
-    return scores.rewards.tolist(), scores.turn_rewards, advantages
+    return advantages
 
 
 class CM2Rollouts:
@@ -287,7 +252,9 @@ class CM2Rollouts:
         for members in groups.values():
             group = [trajectories[i] for i in members]
             dialogue = self.dialogues[group[0].dialogue_uuid]
-            group_rewards, group_turns, group_advantages = score_group(dialogue, group, self.reward)
+            scores = score_group(dialogue, group, self.reward, drop_unavailable=True)
+            group_rewards, group_turns = scores.rewards.tolist(), scores.turn_rewards
+            group_advantages = token_advantages(dialogue, group, scores)
             for i, reward, per_turn, adv in zip(members, group_rewards, group_turns, group_advantages, strict=True):
                 rewards[i], turn_rewards[i], advantages[i] = reward, per_turn, adv
                 trajectories[i].rewards = {"trajectory": reward, "turns": per_turn, "valid": i not in dropped}

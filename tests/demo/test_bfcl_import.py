@@ -20,11 +20,12 @@ from cm2.data.io import read_dialogues
 from cm2.demo.bfcl_dialogue import compact_spec, entry_to_dialogue
 from cm2.demo.bfcl_import import ImportOptions, import_bfcl, manifest_path
 from cm2.demo.metrics import score_calls
-from cm2.eval.checklist_metrics import score_trajectory
 from cm2.judge import ChecklistJudge
+from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec
+from cm2.scoring import score_trajectory
 from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
 from cm2.train.components import NoEndpoint
 
@@ -100,7 +101,7 @@ def test_reference_earns_every_item_and_passes_bfcl_checker(entry_id: str) -> No
     # it ends with a reply, within its budget of 0 calls, with the state untouched); it used to have none and
     # earn 0, so a perfect policy scored 2/3 on these entries.
     assert all(turn.items for turn in dialogue.checklists[0])
-    assert score_trajectory(dialogue, trajectory).reward == pytest.approx(1.0)
+    assert score_trajectory(dialogue, trajectory, RewardConfig()).reward() == pytest.approx(1.0)
     calls = score_calls(dialogue, trajectory, entry_id, max_turns=30)
     assert calls.exact_turns == calls.turns == len(dialogue.turns()) and calls.bfcl_valid, calls
 

@@ -15,10 +15,11 @@ import typer
 from typer.testing import CliRunner
 
 from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
-from cm2.eval.checklist_metrics import score_trajectory, summarize_scores
+from cm2.eval.checklist_metrics import rollout_metrics, summarize_scores
 from cm2.judge import ChecklistJudge, JudgeConfig
 from cm2.llm import LLMConfig, UsageMeter, make_client
 from cm2.llm.testing import FakeOpenAIServer, FaultConfig, completion_body, refusing_base_url
+from cm2.reward import RewardConfig
 from cm2.rollout.endpoint_policy import EndpointPolicy
 from cm2.schema import Dialogue, Message, Trajectory, Verdict
 
@@ -105,12 +106,19 @@ def judge(body: dict[str, Any]) -> str:
     return json.dumps({"verdicts": verdicts})
 
 
-def _run(policy_server: FakeOpenAIServer, judge_url: str, out: Path, rollouts: int = 1, **judge_llm: Any) -> Any:
+def _run(
+    policy_server: FakeOpenAIServer,
+    judge_url: str,
+    out: Path,
+    rollouts: int = 1,
+    reward: RewardConfig | None = None,
+    **judge_llm: Any,
+) -> Any:
     meter = UsageMeter()
     config = LLMConfig(model="judge", base_urls=[judge_url], api_key_env=None, **judge_llm)
     checklist_judge = ChecklistJudge(make_client(config, role="judge", meter=meter), JudgeConfig(model="judge"))
     policy = EndpointPolicy.connect(policy_server.base_url, "m", meter=meter, max_retries=0)
-    settings = ChecklistEvalSettings(rollouts=rollouts, concurrency=4)
+    settings = ChecklistEvalSettings(rollouts=rollouts, concurrency=4, reward=reward or RewardConfig())
     return asyncio.run(
         evaluate_checklist(
             policy,
@@ -177,7 +185,35 @@ def test_a_judge_outage_scores_nothing_and_a_rerun_scores_everything(tmp_path: P
 
 def test_out_of_order_answer_earns_nothing() -> None:
     dialogue = DIALOGUES[0]
-    trajectory = Trajectory(
+    trajectory = _out_of_order()
+    score = rollout_metrics(dialogue, trajectory, RewardConfig())
+    assert score.reward == 0.0 and score.satisfied == 1 and score.out_of_order == 1 and score.flips == 0
+    summary = summarize_scores([score])
+    assert summary.metrics["out_of_order_share"] == 1.0 and summary.focus["reply"] == (0.0, 1)
+
+
+def test_the_run_reward_settings_decide_the_scores() -> None:
+    # Released mode counts an item satisfied anywhere in its turn, dependency met or not: the reply earns 0.5.
+    released = rollout_metrics(DIALOGUES[0], _out_of_order(), RewardConfig(mode="released"))
+    assert released.reward == pytest.approx(0.5) and released.turn_rewards == [pytest.approx(0.5)]
+    assert released.flips == 0 and released.out_of_order == 1  # the flip statistics do not depend on the mode
+
+
+def test_the_evaluation_scores_with_the_run_reward_settings(tmp_path: Path) -> None:
+    """A policy that answers without calling the tool: paper mode gives nothing, released mode credits the reply
+    (w1: 0.5 of one turn, w2: 0.5 of two turns; the required call failed, so each stops after turn 0)."""
+    answer = "It is sunny, snowy or rainy."
+    with FakeOpenAIServer(lambda _: answer) as policy, FakeOpenAIServer(judge) as judge_server:
+        paper = _run(policy, judge_server.base_url, tmp_path / "paper")
+        released = _run(policy, judge_server.base_url, tmp_path / "released", reward=RewardConfig(mode="released"))
+    assert paper.overall == 0.0 and paper.n == released.n == 2
+    assert released.overall == pytest.approx((0.5 + 0.25) / 2) and released.categories["turn"].score == 0.5
+    assert "(released mode" in released.notes[0] and "(paper mode" in paper.notes[0]
+
+
+def _out_of_order() -> Trajectory:
+    """w1 answered before the required tool call: the reply item holds but its dependency never did."""
+    return Trajectory(
         dialogue_uuid="w1",
         messages=[
             Message(role="user", content="Weather in Paris?"),
@@ -189,10 +225,6 @@ def test_out_of_order_answer_earns_nothing() -> None:
         ],
         stop_reason="required_item_failed",
     )
-    score = score_trajectory(dialogue, trajectory)
-    assert score.reward == 0.0 and score.satisfied == 1 and score.out_of_order == 1 and score.flips == 0
-    summary = summarize_scores([score])
-    assert summary.metrics["out_of_order_share"] == 1.0 and summary.focus["reply"] == (0.0, 1)
 
 
 def test_cli(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Scripted rollouts on BFCL's real backends, judged and scored like RL rollouts (shared by the reward-gaming
 tests): a policy plays back fixed outputs, `BfclEnvironment` executes the calls and reports its state, the
-checklist judge decides every item in code, and `cm2.reward` turns the verdicts into rewards and advantages."""
+checklist judge decides every item in code, and `cm2.scoring` turns the verdicts into rewards and advantages."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from cm2.reward import GroupScores, RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
+from cm2.scoring import score_group
 from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
-from cm2.train.rollouts import group_scores as train_group_scores
 
 REPLY = "<think>done</think>\n\nDone: the files are in place."
 
@@ -72,4 +72,4 @@ def play(dialogue: Dialogue, outputs: list[str], *, max_steps: int = 4) -> Traje
 
 def group_scores(dialogue: Dialogue, trajectories: list[Trajectory], level: str) -> GroupScores:
     """Rewards and advantages of `trajectories` as one GRPO group, exactly as training computes them."""
-    return train_group_scores(dialogue, trajectories, RewardConfig.model_validate({"level": level}))
+    return score_group(dialogue, trajectories, RewardConfig.model_validate({"level": level}), drop_unavailable=True)

@@ -8,11 +8,11 @@ import pytest
 
 from cm2.judge.turn_checks import call_attempts, decide_turn_check
 from cm2.rollout.episode import malformed_call_reply
-from cm2.schema import Dialogue, FunctionCall, Message, StateReport, ToolCall, Turn, TurnCheck
+from cm2.schema import FunctionCall, Message, StateReport, ToolCall, Turn, TurnCheck, split_turns
 
 
 def turn(*messages: Message) -> Turn:
-    return Dialogue(uuid="d", messages=[Message(role="user", content="go"), *messages]).turns()[0]
+    return split_turns([Message(role="user", content="go"), *messages])[0]
 
 
 def call(call_id: str) -> Message:

@@ -10,7 +10,6 @@ answers, schema errors, LLM-simulated answers from a scripted LLM) and the real 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -25,10 +24,11 @@ from cm2.eval.replay_policies import reference_outputs
 from cm2.judge import ChecklistJudge, JudgeConfig
 from cm2.llm import ChatRequest
 from cm2.llm.fake import ScriptedLLM
-from cm2.reward import RewardConfig, checklist_specs, compute_group, score_rollout, verdict_rows
+from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
+from cm2.scoring import score_group
 from cm2.tools import HybridToolSimulator
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -123,14 +123,7 @@ async def run_variants(dialogue: Dialogue, variants: list[str], group: str | Non
 
 def score_like_trainer(dialogue: Dialogue, group: list[Trajectory], config: RewardConfig) -> None:
     """Set `rewards` the way `cm2.train.rollouts.CM2Rollouts.score` does."""
-    specs = checklist_specs(dialogue.checklists[0])
-    scored = []
-    for trajectory in group:
-        view = Dialogue(uuid=trajectory.dialogue_uuid, messages=trajectory.messages)
-        counts = [len(turn.steps) for turn in view.turns()][: len(specs)]
-        rollout = score_rollout([specs], [verdict_rows(trajectory.verdicts, specs, counts)], unknown=config.unknown)
-        scored.append(dataclasses.replace(rollout, valid=False) if trajectory.unavailable_verdicts() else rollout)
-    scores = compute_group(scored, config)
+    scores = score_group(dialogue, group, config, drop_unavailable=True)
     for i, trajectory in enumerate(group):
         trajectory.rewards = {
             "trajectory": float(scores.rewards[i]),

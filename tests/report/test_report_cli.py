@@ -10,7 +10,7 @@ from typing import Any
 
 from report_builders import CliReport, invoke_cli, make_judge
 
-from cm2.judge.runner import judge_files
+from cm2.judging.runner import judge_files
 from cm2.reward import RewardConfig
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

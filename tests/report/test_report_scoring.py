@@ -1,12 +1,11 @@
 """Flips, per-step rewards and advantages recomputed from recorded verdicts (hand-built rollouts)."""
 
-from typing import Any
-
 import pytest
 
-from cm2.report.scoring import RolloutInput, rollout_groups, score_all, score_group, steps_per_turn
+from cm2.report.scoring import RolloutInput, rollout_groups, score_all
 from cm2.reward import RewardConfig
-from cm2.schema import Dialogue, Message, Verdict
+from cm2.schema import Dialogue, Verdict
+from cm2.scoring import RolloutScores, rollout_scores, score_group
 
 
 def dialogue() -> Dialogue:
@@ -32,6 +31,10 @@ def rollout(rollout: int, rows: list[dict[str, bool | None]], group: str = "d:0:
     return RolloutInput("d", group, rollout, 0, verdicts, [len(rows)])
 
 
+def scored(config: RewardConfig) -> list[RolloutScores]:
+    return rollout_scores(score_group(dialogue(), [rollout(0, EARLY), rollout(1, ORDERED)], config))
+
+
 # Rollout 0 says B before A holds: B is satisfied early and never earns; A flips at step 1.
 EARLY: list[dict[str, bool | None]] = [{"A": False, "B": True}, {"A": True}]
 # Rollout 1 does it in order: A flips at step 0, B at step 1.
@@ -39,7 +42,7 @@ ORDERED: list[dict[str, bool | None]] = [{"A": True, "B": False}, {"B": True}]
 
 
 def test_an_item_satisfied_before_its_dependency_earns_nothing() -> None:
-    early, ordered = score_group(dialogue(), [rollout(0, EARLY), rollout(1, ORDERED)], RewardConfig())
+    early, ordered = scored(RewardConfig())
     assert early.flips[0].rewards.tolist() == [[0.0, 0.0], [1.0, 0.0]]
     assert early.flips[0].states.tolist() == [[False, False], [False, True], [True, True]]
     assert early.step_rewards == [[0.0, pytest.approx(0.6)]]
@@ -48,14 +51,14 @@ def test_an_item_satisfied_before_its_dependency_earns_nothing() -> None:
 
 
 def test_trajectory_level_puts_the_rollout_advantage_on_every_step() -> None:
-    early, ordered = score_group(dialogue(), [rollout(0, EARLY), rollout(1, ORDERED)], RewardConfig())
+    early, ordered = scored(RewardConfig())
     assert early.advantage == pytest.approx(-0.2) and ordered.advantage == pytest.approx(0.2)
     assert early.advantages == [[pytest.approx(-0.2)] * 2]
 
 
 def test_step_level_advantages_follow_the_items_eligible_at_each_step() -> None:
     config = RewardConfig(level="step")
-    early, ordered = score_group(dialogue(), [rollout(0, EARLY), rollout(1, ORDERED)], config)
+    early, ordered = scored(config)
     # b[A] = 1 (both flip A): no signal. b[B] = 0.5: only the ordered rollout flips B, at step 1 where it is eligible.
     assert early.advantages == [[0.0, 0.0]]
     assert ordered.advantages == [[0.0, pytest.approx(0.5)]]
@@ -74,15 +77,3 @@ def test_rollouts_without_a_known_dialogue_or_with_foreign_items_are_left_unscor
     assert scored[0] is not None and scored[1] is None and scored[2] is None
     assert any("item 'Z' is not in this turn" in note and "rollout 0" in note for note in notes)
     assert any("'elsewhere'" in note for note in notes)
-
-
-def test_steps_per_turn_counts_assistant_messages_after_each_user_message() -> None:
-    raw: list[dict[str, Any]] = [
-        {"role": "system", "content": "s"},
-        {"role": "user", "content": "a"},
-        {"role": "assistant", "content": "x", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]},
-        {"role": "tool", "content": "{}"},
-        {"role": "assistant", "content": "y"},
-        {"role": "user", "content": "b"},
-    ]
-    assert steps_per_turn([Message.model_validate(m) for m in raw]) == [2, 0]

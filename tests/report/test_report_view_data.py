@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from report_builders import SCHEDULE, SCRIPT_BREAK, XSS, make_judge
 
-from cm2.judge.runner import judge_files
+from cm2.judging.runner import judge_files
 from cm2.report import ViewSource, build_view, load_records
 from cm2.report.html import script_json
 from cm2.report.view import view_sources

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cm2.schema import ChecklistItem, Dialogue, Message, TurnChecklist, split_think
+from cm2.schema import ChecklistItem, Dialogue, Message, Trajectory, TurnChecklist, split_think
 
 SAMPLE = Path(__file__).resolve().parents[2] / "cm2" / "data" / "samples" / "cm2_reference_sample.json"
 
@@ -31,6 +31,28 @@ def test_turn_and_step_views_follow_released_step_numbering() -> None:
     assert [s.message_index for s in first.steps] == [1, 3]
     assert len(first.steps[0].tool_messages) == 1
     assert first.steps[-1].is_final
+
+
+def test_a_trajectory_has_the_turn_view_of_a_dialogue_with_the_same_messages() -> None:
+    dialogue = Dialogue.model_validate(_sample())
+    trajectory = Trajectory(dialogue_uuid=dialogue.uuid, messages=dialogue.messages)
+    assert trajectory.turns() == dialogue.turns() and len(trajectory.turns()) == 3
+    assert [t.steps for t in trajectory.turns()] == [t.steps for t in dialogue.turns()]
+    assert trajectory.steps_per_turn() == [len(t.steps) for t in dialogue.turns()] == [2, 1, 1]
+
+
+def test_steps_per_turn_counts_assistant_messages_after_each_user_message() -> None:
+    raw: list[dict] = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "x", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "content": "{}"},
+        {"role": "assistant", "content": "y"},
+        {"role": "user", "content": "b"},
+    ]
+    trajectory = Trajectory(dialogue_uuid="d", messages=[Message.model_validate(m) for m in raw])
+    assert trajectory.steps_per_turn() == [2, 0]  # the system message is no turn; a last user message is one
+    assert trajectory.turns() == Dialogue(uuid="d", messages=trajectory.messages).turns()
 
 
 def test_arguments_accept_string_or_object() -> None:

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from cm2.reward import RewardConfig, ScoredRollout, TurnSpec, checklist_specs, score_rollout, verdict_rows
+from cm2.reward import RewardConfig, ScoredRollout, TurnSpec
 from cm2.rollout.monitors import MonitorCounts, monitor_counts
 from cm2.schema import Dialogue, Trajectory
-from cm2.train.rollouts import steps_per_turn
+from cm2.scoring import checklist_of, rollout_rows, score_rows, score_trajectory
 
 Span = tuple[int, int, int, int]
 """(turn, step, start, end) of one assistant step inside the response tokens."""
@@ -45,12 +45,12 @@ class RolloutRecord(BaseModel):
         return len(self.verdicts)
 
     def scored(self, config: RewardConfig, specs: list[TurnSpec] | None = None) -> ScoredRollout:
-        """The rollout scored by cm2.reward (the same call the embedded trainer makes).
+        """The rollout scored from its verdict rows, as `cm2.scoring.score_trajectory` scores it from its verdicts.
 
         Pass the group's shared `specs` (equal to this record's) when scoring a group: cm2.reward checks
         that a group's rollouts share one checklist, as the embedded trainer's rollouts do.
         """
-        return score_rollout([specs or self.specs], [self.verdicts], eta=config.eta, unknown=config.unknown)
+        return score_rows(specs or self.specs, self.verdicts, config)
 
     def checklist_key(self) -> tuple[str, int, str]:
         """Identifies the checklist the rollout was scored against (dialogue, index and content)."""
@@ -60,15 +60,9 @@ class RolloutRecord(BaseModel):
 def record_from_trajectory(trajectory: Trajectory, dialogue: Dialogue, config: RewardConfig) -> RolloutRecord:
     """Score a finished episode against its checklist and keep what the trainer needs."""
     k = trajectory.checklist
-    if not 0 <= k < len(dialogue.checklists):
-        raise ValueError(f"dialogue {dialogue.uuid}: no checklist {k} (it has {len(dialogue.checklists)})")
-    try:
-        specs = checklist_specs(dialogue.checklists[k])
-    except ValueError as exc:
-        raise ValueError(f"dialogue {dialogue.uuid}, checklist {k}: {exc}") from exc
-    counts = steps_per_turn(trajectory)[: len(specs)]
-    rows = verdict_rows(trajectory.verdicts, specs, counts)
-    scored = score_rollout([specs], [rows], eta=config.eta, unknown=config.unknown)
+    scored = score_trajectory(dialogue, trajectory, config)
+    specs = checklist_of(dialogue, k)
+    rows = rollout_rows(specs, trajectory)
     sources = [source for step in trajectory.metadata.get("steps", []) for source in step.get("tool_sources", [])]
     return RolloutRecord(
         dialogue=dialogue.uuid,
@@ -81,7 +75,7 @@ def record_from_trajectory(trajectory: Trajectory, dialogue: Dialogue, config: R
         reward_by_turn=scored.reward_by_turn(config.mode),
         valid=scored.valid,
         tool_errors=sum(1 for source in sources if source == "error"),
-        unavailable_verdicts=sum(1 for v in trajectory.verdicts if v.satisfied is None),
+        unavailable_verdicts=trajectory.unavailable_verdicts(),
         monitors=monitor_counts(trajectory),
     )
 

@@ -1,5 +1,6 @@
 """The `cm2_checklist` estimator through VeRL's registry and `compute_advantage` must give exactly the
-per-token advantages of cm2's embedded trainer (`cm2.train.rollouts.score_group`) on the same rollouts."""
+per-token advantages of cm2's embedded trainer (`cm2.scoring.score_group`, `cm2.train.rollouts.token_advantages`)
+on the same rollouts."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ from cm2.reward import RewardConfig, turn_advantages
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
 from cm2.rollout.monitors import monitor_counts
 from cm2.schema import Dialogue, Trajectory
+from cm2.scoring import score_group
 from cm2.tools import HybridToolSimulator
-from cm2.train.rollouts import score_group
+from cm2.train.rollouts import token_advantages
 
 GROUPS = {"uidA": (False, [GOOD, SILENT_FIRST, GUESS, MALFORMED]), "uidB": (True, [GOOD, GUESS, SILENT_FIRST])}
 """uid -> (C0 required_for_next_turn, scripts): group A never stops early, group B does."""
@@ -66,7 +68,8 @@ def batch(
     """VeRL's padded batch (rm_scores as the agent loop writes them), the records, and cm2's own answer."""
     records, uids, expected, rows = [], [], [], []
     for uid, (dialogue, trajectories) in episodes.items():
-        expected += score_group(dialogue, trajectories, config)[2]
+        scores = score_group(dialogue, trajectories, config, drop_unavailable=True)
+        expected += token_advantages(dialogue, trajectories, scores)
         for trajectory in trajectories:
             record = record_from_trajectory(trajectory, dialogue, config)
             assert record.monitors == monitor_counts(trajectory)  # the monitors travel with the record

@@ -42,7 +42,8 @@ from cm2.integrations.verl.rows import verl_rows
 from cm2.llm.testing import FakeOpenAIServer, build_tiny_tokenizer
 from cm2.reward import RewardConfig
 from cm2.schema import Trajectory
-from cm2.train.rollouts import score_group
+from cm2.scoring import score_group
+from cm2.train.rollouts import token_advantages
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +183,7 @@ def test_verl_postprocess_and_cm2_sync_advantages(
 ) -> None:
     """Outputs go through VeRL's `AgentLoopWorkerTQ._agent_loop_postprocess` into a TransferQueue stand-in;
     `CM2PPOTrainerSync._compute_advantage` (VeRL's code around cm2's estimator) must then give exactly the
-    per-token advantages of cm2's embedded trainer (`score_group`) on the same trajectories."""
+    per-token advantages of cm2's embedded trainer (`score_group`, `token_advantages`) on the same trajectories."""
     import transfer_queue as tq
     from transfer_queue import KVBatchMeta
     from verl.trainer.ppo.v1.agent_loop_tq import AgentLoopWorkerTQ
@@ -227,7 +228,8 @@ def test_verl_postprocess_and_cm2_sync_advantages(
     settings = RewardConfig(level=level, scale="one")
     expected = []
     for members in (trajectories[:4], trajectories[4:]):
-        expected += score_group(dialogue, members, settings)[2]
+        scores = score_group(dialogue, members, settings, drop_unavailable=True)
+        expected += token_advantages(dialogue, members, scores)
     for row, want in enumerate(expected):
         got = stored["advantages"][row]
         assert got.shape[0] == stored["response_mask"][row].shape[0]

@@ -25,7 +25,7 @@ from cm2.data.errors import no_usable_records
 from cm2.data.io import Problem
 from cm2.judge.judge import ChecklistJudge
 from cm2.judge.result import JudgeUsage, TrajectoryJudgement
-from cm2.judge.scoring import JudgedRecord, score_group
+from cm2.judging.records import JudgedRecord, judged_records
 from cm2.reward import RewardConfig
 from cm2.schema import Dialogue, Trajectory, Verdict
 
@@ -203,7 +203,7 @@ async def judge_files(
     async def one(group: Group) -> list[JudgedRecord]:
         dialogue = by_uuid[group[0].dialogue_uuid]
         judgements = await judge.judge_many(((t, dialogue) for t in group), on_done=on_trajectory)
-        return score_group(dialogue, group, judgements, reward)
+        return judged_records(dialogue, group, judgements, reward)
 
     with JsonlAppender(out) as appender:
         for start in range(0, len(todo), groups_in_flight):

@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from cm2.judge.scoring import JudgedRecord
+from cm2.judging.records import JudgedRecord
 from cm2.reward import TurnSpec, flip_rewards
 from cm2.schema import Dialogue, Verdict
 
