@@ -6,7 +6,7 @@ distributed machinery. Public TRL surface used here:
   `completion_ids`, `logprobs`, `env_mask` (TRL's tool mask: the loss covers model tokens only) and extra
   keys, which TRL forwards to the reward functions;
 - the reward functions' `log_metric(name, value)` keyword, which logs cm2's batch metrics beside TRL's own;
-- `trl.models.utils.unwrap_model_for_generation`, entered once per batch.
+- `trl.models.utils.unwrap_model_for_generation` (`generation_model`), entered once per batch (and by the probe).
 
 Private TRL surface, because TRL has no public hook for either (its maintainers point subclasses at this
 override: huggingface/trl#4525; `rollout_func` is marked experimental):
@@ -22,6 +22,7 @@ override: huggingface/trl#4525; `rollout_func` is marked experimental):
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from cm2.train.seam import RolloutRequest, RolloutSource, ScoredBatch
@@ -69,10 +70,16 @@ def advantage_tensor(batch: ScoredBatch, width: int, device: Any = None) -> Any:
     return advantages.to(device) if device is not None else advantages
 
 
+def generation_model(trainer: Any) -> AbstractContextManager[Any]:
+    """The trainer's policy model entered for generation (TRL gathers ZeRO-3/FSDP parameters here)."""
+    from trl.models.utils import unwrap_model_for_generation
+
+    return unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator)
+
+
 def make_trainer_class() -> type:
     """Build the GRPOTrainer subclass lazily, so importing cm2 does not import TRL."""
     from trl import GRPOTrainer
-    from trl.models.utils import unwrap_model_for_generation
 
     class CM2GRPOTrainer(GRPOTrainer):
         """GRPOTrainer whose rollouts and per-token advantages are cm2's (`cm2_rollouts`)."""
@@ -91,7 +98,7 @@ def make_trainer_class() -> type:
             tokenizer: Any = self.processing_class
             request = RolloutRequest(
                 rows=self.cm2_rows,
-                policy_model=lambda: unwrap_model_for_generation(self.model_wrapped, self.accelerator),
+                policy_model=lambda: generation_model(self),
                 tokenizer=tokenizer,
                 step=int(self.state.global_step) + 1,  # these rollouts feed the next optimizer step
             )
@@ -99,6 +106,7 @@ def make_trainer_class() -> type:
             return rollout_fields(self.cm2_batch, tokenizer.eos_token_id)
 
         def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+            # Private TRL method (see the module's docstring): rows in for the rollout, cm2's advantages out.
             self.cm2_rows = inputs
             self.cm2_batch = None
             output: dict[str, Any] = super()._generate_and_score_completions(inputs)
