@@ -54,9 +54,9 @@ def test_a_request_comes_back_as_a_scored_batch_of_tokens_and_advantages(
     assert metrics["cm2/early_stop_rate"] == 0 and metrics["cm2/turns_reached"] == 2  # no early stop: both turns
 
 
-def _trajectory(stop: str, tokens: TokenRecord | None = None) -> Trajectory:
+def _trajectory(stop: Any, tokens: TokenRecord | None = None) -> Trajectory:
     messages = [Message(role="user", content="hi"), Message(role="assistant", content="hello")]
-    return Trajectory(dialogue_uuid="d", messages=messages, stop_reason=stop, tokens=tokens)  # type: ignore[arg-type]
+    return Trajectory(dialogue_uuid="d", messages=messages, stop_reason=stop, tokens=tokens)
 
 
 def test_the_batch_metrics_name_what_the_backends_log() -> None:
