@@ -1,4 +1,6 @@
-"""GRPO with checklist rewards on TRL: a trainer that takes cm2's per-token advantages, and `run_rl`."""
+"""GRPO with checklist rewards on TRL: `run_rl`, its `GRPOConfig` and its callbacks.
+
+The trainer itself (the only code that reaches into TRL's private methods) is in `cm2.train.trl_adapter`."""
 
 from __future__ import annotations
 
@@ -10,57 +12,11 @@ from typing import Any
 from cm2.data import JsonlAppender, read_dialogues
 from cm2.llm.redact import redact_tree
 from cm2.rollout.episode import StepJudge
-from cm2.rollout.monitors import rollout_monitors
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
 from cm2.train.rl_config import RLRunConfig
-from cm2.train.rollouts import CM2Rollouts, checklist_reward
-
-
-def make_trainer_class() -> type:
-    """Build the GRPOTrainer subclass lazily, so importing cm2 does not import TRL."""
-    import torch
-    from trl import GRPOTrainer
-
-    class CM2GRPOTrainer(GRPOTrainer):
-        """GRPOTrainer whose advantages are cm2's, per token, at the trajectory, turn or step level."""
-
-        def __init__(self, *args: Any, cm2_rollouts: CM2Rollouts, **kwargs: Any):
-            self.cm2_rollouts = cm2_rollouts
-            kwargs.update(rollout_func=cm2_rollouts, reward_funcs=[checklist_reward])
-            super().__init__(*args, **kwargs)
-
-        def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-            self.cm2_rollouts.rows = inputs
-            output: dict[str, Any] = super()._generate_and_score_completions(inputs)
-            batch = self.cm2_rollouts.last
-            assert batch is not None
-            width = output["completion_ids"].size(1)
-            advantages = torch.zeros((len(batch.token_advantages), width), dtype=torch.float32)
-            for row, values in enumerate(batch.token_advantages):
-                advantages[row, : min(width, len(values))] = torch.tensor(values[:width], dtype=torch.float32)
-            output["advantages"] = advantages.to(output["completion_ids"].device)
-            self._log_episode_metrics(batch.trajectories)
-            return output
-
-        def _log_episode_metrics(self, trajectories: list[Trajectory]) -> None:
-            mode = "train" if self.model is not None and self.model.training else "eval"
-            stopped = [t.stop_reason == "required_item_failed" for t in trajectories]
-            self._metrics[mode]["cm2/early_stop_rate"].append(sum(stopped) / max(1, len(stopped)))
-            for name, value in rollout_monitors(trajectories).as_metrics().items():  # reward-hacking monitors
-                self._metrics[mode][name].append(value)
-            self._metrics[mode]["cm2/rollout_seconds"].append(self.cm2_rollouts.last_rollout_seconds)
-            batch = self.cm2_rollouts.last
-            self._metrics[mode]["cm2/unavailable_dropped"].append(float(batch.dropped if batch else 0))
-            self._metrics[mode]["cm2/unavailable_retried"].append(float(self.cm2_rollouts.last_retried))
-            flat = self.cm2_rollouts.flat_counts
-            if self.cm2_rollouts.zero_spread.action == "keep" and batch is not None:
-                flat.flat = flat.left = len(self.cm2_rollouts.flat_groups(batch))
-            self._metrics[mode]["cm2/flat_groups"].append(float(flat.flat))
-            self._metrics[mode]["cm2/resampled_groups"].append(float(flat.resampled))
-            self._metrics[mode]["cm2/flat_groups_left"].append(float(flat.left))
-
-    return CM2GRPOTrainer
+from cm2.train.rollouts import CM2Rollouts
+from cm2.train.trl_adapter import make_trainer_class
 
 
 def log_writer(path: Path) -> Any:

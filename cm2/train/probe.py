@@ -94,15 +94,14 @@ def probe_callback(
                 self.run(state)
 
         def run(self, state: Any) -> None:
-            from trl.models.utils import unwrap_model_for_generation
-
             from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
+            from cm2.train.trl_adapter import generation_model
 
             trainer = self.trainer
             if trainer is None:
                 raise RuntimeError("probe callback: set its `trainer` before training")
             started = time.perf_counter()
-            with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+            with generation_model(trainer) as model:
                 was_training = model.training
                 model.eval()
                 tokenizer = trainer.processing_class

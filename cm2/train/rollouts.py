@@ -1,11 +1,12 @@
-"""TRL's `rollout_func` backed by cm2's episode runner, and the per-token advantages of each batch."""
+"""cm2's rollouts for a trainer backend: a batch of episodes run and scored, with per-token advantages
+(`RolloutRequest` in, `ScoredBatch` out: see `cm2.train.seam`)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cm2.reward import GroupScores, RewardConfig
@@ -16,20 +17,9 @@ from cm2.schema import Dialogue, Trajectory
 from cm2.scoring import score_group
 from cm2.tools import ToolEnvironment
 from cm2.train.rl_config import UnavailableVerdicts, ZeroSpreadGroups
+from cm2.train.seam import RolloutRequest, ScoredBatch
 
 log = logging.getLogger("cm2.train")
-
-
-@dataclass
-class ScoredBatch:
-    """The rollouts of one generation batch (this process's share) with their rewards and advantages."""
-
-    trajectories: list[Trajectory]
-    rewards: list[float]
-    token_advantages: list[list[float]]
-    turn_rewards: list[list[float]] = field(default_factory=list)
-    dropped: int = 0
-    """Rollouts left out for verdicts the judge could not give (no advantage)."""
 
 
 def token_advantages(dialogue: Dialogue, trajectories: list[Trajectory], scores: GroupScores) -> list[list[float]]:
@@ -46,10 +36,10 @@ def token_advantages(dialogue: Dialogue, trajectories: list[Trajectory], scores:
 
 
 class CM2Rollouts:
-    """Callable as TRL's `rollout_func`: runs every prompt of the batch as a cm2 episode.
+    """cm2's `RolloutSource`: runs every row of a `RolloutRequest` as a cm2 episode and scores the batch.
 
-    TRL hands `rollout_func` only the prompts; the trainer stashes the dataset rows in
-    `rows` first, and each row names its dialogue (`cm2_uuid`) and checklist (`cm2_checklist`).
+    Each row names its dialogue (`cm2_uuid`) and checklist (`cm2_checklist`); a trainer backend's adapter
+    (`cm2.train.trl_adapter`) builds the request and turns the `ScoredBatch` into its own tensors.
     """
 
     def __init__(
@@ -83,7 +73,6 @@ class CM2Rollouts:
         length = min(decoder.max_cache_len, episode.limits.max_context_tokens)
         self.decoder = decoder.model_copy(update={"max_cache_len": length})
         self.policy: TransformersPolicy | None = None
-        self.rows: list[dict[str, Any]] = []
         self.unavailable = unavailable or UnavailableVerdicts()
         self.last: ScoredBatch | None = None
         self.last_rollout_seconds = 0.0
@@ -93,22 +82,17 @@ class CM2Rollouts:
         self.seed = seed
         self.flat_counts = FlatGroupCounts()
 
-    def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
-        from trl.models.utils import unwrap_model_for_generation
-
-        if len(self.rows) != len(prompts):
-            raise RuntimeError(f"rollout got {len(prompts)} prompts but {len(self.rows)} stashed rows")
-        jobs = [(self.dialogues[row["cm2_uuid"]], int(row["cm2_checklist"])) for row in self.rows]
-        # One unwrap per batch: under ZeRO-3/FSDP the parameters are gathered once, so ranks whose
-        # episodes stop early never leave the others waiting in a collective.
+    def __call__(self, request: RolloutRequest) -> ScoredBatch:
+        jobs = [(self.dialogues[row["cm2_uuid"]], int(row["cm2_checklist"])) for row in request.rows]
+        # The model is entered once per batch: under ZeRO-3/FSDP the parameters are gathered once, so ranks
+        # whose episodes stop early never leave the others waiting in a collective.
         started = time.perf_counter()
-        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model:
+        with request.policy_model() as model:
             was_training = model.training
             model.eval()
-            policy = self.policy_for(model, trainer.processing_class)
+            policy = self.policy_for(model, request.tokenizer)
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
-            # Numbered like the trainer's log: these rollouts feed optimizer step global_step + 1.
-            step = int(trainer.state.global_step) + 1
+            step = request.step
             trajectories = policy.drive(self._run(runner, jobs, step))
             trajectories = self._retry_unavailable(policy, runner, jobs, trajectories, step)
             self.last = self.score(trajectories)
@@ -120,15 +104,12 @@ class CM2Rollouts:
         if self.on_trajectory is not None:
             for trajectory in trajectories:
                 self.on_trajectory(trajectory)
-        tokens = [t.tokens for t in trajectories]
-        assert all(t is not None for t in tokens)
-        return {
-            "prompt_ids": [t.prompt_ids for t in tokens if t],
-            "completion_ids": [t.completion_ids or [trainer.processing_class.eos_token_id] for t in tokens if t],
-            "logprobs": [t.logprobs or [0.0] for t in tokens if t],
-            "env_mask": [t.loss_mask or [0] for t in tokens if t],
-            "cm2_reward": self.last.rewards,
-        }
+        self.last.rollout_seconds, self.last.retried = self.last_rollout_seconds, self.last_retried
+        if self.zero_spread.action == "keep":
+            flat = len(self.flat_groups(self.last))
+            self.flat_counts = FlatGroupCounts(flat=flat, left=flat)
+        self.last.extra_metrics = self.flat_counts.as_metrics()
+        return self.last
 
     def policy_for(self, model: Any, tokenizer: Any) -> TransformersPolicy:
         """One policy per run, so its decoder (static cache, compiled step) is built and warmed up once."""
@@ -269,9 +250,9 @@ class FlatGroupCounts:
     resampled: int = 0
     left: int = 0
 
-
-def checklist_reward(
-    prompts: list[Any], completions: list[Any], cm2_reward: list[float], **_: Any
-) -> list[float | None]:
-    """TRL reward function: the trajectory reward computed by the rollout (for TRL's logs)."""
-    return list(cm2_reward)
+    def as_metrics(self) -> dict[str, float]:
+        return {
+            "cm2/flat_groups": float(self.flat),
+            "cm2/resampled_groups": float(self.resampled),
+            "cm2/flat_groups_left": float(self.left),
+        }

@@ -103,7 +103,8 @@ MAKE_TRAINER_CLASS = grpo.make_trainer_class
 
 def recording_trainer_class(gaps: list[float]) -> Any:
     """cm2's trainer that, after each rollout, scores the batch with TRL's own log-prob path (the fused
-    LM head at the trainer's temperature) and records the largest gap to the rollout's log-probs."""
+    LM head at the trainer's temperature) and records the largest gap to the rollout's log-probs.
+    It also checks that the advantages TRL's loss gets are cm2's, per token."""
     import torch
 
     base = MAKE_TRAINER_CLASS()
@@ -111,6 +112,10 @@ def recording_trainer_class(gaps: list[float]) -> Any:
     class Recording(base):  # type: ignore[misc, valid-type]
         def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
             output: dict[str, Any] = super()._generate_and_score_completions(inputs)
+            advantages, width = output["advantages"], output["completion_ids"].size(1)
+            assert advantages.shape == (len(inputs), width)
+            expected = [(a + [0.0] * width)[:width] for a in self.cm2_batch.token_advantages]
+            assert torch.allclose(advantages.cpu(), torch.tensor(expected, dtype=torch.float32))
             ids = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
             mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
             with torch.no_grad():

@@ -24,6 +24,7 @@ from cm2.integrations.verl.advantage import provide_records
 from cm2.integrations.verl.config import ESTIMATOR_NAME
 from cm2.integrations.verl.record import RolloutRecord
 from cm2.rollout.monitors import monitors_from_counts
+from cm2.train.seam import episode_metrics
 
 
 def _values(field: Any) -> list[Any]:
@@ -45,7 +46,6 @@ def record_metrics(records: Sequence[RolloutRecord]) -> dict[str, float]:
         "cm2/reward/max": float(rewards.max()),
         "cm2/reward/min": float(rewards.min()),
         "cm2/turns_reached/mean": float(np.mean([r.turns_reached for r in records])),
-        "cm2/early_stop_rate": stops.count("required_item_failed") / len(records),
         "cm2/valid_rate": float(np.mean([r.valid for r in records])),
         "cm2/tool_errors/mean": float(np.mean([r.tool_errors for r in records])),
         "cm2/unavailable_verdicts/mean": float(np.mean([r.unavailable_verdicts for r in records])),
@@ -53,8 +53,8 @@ def record_metrics(records: Sequence[RolloutRecord]) -> dict[str, float]:
     for reason in ("max_turns", "max_steps", "max_tokens", "judge_unavailable"):
         metrics[f"cm2/stop/{reason}"] = stops.count(reason) / len(records)
     counts = [r.monitors for r in records if r.monitors is not None]
-    if counts:  # reward-hacking monitors, as the embedded trainer logs them
-        metrics.update(monitors_from_counts(counts).as_metrics())
+    # the early-stop rate and reward-hacking monitors, as the embedded trainer logs them
+    metrics.update(episode_metrics(stops, monitors_from_counts(counts)))
     return metrics
 
 

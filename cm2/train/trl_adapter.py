@@ -1,0 +1,119 @@
+"""Everything cm2 knows about TRL's `GRPOTrainer` (pinned `trl==1.16.*`): the one module a TRL upgrade touches.
+
+cm2 runs and scores the rollouts (`cm2.train.seam`); TRL keeps the loss, optimizer, reference model and
+distributed machinery. Public TRL surface used here:
+- `GRPOTrainer(rollout_func=, reward_funcs=)`; `rollout_func(prompts, trainer)` returns `prompt_ids`,
+  `completion_ids`, `logprobs`, `env_mask` (TRL's tool mask: the loss covers model tokens only) and extra
+  keys, which TRL forwards to the reward functions;
+- the reward functions' `log_metric(name, value)` keyword, which logs cm2's batch metrics beside TRL's own;
+- `trl.models.utils.unwrap_model_for_generation` (`generation_model`), entered once per batch (and by the probe).
+
+Private TRL surface, because TRL has no public hook for either (its maintainers point subclasses at this
+override: huggingface/trl#4525; `rollout_func` is marked experimental):
+- `GRPOTrainer._generate_and_score_completions(self, inputs) -> dict`, overridden to
+  1. hand the batch's dataset rows to the rollout (TRL gives `rollout_func` the prompts only), and
+  2. replace `output["advantages"]` (TRL's (B,) group-normalized rewards) with cm2's per-token (B, T)
+     advantages at the trajectory, turn or step level, T = `output["completion_ids"].size(1)`;
+- the loss accepting (B, T) advantages: `GRPOTrainer._compute_loss` unsqueezes only 1-D ones (trl 1.16,
+  grpo_trainer.py l.3056), and `split_tensor_dict`/`shuffle_sequence_dict` keep dim 0 aligned.
+`tests/train/test_trl_adapter.py` checks these names and shapes against the installed TRL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from cm2.train.seam import RolloutRequest, RolloutSource, ScoredBatch
+
+
+def rollout_fields(batch: ScoredBatch, eos_token_id: int) -> dict[str, Any]:
+    """`batch` as TRL's `rollout_func` output: tokens, log-probs, loss mask, and cm2's reward and metrics
+    for `checklist_reward`. An empty completion gets one untrained end-of-sequence token (TRL pads and
+    decodes every completion)."""
+    tokens = batch.tokens()
+    metrics = batch.metrics()
+    return {
+        "prompt_ids": [t.prompt_ids for t in tokens],
+        "completion_ids": [t.completion_ids or [eos_token_id] for t in tokens],
+        "logprobs": [t.logprobs or [0.0] for t in tokens],
+        "env_mask": [t.loss_mask or [0] for t in tokens],
+        "cm2_reward": list(batch.rewards),
+        "cm2_metrics": [metrics] * len(tokens),
+    }
+
+
+def checklist_reward(
+    prompts: list[Any],
+    completions: list[Any],
+    cm2_reward: list[float],
+    cm2_metrics: list[dict[str, float]] | None = None,
+    log_metric: Callable[[str, float], None] | None = None,
+    **_: Any,
+) -> list[float | None]:
+    """TRL reward function: the trajectory rewards the rollout computed (TRL logs them as `reward`; cm2's
+    advantages replace TRL's), and the batch's metrics through TRL's `log_metric`."""
+    if log_metric is not None and cm2_metrics:
+        for name, value in cm2_metrics[0].items():
+            log_metric(name, value)
+    return list(cm2_reward)
+
+
+def advantage_tensor(batch: ScoredBatch, width: int, device: Any = None) -> Any:
+    """The batch's per-token advantages as a (B, width) float tensor: cut at `width`, zero-padded to it."""
+    import torch
+
+    advantages = torch.zeros((len(batch.token_advantages), width), dtype=torch.float32)
+    for row, values in enumerate(batch.token_advantages):
+        advantages[row, : min(width, len(values))] = torch.tensor(values[:width], dtype=torch.float32)
+    return advantages.to(device) if device is not None else advantages
+
+
+def generation_model(trainer: Any) -> AbstractContextManager[Any]:
+    """The trainer's policy model entered for generation (TRL gathers ZeRO-3/FSDP parameters here)."""
+    from trl.models.utils import unwrap_model_for_generation
+
+    return unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator)
+
+
+def make_trainer_class() -> type:
+    """Build the GRPOTrainer subclass lazily, so importing cm2 does not import TRL."""
+    from trl import GRPOTrainer
+
+    class CM2GRPOTrainer(GRPOTrainer):
+        """GRPOTrainer whose rollouts and per-token advantages are cm2's (`cm2_rollouts`)."""
+
+        def __init__(self, *args: Any, cm2_rollouts: RolloutSource, **kwargs: Any):
+            self.cm2_rollouts = cm2_rollouts
+            self.cm2_rows: list[dict[str, Any]] = []
+            self.cm2_batch: ScoredBatch | None = None
+            kwargs.update(rollout_func=self.cm2_rollout, reward_funcs=[checklist_reward])
+            super().__init__(*args, **kwargs)
+
+        def cm2_rollout(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
+            """TRL's `rollout_func`: the stashed rows as a `RolloutRequest` to cm2."""
+            if len(self.cm2_rows) != len(prompts):
+                raise RuntimeError(f"rollout got {len(prompts)} prompts but {len(self.cm2_rows)} stashed rows")
+            tokenizer: Any = self.processing_class
+            request = RolloutRequest(
+                rows=self.cm2_rows,
+                policy_model=lambda: generation_model(self),
+                tokenizer=tokenizer,
+                step=int(self.state.global_step) + 1,  # these rollouts feed the next optimizer step
+            )
+            self.cm2_batch = self.cm2_rollouts(request)
+            return rollout_fields(self.cm2_batch, tokenizer.eos_token_id)
+
+        def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+            # Private TRL method (see the module's docstring): rows in for the rollout, cm2's advantages out.
+            self.cm2_rows = inputs
+            self.cm2_batch = None
+            output: dict[str, Any] = super()._generate_and_score_completions(inputs)
+            if self.cm2_batch is None:
+                raise RuntimeError("TRL scored a batch without calling cm2's rollout_func")
+            completion_ids = output["completion_ids"]
+            output["advantages"] = advantage_tensor(self.cm2_batch, completion_ids.size(1), completion_ids.device)
+            return output
+
+    return CM2GRPOTrainer
