@@ -2,8 +2,9 @@
 endpoint, tool environments and the judge. Train, eval, the demo, the VeRL plugin and the CLI all build here.
 
 Each part is chosen by a registered name: the tool environment by `tools:` (`cm2.tools.environments`), the LLM
-client by an LLM config's `backend:` (`cm2.llm.backends`). The builders take the config sections they need,
-never a whole run config, so every front end (a YAML run, a VeRL `cm2` block, CLI flags) can call them.
+client by an LLM config's `backend:` (`cm2.llm.backends`), the judge by its config's `kind:` (`cm2.judge.kinds`).
+The builders take the config sections they need, never a whole run config, so every front end (a YAML run, a
+VeRL `cm2` block, CLI flags) can call them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from cm2.judge import ChecklistJudge, JudgeConfig
+from cm2.judge.kinds import JUDGES, register_judge
 from cm2.llm import ChatRequest, ChatResponse, LLMClient, LLMConfig, LLMError, UsageMeter
 from cm2.llm.factory import make_client
 from cm2.rollout.endpoint_policy import EndpointPolicy
@@ -26,6 +28,7 @@ __all__ = [
     "build_judge",
     "build_policy",
     "register_environment",
+    "register_judge",
 ]
 
 
@@ -80,7 +83,7 @@ def build_judge(
     meter: UsageMeter | None = None,
     no_endpoint_hint: str | None = None,
 ) -> ChecklistJudge:
-    """The checklist judge over the endpoint `llm`; without one, items with a `check` are still decided in code
-    and every other verdict is unavailable (the reason says `no_endpoint_hint`)."""
+    """The judge `config.kind` names, over the endpoint `llm`; without one, items with a `check` are still decided
+    in code and every other verdict is unavailable (the reason says `no_endpoint_hint`)."""
     client = make_client(llm, role="judge", meter=meter) if llm is not None else NoEndpoint("judge", no_endpoint_hint)
-    return ChecklistJudge(client, config)
+    return JUDGES.get(config.kind)(client, config)

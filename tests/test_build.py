@@ -12,11 +12,12 @@ from collections.abc import Callable
 
 import pytest
 
-from cm2.build import EnvironmentContext, build_environments, build_judge, register_environment
+from cm2.build import EnvironmentContext, build_environments, build_judge, register_environment, register_judge
 from cm2.eval.replay_policies import ReferencePolicy
-from cm2.judge import JudgeConfig
+from cm2.judge import ChecklistJudge, JudgeConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
-from cm2.schema import Dialogue, StateReport, ToolCall, ToolSpec
+from cm2.llm import LLMClient
+from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, StateReport, ToolCall, ToolSpec, Verdict
 from cm2.tools import HybridToolSimulator, SimulatorConfig, ToolEnvironment, ToolResult
 from cm2.train.rl_config import RLRunConfig
 
@@ -116,6 +117,37 @@ def test_without_a_judge_endpoint_the_reason_says_what_to_set() -> None:
     unavailable = [v for v in verdicts if v.item == "C0"]
     assert unavailable and all(v.satisfied is None for v in unavailable)
     assert "no judge endpoint is configured (pass --judge-base-url)" in (unavailable[0].reason or "")
+
+
+@register_judge("strict-test")
+class StrictJudge(ChecklistJudge):
+    """A judge variant registered by name: no item passes at a step that made no tool call."""
+
+    def __init__(self, client: LLMClient, config: JudgeConfig):
+        super().__init__(client, config)
+
+    async def judge_step(
+        self,
+        dialogue: Dialogue,
+        history: list[Message],
+        step: AssistantStep,
+        items: list[ChecklistItem],
+        usage: object = None,
+    ) -> list[Verdict]:
+        verdicts = await super().judge_step(dialogue, history, step, items)
+        return [v if step.calls else v.model_copy(update={"satisfied": False}) for v in verdicts]
+
+
+def test_a_judge_registered_by_name_is_built_from_the_judge_config() -> None:
+    dialogue = ledger_dialogue()
+    config = RLRunConfig.model_validate({"model": {"path": "-"}, "data": "-", "judge": {"kind": "strict-test"}})
+    judge = build_judge(config.judge, config.judge_llm)
+    assert isinstance(judge, StrictJudge)
+    runner = EpisodeRunner(ReferencePolicy([dialogue]), build_environments("ledger-test"), judge, episode_config())
+    verdicts = asyncio.run(runner.run(dialogue)).verdicts
+    assert {(v.item, v.step): v.satisfied for v in verdicts} == {("C0", 0): True, ("C1", 0): False, ("C1", 1): False}
+    with pytest.raises(ValueError, match=r"unknown judge 'lenient'; known: checklist, strict-test"):
+        JudgeConfig(kind="lenient")
 
 
 def test_choosing_bfcl_by_name_imports_bfcl_only_then() -> None:
