@@ -15,8 +15,8 @@ import pytest
 from cm2.build import EnvironmentContext, build_environments, build_judge, register_environment, register_judge
 from cm2.eval.replay_policies import ReferencePolicy
 from cm2.judge import ChecklistJudge, JudgeConfig
-from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
 from cm2.llm import LLMClient
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
 from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, StateReport, ToolCall, ToolSpec, Verdict
 from cm2.tools import HybridToolSimulator, SimulatorConfig, ToolEnvironment, ToolResult
 from cm2.train.rl_config import RLRunConfig
