@@ -82,8 +82,11 @@ def build_judge(
     *,
     meter: UsageMeter | None = None,
     no_endpoint_hint: str | None = None,
+    client: LLMClient | None = None,
 ) -> ChecklistJudge:
-    """The judge `config.kind` names, over the endpoint `llm`; without one, items with a `check` are still decided
-    in code and every other verdict is unavailable (the reason says `no_endpoint_hint`)."""
-    client = make_client(llm, role="judge", meter=meter) if llm is not None else NoEndpoint("judge", no_endpoint_hint)
+    """The judge `config.kind` names, over the endpoint `llm` (or over `client`, which the caller then closes);
+    without either, items with a `check` are still decided in code and every other verdict is unavailable (the
+    reason says `no_endpoint_hint`)."""
+    if client is None:
+        client = NoEndpoint("judge", no_endpoint_hint) if llm is None else make_client(llm, role="judge", meter=meter)
     return JUDGES.get(config.kind)(client, config)
