@@ -1,5 +1,5 @@
-"""The one place that turns config sections into the working parts of a run: LLM clients, the policy over an
-endpoint, tool environments and the judge. Train, eval, the demo, the VeRL plugin and the CLI all build here.
+"""The one place that turns config sections into the working parts of a run: LLM clients, tool environments and
+the judge. Train, eval, the demo, the VeRL plugin and the CLI all build here.
 
 Each part is chosen by a registered name: the tool environment by `tools:` (`cm2.tools.environments`), the LLM
 client by an LLM config's `backend:` (`cm2.llm.backends`), the judge by its config's `kind:` (`cm2.judge.kinds`).
@@ -9,13 +9,10 @@ VeRL `cm2` block, CLI flags) can call them.
 
 from __future__ import annotations
 
-from typing import Any
-
 from cm2.judge import ChecklistJudge, JudgeConfig
 from cm2.judge.kinds import JUDGES, register_judge
 from cm2.llm import ChatRequest, ChatResponse, LLMClient, LLMConfig, LLMError, UsageMeter
 from cm2.llm.factory import make_client
-from cm2.rollout.endpoint_policy import EndpointPolicy
 from cm2.tools import SimulatorConfig
 from cm2.tools.environments import ENVIRONMENTS, DialogueEnvironments, EnvironmentContext, register_environment
 
@@ -26,7 +23,6 @@ __all__ = [
     "build_client",
     "build_environments",
     "build_judge",
-    "build_policy",
     "register_environment",
     "register_judge",
 ]
@@ -49,18 +45,6 @@ def build_client(config: LLMConfig | None, role: str, *, meter: UsageMeter | Non
     if config is None:
         return NoEndpoint(role)
     return make_client(config, role=role, meter=meter)
-
-
-def build_policy(
-    config: LLMConfig,
-    *,
-    meter: UsageMeter | None = None,
-    send_max_tokens: bool = True,
-    extra_body: dict[str, Any] | None = None,
-) -> EndpointPolicy:
-    """A chat policy over the client `config` describes (usage recorded under the role `policy`)."""
-    client = make_client(config, role="policy", meter=meter)
-    return EndpointPolicy(client, send_max_tokens=send_max_tokens, extra_body=extra_body, name=config.model)
 
 
 def build_environments(

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from cm2.llm.config import LLMConfig
 from cm2.llm.factory import make_client
@@ -52,6 +55,14 @@ def register_environment(name: str) -> Callable[[EnvironmentBuilder], Environmen
 def environment_name(name: str) -> str:
     """`name` when a tool environment is registered under it (a pydantic validator for `tools:` fields)."""
     return ENVIRONMENTS.check(name)
+
+
+EnvironmentName = Annotated[
+    str,
+    AfterValidator(environment_name),
+    Field(description="The registered tool environment: simulated, or a plug-in's such as bfcl."),
+]
+"""The type of a config's `tools:` field."""
 
 
 def simulator_factory(llm: LLMClient | None, config: SimulatorConfig | None = None) -> DialogueEnvironments:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cm2.config import YamlConfig
 from cm2.judge.config import JudgeConfig
@@ -13,7 +13,7 @@ from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.rollout.policy import DecoderConfig
 from cm2.tools import SimulatorConfig
-from cm2.tools.environments import environment_name
+from cm2.tools.environments import EnvironmentName
 from cm2.train.models import LoraOptions, ModelConfig
 
 
@@ -58,9 +58,7 @@ class RLRunConfig(YamlConfig):
     unavailable: UnavailableVerdicts = Field(
         default_factory=UnavailableVerdicts, description="Rollouts with verdicts the judge could not give."
     )
-    tools: Annotated[str, AfterValidator(environment_name)] = Field(
-        default="simulated", description="The registered tool environment: simulated, or a plug-in's (bfcl)."
-    )
+    tools: EnvironmentName = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
     group_size: int = Field(default=8, ge=2, description="Rollouts per dialogue (the paper: 24 or 48).")

@@ -8,9 +8,9 @@ top-level `cm2` block. Both are plain mappings in the hydra config, validated he
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from cm2.config import YamlConfig
 from cm2.judge.config import JudgeConfig
@@ -18,7 +18,7 @@ from cm2.llm.config import LLMConfig
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.tools import SimulatorConfig
-from cm2.tools.environments import environment_name
+from cm2.tools.environments import EnvironmentName
 
 AGENT_NAME = "cm2_agent"
 ESTIMATOR_NAME = "cm2_checklist"
@@ -35,9 +35,7 @@ class VerlRolloutConfig(YamlConfig):
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     judge_llm: LLMConfig | None = Field(default=None, description="Judge endpoint; items with a `check` need none.")
-    tools: Annotated[str, AfterValidator(environment_name)] = Field(
-        default="simulated", description="The registered tool environment: simulated, or a plug-in's (bfcl)."
-    )
+    tools: EnvironmentName = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
     stop_token_ids: list[int] = Field(
