@@ -69,7 +69,12 @@ class Registry(Generic[T]):
         known_names = self.names()
         if name not in known_names:
             known = ", ".join(known_names) or "(none)"
-            hint = f"; plug-ins register through the entry-point group {self.group!r}" if self.group else ""
+            hint = (
+                f"; installed plug-ins register through the entry-point group {self.group!r} (after changing "
+                "them, reinstall the package: pip install --no-deps -e .)"
+                if self.group
+                else ""
+            )
             raise UnknownName(f"unknown {self.what} {name!r}; known: {known}{hint}")
         return name
 
