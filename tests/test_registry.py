@@ -26,7 +26,7 @@ def test_an_unknown_name_lists_the_known_ones() -> None:
     registry: Registry[object] = Registry("widget", group="cm2.no_such_group")
     registry.register("b")(1)
     registry.register_lazy("a", "json:dumps")
-    with pytest.raises(UnknownName, match=r"unknown widget 'c'; known: a, b; plug-ins register through .*cm2.no_such"):
+    with pytest.raises(UnknownName, match=r"unknown widget 'c'; known: a, b; installed plug-ins .*'cm2.no_such_group'"):
         registry.get("c")
     assert registry.check("a") == "a"
 
