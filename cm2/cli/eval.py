@@ -129,12 +129,13 @@ def checklist_command(
     A rollout that failed or lacks a verdict is left out of the scores and not saved: the command exits 1,
     and running it again retries just those rollouts.
     """
+    from cm2.build import build_environments, build_judge
     from cm2.cli.guard import check_paths, print_problems
     from cm2.data.errors import no_usable_records
     from cm2.data.io import read_dialogues
-    from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
-    from cm2.judge import ChecklistJudge, JudgeConfig
-    from cm2.llm import LLMConfig, UsageMeter, make_client
+    from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist
+    from cm2.judge import JudgeConfig
+    from cm2.llm import LLMConfig, UsageMeter
     from cm2.rollout.endpoint_policy import EndpointPolicy
     from cm2.rollout.episode import EpisodeConfig
 
@@ -165,19 +166,13 @@ def checklist_command(
     meter = UsageMeter()
     if judge_base_url is not None and judge_model is not None:
         judge_settings.model = judge_settings.model or judge_model
-        judge_client = make_client(llm(judge_base_url, judge_model, judge_api_key_env), role="judge", meter=meter)
-        judge = ChecklistJudge(judge_client, judge_settings)
+        judge = build_judge(judge_settings, llm(judge_base_url, judge_model, judge_api_key_env), meter=meter)
     else:
-        from cm2.train.components import NoEndpoint
-
-        no_judge = NoEndpoint("judge", "pass --judge-base-url and --judge-model")
-        judge = ChecklistJudge(no_judge, judge_settings.model_copy(update={"cache_path": None}))
+        no_cache = judge_settings.model_copy(update={"cache_path": None})
+        judge = build_judge(no_cache, None, no_endpoint_hint="pass --judge-base-url and --judge-model")
     sim_url, sim_model = simulator_base_url or judge_base_url, simulator_model or judge_model
-    sim_client = (
-        make_client(llm(sim_url, sim_model, judge_api_key_env), role="tool_simulator", meter=meter)
-        if sim_url and sim_model
-        else None
-    )
+    sim_llm = llm(sim_url, sim_model, judge_api_key_env) if sim_url and sim_model else None
+    make_env = build_environments("simulated", settings.simulator, sim_llm, meter=meter)
     config = {"dialogues": str(dialogues), "judge_model": judge_model, "simulator_model": sim_model}
     try:
         with _policy_endpoint(checkpoint, base_url, model, chat_template) as (url, name):
@@ -191,7 +186,7 @@ def checklist_command(
                     settings,
                     model=name,
                     out_dir=target,
-                    make_env=simulator_factory(sim_client, settings.simulator),
+                    make_env=make_env,
                     meter=meter,
                     config={**config, "policy_base_url": url if checkpoint is None else "in-process"},
                 )

@@ -130,10 +130,9 @@ def judge_command(
     from rich.console import Console
     from rich.markup import escape
 
+    from cm2.build import build_client, build_judge
     from cm2.cli.guard import check_paths, print_problems
     from cm2.data.errors import RecordError
-    from cm2.judge import ChecklistJudge
-    from cm2.llm.factory import make_client
     from cm2.reward import RewardConfig
 
     console, errors = Console(), Console(stderr=True)
@@ -153,8 +152,8 @@ def judge_command(
         raise typer.Exit(2) from None
 
     async def run() -> RunSummary:
-        client = make_client(llm_config, role="judge")
-        judge = ChecklistJudge(client, judge_config)
+        client = build_client(llm_config, "judge")
+        judge = build_judge(judge_config, llm_config, client=client)
         try:
             return await _run_with_progress(
                 trajectories, dialogues, out, judge, reward_config, show, console, errors, allow_partial

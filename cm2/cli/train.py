@@ -90,7 +90,7 @@ def rl_command(
     ] = None,
 ) -> None:
     """GRPO with checklist rewards: episodes replay the user turns, tools answer, the judge scores each step."""
-    from cm2.train.components import build_judge, environment_factory
+    from cm2.build import build_environments, build_judge
     from cm2.train.grpo import run_rl
     from cm2.train.rl_config import RLRunConfig
 
@@ -108,7 +108,8 @@ def rl_command(
         raise typer.BadParameter(str(exc), param_hint="--config") from exc
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        final = run_rl(run_config, make_env=environment_factory(run_config), judge=build_judge(run_config))
+        make_env = build_environments(run_config.tools, run_config.simulator, run_config.simulator_llm)
+        final = run_rl(run_config, make_env=make_env, judge=build_judge(run_config.judge, run_config.judge_llm))
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc

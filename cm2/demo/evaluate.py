@@ -129,24 +129,21 @@ def evaluate_policy(
     drive: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run,
 ) -> ModelScores:
     """Run and score every held-out dialogue once with `policy` (`drive` runs the episodes' event loop)."""
+    from cm2.build import build_environments, build_judge
     from cm2.demo.scoring import heldout_intervals, score_dialogue
     from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist
     from cm2.eval.deterministic import deterministic_only
-    from cm2.judge import ChecklistJudge
     from cm2.judge.config import JudgeConfig
-    from cm2.llm.factory import make_client
     from cm2.rollout.episode import EpisodeConfig, EpisodeLimits
     from cm2.rollout.policy import SamplingParams
-    from cm2.tools.bfcl import BfclEnvironment
-    from cm2.train.components import NoEndpoint, bfcl_entry_id
+    from cm2.tools.bfcl import bfcl_entry_id
 
     if llm is None:
         dialogues = [deterministic_only(d) for d in dialogues]
     check_reference_fits(dialogues, settings, getattr(policy, "tokenizer", None))
     longest = max(len(d.turns()) for d in dialogues)
     max_turns = longest if settings.max_turns is None else settings.max_turns
-    client = make_client(llm, role="judge") if llm is not None else NoEndpoint("judge")
-    judge = ChecklistJudge(client, JudgeConfig(model=llm.model if llm is not None else ""))
+    judge = build_judge(JudgeConfig(model=llm.model if llm is not None else ""), llm)
     episode = EpisodeConfig(
         limits=EpisodeLimits(
             max_turns=max_turns,
@@ -166,7 +163,7 @@ def evaluate_policy(
             run_settings,
             model=name,
             out_dir=folder,
-            make_env=lambda d: BfclEnvironment.from_entry(bfcl_entry_id(d)),
+            make_env=build_environments("bfcl"),
             config={"checkpoint": checkpoint},
         )
     )

@@ -88,12 +88,13 @@ def _log_rewards(folder: Path) -> list[float]:
 
 def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Level) -> dict[str, Any]:
     """GRPO with checklist rewards from the SFT model; every rollout calls BFCL's backends for real."""
-    from cm2.train.components import build_judge, environment_factory
+    from cm2.build import build_environments, build_judge
     from cm2.train.grpo import run_rl
 
     run = config.rl_run(model, str(data), str(folder), level)
     with bf16_generation(run.bf16, run.use_cpu):
-        final = run_rl(run, make_env=environment_factory(run), judge=build_judge(run))
+        make_env = build_environments(run.tools, run.simulator, run.simulator_llm)
+        final = run_rl(run, make_env=make_env, judge=build_judge(run.judge, run.judge_llm))
     drop_checkpoints(folder)
     rewards = _log_rewards(folder)
     from cm2.train.probe import PROBE_FILE, read_probe

@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field
 from cm2.data import JsonlAppender
 from cm2.eval.checklist_metrics import rollout_metrics, summarize_scores
 from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
-from cm2.llm import LLMClient, UsageMeter, usage_key
+from cm2.llm import UsageMeter, usage_key
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge
 from cm2.rollout.policy import ChatPolicy, TokenPolicy
 from cm2.schema import Dialogue, Trajectory
-from cm2.tools import HybridToolSimulator, SimulatorConfig, ToolBook, ToolEnvironment
+from cm2.tools import SimulatorConfig, ToolEnvironment
+from cm2.tools.environments import simulator_factory
 
 log = logging.getLogger("cm2.eval")
 TRAJECTORIES = "checklist_trajectories.jsonl"
@@ -35,21 +36,6 @@ class ChecklistEvalSettings(BaseModel):
     reward: RewardConfig = Field(
         default_factory=RewardConfig, description="How rollouts are scored: the trained run's reward settings."
     )
-
-
-def simulator_factory(
-    llm: LLMClient | None, config: SimulatorConfig | None = None
-) -> Callable[[Dialogue], ToolEnvironment]:
-    """A fresh hybrid simulator per episode (recorded calls and examples built once per dialogue)."""
-    books: dict[str, ToolBook] = {}
-
-    def make(dialogue: Dialogue) -> ToolEnvironment:
-        book = books.get(dialogue.uuid)
-        if book is None:
-            book = books[dialogue.uuid] = ToolBook.from_dialogue(dialogue)
-        return HybridToolSimulator(book, llm, config)
-
-    return make
 
 
 def _key(uuid: str, checklist: int, rollout: int) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from cm2.config import YamlConfig
+from cm2.judge.kinds import judge_name
 
 JudgeMode = Literal["per_item", "batched", "released"]
 TiePolicy = Literal["false", "true", "none"]
@@ -16,6 +17,9 @@ TiePolicy = Literal["false", "true", "none"]
 class JudgeConfig(YamlConfig):
     """How the judge asks: which items, in which prompt shape, how many times, how hard it retries."""
 
+    kind: Annotated[
+        str, AfterValidator(judge_name), Field(description="The registered judge: checklist (cm2.judge.kinds).")
+    ] = "checklist"
     mode: Annotated[
         JudgeMode,
         Field(

@@ -6,15 +6,17 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from cm2.config import YamlConfig
+from cm2.llm.backends import backend_name
 from cm2.llm.prices import PriceTable
 from cm2.llm.protocol import ChatRequest, ReasoningEffort
 from cm2.llm.redact import redact_url
 from cm2.llm.structured import DialectChoice
 
-BackendKind = Literal["openai", "transformers"]
+BackendKind = Annotated[str, AfterValidator(backend_name)]
+"""The name of a registered LLM backend (`openai`, `transformers`, or one a plug-in registers)."""
 
 
 class LLMConfig(YamlConfig):
@@ -25,7 +27,8 @@ class LLMConfig(YamlConfig):
 
     backend: BackendKind = Field(
         default="openai",
-        description="`openai`: any OpenAI-compatible HTTP endpoint; `transformers`: a model loaded in this process.",
+        description="`openai`: any OpenAI-compatible HTTP endpoint; `transformers`: a model loaded in this process "
+        "(or a backend registered by name, see cm2.llm.backends).",
     )
     model: str = Field(description="Model name sent to the endpoint, or the local path for `transformers`.")
     base_urls: list[str] = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cm2.llm.backends import LLM_BACKENDS
 from cm2.llm.cache import CachedClient, ResponseCache
 from cm2.llm.config import LLMConfig
 from cm2.llm.protocol import LLMClient
@@ -9,16 +10,8 @@ from cm2.llm.usage import MeteredClient, UsageMeter
 
 
 def make_backend(config: LLMConfig) -> LLMClient:
-    """The bare backend for `config` (no cache, no metering)."""
-    if config.backend == "openai":
-        from cm2.llm.openai_backend import OpenAIBackend
-
-        return OpenAIBackend(config)
-    if config.backend == "transformers":
-        from cm2.llm.transformers_backend import TransformersBackend
-
-        return TransformersBackend.from_config(config)
-    raise ValueError(f"unknown LLM backend {config.backend!r}")
+    """The bare backend for `config` (no cache, no metering), built by the backend registered under its name."""
+    return LLM_BACKENDS.get(config.backend)(config)
 
 
 def make_client(config: LLMConfig, *, role: str = "default", meter: UsageMeter | None = None) -> LLMClient:

@@ -18,12 +18,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from cm2.schema import FunctionCall, FunctionSpec, StateReport, ToolCall, ToolSpec
+from cm2.schema import Dialogue, FunctionCall, FunctionSpec, StateReport, ToolCall, ToolSpec
 from cm2.tools.python_tools import PythonTools, public_methods
 from cm2.tools.result import ToolResult, error_result
 
 if TYPE_CHECKING:
     from cm2.tools.bfcl_state import ReferenceStates
+    from cm2.tools.environments import DialogueEnvironments, EnvironmentContext
 
 MULTI_TURN_CATEGORIES = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
 _INSTALL_HINT = "BFCL support needs the optional extra: pip install 'cm2[bfcl]' (the `bfcl-eval` package)"
@@ -236,3 +237,15 @@ class BfclEnvironment:
                 raise ValueError(f"{text!r} passes positional arguments to an unknown function {name!r}")
             kwargs = dict(inspect.signature(method).bind(*args, **kwargs).arguments)
         return ToolCall(function=FunctionCall(name=name, arguments=json.dumps(kwargs, ensure_ascii=False)))
+
+
+def bfcl_entry_id(dialogue: Dialogue) -> str:
+    """The BFCL entry a dialogue came from: its `bfcl_id` field, else its uuid."""
+    extra = dialogue.model_extra or {}
+    return str(extra.get("bfcl_id") or dialogue.uuid)
+
+
+def bfcl_environments(context: EnvironmentContext) -> DialogueEnvironments:
+    """The tool environment `bfcl` (registered in pyproject.toml's `cm2.environments` entry points): BFCL's
+    real backends, fresh per episode, for the entry each dialogue came from (no simulator is used)."""
+    return lambda dialogue: BfclEnvironment.from_entry(bfcl_entry_id(dialogue))

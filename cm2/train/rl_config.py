@@ -13,6 +13,7 @@ from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.rollout.policy import DecoderConfig
 from cm2.tools import SimulatorConfig
+from cm2.tools.environments import EnvironmentName
 from cm2.train.models import LoraOptions, ModelConfig
 
 
@@ -72,7 +73,7 @@ class RLRunConfig(YamlConfig):
     unavailable: UnavailableVerdicts = Field(
         default_factory=UnavailableVerdicts, description="Rollouts with verdicts the judge could not give."
     )
-    tools: Literal["simulated", "bfcl"] = "simulated"
+    tools: EnvironmentName = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
     tasks: Literal["dialogue", "turn"] = Field(

@@ -16,6 +16,7 @@ pytest.importorskip("bfcl_eval")
 from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import execute_multi_turn_func_call
 from conftest import demo_app
 
+from cm2.build import NoEndpoint
 from cm2.data.io import read_dialogues
 from cm2.demo.bfcl_dialogue import compact_spec, entry_to_dialogue
 from cm2.demo.bfcl_import import ImportOptions, import_bfcl, manifest_path
@@ -27,7 +28,6 @@ from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec
 from cm2.scoring import score_trajectory
 from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
-from cm2.train.components import NoEndpoint
 
 # a file-system entry (positional `sort('final_report.pdf')`), a trading one, and a missing-parameter one
 ENTRIES = ["multi_turn_base_0", "multi_turn_base_20", "multi_turn_miss_param_3"]

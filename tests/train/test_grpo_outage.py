@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from rl_builders import tiny_rl_config
 
+from cm2.build import build_judge
 from cm2.llm.testing import FakeOpenAIServer, FaultConfig
 from cm2.schema import Trajectory
 from cm2.tools import HybridToolSimulator
-from cm2.train.components import build_judge
 from cm2.train.grpo import run_rl
 
 
@@ -32,7 +32,7 @@ def train_one_step(tmp_path: Path, model: Path, judge_url: str, unavailable: dic
         unavailable=unavailable,
         episode={"limits": {"max_turns": 1, "max_steps_per_turn": 1}},
     )
-    run_rl(config, make_env=HybridToolSimulator, judge=build_judge(config))
+    run_rl(config, make_env=HybridToolSimulator, judge=build_judge(config.judge, config.judge_llm))
     return list(json.loads((tmp_path / "out" / "train_log.json").read_text()))
 
 

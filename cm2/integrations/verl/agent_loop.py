@@ -61,11 +61,10 @@ class CM2AgentLoop(AgentLoopBase):
         self.response_length = int(self.rollout_config.response_length)
         self.cm2: VerlRolloutConfig = rollout_config(self.config)
         self.reward: RewardConfig = reward_config(self.config.algorithm)
-        self.model_path = str(self.config.actor_rollout_ref.model.get("path", "-"))
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         dialogue, checklist = dialogue_from_row(kwargs.get("extra_info"))
-        services = services_for(self.cm2, self.model_path)
+        services = services_for(self.cm2)
         policy = ServerTokenPolicy(
             self.server_manager,
             self.tokenizer,

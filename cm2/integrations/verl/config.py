@@ -8,7 +8,7 @@ top-level `cm2` block. Both are plain mappings in the hydra config, validated he
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -18,8 +18,7 @@ from cm2.llm.config import LLMConfig
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.tools import SimulatorConfig
-from cm2.train.models import ModelConfig
-from cm2.train.rl_config import RLRunConfig
+from cm2.tools.environments import EnvironmentName
 
 AGENT_NAME = "cm2_agent"
 ESTIMATOR_NAME = "cm2_checklist"
@@ -36,7 +35,7 @@ class VerlRolloutConfig(YamlConfig):
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     judge_llm: LLMConfig | None = Field(default=None, description="Judge endpoint; items with a `check` need none.")
-    tools: Literal["simulated", "bfcl"] = "simulated"
+    tools: EnvironmentName = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
     simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
     stop_token_ids: list[int] = Field(
@@ -49,19 +48,6 @@ class VerlRolloutConfig(YamlConfig):
         description="Append every finished episode (messages, verdicts, rewards) to JSONL files in this folder, "
         "one file per agent-loop worker process.",
     )
-
-    def run_config(self, model_path: str = "-", data: str = "-") -> RLRunConfig:
-        """The equivalent embedded-run config, so cm2.train.components builds the same judge and tools."""
-        return RLRunConfig(
-            model=ModelConfig(path=model_path),
-            data=data,
-            episode=self.episode,
-            judge=self.judge,
-            judge_llm=self.judge_llm,
-            tools=self.tools,
-            simulator=self.simulator,
-            simulator_llm=self.simulator_llm,
-        )
 
 
 def plain(config: Any) -> dict[str, Any]:

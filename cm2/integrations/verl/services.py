@@ -20,12 +20,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from cm2.build import build_environments, build_judge
 from cm2.data import JsonlAppender
 from cm2.integrations.verl.config import VerlRolloutConfig
 from cm2.rollout.episode import StepJudge
 from cm2.schema import Dialogue, ToolCall, ToolSpec
 from cm2.tools import ToolEnvironment, ToolResult
-from cm2.train.components import build_judge, environment_factory
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Services:
 _SERVICES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Services]] = weakref.WeakKeyDictionary()
 
 
-def services_for(config: VerlRolloutConfig, model_path: str = "-") -> Services:
+def services_for(config: VerlRolloutConfig) -> Services:
     """The shared judge and environment factory for `config` on the running event loop."""
     loop = asyncio.get_running_loop()
     per_loop = _SERVICES.setdefault(loop, {})
@@ -79,8 +79,9 @@ def services_for(config: VerlRolloutConfig, model_path: str = "-") -> Services:
                 "cm2: no judge endpoint (cm2.judge_llm): only checklist items with a `check` get verdicts, the "
                 "others are recorded as unavailable"
             )
-        run = config.run_config(model_path=model_path)
-        found = per_loop[key] = Services(make_env=environment_factory(run), judge=build_judge(run))
+        make_env = build_environments(config.tools, config.simulator, config.simulator_llm)
+        judge = build_judge(config.judge, config.judge_llm, no_endpoint_hint="set `cm2.judge_llm` in the VeRL config")
+        found = per_loop[key] = Services(make_env=make_env, judge=judge)
     return found
 
 

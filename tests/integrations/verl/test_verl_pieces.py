@@ -91,8 +91,8 @@ def test_settings_blocks_are_validated() -> None:
     assert block.episode.limits.max_turns == 30
     with pytest.raises(ValueError, match=r"cm2: invalid rollout settings"):
         rollout_config({"cm2": {"judge_url": "http://x"}})
-    run = block.run_config(model_path="/models/policy")
-    assert run.model.path == "/models/policy" and run.episode == block.episode
+    with pytest.raises(ValueError, match=r"unknown tool environment 'gym'; known: .*simulated"):
+        rollout_config({"cm2": {"tools": "gym"}})
 
 
 def test_records_carry_the_monitor_counts_through_json() -> None:
