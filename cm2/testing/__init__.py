@@ -16,6 +16,7 @@ from cm2.testing.dialogues import (
     tool_spec,
     two_turn_dialogue,
     weather_dialogue,
+    weather_tool,
 )
 from cm2.testing.fakes import EchoTools, RuleJudge, ScriptedPolicy, even_length, made_a_call
 from cm2.testing.judge_answers import judge_prompt, reply_judge
@@ -37,4 +38,5 @@ __all__ = [
     "tool_spec",
     "two_turn_dialogue",
     "weather_dialogue",
+    "weather_tool",
 ]

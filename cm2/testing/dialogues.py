@@ -26,6 +26,12 @@ def tool_spec(
     return {"type": "function", "function": {"name": name, **described, "parameters": parameters}}
 
 
+def weather_tool() -> dict[str, Any]:
+    """The get_weather tool record: a city, and a unit that is C or F."""
+    unit = {"type": "string", "enum": ["C", "F"]}
+    return tool_spec("get_weather", {"city": {"type": "string"}, "unit": unit}, ["city"], "Current weather for a city.")
+
+
 def reply_item(item_id: str, weight: float = 1.0, **extra: Any) -> dict[str, Any]:
     """A checklist item on the user-visible reply."""
     return {

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from typing import Any
 
 from cm2.annotate.reference import label_from_reference
 from cm2.schema import Dialogue
-
-
-def sample_dialogue() -> Dialogue:
-    """The bundled released-format sample (one dialogue, three turns, one tool call)."""
-    text = resources.files("cm2.data").joinpath("samples/cm2_reference_sample.json").read_text(encoding="utf-8")
-    return Dialogue.model_validate(json.loads(text)[0])
+from cm2.testing import tool_spec
 
 
 def tool(name: str, **params: str) -> dict[str, Any]:
-    properties = {p: {"type": kind} for p, kind in params.items()}
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": f"{name} tool",
-            "parameters": {"type": "object", "properties": properties, "required": list(params)},
-        },
-    }
+    """A tool whose parameters are all required, each of the given JSON type."""
+    return tool_spec(name, {p: {"type": kind} for p, kind in params.items()}, list(params), f"{name} tool")
 
 
 def call(call_id: str, name: str, **arguments: Any) -> dict[str, Any]:

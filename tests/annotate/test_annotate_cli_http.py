@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from cm2.annotate.config import ValidationOptions
 from cm2.annotate.validate import checklist_problems
 from cm2.cli import app
-from cm2.llm.testing import FakeOpenAIServer, FaultConfig, refusing_base_url
+from cm2.llm.testing import OUTAGES, FakeOpenAIServer, FaultConfig, outage_base_url
 from cm2.schema import Dialogue, validate_dialogue
 
 
@@ -159,23 +159,10 @@ def test_sigkill_mid_run_then_rerun_loses_and_repeats_nothing(tmp_path: Path) ->
     assert summary["skipped (already done)"] == len(first) and summary["labeled"] == 30 - len(first)
 
 
-OUTAGES: dict[str, FaultConfig | None] = {
-    "401": FaultConfig(error_401=1.0),
-    "500": FaultConfig(error_500=1.0),
-    "hang": FaultConfig(hang=1.0, hang_s=60),
-    "refused": None,
-}
-
-
 @contextmanager
 def _endpoint(outage: str, dialogues: list[Dialogue]) -> Iterator[str]:
-    faults = OUTAGES[outage]
-    if faults is None:
-        with refusing_base_url() as url:
-            yield url
-    else:
-        with FakeOpenAIServer(_Annotator(dialogues), faults=faults) as server:
-            yield server.base_url
+    with outage_base_url(outage, _Annotator(dialogues)) as url:
+        yield url
 
 
 def _label(tmp_path: Path, url: str, *extra: str) -> Any:

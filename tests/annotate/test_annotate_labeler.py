@@ -7,13 +7,14 @@ import copy
 import json
 from typing import Any
 
-from annotate_builders import answer_for, multi_call_dialogue, sample_dialogue
+from annotate_builders import answer_for, multi_call_dialogue
 
 from cm2.annotate.answer import parse_checklist
 from cm2.annotate.config import LabelOptions
 from cm2.annotate.labeler import ChecklistLabeler
 from cm2.llm.fake import ScriptedLLM
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError, Usage
+from cm2.testing import sample_dialogue
 
 
 def _respond(value: Any, cost: float = 0.01) -> ChatResponse:

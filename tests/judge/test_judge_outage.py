@@ -21,26 +21,14 @@ from judge_builders import content_judge, write_inputs
 from typer.testing import CliRunner
 
 from cm2.cli import app
-from cm2.llm.testing import FakeOpenAIServer, FaultConfig, refusing_base_url
-
-OUTAGES: dict[str, FaultConfig | None] = {
-    "401": FaultConfig(error_401=1.0),
-    "500": FaultConfig(error_500=1.0),
-    "hang": FaultConfig(hang=1.0, hang_s=60),
-    "refused": None,
-}
+from cm2.llm.testing import OUTAGES, FakeOpenAIServer, FaultConfig, outage_base_url
 
 
 @contextmanager
 def judge_endpoint(outage: str) -> Iterator[str]:
     """The base URL of a judge suffering `outage`."""
-    faults = OUTAGES[outage]
-    if faults is None:
-        with refusing_base_url() as url:
-            yield url
-    else:
-        with FakeOpenAIServer(content_judge, faults=faults) as server:
-            yield server.base_url
+    with outage_base_url(outage, content_judge) as url:
+        yield url
 
 
 def config(tmp_path: Path, attempts: int = 1, max_retries: int = 1) -> Path:
