@@ -73,40 +73,31 @@ def build(path: Path, shape: str, vocab: int) -> Path:
     )
     tokenizer.add_special_tokens({"additional_special_tokens": specials})
     s = SHAPES[shape]
+    sizes = {
+        "vocab_size": vocab,
+        "hidden_size": s["hidden_size"],
+        "intermediate_size": s["intermediate_size"],
+        "num_hidden_layers": s["num_hidden_layers"],
+        "num_attention_heads": s["heads"],
+        "num_key_value_heads": s["kv"],
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    torch.manual_seed(0)
     if "gemma3" in shape:
         gemma = Gemma3TextConfig(
-            vocab_size=vocab,
-            hidden_size=s["hidden_size"],
-            intermediate_size=s["intermediate_size"],
-            num_hidden_layers=s["num_hidden_layers"],
-            num_attention_heads=s["heads"],
-            num_key_value_heads=s["kv"],
+            **sizes,
             head_dim=s["head_dim"],
             sliding_window=s["sliding_window"],
             max_position_embeddings=32_768,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
             bos_token_id=tokenizer.pad_token_id,
         )
-        torch.manual_seed(0)
         Gemma3ForCausalLM(gemma).save_pretrained(path)
-        tokenizer.save_pretrained(path)
-        return path
-    config = Qwen3Config(
-        vocab_size=vocab,
-        hidden_size=s["hidden_size"],
-        intermediate_size=s["intermediate_size"],
-        num_hidden_layers=s["num_hidden_layers"],
-        num_attention_heads=s["heads"],
-        num_key_value_heads=s["kv"],
-        head_dim=128 if shape != "tiny" else 16,
-        max_position_embeddings=8192,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    Qwen3ForCausalLM(config).save_pretrained(path)
+    else:
+        qwen = Qwen3Config(
+            **sizes, head_dim=128 if shape != "tiny" else 16, max_position_embeddings=8192, tie_word_embeddings=True
+        )
+        Qwen3ForCausalLM(qwen).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 

@@ -5,11 +5,7 @@ with one line, and a rerun finishes the job. Against the real fault-injecting HT
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +18,7 @@ from typer.testing import CliRunner
 
 from cm2.cli import app
 from cm2.llm.testing import OUTAGES, FakeOpenAIServer, FaultConfig, outage_base_url
+from cm2.testing.processes import kill_cli_when
 
 
 @contextmanager
@@ -132,14 +129,7 @@ def test_sigkill_and_flaky_judge_then_reruns_lose_repeat_and_invent_nothing(tmp_
     with FakeOpenAIServer(content_judge, faults=faults, seed=5, latency_s=0.05) as server:
         args = ["judge", str(trajectories), str(dialogues), str(out), "--config", str(cfg)]
         args += ["--llm-base-url", server.base_url, "--show", "0"]
-        command = [sys.executable, "-c", "from cm2.cli import main; main()", *args]
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while not records(out) and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        process = kill_cli_when(args, lambda: bool(records(out)), timeout_s=120)
         assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
         first = records(out)
         assert 0 < len(first) < 36  # the kill landed mid-run
