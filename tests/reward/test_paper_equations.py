@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from paper_equations import Item, Rows, random_case, step_advantages, trajectory_advantages, turn_advantages
 
 from cm2.reward import RewardConfig, ScoredRollout, TurnSpec, compute_group, score_rollout
+from cm2.testing.paper_equations import Item, Rows, random_case, step_advantages, trajectory_advantages, turn_advantages
 
 CASES = 3000  # x 3 levels x 2 scales = 18,000 comparisons, as in the count
 EPS = 1e-6
