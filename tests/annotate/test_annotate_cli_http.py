@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import yaml
-from annotate_builders import answer_for, find_dialogue, synthetic_dialogue
 from typer.testing import CliRunner
 
 from cm2.annotate.config import ValidationOptions
@@ -20,11 +19,12 @@ from cm2.annotate.validate import checklist_problems
 from cm2.cli import app
 from cm2.llm.testing import OUTAGES, FakeOpenAIServer, FaultConfig, outage_base_url
 from cm2.schema import Dialogue, validate_dialogue
+from cm2.testing.annotation import find_dialogue, order_dialogue, reference_answer
 from cm2.testing.processes import kill_cli_when
 
 
 def _dataset(path: Path, n: int) -> list[Dialogue]:
-    dialogues = [synthetic_dialogue(i) for i in range(n)]
+    dialogues = [order_dialogue(i) for i in range(n)]
     path.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues), encoding="utf-8")
     return dialogues
 
@@ -41,7 +41,7 @@ class _Annotator:
 
     def __call__(self, body: dict[str, Any]) -> str:
         dialogue = find_dialogue(body["messages"], self.dialogues)
-        answer = answer_for(dialogue)
+        answer = reference_answer(dialogue)
         self.answers += 1
         if self.junk_every and self.answers % self.junk_every == 0:
             self.junk_sent += 1
