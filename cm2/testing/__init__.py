@@ -1,9 +1,10 @@
 """The shared test kit: small dialogues, scripted policies, tools and judges, and scripted judge-model
 answers, used by the tests and by the benchmark scripts (which run outside pytest).
 
-Re-exported here: `dialogues`, `fakes`, `judge_answers`. Imported by module, because they pull in more:
-`annotation` (annotation dialogues and annotator answers), `processes` (SIGKILL-and-resume runs of the CLI),
-`paper_equations` and `paper_comparison` (the paper's reward equations, plainly, beside cm2's).
+Re-exported here: `dialogues`, `fakes`, `judge_answers`. Imported by module: `messages` (message records
+to write dialogues with), `annotation` (annotation dialogues and annotator answers), `processes`
+(SIGKILL-and-resume runs of the CLI), `paper_equations` and `paper_comparison` (the paper's reward
+equations, plainly, beside cm2's).
 
 Nothing in cm2's production packages imports this package (an import contract in pyproject.toml checks
 it). Test helpers for one area only stay beside their tests (`tests/<area>/*_builders.py`); test servers,

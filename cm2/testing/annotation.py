@@ -1,33 +1,13 @@
-"""Dialogues for annotation tests and benchmarks, the message records they are written with, and what a
-scripted annotator model answers about them."""
+"""Dialogues for annotation tests and benchmarks, and what a scripted annotator model answers about them."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from cm2.annotate.reference import label_from_reference
 from cm2.schema import Dialogue
 from cm2.testing.dialogues import tool_spec
-
-
-def call(call_id: str, name: str, **arguments: Any) -> dict[str, Any]:
-    """A tool-call record with JSON-text arguments."""
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-
-
-def assistant(thinking: str, *calls: dict[str, Any], reply: str = "") -> dict[str, Any]:
-    """An assistant message: `<think>` reasoning, then the reply if any, and the tool calls if any."""
-    content = f"<think>\n{thinking}\n</think>" + (f"\n\n{reply}" if reply else "")
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = list(calls)
-    return message
-
-
-def result(call_id: str, value: Any) -> dict[str, Any]:
-    """The tool message answering call `call_id` with `value` as JSON."""
-    return {"role": "tool", "tool_call_id": call_id, "content": json.dumps(value)}
+from cm2.testing.messages import assistant, call, result
 
 
 def order_dialogue(n: int) -> Dialogue:

@@ -7,6 +7,7 @@ from typing import Any
 
 from cm2.data.samples import sample_path
 from cm2.schema import Dialogue
+from cm2.testing.messages import call
 
 ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth"]
 
@@ -100,12 +101,14 @@ def weather_dialogue(
     items = []
     for turn, (city, weight) in enumerate(zip(cities, weights, strict=True)):
         call_id = f"c{turn + 1}"
-        arguments = json.dumps({"city": city})
-        call = {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
         forecast, reply = WEATHER[city]
         messages += [
             {"role": "user", "content": f"Weather in {city}?" if turn == 0 else f"And in {city}?"},
-            {"role": "assistant", "content": "<think>look it up</think>", "tool_calls": [call]},
+            {
+                "role": "assistant",
+                "content": "<think>look it up</think>",
+                "tool_calls": [call(call_id, "get_weather", city=city)],
+            },
             {"role": "tool", "tool_call_id": call_id, "content": json.dumps({"forecast": forecast})},
             {"role": "assistant", "content": f"<think>done</think>\n\n{reply}"},
         ]

@@ -7,7 +7,7 @@ from typing import Any
 
 from cm2.schema import Dialogue
 from cm2.testing import tool_spec
-from cm2.testing.annotation import assistant, call, result
+from cm2.testing.messages import assistant, call, result
 
 
 def tool(name: str, **params: str) -> dict[str, Any]:

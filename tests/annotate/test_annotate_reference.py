@@ -14,7 +14,7 @@ from cm2.annotate.validate import checklist_problems
 from cm2.annotate.valueflow import call_sites, value_flow
 from cm2.schema import ChecklistItem, Dialogue, ToolCallCheck, TurnCheck, TurnChecklist, validate_dialogue
 from cm2.testing import sample_dialogue
-from cm2.testing.annotation import assistant, call, result
+from cm2.testing.messages import assistant, call, result
 
 
 def _items(dialogue: Dialogue, turn: int) -> dict[str, ChecklistItem]:
