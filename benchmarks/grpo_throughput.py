@@ -14,7 +14,6 @@ over the steps after the first (warm-up).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import json
 import os
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, Verdict
+from cm2.testing import RuleJudge, even_length, reply_item
 from cm2.tools import HybridToolSimulator
 from cm2.train.grpo import run_rl
 from cm2.train.rl_config import RLRunConfig
@@ -74,40 +73,31 @@ def build(path: Path, shape: str, vocab: int) -> Path:
     )
     tokenizer.add_special_tokens({"additional_special_tokens": specials})
     s = SHAPES[shape]
+    sizes = {
+        "vocab_size": vocab,
+        "hidden_size": s["hidden_size"],
+        "intermediate_size": s["intermediate_size"],
+        "num_hidden_layers": s["num_hidden_layers"],
+        "num_attention_heads": s["heads"],
+        "num_key_value_heads": s["kv"],
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    torch.manual_seed(0)
     if "gemma3" in shape:
         gemma = Gemma3TextConfig(
-            vocab_size=vocab,
-            hidden_size=s["hidden_size"],
-            intermediate_size=s["intermediate_size"],
-            num_hidden_layers=s["num_hidden_layers"],
-            num_attention_heads=s["heads"],
-            num_key_value_heads=s["kv"],
+            **sizes,
             head_dim=s["head_dim"],
             sliding_window=s["sliding_window"],
             max_position_embeddings=32_768,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
             bos_token_id=tokenizer.pad_token_id,
         )
-        torch.manual_seed(0)
         Gemma3ForCausalLM(gemma).save_pretrained(path)
-        tokenizer.save_pretrained(path)
-        return path
-    config = Qwen3Config(
-        vocab_size=vocab,
-        hidden_size=s["hidden_size"],
-        intermediate_size=s["intermediate_size"],
-        num_hidden_layers=s["num_hidden_layers"],
-        num_attention_heads=s["heads"],
-        num_key_value_heads=s["kv"],
-        head_dim=128 if shape != "tiny" else 16,
-        max_position_embeddings=8192,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    Qwen3ForCausalLM(config).save_pretrained(path)
+    else:
+        qwen = Qwen3Config(
+            **sizes, head_dim=128 if shape != "tiny" else 16, max_position_embeddings=8192, tie_word_embeddings=True
+        )
+        Qwen3ForCausalLM(qwen).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
@@ -170,45 +160,29 @@ def stock_trl(model_dir: Path, args: argparse.Namespace, out: Path) -> tuple[flo
     return tokens_per_second(trainer.state.log_history)
 
 
-class InstantJudge:
-    """No-latency judge so that the comparison measures the trainer, not a judge server."""
-
-    async def judge_step(
-        self,
-        dialogue: Dialogue,
-        history: list[Message],
-        step: AssistantStep,
-        items: list[ChecklistItem],
-        usage: object = None,
-    ) -> list[Verdict]:
-        await asyncio.sleep(0)
-        satisfied = len(step.assistant.content or "") % 2 == 0
-        return [Verdict(item=i.id, turn=step.turn, step=step.index, satisfied=satisfied) for i in items]
-
-
-def cm2_grpo(model_dir: Path, args: argparse.Namespace, out: Path) -> tuple[float, list[float]]:
-    item = {"id": "C0", "focus_on": "assistant.content.user_visible_reply", "question": "replied?", "weight": 1.0}
-    dialogues = [
+def bench_rl_config(model_dir: Path, args: argparse.Namespace, out: Path, dialogues: int, **extra: Any) -> RLRunConfig:
+    """cm2's RL config for `dialogues` one-turn dialogues of the benchmark prompt (one reply item each), written
+    under `out`: a step alone, as stock TRL's (no probe, no checkpoints). `extra` is merged in at the top level."""
+    rows = [
         {
             "uuid": f"bench-{i}",
             "messages": [
                 {"role": "user", "content": prompt_text(args.prompt_len)},
                 {"role": "assistant", "content": "w5"},
             ],
-            "checklists": [[[item]]],
+            "checklists": [[[reply_item("C0")]]],
         }
-        for i in range(args.dialogues)
+        for i in range(dialogues)
     ]
-    data = out / "rl.jsonl"
     out.mkdir(parents=True, exist_ok=True)
-    data.write_text("".join(json.dumps(d) + "\n" for d in dialogues))
-    config = RLRunConfig.model_validate(
+    (out / "rl.jsonl").write_text("".join(json.dumps(d) + "\n" for d in rows))
+    return RLRunConfig.model_validate(
         {
             "model": {"path": str(model_dir), "dtype": args.dtype},
-            "data": str(data),
+            "data": str(out / "rl.jsonl"),
             "output_dir": str(out),
             "group_size": args.group,
-            "dialogues_per_step": args.dialogues,
+            "dialogues_per_step": dialogues,
             "max_steps": args.steps,
             "learning_rate": 1e-6,
             "use_cpu": args.device == "cpu",
@@ -220,9 +194,18 @@ def cm2_grpo(model_dir: Path, args: argparse.Namespace, out: Path) -> tuple[floa
                 "sampling": {"max_new_tokens": args.completion_len},
                 "limits": {"max_steps_per_turn": 1, "max_context_tokens": args.prompt_len + args.completion_len + 64},
             },
+            **extra,
         }
     )
-    run_rl(config, make_env=HybridToolSimulator, judge=InstantJudge())
+
+
+def instant_judge() -> RuleJudge:
+    """A no-latency judge, so that the comparison measures the trainer, not a judge server."""
+    return RuleJudge(even_length)
+
+
+def cm2_grpo(model_dir: Path, args: argparse.Namespace, out: Path) -> tuple[float, list[float]]:
+    run_rl(bench_rl_config(model_dir, args, out, args.dialogues), make_env=HybridToolSimulator, judge=instant_judge())
     log = json.loads((out / "train_log.json").read_text())
     return tokens_per_second(log)
 

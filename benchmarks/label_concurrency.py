@@ -21,46 +21,16 @@ from typing import Any
 
 from cm2.annotate.config import LabelOptions
 from cm2.annotate.jobs import JobIO, label_job
-from cm2.annotate.reference import label_from_reference
 from cm2.llm import LLMConfig, make_client
 from cm2.llm.testing import FakeOpenAIServer
 from cm2.schema import Dialogue
-
-
-def _dialogue(n: int) -> Dialogue:
-    order = f"ORD-{n:05d}"
-    call = {"id": f"c{n}", "type": "function", "function": {"name": "track", "arguments": json.dumps({"id": order})}}
-    messages = [
-        {"role": "user", "content": f"Where is order {order}?"},
-        {"role": "assistant", "content": "<think>\nLook it up.\n</think>", "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": f"c{n}", "content": json.dumps({"status": "shipped"})},
-        {"role": "assistant", "content": f"<think>\nReport.\n</think>\n\nOrder {order} has shipped."},
-        {"role": "user", "content": f"Thanks for {order}."},
-        {"role": "assistant", "content": "<think>\nClose.\n</think>\n\nYou are welcome."},
-    ]
-    spec = {
-        "name": "track",
-        "description": "Track an order",
-        "parameters": {"type": "object", "properties": {"id": {"type": "string"}}},
-    }
-    return Dialogue.model_validate(
-        {"uuid": f"d{n}", "messages": messages, "tools": [{"type": "function", "function": spec}]}
-    )
+from cm2.testing.annotation import find_dialogue, order_dialogue, reference_answer
 
 
 def _responder(dialogues: list[Dialogue]) -> Any:
-    answers = {}
-    for d in dialogues:
-        checklist = label_from_reference(d).checklists[0]
-        answers[d.turns()[0].user.content or ""] = json.dumps(
-            {"turns": [{"turn": t, "items": turn.dump_items()} for t, turn in enumerate(checklist)]}
-        )
-
-    def respond(body: dict[str, Any]) -> str:
-        prompt = body["messages"][1]["content"]
-        return next(answer for key, answer in answers.items() if key in prompt)
-
-    return respond
+    """Answers each labeling request with the dialogue's deterministic checklist (computed once)."""
+    answers = {d.uuid: json.dumps(reference_answer(d)) for d in dialogues}
+    return lambda body: answers[find_dialogue(body["messages"], dialogues).uuid]
 
 
 async def _label(source: Path, out: Path, url: str, concurrency: int) -> float:
@@ -81,7 +51,7 @@ def main() -> None:
     parser.add_argument("--levels", default="1,4,16")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
-    dialogues = [_dialogue(i) for i in range(args.dialogues)]
+    dialogues = [order_dialogue(i) for i in range(args.dialogues)]
     with (
         tempfile.TemporaryDirectory() as tmp,
         FakeOpenAIServer(_responder(dialogues), latency_s=args.latency) as server,

@@ -3,7 +3,7 @@
 Random groups (1-3 checklist turns, 1-4 items with random weights and dependencies, 2-6 rollouts that stop at
 different turns) are scored at trajectory, turn and step level with scale one and std, by cm2 with
 `turn_baseline: all` (the default) and `reached` (the released code's reading), and by the loops in
-`tests/reward/paper_equations.py`. Prints the disagreements of each reading out of all comparisons.
+`cm2/testing/paper_equations.py`. Prints the disagreements of each reading out of all comparisons.
 
     python benchmarks/reward_paper_statistics.py [--groups 3000] [--seed 20260212]
 """
@@ -11,16 +11,12 @@ different turns) are scored at trajectory, turn and step level with scale one an
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reward"))
-
-from paper_equations import random_case
-from test_paper_equations import agree, cm2_advantages, paper_advantages, scored
+from cm2.testing.paper_comparison import agree, cm2_advantages, paper_advantages, scored
+from cm2.testing.paper_equations import random_case
 
 
 def main() -> None:

@@ -12,29 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import time
 
 from cm2.rollout.episode import EpisodeRunner, run_episodes
 from cm2.rollout.policy import Generation, SamplingParams
-from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, ToolCall, ToolSpec, Verdict
-from cm2.tools import ToolResult
-
-
-def dialogue() -> Dialogue:
-    item = {"focus_on": "assistant.tool_calls", "question": "called?", "weight": 1.0, "required_for_next_turn": True}
-    messages: list[dict[str, object]] = []
-    for turn in range(3):
-        messages += [{"role": "user", "content": f"turn {turn}"}, {"role": "assistant", "content": "ok"}]
-    return Dialogue.model_validate(
-        {
-            "uuid": "bench",
-            "tools": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
-            "messages": messages,
-            "checklists": [[[{**item, "id": "C0"}] for _ in range(3)]],
-        }
-    )
+from cm2.schema import Message, ToolSpec
+from cm2.testing import EchoTools, RuleJudge, call_dialogue, made_a_call
 
 
 class LatentPolicy:
@@ -51,35 +35,9 @@ class LatentPolicy:
         return Generation(text="<think>t</think>\n\ndone")
 
 
-class LatentTools:
-    def __init__(self, latency: float):
-        self.latency = latency
-        self.tools: list[ToolSpec] = []
-
-    async def call(self, tool_call: ToolCall) -> ToolResult:
-        await asyncio.sleep(self.latency)
-        return ToolResult(content=json.dumps({"ok": True}), source="executed")
-
-
-class LatentJudge:
-    def __init__(self, latency: float):
-        self.latency = latency
-
-    async def judge_step(
-        self,
-        dialogue: Dialogue,
-        history: list[Message],
-        step: AssistantStep,
-        items: list[ChecklistItem],
-        usage: object = None,
-    ) -> list[Verdict]:
-        await asyncio.sleep(self.latency)
-        return [Verdict(item=i.id, turn=step.turn, step=step.index, satisfied=bool(step.calls)) for i in items]
-
-
 async def timed(runner: EpisodeRunner, episodes: int) -> float:
     start = time.perf_counter()
-    await run_episodes(runner, [(dialogue(), 0)], group_size=episodes, concurrency=episodes)
+    await run_episodes(runner, [(call_dialogue(3, "bench"), 0)], group_size=episodes, concurrency=episodes)
     return time.perf_counter() - start
 
 
@@ -94,8 +52,8 @@ def main() -> None:
     def runner(seed: int) -> EpisodeRunner:
         return EpisodeRunner(
             LatentPolicy(args.policy_ms / 1000, seed),
-            lambda d: LatentTools(args.tool_ms / 1000),
-            LatentJudge(args.judge_ms / 1000),
+            lambda d: EchoTools(latency_s=args.tool_ms / 1000),
+            RuleJudge(made_a_call, latency_s=args.judge_ms / 1000),
         )
 
     singles = [asyncio.run(timed(runner(seed), 1)) for seed in range(8)]

@@ -27,14 +27,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpo_throughput import InstantJudge, build, prompt_text, stock_trl, tokens_per_second
+from grpo_throughput import bench_rl_config, build, instant_judge, stock_trl, tokens_per_second
 
 from cm2.llm.attention import register_padded_sdpa
 from cm2.rollout.hf_policy import TransformersPolicy
 from cm2.rollout.policy import DecoderConfig, SamplingParams
 from cm2.tools import HybridToolSimulator
 from cm2.train.grpo import run_rl
-from cm2.train.rl_config import RLRunConfig
 
 PATHS = {
     "old": ({"engine": "generate"}, "eager"),
@@ -102,43 +101,9 @@ def cm2_step(model_dir: Path, args: argparse.Namespace, out: Path, name: str) ->
     """cm2's GRPO on one-turn episodes of the benchmark prompt; step tokens/s and rollout seconds."""
     engine, attention = PATHS[name]
     model, tokenizer = load(model_dir, args, attention)
-    item = {"id": "C0", "focus_on": "assistant.content.user_visible_reply", "question": "replied?", "weight": 1.0}
-    rows = [
-        {
-            "uuid": f"bench-{i}",
-            "messages": [
-                {"role": "user", "content": prompt_text(args.prompt_len)},
-                {"role": "assistant", "content": "w5"},
-            ],
-            "checklists": [[[item]]],
-        }
-        for i in range(args.groups)
-    ]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "rl.jsonl").write_text("".join(json.dumps(d) + "\n" for d in rows))
-    config = RLRunConfig.model_validate(
-        {
-            "model": {"path": str(model_dir), "dtype": args.dtype},
-            "data": str(out / "rl.jsonl"),
-            "output_dir": str(out),
-            "group_size": args.group,
-            "dialogues_per_step": args.groups,
-            "max_steps": args.steps,
-            "learning_rate": 1e-6,
-            "use_cpu": args.device == "cpu",
-            "bf16": args.dtype == "bfloat16",
-            "report_to": [],
-            "save_steps": 10**6,
-            "probe": {"every_steps": 0},  # the step alone, as stock TRL's
-            "decoder": decoder(args, engine).model_dump(),
-            "episode": {
-                "sampling": {"max_new_tokens": args.completion_len},
-                "limits": {"max_steps_per_turn": 1, "max_context_tokens": args.prompt_len + args.completion_len + 64},
-            },
-        }
-    )
+    config = bench_rl_config(model_dir, args, out, args.groups, decoder=decoder(args, engine).model_dump())
     model.train()
-    run_rl(config, make_env=HybridToolSimulator, judge=InstantJudge(), model=model, tokenizer=tokenizer)
+    run_rl(config, make_env=HybridToolSimulator, judge=instant_judge(), model=model, tokenizer=tokenizer)
     log = json.loads((out / "train_log.json").read_text())
     rate, times = tokens_per_second(log)
     rollout = [float(e["cm2/rollout_seconds"]) for e in log if "cm2/rollout_seconds" in e]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cm2.data.samples import sample_path as _sample_path
+from cm2.testing import weather_tool
 
 
 @pytest.fixture
@@ -25,20 +26,7 @@ def sample_records(sample_path: Path) -> list[dict[str, Any]]:
 
 
 def _nemotron_metadata_wrapped() -> str:
-    tools = [
-        {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "description": "Current weather for a city.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["C", "F"]}},
-                    "required": ["city"],
-                },
-            },
-        }
-    ]
+    tools = [weather_tool()]
     return json.dumps({"tools": tools, "category": "tool_calling", "source": "synthetic"})
 
 

@@ -26,7 +26,7 @@ sys.exit(1 if failures else 0)
 
 
 def _modules() -> list[str]:
-    """Every module file of the package (some folders are namespace packages, which pkgutil does not walk)."""
+    """Every module file of the package (walked as files, so a folder without __init__.py is not missed)."""
     root = Path(cm2.__file__).parent
     names = []
     for path in sorted(root.rglob("*.py")):

@@ -1,47 +1,18 @@
-"""Dialogues and scripted annotators shared by the annotation tests."""
+"""A dialogue with value flow between its tool calls, for the annotation tests (the rest is in
+`cm2.testing.annotation`)."""
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
-from cm2.annotate.reference import label_from_reference
 from cm2.schema import Dialogue
-
-
-def sample_dialogue() -> Dialogue:
-    """The bundled released-format sample (one dialogue, three turns, one tool call)."""
-    text = resources.files("cm2.data").joinpath("samples/cm2_reference_sample.json").read_text(encoding="utf-8")
-    return Dialogue.model_validate(json.loads(text)[0])
+from cm2.testing import tool_spec
+from cm2.testing.messages import assistant, call, result
 
 
 def tool(name: str, **params: str) -> dict[str, Any]:
-    properties = {p: {"type": kind} for p, kind in params.items()}
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": f"{name} tool",
-            "parameters": {"type": "object", "properties": properties, "required": list(params)},
-        },
-    }
-
-
-def call(call_id: str, name: str, **arguments: Any) -> dict[str, Any]:
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-
-
-def assistant(thinking: str, *calls: dict[str, Any], reply: str = "") -> dict[str, Any]:
-    content = f"<think>\n{thinking}\n</think>" + (f"\n\n{reply}" if reply else "")
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = list(calls)
-    return message
-
-
-def result(call_id: str, value: Any) -> dict[str, Any]:
-    return {"role": "tool", "tool_call_id": call_id, "content": json.dumps(value)}
+    """A tool whose parameters are all required, each of the given JSON type."""
+    return tool_spec(name, {p: {"type": kind} for p, kind in params.items()}, list(params), f"{name} tool")
 
 
 def multi_call_dialogue() -> Dialogue:
@@ -96,39 +67,3 @@ def multi_call_dialogue() -> Dialogue:
         tool("add_extra", reservation="string", items="array"),
     ]
     return Dialogue.model_validate({"uuid": "trip-1", "messages": messages, "tools": tools})
-
-
-def synthetic_dialogue(n: int) -> Dialogue:
-    """A small two-turn dialogue; its user text carries the unique marker `order #{n}`."""
-    order = f"ORD-{n:04d}"
-    messages = [
-        {"role": "user", "content": f"Where is my order #{n}? The id is {order}."},
-        assistant(f"Look up {order}.", call(f"a{n}", "track_order", order_id=order)),
-        result(f"a{n}", {"order_id": order, "status": "shipped", "carrier": f"CARRIER-{n}"}),
-        assistant("Report it.", reply=f"Order {order} has shipped with CARRIER-{n}."),
-        {"role": "user", "content": f"Thanks. Cancel order #{n} anyway."},
-        assistant("Cancel it.", call(f"b{n}", "cancel_order", order_id=order)),
-        result(f"b{n}", {"cancelled": True}),
-        assistant("Confirm.", reply=f"Order {order} is cancelled."),
-    ]
-    tools = [tool("track_order", order_id="string"), tool("cancel_order", order_id="string")]
-    return Dialogue.model_validate({"uuid": f"syn-{n:04d}", "messages": messages, "tools": tools})
-
-
-def answer_for(dialogue: Dialogue) -> dict[str, Any]:
-    """A valid annotator answer for `dialogue` (the deterministic checklist, in the requested JSON shape)."""
-    checklist = label_from_reference(dialogue).checklists[0]
-    return {"turns": [{"turn": t, "items": turn.dump_items()} for t, turn in enumerate(checklist)]}
-
-
-def prompt_text(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(str(m.get("content") or "") for m in messages)
-
-
-def find_dialogue(messages: list[dict[str, Any]], dialogues: list[Dialogue]) -> Dialogue:
-    """The dialogue a labeling prompt is about (by its first user message)."""
-    text = prompt_text(messages)
-    for dialogue in dialogues:
-        if (dialogue.turns()[0].user.content or "") in text:
-            return dialogue
-    raise LookupError("the prompt names none of the known dialogues")

@@ -8,12 +8,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from annotate_builders import synthetic_dialogue
 from typer.testing import CliRunner
 
 from cm2.cli import app
 from cm2.llm.testing import FakeOpenAIServer
 from cm2.schema import Dialogue, split_think
+from cm2.testing.annotation import order_dialogue
 
 SAMPLE = Path(str(resources.files("cm2.data").joinpath("samples/cm2_reference_sample.json")))
 LLM = ["--llm-model", "fake-model", "--llm-api-key-env", "", "--no-progress"]
@@ -49,7 +49,7 @@ def test_bad_invocations_fail_with_a_clear_message(tmp_path: Path) -> None:
 
 
 def _dataset(path: Path, n: int) -> list[Dialogue]:
-    dialogues = [synthetic_dialogue(i) for i in range(n)]
+    dialogues = [order_dialogue(i) for i in range(n)]
     path.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues), encoding="utf-8")
     return dialogues
 

@@ -4,11 +4,7 @@ with SIGKILL then resumed, and endpoint outages (401, 500, hang, refused) that m
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,18 +12,19 @@ from typing import Any
 
 import pytest
 import yaml
-from annotate_builders import answer_for, find_dialogue, synthetic_dialogue
 from typer.testing import CliRunner
 
 from cm2.annotate.config import ValidationOptions
 from cm2.annotate.validate import checklist_problems
 from cm2.cli import app
-from cm2.llm.testing import FakeOpenAIServer, FaultConfig, refusing_base_url
+from cm2.llm.testing import OUTAGES, FakeOpenAIServer, FaultConfig, outage_base_url
 from cm2.schema import Dialogue, validate_dialogue
+from cm2.testing.annotation import find_dialogue, order_dialogue, reference_answer
+from cm2.testing.processes import kill_cli_when
 
 
 def _dataset(path: Path, n: int) -> list[Dialogue]:
-    dialogues = [synthetic_dialogue(i) for i in range(n)]
+    dialogues = [order_dialogue(i) for i in range(n)]
     path.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues), encoding="utf-8")
     return dialogues
 
@@ -44,7 +41,7 @@ class _Annotator:
 
     def __call__(self, body: dict[str, Any]) -> str:
         dialogue = find_dialogue(body["messages"], self.dialogues)
-        answer = answer_for(dialogue)
+        answer = reference_answer(dialogue)
         self.answers += 1
         if self.junk_every and self.answers % self.junk_every == 0:
             self.junk_sent += 1
@@ -139,14 +136,7 @@ def test_sigkill_mid_run_then_rerun_loses_and_repeats_nothing(tmp_path: Path) ->
     with FakeOpenAIServer(_Annotator(dialogues), latency_s=0.25) as server:
         config = _config(tmp_path / "label.yaml", server.base_url, timeout_s=5.0)
         args = ["label", str(tmp_path / "in.jsonl"), str(out), "--config", str(config), "--no-progress"]
-        command = [sys.executable, "-c", "from cm2.cli import main; main()", *args]
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while len(_ids(out)) < 5 and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        process = kill_cli_when(args, lambda: len(_ids(out)) >= 5)
         first = _ids(out)
         assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
         assert 5 <= len(first) < 30  # the kill landed mid-run
@@ -159,23 +149,10 @@ def test_sigkill_mid_run_then_rerun_loses_and_repeats_nothing(tmp_path: Path) ->
     assert summary["skipped (already done)"] == len(first) and summary["labeled"] == 30 - len(first)
 
 
-OUTAGES: dict[str, FaultConfig | None] = {
-    "401": FaultConfig(error_401=1.0),
-    "500": FaultConfig(error_500=1.0),
-    "hang": FaultConfig(hang=1.0, hang_s=60),
-    "refused": None,
-}
-
-
 @contextmanager
 def _endpoint(outage: str, dialogues: list[Dialogue]) -> Iterator[str]:
-    faults = OUTAGES[outage]
-    if faults is None:
-        with refusing_base_url() as url:
-            yield url
-    else:
-        with FakeOpenAIServer(_Annotator(dialogues), faults=faults) as server:
-            yield server.base_url
+    with outage_base_url(outage, _Annotator(dialogues)) as url:
+        yield url
 
 
 def _label(tmp_path: Path, url: str, *extra: str) -> Any:
@@ -217,14 +194,7 @@ def test_sigkill_and_flaky_endpoint_then_reruns_label_everything_once(tmp_path: 
     with FakeOpenAIServer(_Annotator(dialogues), faults=faults, seed=11, latency_s=0.1) as server:
         config = _config(tmp_path / "label.yaml", server.base_url, max_retries=0, backoff_base_s=0.01, cooldown_s=0.0)
         args = ["label", str(tmp_path / "in.jsonl"), str(out), "--config", str(config), "--no-progress"]
-        command = [sys.executable, "-c", "from cm2.cli import main; main()", *args]
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while len(_ids(out)) < 3 and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        process = kill_cli_when(args, lambda: len(_ids(out)) >= 3)
         assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
         first = _ids(out)
         assert 3 <= len(first) < 30  # the kill landed mid-run

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from annotate_builders import sample_dialogue
 
 from cm2.annotate.compress import CotCompressor, RewriteViolation, batches, passages, verify_only_thinking_changed
 from cm2.annotate.config import CompressOptions
@@ -18,6 +17,7 @@ from cm2.annotate.thinking import replace_thinking
 from cm2.llm.fake import ScriptedLLM
 from cm2.llm.protocol import ChatRequest, LLMError
 from cm2.schema import Dialogue, Message
+from cm2.testing import sample_dialogue
 
 
 def _shown(request: ChatRequest) -> list[dict[str, Any]]:

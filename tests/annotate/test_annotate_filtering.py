@@ -7,13 +7,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from annotate_builders import multi_call_dialogue, synthetic_dialogue
+from annotate_builders import multi_call_dialogue
 
 from cm2.annotate.config import FilterOptions
 from cm2.annotate.filtering import VERDICT_SCHEMA, DialogueFilter
 from cm2.annotate.jobs import JobIO, filter_job
 from cm2.llm.fake import ScriptedLLM
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError, Usage
+from cm2.testing.annotation import order_dialogue
 
 KEEP = json.dumps({"keep": True, "reasons": []})
 
@@ -57,7 +58,7 @@ def test_a_stage_without_a_usable_verdict_drops_the_dialogue_as_an_error() -> No
 
 
 def _write(path: Path, n: int) -> list[str]:
-    dialogues = [synthetic_dialogue(i) for i in range(n)]
+    dialogues = [order_dialogue(i) for i in range(n)]
     path.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues), encoding="utf-8")
     return [d.uuid for d in dialogues]
 
@@ -80,7 +81,7 @@ def test_filter_job_writes_kept_and_rejected_files_and_resumes(tmp_path: Path) -
     kept = [json.loads(line) for line in io.out.read_text().splitlines()]
     rejected = {r["uuid"]: r for r in map(json.loads, io.side.read_text().splitlines())}
     assert sorted(r["uuid"] for r in kept) == [ids[0], ids[2], ids[3], ids[5]]
-    assert kept[0] == next(synthetic_dialogue(i).dump() for i in range(6) if ids[i] == kept[0]["uuid"])
+    assert kept[0] == next(order_dialogue(i).dump() for i in range(6) if ids[i] == kept[0]["uuid"])
     # #4's request failed: neither kept nor rejected, left for the next run
     assert list(rejected) == [ids[1]] and rejected[ids[1]]["stage"] == 3 and report.summary.unfinished == 1
     stages = {row["stage"]: row for row in report.figures["stages"]}

@@ -7,13 +7,15 @@ import copy
 import json
 from typing import Any
 
-from annotate_builders import answer_for, multi_call_dialogue, sample_dialogue
+from annotate_builders import multi_call_dialogue
 
 from cm2.annotate.answer import parse_checklist
 from cm2.annotate.config import LabelOptions
 from cm2.annotate.labeler import ChecklistLabeler
 from cm2.llm.fake import ScriptedLLM
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError, Usage
+from cm2.testing import sample_dialogue
+from cm2.testing.annotation import reference_answer
 
 
 def _respond(value: Any, cost: float = 0.01) -> ChatResponse:
@@ -33,7 +35,7 @@ def _broken(answer: dict[str, Any]) -> dict[str, Any]:
 
 def test_valid_first_answer_is_accepted_and_priced() -> None:
     dialogue = multi_call_dialogue()
-    llm = ScriptedLLM(lambda _: _respond(answer_for(dialogue), cost=0.0325))
+    llm = ScriptedLLM(lambda _: _respond(reference_answer(dialogue), cost=0.0325))
     result = asyncio.run(ChecklistLabeler(llm).label(dialogue))
     assert result.ok and len(llm.requests) == 1
     request = llm.requests[0]
@@ -47,7 +49,7 @@ def test_valid_first_answer_is_accepted_and_priced() -> None:
 
 def test_problems_are_sent_back_and_the_repair_is_accepted() -> None:
     dialogue = multi_call_dialogue()
-    good = answer_for(dialogue)
+    good = reference_answer(dialogue)
     answers = iter([_broken(good), good])
     llm = ScriptedLLM(lambda _: _respond(next(answers)))
     result = asyncio.run(ChecklistLabeler(llm).label(dialogue))
@@ -64,7 +66,7 @@ def test_problems_are_sent_back_and_the_repair_is_accepted() -> None:
 
 def test_unrecoverable_dialogue_reports_problems_and_last_answer() -> None:
     dialogue = multi_call_dialogue()
-    bad = _broken(answer_for(dialogue))
+    bad = _broken(reference_answer(dialogue))
     llm = ScriptedLLM(lambda _: _respond(bad))
     options = LabelOptions(max_repair_rounds=2)
     result = asyncio.run(ChecklistLabeler(llm, options).label(dialogue))
@@ -79,7 +81,7 @@ def test_unrecoverable_dialogue_reports_problems_and_last_answer() -> None:
 
 def test_k_independent_samples_with_distinct_seeds() -> None:
     dialogue = sample_dialogue()
-    llm = ScriptedLLM(lambda _: _respond(answer_for(dialogue)))
+    llm = ScriptedLLM(lambda _: _respond(reference_answer(dialogue)))
     result = asyncio.run(ChecklistLabeler(llm, LabelOptions(num_checklists=3)).label(dialogue))
     assert sorted(r.seed or 0 for r in llm.requests) == [0, 1, 2]
     assert all(len(r.messages) == 2 for r in llm.requests)  # each sample is its own conversation
@@ -88,7 +90,7 @@ def test_k_independent_samples_with_distinct_seeds() -> None:
 
 def test_min_checklists_keeps_a_dialogue_when_enough_samples_succeed() -> None:
     dialogue = sample_dialogue()
-    good = answer_for(dialogue)
+    good = reference_answer(dialogue)
 
     def handler(request: ChatRequest) -> ChatResponse:
         return _respond(good if request.seed == 0 else {"turns": []})
@@ -105,7 +107,7 @@ def test_min_checklists_keeps_a_dialogue_when_enough_samples_succeed() -> None:
 def test_failed_requests_and_non_json_answers_use_up_rounds() -> None:
     dialogue = sample_dialogue()
     prose = ChatResponse(text="Here is my checklist: sorry, I cannot.", usage=Usage(cost_usd=0.0))
-    script: list[Any] = [LLMError("boom", usage=Usage(cost_usd=0.001)), prose, _respond(answer_for(dialogue))]
+    script: list[Any] = [LLMError("boom", usage=Usage(cost_usd=0.001)), prose, _respond(reference_answer(dialogue))]
     answers = iter(script)
     llm = ScriptedLLM(lambda _: next(answers))
     result = asyncio.run(ChecklistLabeler(llm, LabelOptions(max_repair_rounds=2)).label(dialogue))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from annotate_builders import assistant, call, multi_call_dialogue, result, sample_dialogue, tool
+from annotate_builders import multi_call_dialogue, tool
 
 from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions, ValidationOptions
 from cm2.annotate.reference import label_from_reference
@@ -13,6 +13,8 @@ from cm2.annotate.turn_items import with_turn_items
 from cm2.annotate.validate import checklist_problems
 from cm2.annotate.valueflow import call_sites, value_flow
 from cm2.schema import ChecklistItem, Dialogue, ToolCallCheck, TurnCheck, TurnChecklist, validate_dialogue
+from cm2.testing import sample_dialogue
+from cm2.testing.messages import assistant, call, result
 
 
 def _items(dialogue: Dialogue, turn: int) -> dict[str, ChecklistItem]:

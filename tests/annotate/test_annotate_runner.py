@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from annotate_builders import synthetic_dialogue
-
 from cm2.annotate.runner import Done, drop_side_records, run_resumable
 from cm2.llm.protocol import Usage
 from cm2.schema import Dialogue
+from cm2.testing.annotation import order_dialogue
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -19,8 +18,8 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 
 def test_bounded_concurrency_duplicates_and_worker_errors(tmp_path: Path) -> None:
-    dialogues = [synthetic_dialogue(i) for i in range(10)]
-    dialogues.insert(5, synthetic_dialogue(3))  # repeated id in the input
+    dialogues = [order_dialogue(i) for i in range(10)]
+    dialogues.insert(5, order_dialogue(3))  # repeated id in the input
     in_flight = peak = 0
 
     async def worker(dialogue: Dialogue) -> Done:
@@ -47,7 +46,7 @@ def test_bounded_concurrency_duplicates_and_worker_errors(tmp_path: Path) -> Non
 
 
 def test_rerun_skips_done_ids_and_repairs_a_torn_last_line(tmp_path: Path) -> None:
-    dialogues = [synthetic_dialogue(i) for i in range(4)]
+    dialogues = [order_dialogue(i) for i in range(4)]
     out, side = tmp_path / "out.jsonl", tmp_path / "side.jsonl"
     out.write_text(json.dumps({"uuid": "syn-0000"}) + "\n" + '{"uuid": "syn-0001", "messa')  # killed mid-write
     seen: list[str] = []

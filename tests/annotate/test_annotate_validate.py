@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotate_builders import multi_call_dialogue, sample_dialogue
+from annotate_builders import multi_call_dialogue
 
 from cm2.annotate.config import ValidationOptions
 from cm2.annotate.evidence import evidence_problem, snippet_occurs
 from cm2.annotate.validate import checklist_problems
 from cm2.schema import Dialogue, TurnChecklist
+from cm2.testing import sample_dialogue
 
 
 def _item(**fields: Any) -> dict[str, Any]:

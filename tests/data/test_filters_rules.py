@@ -10,22 +10,12 @@ from typing import Any
 import pytest
 
 from cm2.data.filters import RULE_NAMES, FilterConfig, check_record
+from cm2.testing import weather_tool
 
 Record = dict[str, Any]
 Mutation = Callable[[Record], Any]
 
-WEATHER: Record = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["C", "F"]}},
-            "required": ["city"],
-        },
-    },
-}
+WEATHER: Record = weather_tool()
 CLOCK: Record = {"type": "function", "function": {"name": "get_time", "description": "The current time."}}
 
 

@@ -21,11 +21,10 @@ from cm2.data.io import read_dialogues
 from cm2.demo.bfcl_dialogue import compact_spec, entry_to_dialogue
 from cm2.demo.bfcl_import import ImportOptions, import_bfcl, manifest_path
 from cm2.demo.metrics import score_calls
+from cm2.eval.replay_policies import ReferencePolicy
 from cm2.judge import ChecklistJudge
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
-from cm2.rollout.policy import Generation, SamplingParams
-from cm2.schema import Dialogue, Message, ToolSpec
 from cm2.scoring import score_trajectory
 from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
 
@@ -72,24 +71,13 @@ def test_tool_messages_are_what_bfcl_itself_returns(entry_id: str) -> None:
         assert turn.user.content
 
 
-class ReplayPolicy:
-    """A chat policy that answers with the reference dialogue's assistant messages, in order."""
-
-    def __init__(self, dialogue: Dialogue):
-        self.replies = [m for m in dialogue.messages if m.role == "assistant"]
-
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
-        reply = self.replies.pop(0)
-        return Generation(text=reply.content or "", message=reply)
-
-
 @pytest.mark.parametrize("entry_id", ENTRIES)
 def test_reference_earns_every_item_and_passes_bfcl_checker(entry_id: str) -> None:
     dialogue = entry_to_dialogue(load_entry(entry_id), load_ground_truth(entry_id), tool_docs="compact")
     items = [item for turn in dialogue.checklists[0] for item in turn.items]
     assert items and all(item.check is not None for item in items)  # no reply item: all decided in code
     runner = EpisodeRunner(
-        ReplayPolicy(dialogue),
+        ReferencePolicy([dialogue]),
         lambda d: BfclEnvironment.from_entry(d.uuid),
         ChecklistJudge(NoEndpoint("judge"), None),
         EpisodeConfig(early_stop=True),

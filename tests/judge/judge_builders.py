@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cm2.llm import ChatRequest
 from cm2.schema import Dialogue, Trajectory
+from cm2.testing import judge_prompt
 from cm2.tools.result import error_object
 
 TOOLS = [
@@ -104,20 +104,14 @@ def trajectory(messages: list[dict[str, Any]] | None = None, rollout: int = 0, g
     )
 
 
-def _block(text: str, tag: str) -> list[dict[str, Any]]:
-    match = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", text, re.DOTALL)
-    assert match is not None, f"no <{tag}> block in the prompt"
-    return [json.loads(line) for line in match.group(1).splitlines()]
-
-
 def criteria(request: ChatRequest) -> list[dict[str, Any]]:
     """The item records a judge request asks about."""
-    return _block(request.messages[-1]["content"], "criteria")
+    return judge_prompt(request.messages[-1]["content"])[1]
 
 
 def transcript(request: ChatRequest) -> list[dict[str, Any]]:
     """The message records of a judge request's transcript."""
-    return _block(request.messages[-1]["content"], "transcript")
+    return judge_prompt(request.messages[-1]["content"])[0]
 
 
 def step_of(request: ChatRequest) -> tuple[int, int]:
@@ -151,10 +145,7 @@ def asked_ids(requests: list[ChatRequest]) -> list[tuple[int, int, str]]:
 def content_judge(body: dict[str, Any]) -> str:
     """A deterministic judge reading the prompt: call items hold when the step under review calls a tool,
     result items when a tool answered it, reply items when it says something to the user."""
-    prompt = body["messages"][-1]["content"]
-    transcript = prompt.split("<transcript>\n")[1].split("\n</transcript>")[0].splitlines()
-    criteria = prompt.split("<criteria>\n")[1].split("\n</criteria>")[0].splitlines()
-    records = [json.loads(line) for line in transcript]
+    records, asked = judge_prompt(body["messages"][-1]["content"])
     last = max(i for i, r in enumerate(records) if r["role"] == "assistant")
     step = records[last]
     answered = any(r["role"] == "tool" for r in records[last:])
@@ -163,10 +154,7 @@ def content_judge(body: dict[str, Any]) -> str:
         "tool.content": answered,
         "assistant.content.user_visible_reply": bool(step.get("reply")),
     }
-    answers = [
-        {"id": c["id"], "analysis": "read the step", "satisfied": focus[c["focus_on"]]}
-        for c in map(json.loads, criteria)
-    ]
+    answers = [{"id": c["id"], "analysis": "read the step", "satisfied": focus[c["focus_on"]]} for c in asked]
     if "verdicts" in json.dumps(body.get("response_format") or {}) or len(answers) > 1:
         return json.dumps({"verdicts": answers})
     return json.dumps({"analysis": answers[0]["analysis"], "satisfied": answers[0]["satisfied"]})

@@ -5,11 +5,7 @@ with one line, and a rerun finishes the job. Against the real fault-injecting HT
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,26 +17,15 @@ from judge_builders import content_judge, write_inputs
 from typer.testing import CliRunner
 
 from cm2.cli import app
-from cm2.llm.testing import FakeOpenAIServer, FaultConfig, refusing_base_url
-
-OUTAGES: dict[str, FaultConfig | None] = {
-    "401": FaultConfig(error_401=1.0),
-    "500": FaultConfig(error_500=1.0),
-    "hang": FaultConfig(hang=1.0, hang_s=60),
-    "refused": None,
-}
+from cm2.llm.testing import OUTAGES, FakeOpenAIServer, FaultConfig, outage_base_url
+from cm2.testing.processes import kill_cli_when
 
 
 @contextmanager
 def judge_endpoint(outage: str) -> Iterator[str]:
     """The base URL of a judge suffering `outage`."""
-    faults = OUTAGES[outage]
-    if faults is None:
-        with refusing_base_url() as url:
-            yield url
-    else:
-        with FakeOpenAIServer(content_judge, faults=faults) as server:
-            yield server.base_url
+    with outage_base_url(outage, content_judge) as url:
+        yield url
 
 
 def config(tmp_path: Path, attempts: int = 1, max_retries: int = 1) -> Path:
@@ -144,14 +129,7 @@ def test_sigkill_and_flaky_judge_then_reruns_lose_repeat_and_invent_nothing(tmp_
     with FakeOpenAIServer(content_judge, faults=faults, seed=5, latency_s=0.05) as server:
         args = ["judge", str(trajectories), str(dialogues), str(out), "--config", str(cfg)]
         args += ["--llm-base-url", server.base_url, "--show", "0"]
-        command = [sys.executable, "-c", "from cm2.cli import main; main()", *args]
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while not records(out) and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        process = kill_cli_when(args, lambda: bool(records(out)), timeout_s=120)
         assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
         first = records(out)
         assert 0 < len(first) < 36  # the kill landed mid-run

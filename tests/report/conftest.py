@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from report_builders import CliReport, invoke_cli, run_steps, sample_dialogue, write_dialogues, write_run
+from report_builders import CliReport, invoke_cli, run_steps, write_dialogues, write_run
 
 from cm2.reward import RewardConfig
 from cm2.schema import Dialogue, Trajectory
+from cm2.testing import sample_dialogue
 
 
 @pytest.fixture(scope="session")

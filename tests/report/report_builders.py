@@ -18,26 +18,21 @@ from typing import Any, NoReturn
 
 import pytest
 
-from cm2.data import JsonlAppender, read_dialogues
-from cm2.data.samples import sample_path
+from cm2.data import JsonlAppender
 from cm2.eval.replay_policies import reference_outputs
 from cm2.judge import ChecklistJudge, JudgeConfig
 from cm2.llm import ChatRequest
 from cm2.llm.fake import ScriptedLLM
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
-from cm2.rollout.policy import Generation, SamplingParams
-from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
+from cm2.schema import Dialogue, Trajectory
 from cm2.scoring import score_group
+from cm2.testing import ScriptedPolicy, judge_prompt
 from cm2.tools import HybridToolSimulator
 
 XSS = "<img src=x onerror=alert(1)>"
 SCRIPT_BREAK = "</script><script>alert(2)</script>"
 TOOL = "get_the_last_games_of_a_football_team"
-
-
-def sample_dialogue() -> Dialogue:
-    return next(iter(read_dialogues(sample_path())))
 
 
 def call(arguments: dict[str, Any], think: str = "look it up") -> str:
@@ -72,24 +67,11 @@ def variant_outputs(dialogue: Dialogue, variant: str) -> list[str]:
     raise ValueError(variant)
 
 
-class ScriptedPolicy:
-    """A chat policy that plays a fixed list of outputs (a test fake, not a model)."""
-
-    def __init__(self, outputs: list[str]):
-        self.outputs = list(outputs)
-
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
-        text = self.outputs.pop(0) if self.outputs else reply("That is all.")
-        return Generation(text=text)
-
-
 def judge_answer(request: ChatRequest) -> str:
     """Scripted judge model: reads the transcript's last assistant record; NOPE fails everything, MISS:<id>
     fails that item, FLAKY gets an unusable answer (so the verdict is unavailable)."""
-    prompt = str(request.messages[-1]["content"])
-    transcript = prompt.split("<transcript>\n")[1].split("\n</transcript>")[0].splitlines()
-    criteria = [json.loads(line) for line in prompt.split("<criteria>\n")[1].split("\n</criteria>")[0].splitlines()]
-    last = [line for line in transcript if '"role":"assistant"' in line][-1]
+    transcript, criteria = judge_prompt(str(request.messages[-1]["content"]))
+    last = json.dumps([record for record in transcript if record["role"] == "assistant"][-1])
     if "FLAKY" in last:
         return "I cannot decide."
     verdicts = [
@@ -112,7 +94,7 @@ async def run_variants(dialogue: Dialogue, variants: list[str], group: str | Non
     out = []
     for rollout, variant in enumerate(variants):
         runner = EpisodeRunner(
-            ScriptedPolicy(variant_outputs(dialogue, variant)),
+            ScriptedPolicy(variant_outputs(dialogue, variant), when_done=reply("That is all.")),
             lambda d: HybridToolSimulator(d, ScriptedLLM(simulator_answer)),
             judge,
             EpisodeConfig(),

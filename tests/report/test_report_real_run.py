@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from report_builders import make_judge, sample_dialogue, write_dialogues
+from report_builders import make_judge, write_dialogues
 
 from cm2.report import ReportOptions, build_report, load_run, run_series
+from cm2.testing import sample_dialogue
 from cm2.tools import HybridToolSimulator
 
 pytestmark = pytest.mark.slow

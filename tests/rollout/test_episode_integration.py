@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from typing import Any
 
 import pytest
 
@@ -11,55 +10,8 @@ from cm2.llm import LLMConfig
 from cm2.llm.factory import make_client
 from cm2.llm.testing import FakeOpenAIServer, FaultConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
-from cm2.schema import Dialogue
+from cm2.testing import LOOKUP_CALL, EchoTools, ScriptedPolicy, call_dialogue, reply_judge, weather_dialogue
 from cm2.tools import HybridToolSimulator
-
-from .test_episode import CALL, EchoTools, ScriptedPolicy, _dialogue
-
-
-def weather_dialogue() -> Dialogue:
-    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
-    items = [
-        {
-            "id": "C0",
-            "focus_on": "assistant.tool_calls",
-            "question": "Did it call get_weather for Paris?",
-            "weight": 0.5,
-            "required_for_next_turn": True,
-            "check": {"tool": "get_weather", "arguments": {"city": {"kind": "exact", "value": "Paris"}}},
-        },
-        {
-            "id": "C1",
-            "focus_on": "assistant.content.user_visible_reply",
-            "question": "Did it tell the user the forecast?",
-            "weight": 0.5,
-            "dependence": ["C0"],
-        },
-    ]
-    spec = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    return Dialogue.model_validate(
-        {
-            "uuid": "w1",
-            "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": spec}}],
-            "messages": [
-                {"role": "user", "content": "Weather in Paris?"},
-                {"role": "assistant", "content": "<think>look it up</think>", "tool_calls": [call]},
-                {"role": "tool", "tool_call_id": "c1", "content": '{"forecast": "sunny"}'},
-                {"role": "assistant", "content": "<think>done</think>\n\nSunny."},
-            ],
-            "checklists": [[items]],
-        }
-    )
-
-
-def reply_judge(body: dict[str, Any]) -> str:
-    """Test server answer: a reply item holds when the step under review says something to the user."""
-    prompt = body["messages"][-1]["content"]
-    transcript = prompt.split("<transcript>\n")[1].split("\n</transcript>")[0].splitlines()
-    criteria = [json.loads(line) for line in prompt.split("<criteria>\n")[1].split("\n</criteria>")[0].splitlines()]
-    last = [json.loads(line) for line in transcript if '"assistant"' in line][-1]
-    answers = [{"id": c["id"], "analysis": "read it", "satisfied": bool(last.get("reply"))} for c in criteria]
-    return json.dumps({"verdicts": answers})
 
 
 def test_episode_with_real_judge_and_simulator() -> None:
@@ -73,7 +25,7 @@ def test_episode_with_real_judge_and_simulator() -> None:
         client = make_client(LLMConfig(model="fake-model", base_urls=[server.base_url], api_key_env=None))
         judge = ChecklistJudge(client, JudgeConfig(mode="batched"))
         runner = EpisodeRunner(policy, HybridToolSimulator, judge)
-        trajectory = asyncio.run(runner.run(weather_dialogue()))
+        trajectory = asyncio.run(runner.run(weather_dialogue("w1", ("Paris",), (0.5,), system=None)))
         judge_calls = server.request_count
     assert trajectory.stop_reason == "completed"
     assert json.loads(trajectory.messages[2].content or "") == {"forecast": "sunny"}  # replayed
@@ -90,12 +42,12 @@ def test_episode_with_real_judge_and_simulator() -> None:
 def test_a_judge_answering_401_never_reads_as_the_policys_failure(counts_as_failed: bool) -> None:
     """A required item the judge cannot decide ends the episode as judge_unavailable (or, when told to, the
     episode goes on); either way the trajectory says how many verdicts are missing."""
-    policy = ScriptedPolicy([CALL, "<think>x</think>\n\nanswer", "<think>y</think>\n\nbye"])
+    policy = ScriptedPolicy([LOOKUP_CALL, "<think>x</think>\n\nanswer", "<think>y</think>\n\nbye"])
     with FakeOpenAIServer(faults=FaultConfig(error_401=1.0)) as server:
         settings = LLMConfig(model="judge", base_urls=[server.base_url], api_key_env=None, max_retries=0)
         judge = ChecklistJudge(make_client(settings), JudgeConfig(model="judge", attempts=1))
         config = EpisodeConfig(unknown_counts_as_failed=counts_as_failed)
-        trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), judge, config).run(_dialogue()))
+        trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), judge, config).run(call_dialogue()))
     assert server.faults["error_401"] == server.request_count > 0
     missing = [v for v in trajectory.verdicts if v.satisfied is None]
     assert [(v.turn, v.step) for v in missing] == [(0, 0), (0, 1)]  # C0 at both steps of turn 0

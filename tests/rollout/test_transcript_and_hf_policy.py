@@ -7,8 +7,7 @@ from cm2.llm.testing.tiny_model import build_tiny_model
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy
 from cm2.rollout.policy import DecoderConfig, Generation, SamplingParams
-
-from .test_episode import CALL, CallJudge, EchoTools, _dialogue
+from cm2.testing import LOOKUP_CALL, EchoTools, RuleJudge, call_dialogue
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +35,9 @@ class ScriptedTokens:
 
 def test_transcript_masks_exactly_the_policy_tokens(tiny: tuple[Any, Any]) -> None:
     _, tokenizer = tiny
-    texts = [CALL, "<think>x</think>\n\nanswer", "<think>y</think>\n\nbye"]
+    texts = [LOOKUP_CALL, "<think>x</think>\n\nanswer", "<think>y</think>\n\nbye"]
     policy = ScriptedTokens(tokenizer, texts)
-    trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), CallJudge()).run(_dialogue()))
+    trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), RuleJudge()).run(call_dialogue()))
     tokens = trajectory.tokens
     assert tokens is not None and trajectory.stop_reason == "completed"
     assert len(tokens.completion_ids) == len(tokens.loss_mask) == len(tokens.logprobs or [])
@@ -64,7 +63,7 @@ def test_transformers_policy_batches_concurrent_episodes(tiny: tuple[Any, Any]) 
     policy = TransformersPolicy(model, tokenizer, stop_strings=["</tool_call>"], max_batch_size=8)
     config = EpisodeConfig(sampling=SamplingParams(max_new_tokens=6, temperature=1.0, seed=0))
     runner = EpisodeRunner(policy, lambda d: EchoTools(), None, config)
-    trajectories = asyncio.run(run_episodes(runner, [(_dialogue(), 0)], group_size=4))
+    trajectories = asyncio.run(run_episodes(runner, [(call_dialogue(), 0)], group_size=4))
     assert len(trajectories) == 4
     for trajectory in trajectories:
         tokens = trajectory.tokens
@@ -101,10 +100,10 @@ def test_out_of_memory_halves_the_batch_until_it_fits(tiny: tuple[Any, Any]) -> 
 
 def test_a_turn_cut_at_the_step_limit_hands_over_with_consistent_tokens(tiny: tuple[Any, Any]) -> None:
     _, tokenizer = tiny
-    texts = [CALL, CALL, "<think>y</think>\n\nbye"]
+    texts = [LOOKUP_CALL, LOOKUP_CALL, "<think>y</think>\n\nbye"]
     policy = ScriptedTokens(tokenizer, texts)
     config = EpisodeConfig(limits=EpisodeLimits(max_steps_per_turn=2), at_step_limit="next_turn", early_stop=False)
-    trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), CallJudge(), config).run(_dialogue()))
+    trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), RuleJudge(), config).run(call_dialogue()))
     tokens = trajectory.tokens
     assert tokens is not None and trajectory.stop_reason == "completed"
     assert trajectory.metadata["turns_cut_at_step_limit"] == 1

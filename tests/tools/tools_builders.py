@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 from cm2.schema import Dialogue, FunctionCall, ToolCall
+from cm2.testing import tool_spec, weather_tool
 
 
 def tool(name: str, properties: dict[str, Any], required: list[str], description: str = "") -> dict[str, Any]:
-    parameters = {"type": "object", "properties": properties, "required": required}
-    return {"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
+    return tool_spec(name, properties, required, description)
 
 
 def call(name: str, arguments: str | dict[str, Any], call_id: str | None = None) -> dict[str, Any]:
@@ -31,12 +31,7 @@ def weather_dialogue() -> Dialogue:
     """Two turns; get_weather(Oslo) is recorded twice with different answers; tool messages are paired by
     position in turn 0 and by tool_call_id (in reverse order) in turn 1."""
     tools = [
-        tool(
-            "get_weather",
-            {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["C", "F"]}},
-            ["city"],
-            "Current weather for a city.",
-        ),
+        weather_tool(),
         tool("list_restaurants", {"area": {"type": "string"}}, ["area"], "Restaurants of an area."),
         tool(
             "book_table",

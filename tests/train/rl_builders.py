@@ -1,4 +1,4 @@
-"""Shared builders for GRPO tests: a two-turn dialogue and a CPU RL config around a tiny model."""
+"""The CPU RL config of the GRPO tests: a tiny model on copies of the kit's two-turn dialogue."""
 
 from __future__ import annotations
 
@@ -6,31 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cm2.schema import Dialogue
+from cm2.testing import two_turn_dialogue
 from cm2.train.rl_config import RLRunConfig
-
-
-def two_turn_dialogue(uuid: str = "d1") -> Dialogue:
-    """Two turns with reply items; turn 0's C1 depends on C0."""
-    item = {"focus_on": "assistant.content.user_visible_reply", "question": "replied?"}
-    return Dialogue.model_validate(
-        {
-            "uuid": uuid,
-            "tools": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
-            "messages": [
-                {"role": "user", "content": "first"},
-                {"role": "assistant", "content": "<think>a</think>\n\nok"},
-                {"role": "user", "content": "second"},
-                {"role": "assistant", "content": "<think>b</think>\n\nok"},
-            ],
-            "checklists": [
-                [
-                    [{**item, "id": "C0", "weight": 0.5}, {**item, "id": "C1", "weight": 0.5, "dependence": ["C0"]}],
-                    [{**item, "id": "C0", "weight": 1.0}],
-                ]
-            ],
-        }
-    )
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -5,36 +5,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rl_builders import tiny_rl_config, two_turn_dialogue
+from rl_builders import tiny_rl_config
 
 import cm2.train.grpo as grpo
 from cm2.llm.testing.tiny_model import build_tiny_model
 from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, Trajectory, Verdict
+from cm2.testing import RuleJudge, even_length
 from cm2.tools import HybridToolSimulator
 from cm2.train.grpo import run_rl
 from cm2.train.rl_config import RLRunConfig
-
-
-def _dialogue() -> Dialogue:
-    return two_turn_dialogue()
-
-
-class ParityJudge:
-    """Unit-test judge: an item holds when the step's text length has a given parity, so rewards vary
-    across a group of random rollouts (the real judge is tested in tests/judge)."""
-
-    async def judge_step(
-        self,
-        dialogue: Dialogue,
-        history: list[Message],
-        step: AssistantStep,
-        items: list[ChecklistItem],
-        usage: object = None,
-    ) -> list[Verdict]:
-        n = len(step.assistant.content or "")
-        return [
-            Verdict(item=i.id, turn=step.turn, step=step.index, satisfied=(n + k) % 2 == 0) for k, i in enumerate(items)
-        ]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +32,7 @@ def test_two_grpo_steps_per_level(tmp_path: Path, tiny_model: Path, level: str) 
         reward={"level": level, "scale": "one"},
         episode={"early_stop": False},
     )
-    final = run_rl(config, make_env=HybridToolSimulator, judge=ParityJudge())
+    final = run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
     assert (final / "config.json").exists()
     log = json.loads((tmp_path / "out" / "train_log.json").read_text())
     steps = [entry for entry in log if "loss" in entry]
@@ -70,7 +49,7 @@ def test_two_grpo_steps_per_level(tmp_path: Path, tiny_model: Path, level: str) 
     assert {t.metadata["train_step"] for t in trajectories} == {1, 2}  # the steps of the trainer's log
     if level == "trajectory":  # resume from checkpoint-2 and train one more step
         resumed = config.model_copy(update={"max_steps": 3, "resume": True})
-        run_rl(resumed, make_env=HybridToolSimulator, judge=ParityJudge())
+        run_rl(resumed, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
         log = json.loads((tmp_path / "out" / "train_log.json").read_text())
         assert [entry["step"] for entry in log if "loss" in entry][-1] == 3
         lines = (tmp_path / "out" / "trajectories.jsonl").read_text().splitlines()
@@ -144,12 +123,15 @@ def test_training_logprobs_equal_rollout_logprobs_at_temperature_07(
     assert grpo.grpo_args(config).temperature == 0.7 and grpo.grpo_args(config).top_p == 0.9
     gaps: list[float] = []
     monkeypatch.setattr(grpo, "make_trainer_class", lambda: recording_trainer_class(gaps))
-    run_rl(config, make_env=HybridToolSimulator, judge=ParityJudge())
+    run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
     assert gaps and max(gaps) < 1e-4, gaps
 
 
-class FlatForD0Judge(ParityJudge):
-    """Never satisfied on dialogue d0 (its groups are flat), parity elsewhere."""
+class FlatForD0Judge(RuleJudge):
+    """Never satisfied on dialogue d0 (its groups are flat), even length elsewhere."""
+
+    def __init__(self) -> None:
+        super().__init__(even_length)
 
     async def judge_step(
         self,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from rl_builders import tiny_rl_config
-from test_grpo import ParityJudge
 
 from cm2.llm.testing.tiny_model import build_tiny_model
 from cm2.report.metrics_log import read_train_log
 from cm2.schema import Dialogue
+from cm2.testing import RuleJudge, even_length
 from cm2.tools import HybridToolSimulator
 from cm2.train.grpo import run_rl
 from cm2.train.probe import PROBE_FILE, probe_episode, probe_set, read_probe
@@ -40,7 +40,7 @@ def _config(tmp_path: Path, model: Path, learning_rate: float, every: int) -> RL
 
 def test_the_probe_runs_at_the_start_every_n_steps_and_at_the_end(tmp_path: Path, tiny_model: Path) -> None:
     config = _config(tmp_path, tiny_model, learning_rate=0.0, every=2)
-    run_rl(config, make_env=HybridToolSimulator, judge=ParityJudge())
+    run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
     records = read_probe(tmp_path / "out" / PROBE_FILE)
     assert [r["step"] for r in records] == [0, 2, 3]
     assert all(sorted(r["rewards"]) == ["d0", "d1"] and r["dialogues"] == 2 for r in records)
@@ -55,7 +55,7 @@ def test_the_probe_runs_at_the_start_every_n_steps_and_at_the_end(tmp_path: Path
 def test_the_probe_is_off_with_zero_and_its_settings_are_greedy(tmp_path: Path, tiny_model: Path) -> None:
     config = _config(tmp_path, tiny_model, learning_rate=1e-2, every=0)
     config = config.model_copy(update={"max_steps": 1})
-    run_rl(config, make_env=HybridToolSimulator, judge=ParityJudge())
+    run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
     assert not (tmp_path / "out" / PROBE_FILE).exists()
     episode = probe_episode(config.episode)
     assert (episode.sampling.temperature, episode.early_stop, episode.limits) == (0.0, False, config.episode.limits)

@@ -10,9 +10,11 @@ from cm2.llm.testing.fault_server import (
     format_rejection,
     refusing_base_url,
 )
+from cm2.llm.testing.outages import OUTAGES, outage_base_url
 from cm2.llm.testing.tiny_model import build_tiny_model, build_tiny_tokenizer, tiny_chat_template
 
 __all__ = [
+    "OUTAGES",
     "BackgroundServer",
     "FakeOpenAIServer",
     "Fault",
@@ -22,6 +24,7 @@ __all__ = [
     "completion_body",
     "echo",
     "format_rejection",
+    "outage_base_url",
     "refusing_base_url",
     "tiny_chat_template",
 ]

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from verl import DataProto
 from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 from verl.trainer.ppo.ray_trainer import compute_advantage
-from verl_builders import GOOD, GUESS, MALFORMED, SILENT_FIRST, ScriptedServer, reply_judge, weather_dialogue
+from verl_builders import GOOD, GUESS, MALFORMED, SILENT_FIRST, ScriptedServer
 
 import cm2.integrations.verl  # noqa: F401
 from cm2.integrations.verl.advantage import advantages_from_rewards, provide_records
@@ -32,6 +32,7 @@ from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
 from cm2.rollout.monitors import monitor_counts
 from cm2.schema import Dialogue, Trajectory
 from cm2.scoring import score_group
+from cm2.testing import reply_judge, weather_dialogue
 from cm2.tools import HybridToolSimulator
 from cm2.train.rollouts import token_advantages
 

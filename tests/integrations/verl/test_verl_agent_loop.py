@@ -30,9 +30,7 @@ from verl_builders import (
     SILENT_FIRST,
     FakeTransferQueue,
     ScriptedServer,
-    reply_judge,
     verl_config,
-    weather_dialogue,
 )
 
 import cm2.integrations.verl  # noqa: F401
@@ -43,6 +41,7 @@ from cm2.llm.testing import FakeOpenAIServer, build_tiny_tokenizer
 from cm2.reward import RewardConfig
 from cm2.schema import Trajectory
 from cm2.scoring import score_group
+from cm2.testing import reply_judge, weather_dialogue
 from cm2.train.rollouts import token_advantages
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
-from verl_builders import weather_dialogue
 
 from cm2.data.samples import sample_path
 from cm2.data.synthetic import synthetic_dialogues
@@ -19,6 +18,7 @@ from cm2.integrations.verl.rows import is_rows_file, prompt_tokens
 from cm2.integrations.verl.services import dialogue_from_row
 from cm2.llm.testing import build_tiny_tokenizer
 from cm2.schema import Dialogue
+from cm2.testing import weather_dialogue
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:

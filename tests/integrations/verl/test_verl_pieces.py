@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from verl_builders import GOOD, ScriptedServer, weather_dialogue
+from verl_builders import GOOD, ScriptedServer
 
 from cm2.integrations.verl.config import VerlRolloutConfig, reward_config, rollout_config
 from cm2.integrations.verl.policy import ServerTokenPolicy
@@ -19,6 +19,7 @@ from cm2.rollout.monitors import MonitorCounts, monitors_from_counts
 from cm2.rollout.policy import SamplingParams
 from cm2.rollout.transcript import TokenTranscript
 from cm2.schema import Trajectory
+from cm2.testing import weather_dialogue
 
 
 @pytest.fixture(scope="module")

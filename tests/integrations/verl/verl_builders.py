@@ -1,15 +1,11 @@
-"""Shared pieces of the VeRL plugin tests: a two-turn dialogue, scripted inference servers, a judge
-server answer, an in-memory TransferQueue, and VeRL trainer configs built from VeRL's own YAML."""
+"""Shared pieces of the VeRL plugin tests: scripted policy outputs for the kit's two-turn weather dialogue
+(`cm2.testing.weather_dialogue`), scripted inference servers, an in-memory TransferQueue, and VeRL trainer
+configs built from VeRL's own YAML."""
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
-
-from cm2.schema import Dialogue
-
-WEATHER_SPEC = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 
 GOOD = [
     '<think>fetch</think>\n<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>',
@@ -27,63 +23,6 @@ GUESS = ["<think>guess</think>\n\nProbably sunny.", GOOD[2], GOOD[3]]
 
 MALFORMED = ['<tool_call>{"name": "get_weather", "arguments": {bad json}</tool_call>', GOOD[1], GOOD[2], GOOD[3]]
 """A tool call that does not parse: an error object comes back, then the model replies."""
-
-
-def weather_dialogue(uuid: str = "w2", *, required: bool = True) -> Dialogue:
-    """Two turns (Paris, then Rome), each: call get_weather, then reply. Checklist items: C0 (the call,
-    checked in code), C1 (the reply, asked of the judge over HTTP, depends on C0)."""
-
-    def call(city: str, call_id: str) -> dict[str, Any]:
-        arguments = json.dumps({"city": city})
-        return {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
-
-    def items(city: str, weight: float) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": "C0",
-                "focus_on": "assistant.tool_calls",
-                "question": f"Did it call get_weather for {city}?",
-                "weight": weight,
-                "required_for_next_turn": required,
-                "check": {"tool": "get_weather", "arguments": {"city": {"kind": "exact", "value": city}}},
-            },
-            {
-                "id": "C1",
-                "focus_on": "assistant.content.user_visible_reply",
-                "question": "Did it tell the user the forecast?",
-                "weight": round(1 - weight, 6),
-                "dependence": ["C0"],
-            },
-        ]
-
-    return Dialogue.model_validate(
-        {
-            "uuid": uuid,
-            "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_SPEC}}],
-            "messages": [
-                {"role": "system", "content": "You are a weather assistant."},
-                {"role": "user", "content": "Weather in Paris?"},
-                {"role": "assistant", "content": "<think>look it up</think>", "tool_calls": [call("Paris", "c1")]},
-                {"role": "tool", "tool_call_id": "c1", "content": '{"forecast": "sunny"}'},
-                {"role": "assistant", "content": "<think>done</think>\n\nSunny."},
-                {"role": "user", "content": "And in Rome?"},
-                {"role": "assistant", "content": "<think>look it up</think>", "tool_calls": [call("Rome", "c2")]},
-                {"role": "tool", "tool_call_id": "c2", "content": '{"forecast": "rain"}'},
-                {"role": "assistant", "content": "<think>done</think>\n\nRain."},
-            ],
-            "checklists": [[items("Paris", 0.5), items("Rome", 0.6)]],
-        }
-    )
-
-
-def reply_judge(body: dict[str, Any]) -> str:
-    """Judge server answer: an item holds when the step under review says something to the user."""
-    prompt = body["messages"][-1]["content"]
-    transcript = prompt.split("<transcript>\n")[1].split("\n</transcript>")[0].splitlines()
-    criteria = [json.loads(line) for line in prompt.split("<criteria>\n")[1].split("\n</criteria>")[0].splitlines()]
-    last = [json.loads(line) for line in transcript if '"assistant"' in line][-1]
-    answers = [{"id": c["id"], "analysis": "read it", "satisfied": bool(last.get("reply"))} for c in criteria]
-    return json.dumps({"verdicts": answers})
 
 
 class TokenOutput:

@@ -1,0 +1,1 @@
+"""Training: cold-start SFT and GRPO on TRL, driven by checklist rewards."""
