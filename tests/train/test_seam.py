@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from rl_builders import tiny_rl_config, two_turn_dialogue
-from test_grpo import ParityJudge
 
 from cm2.schema import Message, TokenRecord, Trajectory
+from cm2.testing import RuleJudge, even_length
 from cm2.tools import HybridToolSimulator
 from cm2.train.models import load_policy
 from cm2.train.rollouts import CM2Rollouts
@@ -30,7 +30,7 @@ def test_a_request_comes_back_as_a_scored_batch_of_tokens_and_advantages(
     dialogue = two_turn_dialogue()
     kept: list[Trajectory] = []
     rollouts = CM2Rollouts(
-        {dialogue.uuid: dialogue}, HybridToolSimulator, ParityJudge(), config.episode, config.reward, 4,
+        {dialogue.uuid: dialogue}, HybridToolSimulator, RuleJudge(even_length), config.episode, config.reward, 4,
         on_trajectory=kept.append,
     )  # fmt: skip
     entered: list[bool] = []
