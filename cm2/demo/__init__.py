@@ -9,8 +9,8 @@
 See docs/demo.md.
 """
 
-from cm2.demo.bfcl_import import ImportManifest, ImportOptions, import_bfcl
+from cm2.benchmarks.bfcl.data import ImportManifest, ImportOptions, import_bfcl
+from cm2.benchmarks.bfcl.split import SPLIT_RULE, split_of
 from cm2.demo.config import DemoConfig
-from cm2.demo.split import SPLIT_RULE, split_of
 
 __all__ = ["SPLIT_RULE", "DemoConfig", "ImportManifest", "ImportOptions", "import_bfcl", "split_of"]

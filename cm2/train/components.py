@@ -24,16 +24,10 @@ class NoEndpoint:
         raise LLMError(f"no {self.role} endpoint is configured ({self.hint})")
 
 
-def bfcl_entry_id(dialogue: Dialogue) -> str:
-    """The BFCL entry a dialogue came from: its `bfcl_id` field, else its uuid."""
-    extra = dialogue.model_extra or {}
-    return str(extra.get("bfcl_id") or dialogue.uuid)
-
-
 def environment_factory(config: RLRunConfig) -> Callable[[Dialogue], ToolEnvironment]:
     """A fresh tool environment per episode: the hybrid simulator or BFCL's real backends."""
     if config.tools == "bfcl":
-        from cm2.tools.bfcl import BfclEnvironment
+        from cm2.benchmarks.bfcl.environment import BfclEnvironment, bfcl_entry_id
 
         return lambda dialogue: BfclEnvironment.from_entry(bfcl_entry_id(dialogue))
     llm = make_client(config.simulator_llm, role="tool_simulator") if config.simulator_llm else None

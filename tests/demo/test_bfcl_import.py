@@ -16,16 +16,16 @@ pytest.importorskip("bfcl_eval")
 from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import execute_multi_turn_func_call
 from conftest import demo_app
 
+from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl, manifest_path
+from cm2.benchmarks.bfcl.dialogue import compact_spec, entry_to_dialogue
+from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entry, load_ground_truth
+from cm2.benchmarks.bfcl.metrics import score_calls
 from cm2.data.io import read_dialogues
-from cm2.demo.bfcl_dialogue import compact_spec, entry_to_dialogue
-from cm2.demo.bfcl_import import ImportOptions, import_bfcl, manifest_path
-from cm2.demo.metrics import score_calls
 from cm2.eval.checklist_metrics import score_trajectory
 from cm2.judge import ChecklistJudge
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec
-from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
 from cm2.train.components import NoEndpoint
 
 # a file-system entry (positional `sort('final_report.pdf')`), a trading one, and a missing-parameter one

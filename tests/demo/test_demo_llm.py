@@ -17,8 +17,8 @@ from conftest import demo_app
 
 from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
 from cm2.annotate.reference import label_from_reference
+from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl
 from cm2.data.io import read_dialogues
-from cm2.demo.bfcl_import import ImportOptions, import_bfcl
 from cm2.demo.stages import read_record
 from cm2.llm.testing import FakeOpenAIServer
 from cm2.schema import Dialogue, Trajectory

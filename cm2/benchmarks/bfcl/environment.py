@@ -18,12 +18,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from cm2.schema import FunctionCall, FunctionSpec, StateReport, ToolCall, ToolSpec
+from cm2.schema import Dialogue, FunctionCall, FunctionSpec, StateReport, ToolCall, ToolSpec
 from cm2.tools.python_tools import PythonTools, public_methods
 from cm2.tools.result import ToolResult, error_result
 
 if TYPE_CHECKING:
-    from cm2.tools.bfcl_state import ReferenceStates
+    from cm2.benchmarks.bfcl.state import ReferenceStates
 
 MULTI_TURN_CATEGORIES = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
 _INSTALL_HINT = "BFCL support needs the optional extra: pip install 'cm2[bfcl]' (the `bfcl-eval` package)"
@@ -145,9 +145,15 @@ def failure_message(content: str) -> str | None:
     return None
 
 
+def bfcl_entry_id(dialogue: Dialogue) -> str:
+    """The BFCL entry a dialogue came from: its `bfcl_id` field, else its uuid."""
+    extra = dialogue.model_extra or {}
+    return str(extra.get("bfcl_id") or dialogue.uuid)
+
+
 @lru_cache(maxsize=256)
 def _reference_states(entry_id: str) -> ReferenceStates:
-    from cm2.tools.bfcl_state import reference_states  # imports this module: load it only when asked
+    from cm2.benchmarks.bfcl.state import reference_states  # imports this module: load it only when asked
 
     return reference_states(entry_id)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from cm2.benchmarks.tau2.results import DomainRun, read_domain, summarize
 from cm2.eval.results import EvalResult, now
-from cm2.eval.tau2_results import DomainRun, read_domain, summarize
 from cm2.llm.redact import redact_text
 
 DOMAINS = ("airline", "retail", "telecom")

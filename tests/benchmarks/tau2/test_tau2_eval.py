@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from cm2.benchmarks.tau2.evaluate import Tau2Settings, evaluate_tau2, find_tau2, tau2_command
+from cm2.benchmarks.tau2.results import read_domain
 from cm2.eval.results import EvalResult
-from cm2.eval.tau2 import Tau2Settings, evaluate_tau2, find_tau2, tau2_command
-from cm2.eval.tau2_results import read_domain
 from cm2.llm.testing import FakeOpenAIServer, completion_body
 
 
