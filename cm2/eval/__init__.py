@@ -5,7 +5,7 @@
 
 Benchmarks with their own harness live in `cm2.benchmarks` and report through the same types.
 Every evaluation returns an `EvalResult`, written as `<benchmark>.json` and `<benchmark>.md`.
-See cm2/eval/README.md for the routes taken and what cannot run offline.
+See cm2/eval/README.md, and each benchmark's README for the route it takes.
 """
 
 from typing import Any

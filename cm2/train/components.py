@@ -25,7 +25,7 @@ class NoEndpoint:
 
 
 def environment_factory(config: RLRunConfig) -> Callable[[Dialogue], ToolEnvironment]:
-    """A fresh tool environment per episode: the hybrid simulator or BFCL's real backends."""
+    """A fresh tool environment per episode: the hybrid simulator or a benchmark's backends."""
     if config.tools == "bfcl":
         from cm2.benchmarks.bfcl.environment import BfclEnvironment, bfcl_entry_id
 

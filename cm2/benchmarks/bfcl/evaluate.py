@@ -1,6 +1,6 @@
 """BFCL-V4 multi-turn: run a policy on the entries and score them with `bfcl_eval`'s own checker.
 
-Route (see cm2/eval/README.md): `bfcl-eval` is installed without its dependencies (it pins numpy 1.26.4,
+Route (see cm2/benchmarks/bfcl/README.md): `bfcl-eval` is installed without its dependencies (it pins numpy 1.26.4,
 which would downgrade the shared environment), so its `bfcl generate` CLI is not used. cm2 loads the
 entries with `bfcl_eval.utils.load_dataset_entry`, runs BFCL's function-calling loop in-process
 (`cm2.benchmarks.bfcl.loop`, executing calls on BFCL's backends) and scores each entry with
@@ -218,7 +218,7 @@ def _summary(
         finished_at=now(),
         notes=[
             f"bfcl-eval {importlib.metadata.version('bfcl-eval')}: entries, tools, step limit and checker from the "
-            "package; inference loop run in-process by cm2 (cm2/eval/README.md)",
+            "package; inference loop run in-process by cm2 (cm2/benchmarks/bfcl/README.md)",
             "overall = unweighted mean of the categories, as BFCL's multi-turn overall",
         ],
     )

