@@ -1,7 +1,7 @@
 """Evaluation and serving of trained policies.
 
 - `evaluate_checklist`: held-out dialogues through cm2's episode runner, scored with their checklists;
-- `create_serve_app` / `serve_checkpoint`: a checkpoint behind an OpenAI-compatible API (`cm2 serve`).
+- `serve_checkpoint` / `served_checkpoint`: a checkpoint behind cm2's OpenAI-compatible app (`cm2 serve`).
 
 Benchmarks with their own harness live in `cm2.benchmarks` and report through the same types.
 Every evaluation returns an `EvalResult`, written as `<benchmark>.json` and `<benchmark>.md`.
@@ -14,7 +14,7 @@ from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simula
 from cm2.eval.checkpoint import CheckpointGenerator
 from cm2.eval.results import CategoryScore, CostReport, EvalResult
 
-_SERVING = {"create_serve_app", "serve_checkpoint", "served_checkpoint"}
+_SERVING = {"serve_checkpoint", "served_checkpoint"}
 
 
 def __getattr__(name: str) -> Any:
@@ -33,7 +33,6 @@ __all__ = [
     "CheckpointGenerator",
     "CostReport",
     "EvalResult",
-    "create_serve_app",
     "evaluate_checklist",
     "serve_checkpoint",
     "served_checkpoint",
