@@ -166,7 +166,7 @@ def evaluate_policy(
             run_settings,
             model=name,
             out_dir=folder,
-            make_env=lambda d: BfclEnvironment.from_entry(bfcl_entry_id(d)),
+            make_env=BfclEnvironment.for_dialogue,
             config={"checkpoint": checkpoint},
         )
     )

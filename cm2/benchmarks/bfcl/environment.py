@@ -189,6 +189,11 @@ class BfclEnvironment:
         """Build from an entry dict or an entry id such as `multi_turn_base_0`."""
         return cls(load_entry(entry) if isinstance(entry, str) else entry, long_context=long_context)
 
+    @classmethod
+    def for_dialogue(cls, dialogue: Dialogue) -> BfclEnvironment:
+        """Fresh backends of the entry an imported dialogue came from (the tool environment `tools: bfcl`)."""
+        return cls.from_entry(bfcl_entry_id(dialogue))
+
     @property
     def tools(self) -> list[ToolSpec]:
         """The tools available from the first turn (functions the entry withholds until later turns are left out)."""
