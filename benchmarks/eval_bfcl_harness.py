@@ -16,12 +16,12 @@ import asyncio
 import tempfile
 import time
 
-from cm2.eval.bfcl import BfclSettings, evaluate_bfcl
+from cm2.benchmarks.bfcl.environment import MULTI_TURN_CATEGORIES
+from cm2.benchmarks.bfcl.evaluate import BfclSettings, evaluate_bfcl
+from cm2.benchmarks.bfcl.testing import GroundTruthReplay
 from cm2.eval.results import EvalResult
-from cm2.eval.testing import GroundTruthReplay
 from cm2.llm.testing import FakeOpenAIServer
 from cm2.rollout.endpoint_policy import EndpointPolicy
-from cm2.tools.bfcl import MULTI_TURN_CATEGORIES
 
 
 def run(ids: list[str], concurrency: int, latency_s: float) -> tuple[EvalResult, float, int]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from cm2.eval.checkpoint import CheckpointGenerator
-from cm2.eval.serve import create_serve_app
+from cm2.llm.server import create_app
 from cm2.llm.testing import BackgroundServer, build_tiny_model
 
 
@@ -35,7 +35,7 @@ async def burst(base_url: str, requests: int, max_tokens: int) -> int:
 def measure(model: Path, batch: int, requests: int, max_tokens: int) -> tuple[float, int, int]:
     """Seconds, completion tokens and `generate` calls for one burst of `requests`."""
     generator = CheckpointGenerator.load(model, device="cpu", max_batch_size=batch)
-    with BackgroundServer(create_serve_app(generator, "bench")) as server:
+    with BackgroundServer(create_app(generator, "bench")) as server:
         base_url = f"{server.url}/v1"
         asyncio.run(burst(base_url, 2, 4))  # warm-up
         calls = generator.policy.generate_calls  # type: ignore[attr-defined]

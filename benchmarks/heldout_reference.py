@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl
 from cm2.data.io import read_dialogues
-from cm2.demo.bfcl_import import ImportOptions, import_bfcl
 from cm2.demo.config import EvalSection
 from cm2.demo.evaluate import ModelScores, evaluate_policy
 from cm2.eval.replay_policies import ReferencePolicy, RefusingPolicy

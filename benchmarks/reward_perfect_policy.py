@@ -28,8 +28,9 @@ import numpy as np
 
 from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
 from cm2.annotate.reference import label_from_reference
+from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl
+from cm2.benchmarks.bfcl.environment import BfclEnvironment
 from cm2.data.io import read_dialogues
-from cm2.demo.bfcl_import import ImportOptions, import_bfcl
 from cm2.judge import ChecklistJudge
 from cm2.llm import LLMError
 from cm2.llm.fake import ScriptedLLM
@@ -38,7 +39,6 @@ from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
 from cm2.scoring import score_trajectory
-from cm2.tools.bfcl import BfclEnvironment
 
 REPLY = "<think>done</think>\n\nDone."
 MALFORMED = '<think>try</think>\n<tool_call>{"name": "ls", "arguments": </tool_call>'

@@ -149,10 +149,11 @@ def test_choosing_bfcl_by_name_imports_bfcl_only_then() -> None:
         import sys
         from cm2.train.rl_config import RLRunConfig
         RLRunConfig.model_validate({"model": {"path": "-"}, "data": "-", "tools": "bfcl"})
-        assert "cm2.tools.bfcl" not in sys.modules and "bfcl_eval" not in sys.modules, "imported too early"
+        early = "cm2.benchmarks.bfcl.environment" in sys.modules or "bfcl_eval" in sys.modules
+        assert not early, "imported too early"
         from cm2.build import build_environments
         build_environments("bfcl")
-        assert "cm2.tools.bfcl" in sys.modules
+        assert "cm2.benchmarks.bfcl.environment" in sys.modules
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
@@ -161,8 +162,8 @@ def test_choosing_bfcl_by_name_imports_bfcl_only_then() -> None:
 def test_bfcl_by_name_gives_bfcl_real_backends_and_the_reference_scores_every_item() -> None:
     pytest.importorskip("bfcl_eval")
     from cm2.annotate.config import ReferenceLabelOptions
-    from cm2.demo.bfcl_dialogue import entry_to_dialogue
-    from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
+    from cm2.benchmarks.bfcl.dialogue import entry_to_dialogue
+    from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entry, load_ground_truth
 
     entry, truth = load_entry("multi_turn_base_7"), load_ground_truth("multi_turn_base_7")
     entry["question"], truth = entry["question"][:1], truth[:1]

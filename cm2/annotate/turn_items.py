@@ -12,7 +12,7 @@ from cm2.schema import ChecklistItem, Dialogue, Evidence, Turn, TurnCheckKind, T
 
 STATE_MARKER = "environment_reports_state"
 """A dialogue field: true when the dialogue's tool environment can report whether its state matches the
-reference after each turn (BFCL imports set it)."""
+reference after each turn (a benchmark's importer sets it)."""
 
 _SNIPPET_CHARS = 200
 _TEXT: dict[TurnCheckKind, tuple[str, str, list[str]]] = {

@@ -50,8 +50,8 @@ def import_bfcl_command(
     from rich.console import Console
     from rich.markup import escape
 
+    from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl, manifest_path
     from cm2.cli.guard import check_paths
-    from cm2.demo.bfcl_import import ImportOptions, import_bfcl, manifest_path
 
     console = Console(stderr=True)
     check_paths([], files=[out, manifest_path(out)])

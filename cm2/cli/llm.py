@@ -10,46 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from cm2.cli.server_options import AllowedHosts, ServerKeyEnv, guard_config
+from cm2.cli.eval import serve_command
 
 llm_app = typer.Typer(no_args_is_help=True)
-
-
-@llm_app.command("serve")
-def serve_command(
-    model_path: Annotated[str, typer.Argument(help="Model folder (or cached hub id) loadable with from_pretrained.")],
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the server to the network.")] = (
-        "127.0.0.1"
-    ),
-    chat_template: Annotated[
-        Path | None, typer.Option(exists=True, dir_okay=False, help="Jinja chat template replacing the tokenizer's.")
-    ] = None,
-    model_name: Annotated[str | None, typer.Option(help="Name reported by /v1/models (default: folder name).")] = None,
-    device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
-    dtype: Annotated[str, typer.Option(help="torch dtype (float32, bfloat16, …) or auto.")] = "auto",
-    max_batch_size: Annotated[int, typer.Option(min=1, help="Concurrent requests generated as one batch.")] = 8,
-    json_attempts: Annotated[int, typer.Option(min=1, help="Generations tried for a response_format answer.")] = 3,
-    allowed_host: AllowedHosts = None,
-    api_key_env: ServerKeyEnv = None,
-) -> None:
-    """Serve MODEL_PATH at /v1/chat/completions, /v1/models and /health (local Host names only, no
-    cross-origin requests; --api-key-env to require a key)."""
-    from cm2.llm.server import serve
-
-    guard = guard_config(host, allowed_host, api_key_env)
-    serve(
-        model_path,
-        host=host,
-        port=port,
-        chat_template=chat_template,
-        model_name=model_name,
-        device=device,
-        dtype=dtype,
-        max_batch_size=max_batch_size,
-        json_attempts=json_attempts,
-        guard=guard,
-    )
+llm_app.command("serve")(serve_command)  # one server: `cm2 llm serve` is `cm2 serve`
 
 
 @llm_app.command("ping")
@@ -120,5 +84,5 @@ def ping_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `cm2 llm serve` and `cm2 llm ping`."""
+    """Add `cm2 llm serve` (the same command as `cm2 serve`) and `cm2 llm ping`."""
     app.add_typer(llm_app, name="llm", help="Serve a local model over an OpenAI-compatible API; check endpoints.")

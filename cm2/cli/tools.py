@@ -42,7 +42,7 @@ def _find_dialogue(path: Path, uuid: str | None) -> Dialogue:
 
 
 def _bfcl_entry(dataset: str, entry_id: str | None) -> dict[str, Any]:
-    from cm2.tools import bfcl
+    from cm2.benchmarks.bfcl import environment as bfcl
 
     path = Path(dataset)
     if path.is_file():
@@ -72,7 +72,7 @@ def _factory(
     dataset: str, dialogue: str | None, mode: Mode, llm: LLMClient | None, attempts: int
 ) -> EnvironmentFactory:
     if mode is Mode.bfcl:
-        from cm2.tools.bfcl import BfclEnvironment
+        from cm2.benchmarks.bfcl.environment import BfclEnvironment
 
         entry = _bfcl_entry(dataset, dialogue)
         return lambda: BfclEnvironment.from_entry(entry)

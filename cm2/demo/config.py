@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cm2.benchmarks.bfcl.dialogue import ToolDocs
 from cm2.config import YamlConfig, set_dotted
-from cm2.demo.bfcl_dialogue import ToolDocs
 from cm2.llm.config import LLMConfig
 from cm2.reward.config import Level
 

@@ -1,5 +1,5 @@
 """Held-out evaluation on BFCL dialogues: exact calls and state match per turn, BFCL's checker per dialogue,
-and the checklist score, each with a 95% confidence interval (`cm2.demo.scoring`).
+and the checklist score, each with a 95% confidence interval (`cm2.benchmarks.bfcl.scoring`).
 
 Episodes run through `cm2.eval.evaluate_checklist` (the RL episode runner: replayed user turns, greedy
 decoding, no early stop) with BFCL's real backends as the tools. Every turn of every dialogue is played
@@ -129,14 +129,14 @@ def evaluate_policy(
     drive: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run,
 ) -> ModelScores:
     """Run and score every held-out dialogue once with `policy` (`drive` runs the episodes' event loop)."""
+    from cm2.benchmarks.bfcl.environment import bfcl_entry_id
+    from cm2.benchmarks.bfcl.scoring import heldout_intervals, score_dialogue
     from cm2.build import build_environments, build_judge
-    from cm2.demo.scoring import heldout_intervals, score_dialogue
     from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist
     from cm2.eval.deterministic import deterministic_only
     from cm2.judge.config import JudgeConfig
     from cm2.rollout.episode import EpisodeConfig, EpisodeLimits
     from cm2.rollout.policy import SamplingParams
-    from cm2.tools.bfcl import bfcl_entry_id
 
     if llm is None:
         dialogues = [deterministic_only(d) for d in dialogues]

@@ -39,7 +39,7 @@ def model_stage(config: DemoConfig, folder: Path) -> dict[str, Any]:
 
 def data_stage(config: DemoConfig, folder: Path) -> dict[str, Any]:
     """BFCL entries of each demo split as reference dialogues with deterministic checklists."""
-    from cm2.demo.bfcl_import import ImportOptions, import_bfcl
+    from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl
 
     outputs: dict[str, Any] = {}
     for split, limit in (("train", config.data.train_limit), ("heldout", config.data.heldout_limit)):

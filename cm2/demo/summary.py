@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cm2.benchmarks.bfcl.split import SPLIT_RULE
 from cm2.data.atomic import atomic_file
-from cm2.demo.split import SPLIT_RULE
 from cm2.demo.stages import StageRecord, read_record
 
 if TYPE_CHECKING:

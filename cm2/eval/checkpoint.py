@@ -1,8 +1,8 @@
 """A local checkpoint as a text generator for the OpenAI-compatible server.
 
 Generation goes through cm2's own token policy (`TransformersPolicy`, batching concurrent requests, the same
-code that samples rollouts in training) and tool calls are read with cm2's rollout parser, so a served
-model is read exactly as the episode runner reads it: `<tool_call>` blocks inside `<think>` are not calls,
+code that samples rollouts in training) and tool calls are read with cm2's one parser (`cm2.llm.toolcalls`),
+so a served model is read exactly as the episode runner reads it: `<tool_call>` blocks inside `<think>` are not calls,
 and an answer whose blocks do not parse comes back as plain text (the client's parser then reports it).
 """
 
@@ -13,11 +13,9 @@ from typing import Any
 
 from cm2.llm.protocol import ChatRequest, ChatResponse, Usage
 from cm2.llm.structured import with_instruction
-from cm2.llm.toolcalls import template_messages
+from cm2.llm.toolcalls import parse_tool_calls, template_messages
 from cm2.rollout.chat_template import ensure_chat_template
-from cm2.rollout.endpoint_policy import openai_message
 from cm2.rollout.hf_policy import stop_token_ids
-from cm2.rollout.parser import parse_output
 from cm2.rollout.policy import SamplingParams, TokenPolicy
 
 DEFAULT_MAX_NEW_TOKENS = 1024
@@ -123,10 +121,7 @@ class CheckpointGenerator:
         )
         if not request.tools:
             return response
-        parsed = parse_output(response.text)
-        if not parsed.tool_calls or not parsed.ok:
+        text, calls = parse_tool_calls(response.text)
+        if not calls:
             return response
-        message = openai_message(parsed.to_message())
-        return response.model_copy(
-            update={"text": message["content"], "tool_calls": message["tool_calls"], "finish_reason": "tool_calls"}
-        )
+        return response.model_copy(update={"text": text, "tool_calls": calls, "finish_reason": "tool_calls"})

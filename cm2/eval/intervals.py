@@ -1,7 +1,7 @@
 """95% confidence intervals for held-out scores (pure; no I/O).
 
 - `wilson_interval`: the Wilson score interval of a proportion of independent yes/no outcomes (one per
-  dialogue, e.g. BFCL's checker). Unlike the normal approximation it stays inside [0, 1] and is not empty
+  dialogue, e.g. a benchmark's own checker). Unlike the normal approximation it stays inside [0, 1] and is not empty
   at 0% or 100% (0 of 40 gives [0%, 8.8%]).
 - `bootstrap_interval`: a percentile bootstrap over dialogues (clusters) of a ratio of sums, for scores
   counted per turn (exact calls, state match) or per dialogue (checklist score). Turns of one dialogue are

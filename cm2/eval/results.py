@@ -21,7 +21,7 @@ def now() -> dt.datetime:
 
 
 class CategoryScore(BaseModel):
-    """The score of one category (a BFCL category, a τ² domain, a checklist metric)."""
+    """The score of one category (a benchmark category or domain, a checklist metric)."""
 
     score: Annotated[float, Field(description="Mean score in [0, 1] (accuracy, or mean checklist score).")]
     n: Annotated[int, Field(ge=0, description="Units the mean is over (entries, task×trial runs, rollouts).")]
@@ -47,7 +47,7 @@ class CostReport(BaseModel):
 class EvalResult(BaseModel):
     """What one evaluation run measured, and how it was run."""
 
-    benchmark: Annotated[str, Field(description="checklist, bfcl or tau2.")]
+    benchmark: Annotated[str, Field(description="The benchmark's name: checklist, or a plug-in's (cm2.benchmarks).")]
     model: Annotated[str, Field(description="The evaluated policy (served name or checkpoint).")]
     categories: Annotated[dict[str, CategoryScore], Field(description="Per-category scores, in report order.")]
     overall: Annotated[float, Field(description="The headline score in [0, 1] (see the benchmark's docs).")]

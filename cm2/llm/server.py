@@ -1,6 +1,7 @@
-"""An OpenAI-compatible HTTP server around a local transformers model (starlette + uvicorn).
+"""The OpenAI-compatible HTTP app behind `cm2 serve` (alias `cm2 llm serve`), over any text generator.
 
-Routes: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`; `serve` puts them behind
+Routes: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`, and `POST /v1/completions` when the
+generator can continue raw prompts (`cm2.llm.completions`). `cm2.eval.serve` runs it behind
 `cm2.llm.guard` (Host allow-list, no cross-origin requests, optional API key). Tools go into the chat template and
 `<tool_call>` blocks in the answer come back as `tool_calls`. `response_format` (json_object, json_schema,
 or llama.cpp's json_object with a schema) is honoured by asking for JSON in the prompt, generating, and
@@ -16,7 +17,6 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from cm2.llm.guard import GuardConfig, guarded
+from cm2.llm.completions import Completer, completions, error_response
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError, Usage
 from cm2.llm.structured import StructuredOutputError, parse_and_validate
 
@@ -88,10 +88,6 @@ class CompletionBody(BaseModel):
         )
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": status}}, status_code=status)
-
-
 async def _one_answer(generator: TextGenerator, request: ChatRequest, json_attempts: int) -> ChatResponse:
     """One choice; with a schema, generated again until the answer validates (or attempts run out)."""
     schema = request.json_schema
@@ -126,16 +122,16 @@ def create_app(generator: TextGenerator, model_name: str, *, json_attempts: int 
         try:
             raw = await http.json()
         except ValueError:
-            return _error(400, "the request body is not JSON")
+            return error_response(400, "the request body is not JSON")
         try:
             body = CompletionBody.model_validate(raw)
             request = body.to_request()
         except (ValidationError, ValueError) as exc:
-            return _error(400, str(exc))
+            return error_response(400, str(exc))
         try:
             answers = await asyncio.gather(*(_one_answer(generator, request, json_attempts) for _ in range(body.n)))
         except LLMError as exc:
-            return _error(500, str(exc), "server_error")
+            return error_response(500, str(exc), "server_error")
         completion = sum(a.usage.completion_tokens for a in answers)
         prompt = sum(a.usage.prompt_tokens for a in answers)
         result = {
@@ -156,13 +152,18 @@ def create_app(generator: TextGenerator, model_name: str, *, json_attempts: int 
     async def health(http: Request) -> Response:
         return JSONResponse({"status": "ok", "model": model_name})
 
-    return Starlette(
-        routes=[
-            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-            Route("/v1/models", models, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-        ]
-    )
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+    if isinstance(generator, Completer):
+
+        async def complete(http: Request) -> Response:
+            return await completions(http, generator, model_name)
+
+        routes.append(Route("/v1/completions", complete, methods=["POST"]))
+    return Starlette(routes=routes)
 
 
 async def _as_events(result: dict[str, Any]) -> AsyncIterator[str]:
@@ -178,36 +179,3 @@ async def _as_events(result: dict[str, Any]) -> AsyncIterator[str]:
         yield f"data: {json.dumps(end)}\n\n"
     yield f"data: {json.dumps({**base, 'choices': [], 'usage': result['usage']})}\n\n"
     yield "data: [DONE]\n\n"
-
-
-def serve(
-    model_path: str | Path,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    chat_template: str | Path | None = None,
-    model_name: str | None = None,
-    device: str = "cpu",
-    dtype: str = "auto",
-    max_batch_size: int = 8,
-    json_attempts: int = 3,
-    guard: GuardConfig | None = None,
-) -> None:
-    """Load the model at `model_path` and serve it until interrupted, behind `guard` (`cm2.llm.guard`;
-    default: local hosts and `host` only, no API key)."""
-    import uvicorn
-
-    from cm2.llm.transformers_backend import TransformersBackend
-
-    guard = guard or GuardConfig(bound_host=host)
-    guard.api_key()  # a named key variable that is unset fails before the model loads
-
-    backend = TransformersBackend.load(
-        model_path, chat_template=chat_template, device=device, dtype=dtype, max_batch_size=max_batch_size
-    )
-    name = model_name or Path(str(model_path)).name
-    app = create_app(backend, name, json_attempts=json_attempts)
-    try:
-        uvicorn.run(guarded(app, guard), host=host, port=port, log_level="info")
-    finally:
-        backend.close()

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from cm2.llm import ChatRequest, ChatResponse, LLMClient, LLMConfig, Usage, UsageMeter, make_client
-from cm2.rollout.parser import parse_output
+from cm2.llm.toolcalls import parse_output
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import FunctionCall, Message, ToolCall, ToolSpec
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from cm2.judge.result import JudgeUsage
 from cm2.llm import Usage
-from cm2.rollout.parser import parse_output
+from cm2.llm.toolcalls import parse_output
 from cm2.rollout.policy import ChatPolicy, Generation, SamplingParams, TokenPolicy
 from cm2.rollout.transcript import TokenTranscript
 from cm2.schema import (

@@ -1,4 +1,4 @@
-"""Tool environments: the hybrid simulator, executable Python tools (BFCL's backends), an MCP server."""
+"""Tool environments: the hybrid simulator, executable Python tools, an MCP server."""
 
 from cm2.tools.canonical import call_key, canonical_json
 from cm2.tools.environment import EnvironmentFactory, ReportsState, ToolEnvironment

@@ -60,7 +60,7 @@ def environment_name(name: str) -> str:
 EnvironmentName = Annotated[
     str,
     AfterValidator(environment_name),
-    Field(description="The registered tool environment: simulated, or a plug-in's such as bfcl."),
+    Field(description="The registered tool environment: simulated, or one a plug-in registers."),
 ]
 """The type of a config's `tools:` field."""
 

@@ -13,12 +13,11 @@ from typer.testing import CliRunner
 
 pytest.importorskip("bfcl_eval")
 
-from conftest import demo_app
-
 from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
 from cm2.annotate.reference import label_from_reference
+from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl
+from cm2.cli import app as cm2_app
 from cm2.data.io import read_dialogues
-from cm2.demo.bfcl_import import ImportOptions, import_bfcl
 from cm2.demo.stages import read_record
 from cm2.llm.testing import FakeOpenAIServer
 from cm2.schema import Dialogue, Trajectory
@@ -60,7 +59,7 @@ def test_tiny_demo_with_an_llm_endpoint(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     with FakeOpenAIServer(annotator) as server:
         args = ["demo", "--tiny", "--out", str(out), "--judge-base-url", server.base_url, "--judge-model", "fake"]
-        result = CliRunner().invoke(demo_app(), [*args, "--judge-api-key-env", "CM2_TEST_NO_KEY"])
+        result = CliRunner().invoke(cm2_app, [*args, "--judge-api-key-env", "CM2_TEST_NO_KEY"])
     assert result.exit_code == 0, result.output
     assert sorted(annotator.labeled) == sorted(d.uuid for d in known)
     label = read_record(out / "label")

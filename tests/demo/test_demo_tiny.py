@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("bfcl_eval")
 
-from conftest import demo_app
-
+from cm2.cli import app as cm2_app
 from cm2.demo.stages import read_record
 from cm2.schema import Trajectory
 
@@ -21,7 +20,7 @@ STAGES = ["model", "data", "label", "filter", "sft", "eval_base", "eval_sft", "r
 
 def test_tiny_demo_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = CliRunner().invoke(demo_app(), ["demo", "--tiny", "--out", str(out)])
+    result = CliRunner().invoke(cm2_app, ["demo", "--tiny", "--out", str(out)])
     assert result.exit_code == 0, result.output
     records = {name: read_record(out / name) for name in STAGES}
     assert all(records.values()), [name for name, r in records.items() if r is None]
@@ -44,21 +43,21 @@ def test_tiny_demo_runs_every_stage_and_resumes(tmp_path: Path) -> None:
     assert [s["model"] for s in summary["scores"]] == ["base", "sft", "rl"]
     assert f"report → {out / 'report' / 'report.html'}" in result.output
 
-    again = CliRunner().invoke(demo_app(), ["demo", "--tiny", "--out", str(out)])
+    again = CliRunner().invoke(cm2_app, ["demo", "--tiny", "--out", str(out)])
     assert again.exit_code == 0, again.output
     assert again.output.count("(done earlier in") == len(STAGES)
     assert {name: read_record(out / name) for name in STAGES} == records  # nothing rewritten
 
     # a changed RL setting reruns RL and what follows it, not the data or SFT stages
-    changed = CliRunner().invoke(demo_app(), ["demo", "--tiny", "--out", str(out), "--set", "rl.max_steps=2"])
+    changed = CliRunner().invoke(cm2_app, ["demo", "--tiny", "--out", str(out), "--set", "rl.max_steps=2"])
     assert changed.exit_code == 0, changed.output
     assert read_record(out / "sft") == records["sft"] and read_record(out / "rl") != records["rl"]
     assert len((out / "rl" / "trajectories.jsonl").read_text().splitlines()) == 4  # a fresh run, not appended
 
 
 def test_bad_settings_are_reported_before_anything_runs(tmp_path: Path) -> None:
-    result = CliRunner().invoke(demo_app(), ["demo", "--tiny", "--out", str(tmp_path), "--set", "rl.group_size=1"])
+    result = CliRunner().invoke(cm2_app, ["demo", "--tiny", "--out", str(tmp_path), "--set", "rl.group_size=1"])
     assert result.exit_code == 2 and "group_size" in result.output
     assert not any(tmp_path.iterdir())
-    result = CliRunner().invoke(demo_app(), ["demo", "--out", str(tmp_path), "--judge-model", "m"])
+    result = CliRunner().invoke(cm2_app, ["demo", "--out", str(tmp_path), "--judge-model", "m"])
     assert result.exit_code == 2 and "--judge-base-url" in result.output

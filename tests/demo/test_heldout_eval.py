@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("bfcl_eval")
 
+from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl
 from cm2.data.io import read_dialogues
-from cm2.demo.bfcl_import import ImportOptions, import_bfcl
 from cm2.demo.config import EvalSection
 from cm2.demo.evaluate import check_reference_fits, evaluate_policy
 from cm2.eval.replay_policies import ReferencePolicy, RefusingPolicy

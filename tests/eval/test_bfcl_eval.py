@@ -11,9 +11,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cm2.eval.bfcl import BfclSettings, evaluate_bfcl, select_entries
+from cm2.benchmarks.bfcl.evaluate import BfclSettings, evaluate_bfcl, select_entries
+from cm2.benchmarks.bfcl.testing import GroundTruthReplay, refuse
 from cm2.eval.results import EvalResult
-from cm2.eval.testing import GroundTruthReplay, refuse
 from cm2.llm import UsageMeter
 from cm2.llm.testing import FakeOpenAIServer, FaultConfig, completion_body
 from cm2.rollout.endpoint_policy import EndpointPolicy

@@ -19,7 +19,8 @@ import openai
 import pytest
 
 from cm2.eval.checkpoint import CheckpointGenerator, cut_at_stop
-from cm2.eval.serve import create_serve_app, serve_checkpoint, served_checkpoint, vllm_command
+from cm2.eval.serve import serve_checkpoint, served_checkpoint, vllm_command
+from cm2.llm.server import create_app
 from cm2.llm.testing import BackgroundServer, build_tiny_tokenizer
 from cm2.rollout.endpoint_policy import EndpointPolicy
 from cm2.rollout.policy import Generation, SamplingParams
@@ -61,7 +62,7 @@ def scripted() -> Iterator[tuple[openai.OpenAI, ScriptedTokens]]:
         '<tool_call>{"name": "lookup", "arguments": {"q": </tool_call>',
     ]
     model = ScriptedTokens(outputs)
-    with BackgroundServer(create_serve_app(CheckpointGenerator(model), "scripted")) as server:
+    with BackgroundServer(create_app(CheckpointGenerator(model), "scripted")) as server:
         yield openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0), model
 
 
@@ -88,7 +89,7 @@ def test_tool_calls_come_back_parsed_by_cm2(scripted: tuple[openai.OpenAI, Scrip
 
 def test_without_tools_the_text_is_returned_as_is() -> None:
     text = '<tool_call>{"name": "lookup", "arguments": {}}</tool_call>'
-    with BackgroundServer(create_serve_app(CheckpointGenerator(ScriptedTokens([text])), "s")) as server:
+    with BackgroundServer(create_app(CheckpointGenerator(ScriptedTokens([text])), "s")) as server:
         reply = httpx.post(
             f"{server.url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
         ).json()
@@ -97,7 +98,7 @@ def test_without_tools_the_text_is_returned_as_is() -> None:
 
 def test_completions_route() -> None:
     model = ScriptedTokens(["tea and cakes. END ignored"])
-    with BackgroundServer(create_serve_app(CheckpointGenerator(model), "s")) as server:
+    with BackgroundServer(create_app(CheckpointGenerator(model), "s")) as server:
         sdk = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
         done = sdk.completions.create(model="s", prompt="We had", stop=["END"], n=2, echo=True, seed=3)
         bad = httpx.post(f"{server.url}/v1/completions", json={"prompt": [1, 2, 3]})

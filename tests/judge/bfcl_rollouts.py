@@ -9,7 +9,8 @@ import json
 from typing import Any
 
 from cm2.annotate.config import ReferenceLabelOptions
-from cm2.demo.bfcl_dialogue import entry_to_dialogue
+from cm2.benchmarks.bfcl.dialogue import entry_to_dialogue
+from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entry, load_ground_truth
 from cm2.judge import ChecklistJudge
 from cm2.llm import LLMError
 from cm2.llm.fake import ScriptedLLM
@@ -18,7 +19,6 @@ from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
 from cm2.rollout.policy import Generation, SamplingParams
 from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
 from cm2.scoring import score_group
-from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
 
 REPLY = "<think>done</think>\n\nDone: the files are in place."
 

@@ -1,4 +1,4 @@
-"""`cm2 llm serve` and `cm2 serve` answer only their own clients: over real HTTP (uvicorn on 127.0.0.1), a
+"""`cm2 serve` (alias `cm2 llm serve`) answers only its own clients: over real HTTP (uvicorn on 127.0.0.1), a
 DNS-rebound Host, a cross-origin or non-JSON POST and a missing or wrong API key are refused."""
 
 from __future__ import annotations
@@ -36,23 +36,16 @@ def _llm_app() -> Any:
     return create_app(Hello(), "m")
 
 
-def _serve_app() -> Any:
-    from cm2.eval.serve import create_serve_app
-
-    return create_serve_app(Hello(), "m")
-
-
-APPS: dict[str, Callable[[], Any]] = {"cm2 llm serve": _llm_app, "cm2 serve": _serve_app}
 Serve = Callable[..., Any]
 
 
-@pytest.fixture(params=list(APPS))
-def serve(request: pytest.FixtureRequest) -> Iterator[Serve]:
+@pytest.fixture
+def serve() -> Iterator[Serve]:
     """`serve(**guard_config)` starts the app behind the guard and returns its URL."""
     servers: list[BackgroundServer] = []
 
     def start(**config: Any) -> str:
-        server = BackgroundServer(guarded(APPS[request.param](), GuardConfig(**config))).start()
+        server = BackgroundServer(guarded(_llm_app(), GuardConfig(**config))).start()
         servers.append(server)
         return server.url
 

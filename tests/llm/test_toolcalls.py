@@ -12,7 +12,7 @@ from cm2.llm.hf_generate import Generation, GenParams
 from cm2.llm.protocol import ChatRequest
 from cm2.llm.server import create_app
 from cm2.llm.testing import BackgroundServer
-from cm2.llm.toolcalls import parse_tool_calls, template_messages
+from cm2.llm.toolcalls import parse_output, parse_tool_calls, template_messages
 from cm2.llm.transformers_backend import TransformersBackend
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
@@ -36,6 +36,17 @@ def test_malformed_blocks_stay_in_the_content() -> None:
     text = '<tool_call>{"name": 3}</tool_call> <tool_call>not json</tool_call>'
     assert parse_tool_calls(text) == (text, [])
     assert parse_tool_calls("no calls") == ("no calls", [])
+
+
+def test_openai_view_reads_like_the_episode_runner() -> None:
+    """One parser: a block in the reasoning is no call, and one bad or unclosed block leaves the text as is."""
+    good = '<tool_call>{"name": "a", "arguments": {}}</tool_call>'
+    thinking = f"<think>{good}</think>Done."
+    assert parse_tool_calls(thinking) == (thinking, [])
+    for text in (f'{good}<tool_call>{{"name": "b", "arguments": [1]}}</tool_call>', f"{good}<tool_call>{{"):
+        assert parse_tool_calls(text) == (text, [])
+    content, calls = parse_tool_calls(f"Sure.{good}")
+    assert content == "Sure." and calls[0]["id"] == parse_output(good).tool_calls[0].id
 
 
 def test_template_messages_normalise_for_templates() -> None:

@@ -108,8 +108,8 @@ def test_sse_connections_are_separate_episodes_on_real_backends() -> None:
     from mcp.client.session import ClientSession
     from mcp.client.sse import sse_client
 
+    from cm2.benchmarks.bfcl.environment import BfclEnvironment
     from cm2.llm.testing import BackgroundServer
-    from cm2.tools.bfcl import BfclEnvironment
 
     server = build_server(lambda: BfclEnvironment.from_entry("multi_turn_base_0"))
 

@@ -7,7 +7,7 @@ What `BaseHandler.inference_multi_turn_FC` does (bfcl-eval 2026.3.23), step for 
 - per turn, the turn's user message is appended; on a held-out turn (its question is empty) the held-out
   docs join the tools and BFCL's own "additional functions" prompt is sent as the user message;
 - per step, the model answers; its tool calls `{name: arguments}` become call strings as BFCL's
-  `convert_to_function_call` writes them, but checked and rebuilt by `cm2.eval.bfcl_calls` (model text
+  `convert_to_function_call` writes them, but checked and rebuilt by `cm2.benchmarks.bfcl.calls` (model text
   never reaches BFCL's `eval`; a rejected call is not run and its result is an error message). An answer
   without tool calls, or one that does not decode, ends the turn; otherwise the calls run on BFCL's
   backends with `execute_multi_turn_func_call` (the same function its checker uses, so results read
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from cm2.eval.bfcl_calls import CheckedCall, check_step, offered_functions
+from cm2.benchmarks.bfcl.calls import CheckedCall, check_step, offered_functions
 from cm2.llm import LLMError
 from cm2.rollout.policy import ChatPolicy, SamplingParams
 from cm2.schema import Message, ToolSpec
@@ -79,7 +79,7 @@ class BfclRuntime:
     def execute(self, calls: list[CheckedCall]) -> list[str]:
         """Results of one step's checked calls in order; a rejected call is not executed, its result is its error."""
         if not all(isinstance(call, CheckedCall) for call in calls):
-            raise TypeError("BfclRuntime.execute takes calls checked by cm2.eval.bfcl_calls.check_step")
+            raise TypeError("BfclRuntime.execute takes calls checked by cm2.benchmarks.bfcl.calls.check_step")
         accepted = [call.text for call in calls if not call.rejected]
         results, _ = self._utils.execute_multi_turn_func_call(
             accepted,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from cm2.tools.bfcl import class_docs
+from cm2.benchmarks.bfcl.environment import class_docs
 
 REJECTED_CALL = "cm2_rejected_call()"
 """What the checker replays for a rejected call: a name lookup that fails, nothing else."""
@@ -77,7 +77,7 @@ def _literal(value: Any, depth: int = 0) -> None:
 def _backend_methods(classes: tuple[str, ...]) -> frozenset[str]:
     import importlib
 
-    from cm2.eval.bfcl_loop import bfcl_module
+    from cm2.benchmarks.bfcl.loop import bfcl_module
 
     paths = bfcl_module("bfcl_eval.constants.executable_backend_config").CLASS_FILE_PATH_MAPPING
     names: set[str] = set()

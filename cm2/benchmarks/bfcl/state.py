@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
+from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entry, load_ground_truth
 
 _MAX_NAMED = 3
 

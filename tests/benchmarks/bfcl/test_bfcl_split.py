@@ -2,7 +2,7 @@
 
 import pytest
 
-from cm2.demo.split import entry_index, in_split, split_of
+from cm2.benchmarks.bfcl.split import entry_index, in_split, split_of
 
 
 def test_split_by_last_digit_is_fixed_and_disjoint() -> None:

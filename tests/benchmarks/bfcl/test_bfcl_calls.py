@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from cm2.eval.bfcl import BfclSettings, evaluate_bfcl, score_entry, select_entries
-from cm2.eval.bfcl_calls import REJECTED_CALL, check_step, offered_functions
-from cm2.eval.bfcl_loop import BfclRuntime, EntryRun
-from cm2.eval.testing import IMPORT_MARKER, hostile_calls
+from cm2.benchmarks.bfcl.calls import REJECTED_CALL, check_step, offered_functions
+from cm2.benchmarks.bfcl.evaluate import BfclSettings, evaluate_bfcl, score_entry, select_entries
+from cm2.benchmarks.bfcl.loop import BfclRuntime, EntryRun
+from cm2.benchmarks.bfcl.testing import IMPORT_MARKER, hostile_calls
 from cm2.llm.testing import FakeOpenAIServer, completion_body
 from cm2.rollout.endpoint_policy import EndpointPolicy
 from cm2.schema import FunctionCall, Message, ToolCall, Trajectory
@@ -91,7 +91,7 @@ def test_every_ground_truth_call_passes_the_check() -> None:
     """A perfect model is never rejected: every ground-truth call of the four categories (4625) passes."""
     from bfcl_eval.utils import load_dataset_entry, load_ground_truth_entry
 
-    from cm2.tools.bfcl import MULTI_TURN_CATEGORIES, BfclEnvironment
+    from cm2.benchmarks.bfcl.environment import MULTI_TURN_CATEGORIES, BfclEnvironment
 
     count = 0
     for category in MULTI_TURN_CATEGORIES:
@@ -107,7 +107,7 @@ def test_every_ground_truth_call_passes_the_check() -> None:
 
 
 def _raw(entry_id: str) -> dict[str, Any]:
-    from cm2.tools.bfcl import load_entry
+    from cm2.benchmarks.bfcl.environment import load_entry
 
     return load_entry(entry_id)
 
@@ -133,8 +133,8 @@ def _respond_hostile(calls: list[tuple[str, dict[str, Any]]]) -> Any:
 def test_sweep_every_entry_point(markers: Path, tmp_path: Path) -> None:
     """`cm2 eval bfcl` over HTTP, the checker through `score_entry`, the demo's `score_calls`, the runtime and
     cm2's own BFCL environment: nothing runs, nothing is imported, every hostile call fails as the model's."""
-    from cm2.demo.metrics import score_calls
-    from cm2.tools.bfcl import BfclEnvironment, load_ground_truth
+    from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_ground_truth
+    from cm2.benchmarks.bfcl.metrics import score_calls
 
     calls = hostile_calls(markers)
     # 1. The inference loop and the checker of `cm2 eval bfcl`, against a hostile endpoint.
@@ -214,6 +214,6 @@ def test_only_checked_code_reaches_bfcls_executor() -> None:
             if name and name.rsplit(".", 1)[-1] in risky:
                 users.setdefault(str(path.relative_to(package)), set()).add(name.rsplit(".", 1)[-1])
     assert users == {
-        "eval/bfcl_loop.py": {"execute_multi_turn_func_call"},  # BfclRuntime.execute: CheckedCall only
-        "eval/bfcl.py": {"multi_turn_checker"},  # score_entry: decode_turns output only
+        "benchmarks/bfcl/loop.py": {"execute_multi_turn_func_call"},  # BfclRuntime.execute: CheckedCall only
+        "benchmarks/bfcl/evaluate.py": {"multi_turn_checker"},  # score_entry: decode_turns output only
     }

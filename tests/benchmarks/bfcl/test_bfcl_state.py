@@ -11,8 +11,8 @@ pytest.importorskip("bfcl_eval")
 from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import state_checker
 from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import execute_multi_turn_func_call
 
-from cm2.tools.bfcl import BfclEnvironment, load_entries, load_entry, load_ground_truth
-from cm2.tools.bfcl_state import compare_instances, reference_states
+from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entries, load_entry, load_ground_truth
+from cm2.benchmarks.bfcl.state import compare_instances, reference_states
 
 ENTRY = "multi_turn_base_0"
 

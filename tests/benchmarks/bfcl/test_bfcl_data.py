@@ -14,19 +14,19 @@ from typer.testing import CliRunner
 pytest.importorskip("bfcl_eval")
 
 from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import execute_multi_turn_func_call
-from conftest import demo_app
 
+from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl, manifest_path
+from cm2.benchmarks.bfcl.dialogue import compact_spec, entry_to_dialogue
+from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entry, load_ground_truth
+from cm2.benchmarks.bfcl.metrics import score_calls
 from cm2.build import NoEndpoint
+from cm2.cli import app
 from cm2.data.io import read_dialogues
-from cm2.demo.bfcl_dialogue import compact_spec, entry_to_dialogue
-from cm2.demo.bfcl_import import ImportOptions, import_bfcl, manifest_path
-from cm2.demo.metrics import score_calls
 from cm2.eval.replay_policies import ReferencePolicy
 from cm2.judge import ChecklistJudge
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
 from cm2.scoring import score_trajectory
-from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
 
 # a file-system entry (positional `sort('final_report.pdf')`), a trading one, and a missing-parameter one
 ENTRIES = ["multi_turn_base_0", "multi_turn_base_20", "multi_turn_miss_param_3"]
@@ -97,7 +97,7 @@ def test_reference_earns_every_item_and_passes_bfcl_checker(entry_id: str) -> No
 def test_import_writes_rule_clean_dialogues_and_a_manifest(tmp_path: Path) -> None:
     out = tmp_path / "bfcl.jsonl"
     result = CliRunner().invoke(
-        demo_app(),
+        app,
         ["data", "import-bfcl", str(out), "--categories", "multi_turn_base", "--id", "multi_turn_base_173",
          "--id", "multi_turn_base_0,multi_turn_base_8,multi_turn_base_50", "--tool-docs", "compact"],
     )  # fmt: skip
@@ -108,7 +108,7 @@ def test_import_writes_rule_clean_dialogues_and_a_manifest(tmp_path: Path) -> No
     assert [s["id"] for s in manifest["skipped"]] == ["multi_turn_base_173"]
     assert "ticket_001" in manifest["skipped"][0]["reason"] and "demo split" in manifest["split_rule"]
     filtered = tmp_path / "kept.jsonl"
-    result = CliRunner().invoke(demo_app(), ["data", "filter", str(out), str(filtered)])
+    result = CliRunner().invoke(app, ["data", "filter", str(out), str(filtered)])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "kept.jsonl.report.json").read_text())
     assert (report["kept"], report["rejected"]) == (3, 0)
@@ -145,7 +145,7 @@ def test_compact_docs_keep_names_types_and_required_arguments() -> None:
 
 def test_missing_function_entries_are_refused_with_the_reason(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        demo_app(), ["data", "import-bfcl", str(tmp_path / "x.jsonl"), "--categories", "multi_turn_miss_func"]
+        app, ["data", "import-bfcl", str(tmp_path / "x.jsonl"), "--categories", "multi_turn_miss_func"]
     )
     assert result.exit_code == 2 and "one tool list" in result.output
     assert not (tmp_path / "x.jsonl").exists()

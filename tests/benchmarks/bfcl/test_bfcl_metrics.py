@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cm2.demo.metrics import bfcl_responses, exact_turns, same_calls
+from cm2.benchmarks.bfcl.metrics import bfcl_responses, exact_turns, same_calls
 from cm2.schema import Dialogue, FunctionCall, Message, ToolCall, Trajectory
 
 

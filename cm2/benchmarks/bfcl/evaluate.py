@@ -1,9 +1,9 @@
 """BFCL-V4 multi-turn: run a policy on the entries and score them with `bfcl_eval`'s own checker.
 
-Route (see cm2/eval/README.md): `bfcl-eval` is installed without its dependencies (it pins numpy 1.26.4,
+Route (see cm2/benchmarks/bfcl/README.md): `bfcl-eval` is installed without its dependencies (it pins numpy 1.26.4,
 which would downgrade the shared environment), so its `bfcl generate` CLI is not used. cm2 loads the
 entries with `bfcl_eval.utils.load_dataset_entry`, runs BFCL's function-calling loop in-process
-(`cm2.eval.bfcl_loop`, executing calls on BFCL's backends) and scores each entry with
+(`cm2.benchmarks.bfcl.loop`, executing calls on BFCL's backends) and scores each entry with
 `bfcl_eval`'s `multi_turn_checker` against `possible_answer/`, as `bfcl evaluate` does. Accuracy per
 category, overall = the unweighted mean of the categories (BFCL's leaderboard and the paper's Table 3).
 """
@@ -18,13 +18,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from cm2.benchmarks.bfcl.calls import decode_turns
+from cm2.benchmarks.bfcl.environment import MULTI_TURN_CATEGORIES
+from cm2.benchmarks.bfcl.loop import BfclRuntime, EntryRun, bfcl_module, run_entry
 from cm2.data import JsonlAppender
-from cm2.eval.bfcl_calls import decode_turns
-from cm2.eval.bfcl_loop import BfclRuntime, EntryRun, bfcl_module, run_entry
 from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
 from cm2.llm import UsageMeter, usage_key
 from cm2.rollout.policy import ChatPolicy, SamplingParams
-from cm2.tools.bfcl import MULTI_TURN_CATEGORIES
 
 OFFLINE_BLOCKED = {
     "web_search": "calls a hosted search API and fetches web pages",
@@ -218,7 +218,7 @@ def _summary(
         finished_at=now(),
         notes=[
             f"bfcl-eval {importlib.metadata.version('bfcl-eval')}: entries, tools, step limit and checker from the "
-            "package; inference loop run in-process by cm2 (cm2/eval/README.md)",
+            "package; inference loop run in-process by cm2 (cm2/benchmarks/bfcl/README.md)",
             "overall = unweighted mean of the categories, as BFCL's multi-turn overall",
         ],
     )

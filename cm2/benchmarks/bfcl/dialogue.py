@@ -1,10 +1,10 @@
 """One BFCL-V4 multi-turn entry as a cm2 reference dialogue, with real tool outputs.
 
-The entry's ground-truth calls are executed on BFCL's own backends (`cm2.tools.bfcl.BfclEnvironment`),
+The entry's ground-truth calls are executed on BFCL's own backends (`cm2.benchmarks.bfcl.environment.BfclEnvironment`),
 one call per assistant step in the recorded order, so every tool message holds what the backend really
 returned in the state the earlier calls left. Each turn: the user message, then per call an assistant
 step (a `<think>` plan and the call as an OpenAI tool call with JSON arguments) answered by its tool
-message, then a short visible reply (`cm2.demo.texts`). The checklist comes from the reference calls
+message, then a short visible reply (`cm2.benchmarks.bfcl.texts`). The checklist comes from the reference calls
 (`cm2.annotate.reference`): one machine-checkable item per call, and the code-checked turn-end items (a
 visible reply, a call budget, BFCL's state check after the turn; `cm2.annotate.turn_items`).
 """
@@ -18,8 +18,8 @@ from typing import Any, Literal
 from cm2.annotate.config import ReferenceLabelOptions
 from cm2.annotate.reference import label_from_reference
 from cm2.annotate.turn_items import STATE_MARKER
-from cm2.demo.split import split_of
-from cm2.demo.texts import call_content, reply_content
+from cm2.benchmarks.bfcl.split import split_of
+from cm2.benchmarks.bfcl.texts import call_content, reply_content
 from cm2.schema import Dialogue, FunctionSpec, Message, ToolSpec
 
 ToolDocs = Literal["full", "compact"]
@@ -65,7 +65,7 @@ def compact_spec(spec: ToolSpec) -> ToolSpec:
 
 
 def _tools(entry: dict[str, Any], docs: ToolDocs) -> tuple[Any, list[ToolSpec]]:
-    from cm2.tools.bfcl import BfclEnvironment
+    from cm2.benchmarks.bfcl.environment import BfclEnvironment
 
     if entry.get("missed_function"):
         raise UnsupportedEntry(

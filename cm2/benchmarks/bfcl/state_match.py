@@ -3,7 +3,7 @@ ground truth leaves after that turn?
 
 The rollout's tool calls (cm2 `ToolCall`s parsed from its messages; nothing a model wrote is evaluated) are
 replayed turn by turn on fresh backends of the entry through `BfclEnvironment.call`, and the state after each
-turn is compared with `cm2.tools.bfcl_state` (BFCL's own state comparison) against the ground truth's state
+turn is compared with `cm2.benchmarks.bfcl.state` (BFCL's own state comparison) against the ground truth's state
 after the same turn. As in BFCL's checker, a turn whose ground truth makes calls does not match when the
 rollout made none (otherwise doing nothing would match every turn that only reads). A turn the rollout
 never reached does not match.
@@ -11,10 +11,10 @@ never reached does not match.
 
 from __future__ import annotations
 
-from cm2.demo.metrics import turn_calls
+from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_ground_truth
+from cm2.benchmarks.bfcl.metrics import turn_calls
+from cm2.benchmarks.bfcl.state import reference_states
 from cm2.schema import Trajectory
-from cm2.tools.bfcl import BfclEnvironment, load_ground_truth
-from cm2.tools.bfcl_state import reference_states
 
 
 async def turn_state_matches(entry_id: str, trajectory: Trajectory, turns: int) -> list[bool]:

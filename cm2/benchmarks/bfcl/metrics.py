@@ -4,8 +4,8 @@
   order, same names, equal arguments (numbers by value, objects regardless of key order). Every reference
   turn up to the evaluated limit counts; a turn the rollout never reached is wrong.
 - BFCL checker: the rollout's calls, turn by turn, go to `bfcl_eval`'s `multi_turn_checker` (through
-  `cm2.eval.bfcl.score_entry`, as `bfcl evaluate` scores an entry), which replays them and the ground truth
-  on fresh backends and compares states and results after every turn.
+  `cm2.benchmarks.bfcl.evaluate.score_entry`, as `bfcl evaluate` scores an entry), which replays them and
+  the ground truth on fresh backends and compares states and results after every turn.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cm2.eval.bfcl_loop import StepResponse, step_response
+from cm2.benchmarks.bfcl.loop import StepResponse, step_response
 from cm2.judge.checks import values_equal
 from cm2.schema import Dialogue, Message, ToolCall, Trajectory, split_turns
 
@@ -65,9 +65,9 @@ def bfcl_responses(trajectory: Trajectory, turns: int) -> list[list[StepResponse
 
 def bfcl_verdict(entry_id: str, trajectory: Trajectory, turns: int) -> tuple[bool, str | None]:
     """BFCL's checker on the rollout's first `turns` turns against the ground truth of those turns."""
-    from cm2.eval.bfcl import score_entry
-    from cm2.eval.bfcl_loop import BfclRuntime, EntryRun
-    from cm2.tools.bfcl import load_entry, load_ground_truth
+    from cm2.benchmarks.bfcl.environment import load_entry, load_ground_truth
+    from cm2.benchmarks.bfcl.evaluate import score_entry
+    from cm2.benchmarks.bfcl.loop import BfclRuntime, EntryRun
 
     entry = load_entry(entry_id)
     ground_truth = load_ground_truth(entry_id)[:turns]

@@ -1,7 +1,7 @@
 """`cm2 data import-bfcl`: BFCL-V4 multi-turn entries as reference dialogues, with a manifest.
 
-Entries are picked by category, demo split (`cm2.demo.split`), involved classes, ids and a per-category
-limit; each becomes a dialogue (`cm2.demo.bfcl_dialogue`) and is checked with cm2's rule filters. Entries
+Entries are picked by category, demo split (`cm2.benchmarks.bfcl.split`), involved classes, ids and a per-category
+limit; each becomes a dialogue (`cm2.benchmarks.bfcl.dialogue`) and is checked with cm2's rule filters. Entries
 that cannot become a dialogue, or whose dialogue breaks a rule (a ground-truth argument outside its tool's
 schema, say), are left out and listed with the reason in the manifest written next to the output
 (`OUT.manifest.json`), together with the split rule and the ids of each split.
@@ -19,8 +19,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, field_validator
 
 from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
-from cm2.demo.bfcl_dialogue import ToolDocs, UnsupportedEntry, entry_to_dialogue
-from cm2.demo.split import SPLIT_RULE, SplitChoice, in_split, split_of
+from cm2.benchmarks.bfcl.dialogue import ToolDocs, UnsupportedEntry, entry_to_dialogue
+from cm2.benchmarks.bfcl.split import SPLIT_RULE, SplitChoice, in_split, split_of
 
 SUPPORTED_CATEGORIES = ("multi_turn_base", "multi_turn_miss_param", "multi_turn_long_context")
 UNSUPPORTED = {
@@ -96,7 +96,7 @@ def manifest_path(out: str | Path) -> Path:
 
 def select_entries(options: ImportOptions) -> list[dict[str, Any]]:
     """The entries the options pick, category by category in id order."""
-    from cm2.tools.bfcl import load_entries
+    from cm2.benchmarks.bfcl.environment import load_entries
 
     wanted = set(options.ids)
     classes = set(options.classes)
@@ -123,8 +123,8 @@ def select_entries(options: ImportOptions) -> list[dict[str, Any]]:
 
 def convert(entries: list[dict[str, Any]], options: ImportOptions, skipped: list[SkippedEntry]) -> Iterator[Any]:
     """Each entry as a rule-clean dialogue; the others are appended to `skipped` with the reason."""
+    from cm2.benchmarks.bfcl.environment import load_ground_truth
     from cm2.data.filters import check_record
-    from cm2.tools.bfcl import load_ground_truth
 
     labeling = ReferenceLabelOptions(
         final_reply_item=options.reply_item,

@@ -1,8 +1,8 @@
 """The four held-out numbers of a BFCL dialogue rollout, and their means with 95% confidence intervals.
 
 Per dialogue (every reference turn counts; a turn the rollout never reached is wrong):
-- exact calls: turns whose tool calls are the reference's (`cm2.demo.metrics`);
-- state match: turns after which the backends hold the ground truth's state (`cm2.demo.state_match`);
+- exact calls: turns whose tool calls are the reference's (`cm2.benchmarks.bfcl.metrics`);
+- state match: turns after which the backends hold the ground truth's state (`cm2.benchmarks.bfcl.state_match`);
 - BFCL checker: whether `bfcl_eval`'s multi-turn checker passes the whole dialogue;
 - checklist score: weight earned / weight the checklist offers (a perfect rollout earns all of it).
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from cm2.demo.metrics import bfcl_verdict, exact_turns
-from cm2.demo.state_match import turn_state_matches
+from cm2.benchmarks.bfcl.metrics import bfcl_verdict, exact_turns
+from cm2.benchmarks.bfcl.state_match import turn_state_matches
 from cm2.eval.deterministic import earnable_weight
 from cm2.eval.intervals import Interval, bootstrap_interval, wilson_interval
 from cm2.reward import RewardConfig

@@ -14,9 +14,9 @@ pytest.importorskip("bfcl_eval")
 from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import state_checker
 from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import execute_multi_turn_func_call
 
+from cm2.benchmarks.bfcl.environment import BfclEnvironment, class_docs, doc_to_spec, load_entry, load_ground_truth
 from cm2.schema import FunctionCall, ToolCall
 from cm2.tools import ToolResult, is_tool_error
-from cm2.tools.bfcl import BfclEnvironment, class_docs, doc_to_spec, load_entry, load_ground_truth
 
 ENTRY = "multi_turn_base_0"
 

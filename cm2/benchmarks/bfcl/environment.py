@@ -23,7 +23,7 @@ from cm2.tools.python_tools import PythonTools, public_methods
 from cm2.tools.result import ToolResult, error_result
 
 if TYPE_CHECKING:
-    from cm2.tools.bfcl_state import ReferenceStates
+    from cm2.benchmarks.bfcl.state import ReferenceStates
     from cm2.tools.environments import DialogueEnvironments, EnvironmentContext
 
 MULTI_TURN_CATEGORIES = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
@@ -146,9 +146,15 @@ def failure_message(content: str) -> str | None:
     return None
 
 
+def bfcl_entry_id(dialogue: Dialogue) -> str:
+    """The BFCL entry a dialogue came from: its `bfcl_id` field, else its uuid."""
+    extra = dialogue.model_extra or {}
+    return str(extra.get("bfcl_id") or dialogue.uuid)
+
+
 @lru_cache(maxsize=256)
 def _reference_states(entry_id: str) -> ReferenceStates:
-    from cm2.tools.bfcl_state import reference_states  # imports this module: load it only when asked
+    from cm2.benchmarks.bfcl.state import reference_states  # imports this module: load it only when asked
 
     return reference_states(entry_id)
 
@@ -183,6 +189,11 @@ class BfclEnvironment:
     def from_entry(cls, entry: dict[str, Any] | str, *, long_context: bool | None = None) -> BfclEnvironment:
         """Build from an entry dict or an entry id such as `multi_turn_base_0`."""
         return cls(load_entry(entry) if isinstance(entry, str) else entry, long_context=long_context)
+
+    @classmethod
+    def for_dialogue(cls, dialogue: Dialogue) -> BfclEnvironment:
+        """Fresh backends of the entry an imported dialogue came from (the tool environment `tools: bfcl`)."""
+        return cls.from_entry(bfcl_entry_id(dialogue))
 
     @property
     def tools(self) -> list[ToolSpec]:
@@ -239,13 +250,7 @@ class BfclEnvironment:
         return ToolCall(function=FunctionCall(name=name, arguments=json.dumps(kwargs, ensure_ascii=False)))
 
 
-def bfcl_entry_id(dialogue: Dialogue) -> str:
-    """The BFCL entry a dialogue came from: its `bfcl_id` field, else its uuid."""
-    extra = dialogue.model_extra or {}
-    return str(extra.get("bfcl_id") or dialogue.uuid)
-
-
 def bfcl_environments(context: EnvironmentContext) -> DialogueEnvironments:
     """The tool environment `bfcl` (registered in pyproject.toml's `cm2.environments` entry points): BFCL's
     real backends, fresh per episode, for the entry each dialogue came from (no simulator is used)."""
-    return lambda dialogue: BfclEnvironment.from_entry(bfcl_entry_id(dialogue))
+    return BfclEnvironment.for_dialogue

@@ -1,4 +1,4 @@
-from cm2.rollout.parser import parse_output
+from cm2.llm.toolcalls import parse_output
 
 
 def test_thinking_reply_and_two_calls() -> None:
