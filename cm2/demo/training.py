@@ -103,7 +103,8 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
     return {
         "final": str(final),
         "level": level,
-        "steps": run.max_steps,
+        "steps": len(rewards),
+        "max_steps": run.max_steps,
         "group_size": run.group_size,
         "mean_reward_per_step": rewards,
         "probe_reward_by_step": probe,

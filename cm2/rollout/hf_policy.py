@@ -53,8 +53,10 @@ class _Request:
 class TransformersPolicy:
     """Samples from a causal LM, keeping token ids and log-probs for training.
 
-    Requests that arrive within `batch_window_s` of each other (and share sampling settings) are
-    left-padded into one batch, so many concurrent episodes share the model efficiently. `decoder`
+    Requests (with the same sampling settings) are gathered into one batch until none has arrived for
+    `batch_window_s` while the model is idle; while a batch is generating, new requests wait for it to end
+    and then go together. Episodes whose rows stop early therefore rejoin the next full batch instead of
+    splitting off into small ones, each of which would cost a whole padded decode on the GPU. `decoder`
     picks the engine: cm2's decode loop (cm2.rollout.decoder; each row's own token cap, rows handed
     back as they stop) or transformers' `generate`.
     """
@@ -68,6 +70,7 @@ class TransformersPolicy:
         stop_strings: Sequence[str] = (),
         max_batch_size: int | None = None,
         batch_window_s: float = 0.005,
+        hold_while_busy: bool = True,
         decoder: DecoderConfig | None = None,
     ):
         self.model = model
@@ -81,8 +84,12 @@ class TransformersPolicy:
         self.decoder_config = config
         self.max_batch_size = config.max_batch_size
         self.batch_window_s = batch_window_s
+        self.hold_while_busy = hold_while_busy
+        """False: the older rule, a batch every `batch_window_s` whatever is generating (benchmarks compare)."""
         self._pending: list[_Request] = []
         self._flush_scheduled = False
+        self._busy = 0  # batches handed to the generator and not finished
+        self._arrivals = 0
         self._model_lock = threading.Lock()
         self._jobs: queue.Queue[_Job | None] | None = None
         self._decoder: Any = None
@@ -130,12 +137,34 @@ class TransformersPolicy:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Generation] = loop.create_future()
         self._pending.append(_Request(list(context_ids), sampling, future))
+        self._arrivals += 1
         if len(self._pending) >= self.max_batch_size:
             self._flush()
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_later(self.batch_window_s, self._flush)
+        elif not self._flush_scheduled and not (self._busy and self.hold_while_busy):
+            self._schedule_flush(loop)
         return await future
+
+    def _schedule_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._flush_scheduled = True
+        loop.call_later(self.batch_window_s, self._flush_when_quiet, self._arrivals)
+
+    def _flush_when_quiet(self, arrivals: int) -> None:
+        """Flush once a whole window passed without a new request (and no batch is generating)."""
+        self._flush_scheduled = False
+        if not self.hold_while_busy:
+            self._flush()
+            return
+        if self._busy or not self._pending:
+            return  # the running batch's end schedules the next flush
+        if arrivals != self._arrivals:
+            self._schedule_flush(asyncio.get_running_loop())
+            return
+        self._flush()
+
+    def _batch_done(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._busy -= 1
+        if self.hold_while_busy and self._pending and not self._busy and not self._flush_scheduled:
+            self._schedule_flush(loop)
 
     def _batch_key(self, sampling: SamplingParams) -> str:
         # The loop engine gives every row its own token cap, so the cap does not split batches.
@@ -144,7 +173,6 @@ class TransformersPolicy:
         return sampling.model_dump_json()
 
     def _flush(self) -> None:
-        self._flush_scheduled = False
         pending, self._pending = self._pending, []
         groups: dict[str, list[_Request]] = {}
         for request in pending:
@@ -153,6 +181,7 @@ class TransformersPolicy:
         for group in groups.values():
             for start in range(0, len(group), self.max_batch_size):
                 batch = group[start : start + self.max_batch_size]
+                self._busy += 1
                 if self._jobs is not None:  # generation runs in the thread that called `drive`
                     self._jobs.put((batch, loop))
                 else:
@@ -175,6 +204,9 @@ class TransformersPolicy:
         except Exception as exc:
             for request in batch:
                 settle(request, None, exc)
+        finally:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._batch_done, loop)
 
     def generate(self, contexts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
         """One generation per context, synchronously (benchmarks and tests; episodes use `continue_tokens`)."""
