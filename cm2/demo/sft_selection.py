@@ -28,8 +28,11 @@ def split_validation(data: Path, folder: Path, size: int) -> tuple[Path, Path]:
 
 def save_every(run: Any, dialogues: int, checkpoints: int) -> int:
     """Optimizer steps between checkpoints so that `checkpoints` evenly spaced ones are saved."""
-    per_epoch = math.ceil(math.ceil(dialogues / run.per_device_batch_size) / run.gradient_accumulation_steps)
-    total = run.max_steps if run.max_steps > 0 else math.ceil(per_epoch * run.epochs)
+    if run.max_steps > 0:
+        total = run.max_steps
+    else:
+        per_epoch = math.ceil(math.ceil(dialogues / run.per_device_batch_size) / run.gradient_accumulation_steps)
+        total = math.ceil(per_epoch * run.epochs)
     return max(1, total // checkpoints)
 
 

@@ -1,0 +1,80 @@
+"""Several seeds brought together: mean and t-interval, gain over SFT per seed, and the rank correlation of
+checklist score with state match; and the SFT validation slice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from cm2.demo.seeds import mean_interval, spearman, summarize, write_seed_summary
+from cm2.demo.sft_selection import save_every, split_validation
+from cm2.demo.stages import MARKER, StageRecord
+from cm2.testing.annotation import order_dialogue
+
+
+def scores(model: str, state: float, exact: float, checklist: float) -> dict[str, object]:
+    return {
+        "model": model,
+        "state_match_accuracy": state,
+        "exact_call_accuracy": exact,
+        "checklist_score": checklist,
+        "bfcl_accuracy": 0.0,
+    }
+
+
+def write_eval(out: Path, seed: int, rows: list[dict[str, object]]) -> None:
+    folder = out / f"seed{seed}" / "eval"
+    folder.mkdir(parents=True)
+    record = StageRecord(name="eval", fingerprint="x", seconds=1.0, finished_at="now", outputs={"scores": rows})
+    (folder / MARKER).write_text(record.model_dump_json(), encoding="utf-8")
+
+
+def test_mean_interval_is_a_t_interval_and_none_for_one_seed() -> None:
+    one = mean_interval([0.4])
+    assert one["mean"] == 0.4 and one["low"] is None
+    three = mean_interval([0.1, 0.2, 0.3])
+    assert three["mean"] == pytest.approx(0.2) and three["sd"] == pytest.approx(0.1)
+    assert three["high"] == pytest.approx(0.2 + 4.303 * 0.1 / 3**0.5)
+
+
+def test_spearman_handles_ties_and_constant_sides() -> None:
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 1, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833)
+    assert spearman([1, 2, 3], [5, 5, 5]) is None
+
+
+def test_summary_over_seeds(tmp_path: Path) -> None:
+    write_eval(tmp_path, 0, [scores("base", 0, 0, 0), scores("sft", 0.3, 0.1, 0.2), scores("rl", 0.5, 0.2, 0.4)])
+    write_eval(tmp_path, 1, [scores("sft", 0.2, 0.2, 0.1), scores("rl", 0.2, 0.3, 0.3)])
+    summary = summarize(tmp_path, [0, 1, 2])  # seed 2 never finished: left out, not counted as zero
+    assert summary["seeds"] == [0, 1]
+    assert summary["mean_over_seeds"]["base"]["seeds"] == 1
+    gain = summary["gain_over_sft"]["rl - sft"]
+    assert gain["state_match_accuracy"]["mean"] == pytest.approx(0.1)
+    assert gain["exact_call_accuracy"]["mean"] == pytest.approx(0.1)
+    assert summary["spearman_checklist_vs_state_match"]["checkpoints"] == 5
+    folder = write_seed_summary(tmp_path, [0, 1])
+    assert json.loads((folder / "seeds.json").read_text())["seeds"] == [0, 1]
+    assert "rl - sft" in (folder / "seeds.md").read_text()
+
+
+def test_the_validation_slice_is_held_out_of_sft(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    dialogues = [order_dialogue(i).model_copy(update={"uuid": f"d{i}"}) for i in range(5)]
+    data.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues))
+    train, val = split_validation(data, tmp_path, 2)
+    train_ids = [json.loads(line)["uuid"] for line in train.read_text().splitlines()]
+    val_ids = [json.loads(line)["uuid"] for line in val.read_text().splitlines()]
+    assert train_ids == ["d0", "d1", "d2"] and val_ids == ["d3", "d4"]
+    with pytest.raises(ValueError, match="too few"):
+        split_validation(data, tmp_path, 5)
+
+
+def test_checkpoints_are_evenly_spaced() -> None:
+    run = SimpleNamespace(max_steps=-1, per_device_batch_size=4, gradient_accumulation_steps=4, epochs=3)
+    assert save_every(run, 143, 3) == 9  # 9 optimizer steps an epoch, 27 in all
+    assert save_every(SimpleNamespace(max_steps=2), 10, 3) == 1
