@@ -36,7 +36,7 @@ def environment_factory(config: RLRunConfig) -> Callable[[Dialogue], ToolEnviron
         from cm2.tools.bfcl import BfclEnvironment
 
         return lambda dialogue: BfclEnvironment.from_entry(bfcl_entry_id(dialogue))
-    llm = make_client(config.simulator_llm, role="tool_simulator") if config.simulator_llm else None
+    llm = make_client(config.simulator.llm, role="tool_simulator") if config.simulator.llm else None
     books: dict[str, ToolBook] = {}
 
     def simulator(dialogue: Dialogue) -> ToolEnvironment:
@@ -49,5 +49,5 @@ def environment_factory(config: RLRunConfig) -> Callable[[Dialogue], ToolEnviron
 
 
 def build_judge(config: RLRunConfig) -> ChecklistJudge:
-    client = make_client(config.judge_llm, role="judge") if config.judge_llm else NoEndpoint("judge")
+    client = make_client(config.judge.llm, role="judge") if config.judge.llm else NoEndpoint("judge")
     return ChecklistJudge(client, config.judge)

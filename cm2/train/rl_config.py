@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cm2.config import YamlConfig
+from cm2.config import YamlConfig, move_keys
 from cm2.judge.config import JudgeConfig
-from cm2.llm.config import LLMConfig
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.rollout.policy import DecoderConfig
@@ -53,13 +52,11 @@ class RLRunConfig(YamlConfig):
         default_factory=DecoderConfig, description="How rollouts are generated (cm2's decode loop or `generate`)."
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
-    judge_llm: LLMConfig | None = Field(default=None, description="Judge endpoint; items with a `check` need none.")
     unavailable: UnavailableVerdicts = Field(
         default_factory=UnavailableVerdicts, description="Rollouts with verdicts the judge could not give."
     )
     tools: Literal["simulated", "bfcl"] = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
-    simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
     group_size: int = Field(default=8, ge=2, description="Rollouts per dialogue (the paper: 24 or 48).")
     dialogues_per_step: int = Field(default=1, ge=1, description="Dialogues per optimizer step.")
     gradient_accumulation_steps: int = Field(default=1, ge=1)
@@ -85,3 +82,9 @@ class RLRunConfig(YamlConfig):
         default_factory=ProbeConfig,
         description="Train dialogues evaluated greedily every N steps (probe.jsonl; every_steps 0: off).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_endpoint_keys(cls, data: Any) -> Any:
+        """`judge_llm` and `simulator_llm` of older files are `judge.llm` and `simulator.llm`."""
+        return move_keys(data)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from cm2.config import YamlConfig
+from cm2.config import YamlConfig, move_keys
 from cm2.judge.config import JudgeConfig
-from cm2.llm.config import LLMConfig
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.tools import SimulatorConfig
@@ -35,10 +34,8 @@ class VerlRolloutConfig(YamlConfig):
         description="Turn/step/context limits and early stop; temperature and top_p come from VeRL's rollout.",
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
-    judge_llm: LLMConfig | None = Field(default=None, description="Judge endpoint; items with a `check` need none.")
     tools: Literal["simulated", "bfcl"] = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
-    simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
     stop_token_ids: list[int] = Field(
         default_factory=list,
         description="Token ids that end an assistant step besides the tokenizer's EOS (sent to the server).",
@@ -50,6 +47,12 @@ class VerlRolloutConfig(YamlConfig):
         "one file per agent-loop worker process.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_endpoint_keys(cls, data: Any) -> Any:
+        """`judge_llm` and `simulator_llm` of older files are `judge.llm` and `simulator.llm`."""
+        return move_keys(data)
+
     def run_config(self, model_path: str = "-", data: str = "-") -> RLRunConfig:
         """The equivalent embedded-run config, so cm2.train.components builds the same judge and tools."""
         return RLRunConfig(
@@ -57,10 +60,8 @@ class VerlRolloutConfig(YamlConfig):
             data=data,
             episode=self.episode,
             judge=self.judge,
-            judge_llm=self.judge_llm,
             tools=self.tools,
             simulator=self.simulator,
-            simulator_llm=self.simulator_llm,
         )
 
 

@@ -74,9 +74,9 @@ def services_for(config: VerlRolloutConfig, model_path: str = "-") -> Services:
     key = config.model_dump_json()
     found = per_loop.get(key)
     if found is None:
-        if config.judge_llm is None:
+        if config.judge.llm is None:
             logger.warning(
-                "cm2: no judge endpoint (cm2.judge_llm): only checklist items with a `check` get verdicts, the "
+                "cm2: no judge endpoint (cm2.judge.llm): only checklist items with a `check` get verdicts, the "
                 "others are recorded as unavailable"
             )
         run = config.run_config(model_path=model_path)
