@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 Overrides = Mapping[str, Any] | Iterable[str] | None
-"""Dotted overrides: a mapping `{"a.b": value}` (None values ignored), or `"a.b=value"` strings whose value
-is read as YAML (`3` is a number, `[x, y]` a list, `null` None)."""
+"""Dotted overrides: a mapping `{"a.b": value}`, or `"a.b=value"` strings whose value is read as YAML (`3` is a
+number, `[x, y]` a list, `{k: v}` a mapping, `null` None)."""
 
 
 class YamlConfig(BaseModel):
@@ -78,11 +78,11 @@ def read_mapping(path: str | Path, key: str | None = None) -> dict[str, Any]:
 
 
 def parse_overrides(overrides: Overrides) -> dict[str, Any]:
-    """`{"a.b": value}` from a mapping (None values dropped) or from `"a.b=value"` strings (YAML values)."""
+    """`{"a.b": value}` from a mapping or from `"a.b=value"` strings (YAML values)."""
     if overrides is None:
         return {}
     if isinstance(overrides, Mapping):
-        return {name: value for name, value in overrides.items() if value is not None}
+        return dict(overrides)
     parsed: dict[str, Any] = {}
     for item in overrides:
         name, sep, raw = item.partition("=")
@@ -127,8 +127,8 @@ ENDPOINT_KEYS = {"judge_llm": "judge.llm", "simulator_llm": "simulator.llm"}
 
 
 def move_keys(data: Any, moves: Mapping[str, str] = ENDPOINT_KEYS) -> Any:
-    """`data` with each old top-level key moved to its dotted new place (a pydantic `before` validator);
-    naming both places is an error."""
+    """`data` with each old top-level key moved to its dotted new place (a pydantic `before` validator); when
+    both are mappings they merge, the new place winning (a file's old key plus a `--set` on the new one)."""
     if not isinstance(data, dict) or not moves.keys() & data.keys():
         return data
     data = dict(data)
@@ -141,9 +141,10 @@ def move_keys(data: Any, moves: Mapping[str, str] = ENDPOINT_KEYS) -> Any:
         node = dict(node) if isinstance(node, dict) else {} if node is None else node
         if not isinstance(node, dict):
             continue
-        if node.get(leaf) is not None and value is not None:
-            raise ValueError(f"{old}: set the endpoint once, as {new} ({old} is its old name)")
-        if value is not None:
+        current = node.get(leaf)
+        if isinstance(value, dict) and isinstance(current, dict):
+            node[leaf] = {**value, **current}
+        elif current is None:
             node[leaf] = value
         data[section] = node
     return data

@@ -32,5 +32,6 @@ def command_config(
     ones skipped), then `--set` overrides; raises ValueError naming the file or override (one `error:` line)."""
     from cm2.config import load_config, parse_overrides
 
-    overrides = {**parse_overrides(fields), **parse_overrides(sets or [])}
+    flags = {name: value for name, value in fields.items() if value is not None}
+    overrides = {**flags, **parse_overrides(sets or [])}
     return load_config(model, config, overrides, base=base)

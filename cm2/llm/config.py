@@ -61,10 +61,8 @@ class LLMConfig(YamlConfig):
     @model_validator(mode="before")
     @classmethod
     def _one_url(cls, data: Any) -> Any:
-        """`base_url: URL` is short for `base_urls: [URL]` (handy in `--set judge.llm.base_url=URL`)."""
+        """`base_url: URL` sets `base_urls` to `[URL]` (handy in `--set judge.llm.base_url=URL`)."""
         if isinstance(data, dict) and "base_url" in data:
-            if "base_urls" in data:
-                raise ValueError("base_url: give base_url or base_urls, not both")
             data = {**data, "base_urls": [data["base_url"]]}
             del data["base_url"]
         return data
