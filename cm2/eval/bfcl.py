@@ -18,11 +18,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from cm2.config import YamlConfig
 from cm2.data import JsonlAppender
 from cm2.eval.bfcl_calls import decode_turns
 from cm2.eval.bfcl_loop import BfclRuntime, EntryRun, bfcl_module, run_entry
 from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
-from cm2.llm import UsageMeter, usage_key
+from cm2.llm import LLMConfig, UsageMeter, usage_key
 from cm2.rollout.policy import ChatPolicy, SamplingParams
 from cm2.tools.bfcl import MULTI_TURN_CATEGORIES
 
@@ -32,8 +33,10 @@ OFFLINE_BLOCKED = {
 }
 
 
-class BfclSettings(BaseModel):
-    """Which entries to run and how to sample."""
+class BfclSettings(YamlConfig):
+    """`cm2 eval bfcl`: the policy endpoint, which entries to run and how to sample."""
+
+    policy: LLMConfig | None = Field(default=None, description="The evaluated policy's endpoint (or --checkpoint).")
 
     categories: list[str] = Field(default_factory=lambda: list(MULTI_TURN_CATEGORIES))
     ids: list[str] = Field(default_factory=list, description="Entry ids; when given, they pick the categories.")
@@ -213,7 +216,7 @@ def _summary(
         n=len(records),
         metrics={"mean_steps_per_entry": sum(steps) / len(steps) if steps else 0.0},
         cost=CostReport.from_meter(meter),
-        config={**config, "settings": settings.model_dump(mode="json")},
+        config={**config, "settings": settings.model_dump(mode="json", exclude={"policy"})},
         started_at=started,
         finished_at=now(),
         notes=[

@@ -9,14 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from cm2.config import YamlConfig
 from cm2.data import JsonlAppender
 from cm2.eval.checklist_metrics import score_trajectory, summarize_scores
 from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
-from cm2.llm import LLMClient, UsageMeter, usage_key
+from cm2.judge.config import JudgeConfig
+from cm2.llm import LLMClient, LLMConfig, UsageMeter, usage_key
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge
-from cm2.rollout.policy import ChatPolicy, TokenPolicy
+from cm2.rollout.policy import ChatPolicy, SamplingParams, TokenPolicy
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import HybridToolSimulator, SimulatorConfig, ToolBook, ToolEnvironment
 
@@ -24,13 +26,25 @@ log = logging.getLogger("cm2.eval")
 TRAJECTORIES = "checklist_trajectories.jsonl"
 
 
-class ChecklistEvalSettings(BaseModel):
-    """How many rollouts, how concurrently, and the episode limits."""
+class ChecklistEvalConfig(YamlConfig):
+    """`cm2 eval checklist`: the policy endpoint, the judge and tool simulator (each with its `llm`), how many
+    rollouts, how concurrently, and the episode limits."""
 
+    policy: LLMConfig | None = Field(default=None, description="The evaluated policy's endpoint (or --checkpoint).")
+    judge: JudgeConfig = Field(
+        default_factory=JudgeConfig, description="Without judge.llm only items with a `check` get verdicts."
+    )
+    simulator: SimulatorConfig = Field(
+        default_factory=SimulatorConfig, description="Its `llm` defaults to the judge's endpoint."
+    )
     rollouts: int = Field(default=1, ge=1, description="Rollouts per dialogue and checklist.")
     concurrency: int = Field(default=16, ge=1, description="Episodes run at once.")
-    episode: EpisodeConfig = Field(default_factory=EpisodeConfig)
-    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    limit: int | None = Field(default=None, ge=1, description="Only the first N dialogues with checklists.")
+    episode: EpisodeConfig = Field(default_factory=lambda: EpisodeConfig(sampling=SamplingParams(max_new_tokens=2048)))
+
+
+ChecklistEvalSettings = ChecklistEvalConfig
+"""The old name (deprecated)."""
 
 
 def simulator_factory(
@@ -56,7 +70,7 @@ async def evaluate_checklist(
     policy: ChatPolicy | TokenPolicy,
     dialogues: list[Dialogue],
     judge: StepJudge | None,
-    settings: ChecklistEvalSettings,
+    settings: ChecklistEvalConfig,
     *,
     model: str,
     out_dir: str | Path,

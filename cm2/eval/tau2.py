@@ -19,10 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from cm2.config import YamlConfig
 from cm2.eval.results import EvalResult, now
 from cm2.eval.tau2_results import DomainRun, read_domain, summarize
+from cm2.llm.config import LLMConfig
 from cm2.llm.redact import redact_text
 
 DOMAINS = ("airline", "retail", "telecom")
@@ -33,21 +35,19 @@ INSTALL_HINT = (
 )
 
 
-class Tau2Settings(BaseModel):
-    """One τ²-bench evaluation: endpoints, domains, tasks, trials."""
+NO_AGENT = "no agent endpoint: --set agent.model=NAME --set agent.base_url=URL, or pass --checkpoint"
 
-    agent_base_url: str = Field(description="OpenAI-compatible base URL of the evaluated agent (ending in /v1).")
-    agent_model: str
-    user_base_url: str = Field(description="Base URL of the user simulator's model.")
-    user_model: str
-    agent_api_key_env: str = Field(default="OPENAI_API_KEY", description="Variable holding the agent's key.")
-    user_api_key_env: str = Field(default="OPENAI_API_KEY", description="Variable holding the user model's key.")
+
+class Tau2Settings(YamlConfig):
+    """One τ²-bench evaluation: the agent's and the user simulator's endpoints (base URL, model, key variable,
+    temperature; default 0), domains, tasks, trials."""
+
+    agent: LLMConfig | None = Field(default=None, description="The evaluated agent (its first base URL is used).")
+    user: LLMConfig = Field(description="The user simulator's model.")
     domains: list[str] = Field(default_factory=lambda: list(DOMAINS))
     trials: int = Field(default=4, ge=1, description="Runs of every task (the paper: 4).")
     tasks: list[str] = Field(default_factory=list, description="Task ids, applied to every domain (default: all).")
     num_tasks: int | None = Field(default=None, ge=1, description="Only the first N tasks of each domain.")
-    agent_temperature: float = Field(default=0.0, ge=0)
-    user_temperature: float = Field(default=0.0, ge=0)
     max_concurrency: int = Field(default=4, ge=1)
     seed: int = 300
     skip_failed_samples: bool = Field(
@@ -76,8 +76,11 @@ def find_tau2(explicit: str | None = None) -> list[str]:
 
 def tau2_command(prefix: list[str], settings: Tau2Settings, domain: str, results_dir: Path) -> list[str]:
     """The `tau2 run` command line for one domain, writing `<results_dir>/<domain>.json`."""
-    agent_args = {"base_url": settings.agent_base_url, "temperature": settings.agent_temperature}
-    user_args = {"base_url": settings.user_base_url, "temperature": settings.user_temperature}
+    agent, user = settings.agent, settings.user
+    if agent is None:
+        raise ValueError(NO_AGENT)
+    agent_args = {"base_url": agent.base_urls[0], "temperature": agent.temperature or 0.0}
+    user_args = {"base_url": user.base_urls[0], "temperature": user.temperature or 0.0}
     command = [
         *prefix,
         "run",
@@ -86,17 +89,17 @@ def tau2_command(prefix: list[str], settings: Tau2Settings, domain: str, results
         "--num-trials",
         str(settings.trials),
         "--agent-llm",
-        f"openai/{settings.agent_model}",
+        f"openai/{agent.model}",
         "--agent-llm-args",
         json.dumps(agent_args),
         "--agent-api-key",
-        settings.agent_api_key_env,
+        agent.api_key_env or "",
         "--user-llm",
-        f"openai/{settings.user_model}",
+        f"openai/{user.model}",
         "--user-llm-args",
         json.dumps(user_args),
         "--user-api-key",
-        settings.user_api_key_env,
+        user.api_key_env or "",
         "--results-dir",
         str(results_dir),
         "--save-to",
@@ -140,6 +143,9 @@ def run_domain(prefix: list[str], settings: Tau2Settings, domain: str, results_d
 
 def evaluate_tau2(settings: Tau2Settings, out_dir: str | Path, *, config: dict[str, Any] | None = None) -> EvalResult:
     """Run every domain and summarize them as one `EvalResult` (simulation files under `<out_dir>/tau2/`)."""
+    agent = settings.agent
+    if agent is None:
+        raise ValueError(NO_AGENT)
     unknown = [d for d in settings.domains if d not in (*DOMAINS, "mock")]
     if unknown:
         raise ValueError(f"unknown τ² domain {unknown[0]!r}; known: {', '.join(DOMAINS)} (and mock)")
@@ -147,4 +153,4 @@ def evaluate_tau2(settings: Tau2Settings, out_dir: str | Path, *, config: dict[s
     started = now()
     runs = [run_domain(prefix, settings, domain, Path(out_dir) / "tau2") for domain in settings.domains]
     public = settings.model_dump(mode="json")
-    return summarize(runs, model=settings.agent_model, started=started, config={**(config or {}), "settings": public})
+    return summarize(runs, model=agent.model, started=started, config={**(config or {}), "settings": public})

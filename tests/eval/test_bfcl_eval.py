@@ -124,13 +124,13 @@ def test_cli(tmp_path: Path) -> None:
     app = typer.Typer()
     register(app)
     with FakeOpenAIServer(GroundTruthReplay(BASE)) as server:
-        args = ["eval", "bfcl", "--base-url", server.base_url, "--model", "m", "--ids", ",".join(BASE)]
+        args = ["eval", "bfcl", "--set", f"policy={{model: m, base_url: '{server.base_url}'}}", "--ids", ",".join(BASE)]
         result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "| model | multi_turn_base | overall | n |" in result.output
     saved = EvalResult.model_validate_json((tmp_path / "bfcl.json").read_text(encoding="utf-8"))
     assert saved.overall == 1.0 and saved.benchmark == "bfcl" and (tmp_path / "bfcl.md").is_file()
-    assert CliRunner().invoke(app, ["eval", "bfcl", "--model", "m"]).exit_code == 2  # no endpoint named
+    assert CliRunner().invoke(app, ["eval", "bfcl", "--ids", "x"]).exit_code == 2  # no endpoint named
 
 
 @pytest.mark.slow
@@ -139,7 +139,7 @@ def test_checkpoint_is_served_for_the_run(tiny_checkpoint: Path, tmp_path: Path)
 
     app = typer.Typer()
     register(app)
-    args = ["eval", "bfcl", "--checkpoint", str(tiny_checkpoint), "--ids", "multi_turn_base_0", "--max-tokens", "4"]
+    args = ["eval", "bfcl", "--checkpoint", str(tiny_checkpoint), "--ids", "multi_turn_base_0", "--set", "max_tokens=4"]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (record,) = _records(tmp_path)

@@ -20,10 +20,8 @@ from cm2.llm.testing import FakeOpenAIServer, completion_body
 
 def _settings(**overrides: Any) -> Tau2Settings:
     values: dict[str, Any] = {
-        "agent_base_url": "http://127.0.0.1:1/v1",
-        "agent_model": "agent",
-        "user_base_url": "http://127.0.0.1:2/v1",
-        "user_model": "user",
+        "agent": {"model": "agent", "base_url": "http://127.0.0.1:1/v1"},
+        "user": {"model": "user", "base_url": "http://127.0.0.1:2/v1"},
     }
     return Tau2Settings(**(values | overrides))
 
@@ -177,12 +175,8 @@ def test_real_tau2_airline(tmp_path: Path, agent: str, expected: float) -> None:
     os.environ.pop("CM2_TEST_NO_KEY", None)
     with FakeOpenAIServer(respond) as agent_server, FakeOpenAIServer(ScriptedUser(tasks)) as user_server:
         settings = Tau2Settings(
-            agent_base_url=agent_server.base_url,
-            agent_model="agent",
-            user_base_url=user_server.base_url,
-            user_model="user",
-            agent_api_key_env="CM2_TEST_NO_KEY",
-            user_api_key_env="CM2_TEST_NO_KEY",
+            agent={"model": "agent", "base_url": agent_server.base_url, "api_key_env": "CM2_TEST_NO_KEY"},
+            user={"model": "user", "base_url": user_server.base_url, "api_key_env": "CM2_TEST_NO_KEY"},
             domains=["airline"],
             tasks=["3", "8"],  # tasks with writes or required information (an idle agent fails them)
             trials=1,
