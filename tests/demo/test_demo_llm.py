@@ -59,8 +59,8 @@ def test_tiny_demo_with_an_llm_endpoint(tmp_path: Path) -> None:
     annotator = Annotator(known)
     out = tmp_path / "demo"
     with FakeOpenAIServer(annotator) as server:
-        args = ["demo", "--tiny", "--out", str(out), "--judge-base-url", server.base_url, "--judge-model", "fake"]
-        result = CliRunner().invoke(demo_app(), [*args, "--judge-api-key-env", "CM2_TEST_NO_KEY"])
+        llm = f"llm={{model: fake, base_url: '{server.base_url}', api_key_env: CM2_TEST_NO_KEY}}"
+        result = CliRunner().invoke(demo_app(), ["demo", "--tiny", "--out", str(out), "--set", llm])
     assert result.exit_code == 0, result.output
     assert sorted(annotator.labeled) == sorted(d.uuid for d in known)
     label = read_record(out / "label")

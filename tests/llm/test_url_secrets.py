@@ -124,7 +124,9 @@ def test_a_server_echoing_the_url_in_its_error(tmp_path: Path, caplog: pytest.Lo
     app_ = Starlette(routes=[Route("/v1/chat/completions", careless, methods=["POST"])])
     with BackgroundServer(app_) as server:
         url = secret_url(f"{server.url}/v1")
-        result = CliRunner().invoke(app, ["llm", "ping", "--base-url", url, "--model", "m", "--retries", "0"])
+        result = CliRunner().invoke(
+            app, ["llm", "ping", "--set", f"base_url={url}", "--set", "model=m", "--set", "max_retries=0"]
+        )
     assert result.exit_code == 1 and "HTTP 401" in result.output and "api-key=***" in result.output
     assert seen and f"api-key={QUERY_KEY}" in seen[0]  # the key in the query reached the server
     (tmp_path / "output.txt").write_text(result.output)
