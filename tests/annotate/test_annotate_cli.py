@@ -65,7 +65,13 @@ def test_filter_llm_over_http(tmp_path: Path) -> None:
         return json.dumps({"keep": True, "reasons": []})
 
     with FakeOpenAIServer(review) as server:
-        args = ["filter-llm", str(tmp_path / "in.jsonl"), str(tmp_path / "kept.jsonl"), "--set", "filter.stages=[low,high]"]
+        args = [
+            "filter-llm",
+            str(tmp_path / "in.jsonl"),
+            str(tmp_path / "kept.jsonl"),
+            "--set",
+            "filter.stages=[low,high]",
+        ]
         result = CliRunner().invoke(app, [*args, "--set", f"llm.base_url={server.base_url}", *LLM])
     assert result.exit_code == 0, result.output
     assert sorted(body["reasoning_effort"] for body in server.requests) == ["high"] * 4 + ["low"] * 4

@@ -181,7 +181,9 @@ def _endpoint(outage: str, dialogues: list[Dialogue]) -> Iterator[str]:
 def _label(tmp_path: Path, url: str, *extra: str) -> Any:
     config = _config(tmp_path / "label.yaml", url, timeout_s=0.5, max_retries=1, backoff_base_s=0.01, cooldown_s=0.0)
     args = ["label", str(tmp_path / "in.jsonl"), str(tmp_path / "out.jsonl"), "--config", str(config)]
-    return CliRunner().invoke(app, [*args, "--no-progress", "--set", "label.max_repair_rounds=0", *extra], catch_exceptions=False)
+    return CliRunner().invoke(
+        app, [*args, "--no-progress", "--set", "label.max_repair_rounds=0", *extra], catch_exceptions=False
+    )
 
 
 @pytest.mark.parametrize("outage", sorted(OUTAGES))
@@ -249,7 +251,15 @@ def test_filter_llm_outage_is_never_a_rejection(tmp_path: Path, outage: str) -> 
 
     def run(url: str) -> Any:
         config = _config(tmp_path / "filter.yaml", url, timeout_s=0.5, max_retries=1, backoff_base_s=0.01)
-        args = ["filter-llm", str(tmp_path / "in.jsonl"), str(out), "--config", str(config), "--set", "filter.stages=[low]"]
+        args = [
+            "filter-llm",
+            str(tmp_path / "in.jsonl"),
+            str(out),
+            "--config",
+            str(config),
+            "--set",
+            "filter.stages=[low]",
+        ]
         return CliRunner().invoke(app, [*args, "--no-progress"], catch_exceptions=False)
 
     with _endpoint(outage, dialogues) as url:
