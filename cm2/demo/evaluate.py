@@ -130,13 +130,13 @@ def evaluate_policy(
 ) -> ModelScores:
     """Run and score every held-out dialogue once with `policy` (`drive` runs the episodes' event loop)."""
     from cm2.demo.scoring import heldout_intervals, score_dialogue
-    from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist
+    from cm2.eval.checklist import ChecklistEvalConfig, evaluate_checklist
     from cm2.eval.deterministic import deterministic_only
     from cm2.judge import ChecklistJudge
     from cm2.judge.config import JudgeConfig
     from cm2.llm.factory import make_client
-    from cm2.rollout.episode import EpisodeConfig, EpisodeLimits
-    from cm2.rollout.policy import SamplingParams
+    from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig
+    from cm2.rollout.policy import SamplingConfig
     from cm2.tools.bfcl import BfclEnvironment
     from cm2.train.components import NoEndpoint, bfcl_entry_id
 
@@ -148,16 +148,16 @@ def evaluate_policy(
     client = make_client(llm, role="judge") if llm is not None else NoEndpoint("judge")
     judge = ChecklistJudge(client, JudgeConfig(model=llm.model if llm is not None else ""))
     episode = EpisodeConfig(
-        limits=EpisodeLimits(
+        limits=EpisodeLimitsConfig(
             max_turns=max_turns,
             max_steps_per_turn=settings.max_steps_per_turn,
             max_context_tokens=settings.max_context_tokens,
         ),
-        sampling=SamplingParams(temperature=0.0, max_new_tokens=settings.max_new_tokens),
+        sampling=SamplingConfig(temperature=0.0, max_new_tokens=settings.max_new_tokens),
         early_stop=False,
         at_step_limit=settings.at_step_limit,
     )
-    run_settings = ChecklistEvalSettings(rollouts=1, concurrency=settings.concurrency, episode=episode)
+    run_settings = ChecklistEvalConfig(rollouts=1, concurrency=settings.concurrency, episode=episode)
     result = drive(
         evaluate_checklist(
             policy,

@@ -11,11 +11,11 @@ See cm2/eval/README.md for the routes taken and what cannot run offline.
 
 from typing import Any
 
-from cm2.eval.bfcl import BfclEntryResult, BfclSettings, evaluate_bfcl
-from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
+from cm2.eval.bfcl import BfclConfig, BfclEntryResult, evaluate_bfcl
+from cm2.eval.checklist import ChecklistEvalConfig, evaluate_checklist, simulator_factory
 from cm2.eval.checkpoint import CheckpointGenerator
 from cm2.eval.results import CategoryScore, CostReport, EvalResult
-from cm2.eval.tau2 import Tau2Settings, evaluate_tau2
+from cm2.eval.tau2 import Tau2Config, evaluate_tau2
 
 _SERVING = {"create_serve_app", "serve_checkpoint", "served_checkpoint"}
 
@@ -31,14 +31,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BfclConfig",
     "BfclEntryResult",
-    "BfclSettings",
     "CategoryScore",
-    "ChecklistEvalSettings",
+    "ChecklistEvalConfig",
     "CheckpointGenerator",
     "CostReport",
     "EvalResult",
-    "Tau2Settings",
+    "Tau2Config",
     "create_serve_app",
     "evaluate_bfcl",
     "evaluate_checklist",

@@ -24,7 +24,7 @@ from cm2.eval.bfcl_calls import decode_turns
 from cm2.eval.bfcl_loop import BfclRuntime, EntryRun, bfcl_module, run_entry
 from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
 from cm2.llm import LLMConfig, UsageMeter, usage_key
-from cm2.rollout.policy import ChatPolicy, SamplingParams
+from cm2.rollout.policy import ChatPolicy, SamplingConfig
 from cm2.tools.bfcl import MULTI_TURN_CATEGORIES
 
 OFFLINE_BLOCKED = {
@@ -33,7 +33,7 @@ OFFLINE_BLOCKED = {
 }
 
 
-class BfclSettings(YamlConfig):
+class BfclConfig(YamlConfig):
     """`cm2 eval bfcl`: the policy endpoint, which entries to run and how to sample."""
 
     policy: LLMConfig | None = Field(default=None, description="The evaluated policy's endpoint (or --checkpoint).")
@@ -68,7 +68,7 @@ def _category(entry_id: str) -> str:
     return entry_id.rsplit("_", 1)[0]
 
 
-def select_entries(settings: BfclSettings) -> list[tuple[dict[str, Any], list[list[str]]]]:
+def select_entries(settings: BfclConfig) -> list[tuple[dict[str, Any], list[list[str]]]]:
     """(entry as `bfcl_eval` loads it, ground truth per turn) for the chosen categories or ids."""
     utils = bfcl_module("bfcl_eval.utils")
     categories = list(dict.fromkeys(_category(i) for i in settings.ids)) if settings.ids else settings.categories
@@ -115,7 +115,7 @@ def score_entry(
 
 async def evaluate_bfcl(
     policy: ChatPolicy,
-    settings: BfclSettings,
+    settings: BfclConfig,
     *,
     model: str,
     out_dir: str | Path,
@@ -129,7 +129,7 @@ async def evaluate_bfcl(
     started = now()
     selected = select_entries(settings)
     # With max_tokens unset the CLI's policy sends none; 4096 only caps a policy that always sends one.
-    sampling = SamplingParams(temperature=settings.temperature, max_new_tokens=settings.max_tokens or 4096)
+    sampling = SamplingConfig(temperature=settings.temperature, max_new_tokens=settings.max_tokens or 4096)
     path = Path(out_dir) / "bfcl_entries.jsonl"
     meter = meter or UsageMeter()
     results: dict[str, BfclEntryResult] = {}
@@ -189,7 +189,7 @@ def _existing(path: Path) -> list[dict[str, Any]]:
 
 def _summary(
     records: list[BfclEntryResult],
-    settings: BfclSettings,
+    settings: BfclConfig,
     model: str,
     started: dt.datetime,
     meter: UsageMeter,

@@ -18,7 +18,7 @@ from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
 from cm2.judge.config import JudgeConfig
 from cm2.llm import LLMClient, LLMConfig, UsageMeter, usage_key
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge
-from cm2.rollout.policy import ChatPolicy, SamplingParams, TokenPolicy
+from cm2.rollout.policy import ChatPolicy, SamplingConfig, TokenPolicy
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import HybridToolSimulator, SimulatorConfig, ToolBook, ToolEnvironment
 
@@ -40,11 +40,7 @@ class ChecklistEvalConfig(YamlConfig):
     rollouts: int = Field(default=1, ge=1, description="Rollouts per dialogue and checklist.")
     concurrency: int = Field(default=16, ge=1, description="Episodes run at once.")
     limit: int | None = Field(default=None, ge=1, description="Only the first N dialogues with checklists.")
-    episode: EpisodeConfig = Field(default_factory=lambda: EpisodeConfig(sampling=SamplingParams(max_new_tokens=2048)))
-
-
-ChecklistEvalSettings = ChecklistEvalConfig
-"""The old name (deprecated)."""
+    episode: EpisodeConfig = Field(default_factory=lambda: EpisodeConfig(sampling=SamplingConfig(max_new_tokens=2048)))
 
 
 def simulator_factory(

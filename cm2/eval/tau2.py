@@ -38,7 +38,7 @@ INSTALL_HINT = (
 NO_AGENT = "no agent endpoint: --set agent.model=NAME --set agent.base_url=URL, or pass --checkpoint"
 
 
-class Tau2Settings(YamlConfig):
+class Tau2Config(YamlConfig):
     """One τ²-bench evaluation: the agent's and the user simulator's endpoints (base URL, model, key variable,
     temperature; default 0), domains, tasks, trials."""
 
@@ -74,7 +74,7 @@ def find_tau2(explicit: str | None = None) -> list[str]:
     raise FileNotFoundError(f"the tau2 command was not found\n{INSTALL_HINT}")
 
 
-def tau2_command(prefix: list[str], settings: Tau2Settings, domain: str, results_dir: Path) -> list[str]:
+def tau2_command(prefix: list[str], settings: Tau2Config, domain: str, results_dir: Path) -> list[str]:
     """The `tau2 run` command line for one domain, writing `<results_dir>/<domain>.json`."""
     agent, user = settings.agent, settings.user
     if agent is None:
@@ -122,7 +122,7 @@ def tau2_command(prefix: list[str], settings: Tau2Settings, domain: str, results
 _RESUME_ANSWERS = "y\nn\nn\n"
 
 
-def run_domain(prefix: list[str], settings: Tau2Settings, domain: str, results_dir: Path) -> DomainRun:
+def run_domain(prefix: list[str], settings: Tau2Config, domain: str, results_dir: Path) -> DomainRun:
     """Run (or resume) one domain; the tau2 output goes to `<results_dir>/<domain>.log`."""
     results_dir.mkdir(parents=True, exist_ok=True)
     command = tau2_command(prefix, settings, domain, results_dir)
@@ -141,7 +141,7 @@ def run_domain(prefix: list[str], settings: Tau2Settings, domain: str, results_d
     return read_domain(results_dir / f"{domain}.json", domain)
 
 
-def evaluate_tau2(settings: Tau2Settings, out_dir: str | Path, *, config: dict[str, Any] | None = None) -> EvalResult:
+def evaluate_tau2(settings: Tau2Config, out_dir: str | Path, *, config: dict[str, Any] | None = None) -> EvalResult:
     """Run every domain and summarize them as one `EvalResult` (simulation files under `<out_dir>/tau2/`)."""
     agent = settings.agent
     if agent is None:

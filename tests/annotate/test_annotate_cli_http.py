@@ -19,7 +19,7 @@ import yaml
 from annotate_builders import answer_for, find_dialogue, synthetic_dialogue
 from typer.testing import CliRunner
 
-from cm2.annotate.config import ValidationOptions
+from cm2.annotate.config import ValidationConfig
 from cm2.annotate.validate import checklist_problems
 from cm2.cli import app
 from cm2.llm.testing import FakeOpenAIServer, FaultConfig, refusing_base_url
@@ -123,7 +123,7 @@ def test_label_completes_through_injected_faults(tmp_path: Path) -> None:
     for line in (tmp_path / "out.jsonl").read_text().splitlines():
         record = json.loads(line)
         dialogue = validate_dialogue(Dialogue.model_validate(record))
-        assert checklist_problems(dialogue, dialogue.checklists[0], ValidationOptions()) == []
+        assert checklist_problems(dialogue, dialogue.checklists[0], ValidationConfig()) == []
         assert record["checklists"][0][0][0]["extra_info"]["price_usd"] > 0
         source = next(d for d in dialogues if d.uuid == record["uuid"]).dump()
         assert {k: v for k, v in record.items() if k != "checklists"} == source

@@ -23,7 +23,7 @@ from cm2.demo.metrics import score_calls
 from cm2.eval.checklist_metrics import score_trajectory
 from cm2.judge import ChecklistJudge
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import Dialogue, Message, ToolSpec
 from cm2.tools.bfcl import BfclEnvironment, load_entry, load_ground_truth
 from cm2.train.components import NoEndpoint
@@ -77,7 +77,7 @@ class ReplayPolicy:
     def __init__(self, dialogue: Dialogue):
         self.replies = [m for m in dialogue.messages if m.role == "assistant"]
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         reply = self.replies.pop(0)
         return Generation(text=reply.content or "", message=reply)
 

@@ -15,7 +15,7 @@ pytest.importorskip("bfcl_eval")
 
 from conftest import demo_app
 
-from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
+from cm2.annotate.config import ReferenceLabelConfig, TurnCheckConfig
 from cm2.annotate.reference import label_from_reference
 from cm2.data.io import read_dialogues
 from cm2.demo.bfcl_import import ImportOptions, import_bfcl
@@ -40,8 +40,8 @@ class Annotator:
         if system.startswith("You write grading checklists"):
             dialogue = next(d for first, d in self.by_first_user.items() if first and first in text)
             self.labeled.append(dialogue.uuid)
-            options = ReferenceLabelOptions(
-                final_reply_item=True, turn_checks=TurnCheckOptions(mode="off")
+            options = ReferenceLabelConfig(
+                final_reply_item=True, turn_checks=TurnCheckConfig(mode="off")
             )  # what an LLM labeler writes
             checklist = label_from_reference(dialogue, options).checklists[0]
             return json.dumps({"turns": [{"turn": t, "items": turn.dump_items()} for t, turn in enumerate(checklist)]})

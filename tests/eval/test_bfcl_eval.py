@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cm2.eval.bfcl import BfclSettings, evaluate_bfcl, select_entries
+from cm2.eval.bfcl import BfclConfig, evaluate_bfcl, select_entries
 from cm2.eval.results import EvalResult
 from cm2.eval.testing import GroundTruthReplay, refuse
 from cm2.llm import UsageMeter
@@ -27,7 +27,7 @@ MISS_FUNC = ["multi_turn_miss_func_0"]
 def _evaluate(server: FakeOpenAIServer, ids: list[str], out: Path, **settings: Any) -> EvalResult:
     meter = UsageMeter()
     policy = EndpointPolicy.connect(server.base_url, "m", meter=meter, send_max_tokens=False, max_retries=0)
-    return asyncio.run(evaluate_bfcl(policy, BfclSettings(ids=ids, **settings), model="m", out_dir=out, meter=meter))
+    return asyncio.run(evaluate_bfcl(policy, BfclConfig(ids=ids, **settings), model="m", out_dir=out, meter=meter))
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
@@ -59,7 +59,7 @@ def test_held_out_functions_arrive_at_their_turn(tmp_path: Path) -> None:
         result = _evaluate(server, MISS_FUNC, tmp_path)
         bodies = list(server.requests)
     assert result.overall == 1.0
-    ((entry, _),) = select_entries(BfclSettings(ids=MISS_FUNC))
+    ((entry, _),) = select_entries(BfclConfig(ids=MISS_FUNC))
     turn, names = next(iter(entry["missed_function"].items()))
     held_out = {doc["name"] for doc in names}
     users = [[m for m in b["messages"] if m["role"] == "user"] for b in bodies]
@@ -106,10 +106,10 @@ def test_endpoint_failure_is_an_inference_error(tmp_path: Path) -> None:
 
 def test_selection_errors() -> None:
     with pytest.raises(ValueError, match="cannot run offline"):
-        select_entries(BfclSettings(categories=["web_search"]))
+        select_entries(BfclConfig(categories=["web_search"]))
     with pytest.raises(ValueError, match="no BFCL entry 'multi_turn_base_999'"):
-        select_entries(BfclSettings(ids=["multi_turn_base_999"]))
-    limited = select_entries(BfclSettings(categories=["multi_turn_base", "multi_turn_miss_param"], limit=2))
+        select_entries(BfclConfig(ids=["multi_turn_base_999"]))
+    limited = select_entries(BfclConfig(categories=["multi_turn_base", "multi_turn_miss_param"], limit=2))
     assert [e["id"] for e, _ in limited] == [
         "multi_turn_base_0",
         "multi_turn_base_1",

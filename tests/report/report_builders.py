@@ -27,7 +27,7 @@ from cm2.llm import ChatRequest
 from cm2.llm.fake import ScriptedLLM
 from cm2.reward import RewardConfig, checklist_specs, compute_group, score_rollout, verdict_rows
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
 from cm2.tools import HybridToolSimulator
 
@@ -78,7 +78,7 @@ class ScriptedPolicy:
     def __init__(self, outputs: list[str]):
         self.outputs = list(outputs)
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         text = self.outputs.pop(0) if self.outputs else reply("That is all.")
         return Generation(text=text)
 

@@ -1,8 +1,8 @@
 import asyncio
 import json
 
-from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner, run_episodes
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner, run_episodes
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, ToolCall, ToolSpec, Verdict
 from cm2.tools import ToolResult
 
@@ -33,7 +33,7 @@ class ScriptedPolicy:
         self.outputs = list(outputs)
         self.seen: list[list[Message]] = []
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         self.seen.append(list(messages))
         await asyncio.sleep(0)
         return Generation(text=self.outputs.pop(0))
@@ -107,7 +107,7 @@ def test_malformed_call_is_a_failed_step_not_a_crash() -> None:
 
 def test_step_limit() -> None:
     policy = ScriptedPolicy([CALL] * 3)
-    config = EpisodeConfig(limits=EpisodeLimits(max_steps_per_turn=3))
+    config = EpisodeConfig(limits=EpisodeLimitsConfig(max_steps_per_turn=3))
     trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), None, config).run(_dialogue()))
     assert trajectory.stop_reason == "max_steps"
 
@@ -125,7 +125,9 @@ def test_many_episodes_keep_order_and_groups() -> None:
 
 
 def test_a_turn_cut_at_the_step_limit_can_hand_over_to_the_next_turn() -> None:
-    config = EpisodeConfig(limits=EpisodeLimits(max_steps_per_turn=2), at_step_limit="next_turn", early_stop=False)
+    config = EpisodeConfig(
+        limits=EpisodeLimitsConfig(max_steps_per_turn=2), at_step_limit="next_turn", early_stop=False
+    )
     policy = ScriptedPolicy([CALL, CALL, "<think>y</think>\n\nbye"])
     trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), CallJudge(), config).run(_dialogue()))
     assert trajectory.stop_reason == "completed"
