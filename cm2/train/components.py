@@ -18,7 +18,7 @@ class NoEndpoint:
 
     def __init__(self, role: str, hint: str | None = None):
         self.role = role
-        self.hint = hint or f"set `{role}_llm` in the run config"
+        self.hint = hint or f"set `{role}.llm` in the run config"
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         raise LLMError(f"no {self.role} endpoint is configured ({self.hint})")

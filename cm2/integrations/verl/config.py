@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from cm2.config import YamlConfig, move_keys
+from cm2.config import YamlConfig, load_config, move_keys
 from cm2.judge.config import JudgeConfig
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
@@ -93,7 +93,7 @@ def reward_config(algorithm: Any) -> RewardConfig:
     """`algorithm.cm2` of a VeRL config as a RewardConfig (the paper's defaults when absent)."""
     block = _get(algorithm, "cm2") if algorithm is not None else None
     try:
-        return RewardConfig.model_validate(plain(block))
+        return load_config(RewardConfig, base=plain(block))
     except ValueError as exc:
         raise ValueError(f"algorithm.cm2: invalid reward settings\n{exc}") from exc
 
@@ -102,6 +102,6 @@ def rollout_config(trainer_config: Any) -> VerlRolloutConfig:
     """The top-level `cm2` block of a VeRL config as a VerlRolloutConfig (defaults when absent)."""
     block = _get(trainer_config, "cm2")
     try:
-        return VerlRolloutConfig.model_validate(plain(block))
+        return load_config(VerlRolloutConfig, base=plain(block))
     except ValueError as exc:
         raise ValueError(f"cm2: invalid rollout settings\n{exc}") from exc
