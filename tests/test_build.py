@@ -83,8 +83,8 @@ def test_a_custom_environment_registered_by_name_runs_an_episode() -> None:
     config = RLRunConfig.model_validate(
         {"model": {"path": "-"}, "data": "-", "tools": "ledger-test", "simulator": {"seed": 100}}
     )
-    make_env = build_environments(config.tools, config.simulator, config.simulator_llm)
-    judge = build_judge(config.judge, config.judge_llm)
+    make_env = build_environments(config.tools, config.simulator)
+    judge = build_judge(config.judge)
     runner = EpisodeRunner(ReferencePolicy([dialogue]), make_env, judge, episode_config())
     trajectory = asyncio.run(runner.run(dialogue))
     assert trajectory.stop_reason == "completed"
@@ -109,7 +109,7 @@ def test_simulated_builds_one_hybrid_simulator_per_episode_sharing_the_dialogue_
 
 
 def test_without_a_judge_endpoint_the_reason_says_what_to_set() -> None:
-    judge = build_judge(JudgeConfig(), None, no_endpoint_hint="pass --judge-base-url")
+    judge = build_judge(JudgeConfig(), no_endpoint_hint="pass --judge-base-url")
     dialogue = ledger_dialogue().model_copy(deep=True)
     dialogue.checklists[0][0].items[0].check = None  # now only an LLM can decide it
     runner = EpisodeRunner(ReferencePolicy([dialogue]), build_environments("ledger-test"), judge, episode_config())
@@ -133,7 +133,7 @@ class StrictJudge(ChecklistJudge):
 def test_a_judge_registered_by_name_is_built_from_the_judge_config() -> None:
     dialogue = ledger_dialogue()
     config = RLRunConfig.model_validate({"model": {"path": "-"}, "data": "-", "judge": {"kind": "strict-test"}})
-    judge = build_judge(config.judge, config.judge_llm)
+    judge = build_judge(config.judge)
     assert isinstance(judge, StrictJudge)
     runner = EpisodeRunner(ReferencePolicy([dialogue]), build_environments("ledger-test"), judge, episode_config())
     verdicts = asyncio.run(runner.run(dialogue)).verdicts
@@ -161,17 +161,17 @@ def test_choosing_bfcl_by_name_imports_bfcl_only_then() -> None:
 
 def test_bfcl_by_name_gives_bfcl_real_backends_and_the_reference_scores_every_item() -> None:
     pytest.importorskip("bfcl_eval")
-    from cm2.annotate.config import ReferenceLabelOptions
+    from cm2.annotate.config import ReferenceLabelConfig
     from cm2.benchmarks.bfcl.dialogue import entry_to_dialogue
     from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entry, load_ground_truth
 
     entry, truth = load_entry("multi_turn_base_7"), load_ground_truth("multi_turn_base_7")
     entry["question"], truth = entry["question"][:1], truth[:1]
-    labeling = ReferenceLabelOptions.model_validate({"final_reply_item": False, "turn_checks": "on"})
+    labeling = ReferenceLabelConfig.model_validate({"final_reply_item": False, "turn_checks": "on"})
     dialogue = entry_to_dialogue(entry, truth, labeling=labeling)
     make_env = build_environments("bfcl")
     assert isinstance(make_env(dialogue), BfclEnvironment)
-    runner = EpisodeRunner(ReferencePolicy([dialogue]), make_env, build_judge(JudgeConfig(), None), episode_config())
+    runner = EpisodeRunner(ReferencePolicy([dialogue]), make_env, build_judge(JudgeConfig()), episode_config())
     trajectory = asyncio.run(runner.run(dialogue))
     assert trajectory.metadata["steps"][0]["tool_sources"] == ["executed"]
     items = {item.id for item in dialogue.checklists[0][0].items}
