@@ -23,7 +23,6 @@ def ping_command(
     config: ConfigFile = None,
     sets: Sets = None,
     prompt: Annotated[str, typer.Option(help="The user message.")] = "Say hello in five words.",
-    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
     max_tokens: Annotated[int, typer.Option(min=1)] = 64,
     temperature: Annotated[float, typer.Option(min=0)] = 0.0,
     json_schema: Annotated[
