@@ -109,14 +109,14 @@ def test_simulated_builds_one_hybrid_simulator_per_episode_sharing_the_dialogue_
 
 
 def test_without_a_judge_endpoint_the_reason_says_what_to_set() -> None:
-    judge = build_judge(JudgeConfig(), no_endpoint_hint="pass --judge-base-url")
+    judge = build_judge(JudgeConfig(), no_endpoint_hint="set judge.llm")
     dialogue = ledger_dialogue().model_copy(deep=True)
     dialogue.checklists[0][0].items[0].check = None  # now only an LLM can decide it
     runner = EpisodeRunner(ReferencePolicy([dialogue]), build_environments("ledger-test"), judge, episode_config())
     verdicts = asyncio.run(runner.run(dialogue)).verdicts
     unavailable = [v for v in verdicts if v.item == "C0"]
     assert unavailable and all(v.satisfied is None for v in unavailable)
-    assert "no judge endpoint is configured (pass --judge-base-url)" in (unavailable[0].reason or "")
+    assert "no judge endpoint is configured (set judge.llm)" in (unavailable[0].reason or "")
 
 
 @register_judge("strict-test")

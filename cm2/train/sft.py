@@ -78,7 +78,7 @@ def _checkpoint_to_resume(config: SFTRunConfig) -> str | None:
     if last is not None:
         raise SFTError(
             f"{out} already holds checkpoints ({Path(last).name}); pass --resume to continue that run "
-            "or choose another --output-dir"
+            "or choose another output_dir (--set output_dir=DIR)"
         )
     return None
 
