@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from cm2.benchmarks.bfcl.environment import MULTI_TURN_CATEGORIES
-from cm2.benchmarks.bfcl.evaluate import BfclSettings, evaluate_bfcl
+from cm2.benchmarks.bfcl.evaluate import BfclConfig, evaluate_bfcl
 from cm2.benchmarks.bfcl.testing import GroundTruthReplay
 from cm2.eval.results import EvalResult
 from cm2.llm.testing import FakeOpenAIServer
@@ -27,7 +27,7 @@ from cm2.rollout.endpoint_policy import EndpointPolicy
 def run(ids: list[str], concurrency: int, latency_s: float) -> tuple[EvalResult, float, int]:
     with FakeOpenAIServer(GroundTruthReplay(ids), latency_s=latency_s) as server:
         policy = EndpointPolicy.connect(server.base_url, "perfect", send_max_tokens=False)
-        settings = BfclSettings(ids=ids, concurrency=concurrency)
+        settings = BfclConfig(ids=ids, concurrency=concurrency)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as out:
             result = asyncio.run(evaluate_bfcl(policy, settings, model="perfect", out_dir=out))

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cm2.annotate.config import LabelOptions
+from cm2.annotate.config import LabelConfig
 from cm2.annotate.jobs import JobIO, label_job
 from cm2.llm import LLMConfig, make_client
 from cm2.llm.testing import FakeOpenAIServer
@@ -38,7 +38,7 @@ async def _label(source: Path, out: Path, url: str, concurrency: int) -> float:
     client = make_client(config)
     io = JobIO(source, out, out.with_suffix(".failures.jsonl"), concurrency=concurrency, progress=False)
     start = time.perf_counter()
-    report = await label_job(io, client, LabelOptions())
+    report = await label_job(io, client, LabelConfig())
     elapsed = time.perf_counter() - start
     assert report.summary.written == sum(1 for _ in source.open()), "every dialogue must be labeled"
     return elapsed

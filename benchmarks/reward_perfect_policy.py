@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
+from cm2.annotate.config import ReferenceLabelConfig, TurnCheckConfig
 from cm2.annotate.reference import label_from_reference
 from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl
 from cm2.benchmarks.bfcl.environment import BfclEnvironment
@@ -35,8 +35,8 @@ from cm2.judge import ChecklistJudge
 from cm2.llm import LLMError
 from cm2.llm.fake import ScriptedLLM
 from cm2.reward import RewardConfig
-from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
 from cm2.scoring import score_trajectory
 
@@ -72,7 +72,7 @@ class TurnScript:
     def __init__(self, per_turn: list[list[str]]):
         self.per_turn = [list(outputs) for outputs in per_turn]
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         turn = sum(m.role == "user" for m in messages) - 1
         queue = self.per_turn[turn]
         return Generation(text=queue.pop(0) if queue else REPLY)
@@ -108,9 +108,9 @@ def main() -> None:
             data = Path(folder) / "train.jsonl"
             import_bfcl(data, ImportOptions(split="train"), progress=False)
         dialogues = list(read_dialogues(data))[: args.limit]
-    limits = EpisodeLimits(max_turns=args.max_turns, max_steps_per_turn=args.max_steps, max_context_tokens=10**6)
+    limits = EpisodeLimitsConfig(max_turns=args.max_turns, max_steps_per_turn=args.max_steps, max_context_tokens=10**6)
     config = EpisodeConfig(limits=limits, at_step_limit=args.at_step_limit, early_stop=False)
-    calls_only = ReferenceLabelOptions(final_reply_item=False, turn_checks=TurnCheckOptions(mode="off"))
+    calls_only = ReferenceLabelConfig(final_reply_item=False, turn_checks=TurnCheckConfig(mode="off"))
     labelings = {"now": dialogues, "call items only": [label_from_reference(d, calls_only) for d in dialogues]}
     print(
         f"{len(dialogues)} dialogues, {args.max_turns} turns x {args.max_steps} steps, at the limit: "

@@ -25,9 +25,9 @@ from cm2.judge import ChecklistJudge
 from cm2.llm import LLMError
 from cm2.llm.fake import ScriptedLLM
 from cm2.llm.testing.tiny_model import build_tiny_model
-from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner, run_episodes
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy
-from cm2.rollout.policy import SamplingParams
+from cm2.rollout.policy import SamplingConfig
 from cm2.schema import Dialogue
 
 
@@ -45,8 +45,8 @@ def run(model_dir: Path, jobs: list[Dialogue], group: int, max_new_tokens: int, 
     policy = TransformersPolicy(model, tokenizer, stop_token_ids=stops, max_batch_size=64, hold_while_busy=hold)
     judge = ChecklistJudge(ScriptedLLM(lambda request: LLMError("every item is decided in code")))
     config = EpisodeConfig(
-        limits=EpisodeLimits(max_turns=30, max_steps_per_turn=4, max_context_tokens=8_000),
-        sampling=SamplingParams(temperature=1.0, max_new_tokens=max_new_tokens, seed=0),
+        limits=EpisodeLimitsConfig(max_turns=30, max_steps_per_turn=4, max_context_tokens=8_000),
+        sampling=SamplingConfig(temperature=1.0, max_new_tokens=max_new_tokens, seed=0),
         early_stop=False,
     )
     runner = EpisodeRunner(policy, lambda d: BfclEnvironment.from_entry(bfcl_entry_id(d)), judge, config)

@@ -16,7 +16,7 @@ import random
 import time
 
 from cm2.rollout.episode import EpisodeRunner, run_episodes
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import Message, ToolSpec
 from cm2.testing import EchoTools, RuleJudge, call_dialogue, made_a_call
 
@@ -28,7 +28,7 @@ class LatentPolicy:
         self.latency = latency
         self.rng = random.Random(seed)
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         await asyncio.sleep(self.latency * self.rng.uniform(0.8, 1.2))
         if messages[-1].role == "user":
             return Generation(text='<think>t</think>\n<tool_call>{"name": "lookup", "arguments": {}}</tool_call>')

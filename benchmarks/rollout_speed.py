@@ -31,7 +31,7 @@ from grpo_throughput import bench_rl_config, build, instant_judge, stock_trl, to
 
 from cm2.llm.attention import register_padded_sdpa
 from cm2.rollout.hf_policy import TransformersPolicy
-from cm2.rollout.policy import DecoderConfig, SamplingParams
+from cm2.rollout.policy import DecoderConfig, SamplingConfig
 from cm2.tools import HybridToolSimulator
 from cm2.train.grpo import run_rl
 
@@ -70,7 +70,7 @@ def rollout_tokens_per_s(model_dir: Path, args: argparse.Namespace) -> dict[str,
         contexts = [
             [10 + (r * 7919 + i) % (args.vocab - 20) for i in range(args.prompt_len)] for r in range(len(contexts))
         ]
-    sampling = SamplingParams(temperature=1.0, max_new_tokens=args.completion_len, seed=0)
+    sampling = SamplingConfig(temperature=1.0, max_new_tokens=args.completion_len, seed=0)
     policies = {}
     for name, (engine, attention) in PATHS.items():
         model, tokenizer = load(model_dir, args, attention)

@@ -34,7 +34,7 @@ class NoEndpoint:
 
     def __init__(self, role: str, hint: str | None = None):
         self.role = role
-        self.hint = hint or f"set `{role}_llm` in the run config"
+        self.hint = hint or f"set `{role}.llm` in the run config"
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         raise LLMError(f"no {self.role} endpoint is configured ({self.hint})")
@@ -48,29 +48,28 @@ def build_client(config: LLMConfig | None, role: str, *, meter: UsageMeter | Non
 
 
 def build_environments(
-    tools: str,
-    simulator: SimulatorConfig | None = None,
-    simulator_llm: LLMConfig | None = None,
-    *,
-    meter: UsageMeter | None = None,
+    tools: str, simulator: SimulatorConfig | None = None, *, meter: UsageMeter | None = None
 ) -> DialogueEnvironments:
     """A fresh tool environment per episode from the environment registered as `tools` (`simulated`, or a
-    plug-in's name such as `bfcl`); the simulator sections are offered to builders that use them."""
+    plug-in's name such as `bfcl`); the simulator section (with its endpoint `simulator.llm`) is offered to
+    builders that use it."""
     builder = ENVIRONMENTS.get(tools)
-    return builder(EnvironmentContext(simulator or SimulatorConfig(), simulator_llm, meter))
+    return builder(EnvironmentContext(simulator or SimulatorConfig(), meter))
 
 
 def build_judge(
     config: JudgeConfig,
-    llm: LLMConfig | None,
     *,
     meter: UsageMeter | None = None,
     no_endpoint_hint: str | None = None,
     client: LLMClient | None = None,
 ) -> ChecklistJudge:
-    """The judge `config.kind` names, over the endpoint `llm` (or over `client`, which the caller then closes);
-    without either, items with a `check` are still decided in code and every other verdict is unavailable (the
-    reason says `no_endpoint_hint`)."""
+    """The judge `config.kind` names, over its endpoint `config.llm` (or over `client`, which the caller then
+    closes); without either, items with a `check` are still decided in code and every other verdict is
+    unavailable (the reason says `no_endpoint_hint`)."""
     if client is None:
-        client = NoEndpoint("judge", no_endpoint_hint) if llm is None else make_client(llm, role="judge", meter=meter)
+        if config.llm is None:
+            client = NoEndpoint("judge", no_endpoint_hint)
+        else:
+            client = make_client(config.llm, role="judge", meter=meter)
     return JUDGES.get(config.kind)(client, config)

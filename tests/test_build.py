@@ -16,7 +16,7 @@ import pytest
 from cm2.build import EnvironmentContext, build_environments, build_judge, register_environment, register_judge
 from cm2.eval.replay_policies import ReferencePolicy
 from cm2.judge import ChecklistJudge, JudgeConfig
-from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner
 from cm2.schema import AssistantStep, Dialogue, Message, StateReport, ToolCall, ToolSpec, Verdict
 from cm2.tools import HybridToolSimulator, SimulatorConfig, ToolEnvironment, ToolResult
 from cm2.train.rl_config import RLRunConfig
@@ -75,7 +75,7 @@ def ledger_dialogue() -> Dialogue:
 
 
 def episode_config() -> EpisodeConfig:
-    return EpisodeConfig(limits=EpisodeLimits(max_turns=30, max_steps_per_turn=8), early_stop=False)
+    return EpisodeConfig(limits=EpisodeLimitsConfig(max_turns=30, max_steps_per_turn=8), early_stop=False)
 
 
 def test_a_custom_environment_registered_by_name_runs_an_episode() -> None:
@@ -83,8 +83,8 @@ def test_a_custom_environment_registered_by_name_runs_an_episode() -> None:
     config = RLRunConfig.model_validate(
         {"model": {"path": "-"}, "data": "-", "tools": "ledger-test", "simulator": {"seed": 100}}
     )
-    make_env = build_environments(config.tools, config.simulator, config.simulator_llm)
-    judge = build_judge(config.judge, config.judge_llm)
+    make_env = build_environments(config.tools, config.simulator)
+    judge = build_judge(config.judge)
     runner = EpisodeRunner(ReferencePolicy([dialogue]), make_env, judge, episode_config())
     trajectory = asyncio.run(runner.run(dialogue))
     assert trajectory.stop_reason == "completed"
@@ -109,14 +109,14 @@ def test_simulated_builds_one_hybrid_simulator_per_episode_sharing_the_dialogue_
 
 
 def test_without_a_judge_endpoint_the_reason_says_what_to_set() -> None:
-    judge = build_judge(JudgeConfig(), None, no_endpoint_hint="pass --judge-base-url")
+    judge = build_judge(JudgeConfig(), no_endpoint_hint="set judge.llm")
     dialogue = ledger_dialogue().model_copy(deep=True)
     dialogue.checklists[0][0].items[0].check = None  # now only an LLM can decide it
     runner = EpisodeRunner(ReferencePolicy([dialogue]), build_environments("ledger-test"), judge, episode_config())
     verdicts = asyncio.run(runner.run(dialogue)).verdicts
     unavailable = [v for v in verdicts if v.item == "C0"]
     assert unavailable and all(v.satisfied is None for v in unavailable)
-    assert "no judge endpoint is configured (pass --judge-base-url)" in (unavailable[0].reason or "")
+    assert "no judge endpoint is configured (set judge.llm)" in (unavailable[0].reason or "")
 
 
 @register_judge("strict-test")
@@ -133,7 +133,7 @@ class StrictJudge(ChecklistJudge):
 def test_a_judge_registered_by_name_is_built_from_the_judge_config() -> None:
     dialogue = ledger_dialogue()
     config = RLRunConfig.model_validate({"model": {"path": "-"}, "data": "-", "judge": {"kind": "strict-test"}})
-    judge = build_judge(config.judge, config.judge_llm)
+    judge = build_judge(config.judge)
     assert isinstance(judge, StrictJudge)
     runner = EpisodeRunner(ReferencePolicy([dialogue]), build_environments("ledger-test"), judge, episode_config())
     verdicts = asyncio.run(runner.run(dialogue)).verdicts
@@ -161,17 +161,17 @@ def test_choosing_bfcl_by_name_imports_bfcl_only_then() -> None:
 
 def test_bfcl_by_name_gives_bfcl_real_backends_and_the_reference_scores_every_item() -> None:
     pytest.importorskip("bfcl_eval")
-    from cm2.annotate.config import ReferenceLabelOptions
+    from cm2.annotate.config import ReferenceLabelConfig
     from cm2.benchmarks.bfcl.dialogue import entry_to_dialogue
     from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entry, load_ground_truth
 
     entry, truth = load_entry("multi_turn_base_7"), load_ground_truth("multi_turn_base_7")
     entry["question"], truth = entry["question"][:1], truth[:1]
-    labeling = ReferenceLabelOptions.model_validate({"final_reply_item": False, "turn_checks": "on"})
+    labeling = ReferenceLabelConfig.model_validate({"final_reply_item": False, "turn_checks": "on"})
     dialogue = entry_to_dialogue(entry, truth, labeling=labeling)
     make_env = build_environments("bfcl")
     assert isinstance(make_env(dialogue), BfclEnvironment)
-    runner = EpisodeRunner(ReferencePolicy([dialogue]), make_env, build_judge(JudgeConfig(), None), episode_config())
+    runner = EpisodeRunner(ReferencePolicy([dialogue]), make_env, build_judge(JudgeConfig()), episode_config())
     trajectory = asyncio.run(runner.run(dialogue))
     assert trajectory.metadata["steps"][0]["tool_sources"] == ["executed"]
     items = {item.id for item in dialogue.checklists[0][0].items}

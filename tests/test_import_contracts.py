@@ -33,7 +33,7 @@ def test_the_tree_keeps_every_contract() -> None:
     ("module", "line", "contract"),
     [
         ("cm2/reward/levels.py", "import cm2.train.rollouts", "Packages import only the layers below them"),
-        ("cm2/rollout/parser.py", "import cm2.cli", "Packages import only the layers below them"),
+        ("cm2/rollout/policy.py", "import cm2.cli", "Packages import only the layers below them"),
         ("cm2/reward/spec.py", "import yaml", "The reward math does no I/O"),
         ("cm2/judge/judge.py", "import cm2.reward", "The judge produces verdicts"),
         ("cm2/train/grpo.py", "import cm2.testing", "Production code does not import the test kits"),

@@ -7,12 +7,12 @@ appends one JSONL line per finished dialogue so that an interrupted run resumes 
 from cm2.annotate.compress import CompressResult, CotCompressor
 from cm2.annotate.config import (
     AnnotateConfig,
-    CompressOptions,
-    FilterOptions,
-    LabelOptions,
-    ReferenceLabelOptions,
-    SamplingOptions,
-    ValidationOptions,
+    AnnotateSamplingConfig,
+    CompressConfig,
+    LabelConfig,
+    LLMFilterConfig,
+    ReferenceLabelConfig,
+    ValidationConfig,
 )
 from cm2.annotate.filtering import DialogueFilter, FilterResult
 from cm2.annotate.jobs import JobIO, JobReport, compress_job, filter_job, label_job, reference_label_job
@@ -23,20 +23,20 @@ from cm2.annotate.valueflow import value_flow
 
 __all__ = [
     "AnnotateConfig",
+    "AnnotateSamplingConfig",
     "ChecklistLabeler",
-    "CompressOptions",
+    "CompressConfig",
     "CompressResult",
     "CotCompressor",
     "DialogueFilter",
-    "FilterOptions",
     "FilterResult",
     "JobIO",
     "JobReport",
-    "LabelOptions",
+    "LLMFilterConfig",
+    "LabelConfig",
     "LabelResult",
-    "ReferenceLabelOptions",
-    "SamplingOptions",
-    "ValidationOptions",
+    "ReferenceLabelConfig",
+    "ValidationConfig",
     "checklist_problems",
     "compress_job",
     "filter_job",

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from cm2.annotate.config import CompressOptions
+from cm2.annotate.config import CompressConfig
 from cm2.annotate.prompts import load_prompt, render_prompt
 from cm2.annotate.render import call_json
 from cm2.annotate.thinking import masked, replace_thinking
@@ -135,9 +135,9 @@ def check_rewrite(message: Message, rewrite: Any, max_ratio: float) -> tuple[Mes
 class CotCompressor:
     """Shortens the reasoning of every assistant message of a dialogue through any `LLMClient`."""
 
-    def __init__(self, client: LLMClient, options: CompressOptions | None = None):
+    def __init__(self, client: LLMClient, options: CompressConfig | None = None):
         self.client = client
-        self.options = options or CompressOptions()
+        self.options = options or CompressConfig()
 
     def _messages(self, dialogue: Dialogue, group: list[Passage]) -> list[dict[str, Any]]:
         first_user = next((m.content or "" for m in dialogue.messages if m.role == "user"), "")

@@ -17,7 +17,7 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SamplingOptions(_Options):
+class AnnotateSamplingConfig(_Options):
     """How each request to the annotating LLM is sampled."""
 
     temperature: float | None = Field(default=None, description="None: the endpoint's default.")
@@ -26,7 +26,7 @@ class SamplingOptions(_Options):
     seed: int = Field(default=0, description="Base seed; sample k of a dialogue uses seed + k.")
 
 
-class ValidationOptions(_Options):
+class ValidationConfig(_Options):
     """What an LLM-written checklist must satisfy before it is accepted (failures go back to the model)."""
 
     check_snippets: bool = Field(
@@ -43,7 +43,7 @@ class ValidationOptions(_Options):
     )
 
 
-class TurnCheckOptions(_Options):
+class TurnCheckConfig(_Options):
     """Items decided in code from how each turn ends (`cm2.annotate.turn_items`): `ends_with_reply` (a visible
     reply, not cut at the step limit; depends on the turn's first call item), `call_budget` (at most the
     reference's calls plus `call_budget_slack` attempts, malformed ones included; depends on every call item)
@@ -72,7 +72,7 @@ class TurnCheckOptions(_Options):
         return {"mode": data} if isinstance(data, str) else data
 
 
-class LabelOptions(_Options):
+class LabelConfig(_Options):
     """Checklist labeling with an LLM."""
 
     num_checklists: Annotated[int, Field(ge=1, description="Independent checklists per dialogue (K).")] = 1
@@ -80,15 +80,15 @@ class LabelOptions(_Options):
         default=None, description="Keep a dialogue when at least this many samples succeed (None: all K)."
     )
     max_repair_rounds: Annotated[int, Field(ge=0, description="Follow-ups sending the problems back.")] = 2
-    sampling: SamplingOptions = Field(default_factory=lambda: SamplingOptions(temperature=0.7))
-    validation: ValidationOptions = Field(default_factory=ValidationOptions)
-    turn_checks: TurnCheckOptions = Field(
-        default_factory=lambda: TurnCheckOptions(),
-        description="Code-checked turn-end items appended to every accepted checklist (see TurnCheckOptions).",
+    sampling: AnnotateSamplingConfig = Field(default_factory=lambda: AnnotateSamplingConfig(temperature=0.7))
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    turn_checks: TurnCheckConfig = Field(
+        default_factory=lambda: TurnCheckConfig(),
+        description="Code-checked turn-end items appended to every accepted checklist (see TurnCheckConfig).",
     )
 
     @model_validator(mode="after")
-    def _check(self) -> LabelOptions:
+    def _check(self) -> LabelConfig:
         if self.min_checklists is not None and not 1 <= self.min_checklists <= self.num_checklists:
             raise ValueError("min_checklists must lie between 1 and num_checklists")
         return self
@@ -98,7 +98,7 @@ class LabelOptions(_Options):
         return self.num_checklists if self.min_checklists is None else self.min_checklists
 
 
-class ReferenceLabelOptions(_Options):
+class ReferenceLabelConfig(_Options):
     """Deterministic labeling: one checked item per reference tool call, no LLM."""
 
     numeric_tolerance: Annotated[float, Field(ge=0)] = Field(
@@ -120,13 +120,13 @@ class ReferenceLabelOptions(_Options):
     min_value_chars: Annotated[int, Field(ge=1)] = Field(
         default=2, description="Value flow ignores argument values shorter than this once stringified."
     )
-    turn_checks: TurnCheckOptions = Field(
-        default_factory=lambda: TurnCheckOptions(),
+    turn_checks: TurnCheckConfig = Field(
+        default_factory=lambda: TurnCheckConfig(),
         description="Code-checked turn-end items (a visible reply, a call budget, the environment's state).",
     )
 
 
-class FilterOptions(_Options):
+class LLMFilterConfig(_Options):
     """Progressive LLM filtering."""
 
     stages: list[ReasoningEffort] = Field(
@@ -134,10 +134,10 @@ class FilterOptions(_Options):
         min_length=1,
         description="One review per entry, at that reasoning effort; the first rejection drops the dialogue.",
     )
-    sampling: SamplingOptions = Field(default_factory=SamplingOptions)
+    sampling: AnnotateSamplingConfig = Field(default_factory=AnnotateSamplingConfig)
 
 
-class CompressOptions(_Options):
+class CompressConfig(_Options):
     """Chain-of-thought compression."""
 
     min_chars: Annotated[int, Field(ge=0)] = Field(default=200, description="Thinking shorter than this is left alone.")
@@ -147,7 +147,7 @@ class CompressOptions(_Options):
     max_ratio: Annotated[float, Field(gt=0, le=1)] = Field(
         default=1.0, description="A rewrite longer than this fraction of the original is rejected."
     )
-    sampling: SamplingOptions = Field(default_factory=lambda: SamplingOptions(temperature=0.2))
+    sampling: AnnotateSamplingConfig = Field(default_factory=lambda: AnnotateSamplingConfig(temperature=0.2))
 
 
 class AnnotateConfig(_Options, YamlConfig):
@@ -162,7 +162,7 @@ class AnnotateConfig(_Options, YamlConfig):
 
     llm: LLMConfig | None = Field(default=None, description="The annotating model (any cm2.llm.LLMConfig).")
     concurrency: Annotated[int, Field(ge=1, description="Dialogues processed at once.")] = 8
-    label: LabelOptions = Field(default_factory=LabelOptions)
-    reference: ReferenceLabelOptions = Field(default_factory=ReferenceLabelOptions)
-    filter: FilterOptions = Field(default_factory=FilterOptions)
-    compress: CompressOptions = Field(default_factory=CompressOptions)
+    label: LabelConfig = Field(default_factory=LabelConfig)
+    reference: ReferenceLabelConfig = Field(default_factory=ReferenceLabelConfig)
+    filter: LLMFilterConfig = Field(default_factory=LLMFilterConfig)
+    compress: CompressConfig = Field(default_factory=CompressConfig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cm2.annotate.config import FilterOptions
+from cm2.annotate.config import LLMFilterConfig
 from cm2.annotate.prompts import load_prompt, render_prompt
 from cm2.annotate.render import render_dialogue
 from cm2.llm.jsonx import JSONExtractionError, extract_json
@@ -89,9 +89,9 @@ class DialogueFilter:
     dialogue unfinished instead (see `FilterResult.unfinished`).
     """
 
-    def __init__(self, client: LLMClient, options: FilterOptions | None = None):
+    def __init__(self, client: LLMClient, options: LLMFilterConfig | None = None):
         self.client = client
-        self.options = options or FilterOptions()
+        self.options = options or LLMFilterConfig()
 
     def messages(self, dialogue: Dialogue) -> list[dict[str, Any]]:
         user = render_prompt("filter_user", dialogue=render_dialogue(dialogue))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cm2.annotate.compress import CotCompressor
-from cm2.annotate.config import CompressOptions, FilterOptions, LabelOptions, ReferenceLabelOptions, ValidationOptions
+from cm2.annotate.config import CompressConfig, LabelConfig, LLMFilterConfig, ReferenceLabelConfig, ValidationConfig
 from cm2.annotate.filtering import DialogueFilter
 from cm2.annotate.labeler import ChecklistLabeler
 from cm2.annotate.reference import label_from_reference
@@ -104,7 +104,7 @@ async def _run(
 async def label_job(
     io: JobIO,
     client: LLMClient,
-    options: LabelOptions,
+    options: LabelConfig,
     *,
     retry_failures: bool = False,
     allow_partial: bool = False,
@@ -132,9 +132,9 @@ async def label_job(
     return await _run(io, work, LabelTally(), "labeling", (lambda _: True) if retry_failures else None)
 
 
-async def reference_label_job(io: JobIO, options: ReferenceLabelOptions) -> JobReport:
+async def reference_label_job(io: JobIO, options: ReferenceLabelConfig) -> JobReport:
     """`cm2 label --from-reference-calls`: deterministic checklists, no LLM."""
-    checks = ValidationOptions(require_items=False)
+    checks = ValidationConfig(require_items=False)
 
     async def work(dialogue: Dialogue) -> Done:
         labeled = label_from_reference(dialogue, options)
@@ -152,7 +152,7 @@ async def reference_label_job(io: JobIO, options: ReferenceLabelOptions) -> JobR
 async def filter_job(
     io: JobIO,
     client: LLMClient,
-    options: FilterOptions,
+    options: LLMFilterConfig,
     *,
     retry_errors: bool = False,
     allow_partial: bool = False,
@@ -179,7 +179,7 @@ async def filter_job(
 
 
 async def compress_job(
-    io: JobIO, client: LLMClient, options: CompressOptions, *, retry_failures: bool = False
+    io: JobIO, client: LLMClient, options: CompressConfig, *, retry_failures: bool = False
 ) -> JobReport:
     """`cm2 compress-cot`: shortened reasoning, everything else byte-identical; per-dialogue stats are kept in
     each output record under `cot_compression`."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cm2.annotate.answer import CHECKLIST_SCHEMA, parse_checklist
-from cm2.annotate.config import LabelOptions
+from cm2.annotate.config import LabelConfig
 from cm2.annotate.prompts import load_prompt, render_prompt
 from cm2.annotate.render import render_dialogue
 from cm2.annotate.turn_items import with_turn_items
@@ -97,9 +97,9 @@ def _answer_value(response: ChatResponse) -> Any:
 class ChecklistLabeler:
     """Labels dialogues with K validated checklists each, through any `LLMClient`."""
 
-    def __init__(self, client: LLMClient, options: LabelOptions | None = None):
+    def __init__(self, client: LLMClient, options: LabelConfig | None = None):
         self.client = client
-        self.options = options or LabelOptions()
+        self.options = options or LabelConfig()
 
     def first_messages(self, dialogue: Dialogue) -> list[dict[str, Any]]:
         """The system and user messages that open every conversation about `dialogue`."""

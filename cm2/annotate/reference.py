@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cm2.annotate.config import ReferenceLabelOptions
+from cm2.annotate.config import ReferenceLabelConfig
 from cm2.annotate.render import call_json
 from cm2.annotate.turn_items import turn_items
 from cm2.annotate.valueflow import CallSite, call_sites, value_flow
@@ -27,7 +27,7 @@ from cm2.schema import (
 _REPLY_SNIPPET_CHARS = 200
 
 
-def constraint_for(value: Any, opts: ReferenceLabelOptions) -> ArgConstraint | None:
+def constraint_for(value: Any, opts: ReferenceLabelConfig) -> ArgConstraint | None:
     """The constraint a reference argument value becomes (None: not checked)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return ArgConstraint(kind="numeric", value=value, tolerance=opts.numeric_tolerance)
@@ -46,7 +46,7 @@ def _describe(name: str, constraint: ArgConstraint) -> str:
     return f"{name} = {shown}"
 
 
-def call_item(item_id: str, turn: int, site: CallSite, opts: ReferenceLabelOptions) -> ChecklistItem:
+def call_item(item_id: str, turn: int, site: CallSite, opts: ReferenceLabelConfig) -> ChecklistItem:
     """The checked item of one reference call."""
     try:
         arguments = site.call.function.parsed_arguments()
@@ -80,7 +80,7 @@ def call_item(item_id: str, turn: int, site: CallSite, opts: ReferenceLabelOptio
     )
 
 
-def reply_item(item_id: str, turn: Turn, opts: ReferenceLabelOptions) -> ChecklistItem | None:
+def reply_item(item_id: str, turn: Turn, opts: ReferenceLabelConfig) -> ChecklistItem | None:
     """The item of the turn's final visible reply, or None when the turn has none."""
     final = next((s for s in reversed(turn.steps) if s.is_final and s.assistant.visible_text), None)
     if final is None:
@@ -145,7 +145,7 @@ def _weigh(turn: TurnChecklist, fixed: dict[str, float]) -> None:
         item.weight = fixed[item.id] if item.id in fixed else rest / len(calls)
 
 
-def label_turn(dialogue: Dialogue, turn: Turn, opts: ReferenceLabelOptions) -> TurnChecklist:
+def label_turn(dialogue: Dialogue, turn: Turn, opts: ReferenceLabelConfig) -> TurnChecklist:
     """The deterministic checklist of one turn."""
     sites = call_sites(turn)
     items = [call_item(f"C{n}", turn.index, site, opts) for n, site in enumerate(sites)]
@@ -170,8 +170,8 @@ def label_turn(dialogue: Dialogue, turn: Turn, opts: ReferenceLabelOptions) -> T
     return checklist
 
 
-def label_from_reference(dialogue: Dialogue, opts: ReferenceLabelOptions | None = None) -> Dialogue:
+def label_from_reference(dialogue: Dialogue, opts: ReferenceLabelConfig | None = None) -> Dialogue:
     """`dialogue` with one deterministic checklist (replacing any it had)."""
-    options = opts or ReferenceLabelOptions()
+    options = opts or ReferenceLabelConfig()
     checklist = [label_turn(dialogue, turn, options) for turn in dialogue.turns()]
     return dialogue.model_copy(update={"checklists": [checklist]})

@@ -7,7 +7,7 @@ Each depends on call items, so a turn answered without doing its work earns noth
 
 from __future__ import annotations
 
-from cm2.annotate.config import TurnCheckOptions
+from cm2.annotate.config import TurnCheckConfig
 from cm2.schema import ChecklistItem, Dialogue, Evidence, Turn, TurnCheckKind, TurnChecklist
 
 STATE_MARKER = "environment_reports_state"
@@ -34,7 +34,7 @@ _TEXT: dict[TurnCheckKind, tuple[str, str, list[str]]] = {
 }
 
 
-def wants_turn_checks(dialogue: Dialogue, opts: TurnCheckOptions) -> bool:
+def wants_turn_checks(dialogue: Dialogue, opts: TurnCheckConfig) -> bool:
     if opts.mode == "auto":
         return reports_state(dialogue)
     return opts.mode == "on"
@@ -57,7 +57,7 @@ def _evidence(turn: Turn) -> list[Evidence]:
     ]
 
 
-def turn_item(item_id: str, kind: TurnCheckKind, turn: Turn, calls: list[str], opts: TurnCheckOptions) -> ChecklistItem:
+def turn_item(item_id: str, kind: TurnCheckKind, turn: Turn, calls: list[str], opts: TurnCheckConfig) -> ChecklistItem:
     """One turn-end item; `calls` are the ids of the turn's call items (the first one gates `ends_with_reply`)."""
     focus, question, failures = _TEXT[kind]
     budget = sum(len(step.calls) for step in turn.steps) + (opts.call_budget_slack or 0)
@@ -80,7 +80,7 @@ def turn_item(item_id: str, kind: TurnCheckKind, turn: Turn, calls: list[str], o
     )
 
 
-def _kinds(dialogue: Dialogue, opts: TurnCheckOptions) -> list[TurnCheckKind]:
+def _kinds(dialogue: Dialogue, opts: TurnCheckConfig) -> list[TurnCheckKind]:
     if not wants_turn_checks(dialogue, opts):
         return []
     kinds: list[TurnCheckKind] = ["ends_with_reply"]
@@ -92,7 +92,7 @@ def _kinds(dialogue: Dialogue, opts: TurnCheckOptions) -> list[TurnCheckKind]:
 
 
 def turn_items(
-    dialogue: Dialogue, turn: Turn, calls: list[str], first_id: int, opts: TurnCheckOptions
+    dialogue: Dialogue, turn: Turn, calls: list[str], first_id: int, opts: TurnCheckConfig
 ) -> list[ChecklistItem]:
     """The turn-end items the options ask for, numbered from `C{first_id}`."""
     return [turn_item(f"C{first_id + n}", kind, turn, calls, opts) for n, kind in enumerate(_kinds(dialogue, opts))]
@@ -106,7 +106,7 @@ def _free_id(base: str, taken: set[str]) -> str:
     return candidate
 
 
-def with_turn_items(dialogue: Dialogue, checklist: list[TurnChecklist], opts: TurnCheckOptions) -> list[TurnChecklist]:
+def with_turn_items(dialogue: Dialogue, checklist: list[TurnChecklist], opts: TurnCheckConfig) -> list[TurnChecklist]:
     """An LLM-written checklist with the turn-end items appended to every turn (ids named by kind). The
     turn's items about tool calls play the call items' part in the dependencies; the weights are rescaled
     so each turn still sums to 1 (each turn-end item gets `opts.weight`, else 1/(items of the turn))."""

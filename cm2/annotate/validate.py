@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cm2.annotate.config import ValidationOptions
+from cm2.annotate.config import ValidationConfig
 from cm2.annotate.evidence import evidence_problem
 from cm2.schema import (
     ChecklistItem,
@@ -72,7 +72,7 @@ def check_problems(item: ChecklistItem, tools: list[ToolSpec], called: set[str])
     return problems
 
 
-def _evidence_problems(dialogue: Dialogue, turn_index: int, item: ChecklistItem, opts: ValidationOptions) -> list[str]:
+def _evidence_problems(dialogue: Dialogue, turn_index: int, item: ChecklistItem, opts: ValidationConfig) -> list[str]:
     turns = dialogue.turns()
     problems = []
     if opts.require_evidence and not item.evidence:
@@ -102,7 +102,7 @@ def rescale_near_one(checklist: list[TurnChecklist], slack: float) -> None:
             renormalize_weights(turn)
 
 
-def checklist_problems(dialogue: Dialogue, checklist: list[TurnChecklist], opts: ValidationOptions) -> list[str]:
+def checklist_problems(dialogue: Dialogue, checklist: list[TurnChecklist], opts: ValidationConfig) -> list[str]:
     """Every problem of `checklist` (one TurnChecklist per turn) against `dialogue`; empty when it is sound.
 
     Weights within `opts.weight_slack` of summing to 1 are rescaled in place first.

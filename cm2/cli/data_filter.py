@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from cm2.cli.data_convert import FileFormatName
+from cm2.cli.options import Sets, command_config
 
 if TYPE_CHECKING:
     from cm2.data.filters import FilterConfig, FilterReport
@@ -24,11 +25,15 @@ def _names(values: list[str] | None) -> list[str]:
 
 
 def _config(
-    config_path: Path | None, rules: str | None, disable: list[str] | None, require_think: bool | None
+    config_path: Path | None,
+    sets: list[str] | None,
+    rules: str | None,
+    disable: list[str] | None,
+    require_think: bool | None,
 ) -> FilterConfig:
     from cm2.data.filters import FilterConfig
 
-    config = FilterConfig.from_yaml(config_path) if config_path else FilterConfig()
+    config = command_config(FilterConfig, config_path, sets)
     update: dict[str, Any] = {}
     if rules is not None:
         update["rules"] = _names([rules])
@@ -87,6 +92,7 @@ def filter_command(
         typer.Option("--require-think/--no-require-think", help="Require a <think> block in every assistant message."),
     ] = None,
     config_path: Annotated[Path | None, typer.Option("--config", help="FilterConfig YAML.", exists=True)] = None,
+    sets: Sets = None,
     from_: Annotated[
         FileFormatName | None, typer.Option("--from", help="Input file format (default: from IN's name).")
     ] = None,
@@ -106,7 +112,7 @@ def filter_command(
     report_file = report_path or target.with_name(target.name + ".report.json")
     check_paths([source, config_path], files=[target, report_file])
     try:
-        config = _config(config_path, rules, disable, require_think)
+        config = _config(config_path, sets, rules, disable, require_think)
         in_format = from_.value if from_ else None
         out_format = file_format(target, to.value if to else None)
         total = count_records(source, in_format)

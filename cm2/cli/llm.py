@@ -11,27 +11,28 @@ from typing import Annotated, Any
 import typer
 
 from cm2.cli.eval import serve_command
+from cm2.cli.options import ConfigFile, Sets, command_config
 
 llm_app = typer.Typer(no_args_is_help=True)
 llm_app.command("serve")(serve_command)  # one server: `cm2 llm serve` is `cm2 serve`
+_PING_DEFAULTS = {"timeout_s": 60.0, "max_retries": 1}
 
 
 @llm_app.command("ping")
 def ping_command(
-    base_url: Annotated[str, typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")],
-    model: Annotated[str, typer.Option(help="Model name to ask for.")],
+    config: ConfigFile = None,
+    sets: Sets = None,
     prompt: Annotated[str, typer.Option(help="The user message.")] = "Say hello in five words.",
-    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
     max_tokens: Annotated[int, typer.Option(min=1)] = 64,
     temperature: Annotated[float, typer.Option(min=0)] = 0.0,
-    timeout: Annotated[float, typer.Option(help="Seconds before giving up on one attempt.")] = 60.0,
-    retries: Annotated[int, typer.Option(min=0, help="Retries on server errors and timeouts.")] = 1,
     json_schema: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="Ask for JSON matching this schema file.")
     ] = None,
-    structured_output: Annotated[str, typer.Option(help="auto, json_schema, json_object_schema or plain.")] = "auto",
 ) -> None:
-    """Send one chat request and print the answer, the latency and the token counts."""
+    """Send one chat request and print the answer, the latency and the token counts.
+
+    The endpoint is an LLMConfig: --config FILE and/or --set model=NAME --set base_url=URL (also
+    api_key_env, timeout_s, max_retries, structured_output, …)."""
     from rich.console import Console
 
     from cm2.llm.config import LLMConfig
@@ -39,16 +40,7 @@ def ping_command(
     from cm2.llm.protocol import ChatRequest, LLMError
 
     console = Console()
-    config = LLMConfig.model_validate(
-        {
-            "model": model,
-            "base_urls": [base_url],
-            "api_key_env": api_key_env,
-            "timeout_s": timeout,
-            "max_retries": retries,
-            "structured_output": structured_output,
-        }
-    )
+    endpoint = command_config(LLMConfig, config, sets, base=_PING_DEFAULTS if config is None else None)
     schema: dict[str, Any] | None = None
     if json_schema is not None:
         schema = json.loads(json_schema.read_text(encoding="utf-8"))
@@ -60,7 +52,7 @@ def ping_command(
     )
 
     async def once() -> tuple[Any, OpenAIBackend]:
-        async with OpenAIBackend(config) as backend:
+        async with OpenAIBackend(endpoint) as backend:
             return await backend.chat(request), backend
 
     start = time.perf_counter()

@@ -57,14 +57,14 @@ def report_command(
     from cm2.cli.guard import check_paths
     from cm2.data import RecordError
     from cm2.data.errors import NoUsableRecordsError
-    from cm2.report import ReportOptions, build_report
+    from cm2.report import ReportConfig, build_report
 
     if out is None:
         if len(run_dirs) > 1:
             raise _fail("several runs: pass --out DIR")
         out = run_dirs[0] / "report"
     check_paths([*run_dirs, dialogues], dirs=[out])
-    options = ReportOptions(smooth=smooth, max_rollouts=max_rollouts, max_chars=max_chars)
+    options = ReportConfig(smooth=smooth, max_rollouts=max_rollouts, max_chars=max_chars)
     try:
         result = build_report(run_dirs, out, dialogues=dialogues, options=options)
     except NoUsableRecordsError:

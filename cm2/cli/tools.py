@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cm2.cli.options import ConfigFile, Sets, command_config
+
 if TYPE_CHECKING:
-    from cm2.llm.protocol import LLMClient
     from cm2.schema import Dialogue
     from cm2.tools.environment import EnvironmentFactory
+    from cm2.tools.simulator import SimulatorConfig
 
 app = typer.Typer(no_args_is_help=True, help="Tool environments: the hybrid simulator, BFCL backends, MCP.")
 
@@ -59,29 +61,20 @@ def _bfcl_entry(dataset: str, entry_id: str | None) -> dict[str, Any]:
     raise typer.BadParameter(f"no BFCL entry {entry_id!r} in {dataset}", param_hint="--dialogue")
 
 
-def _llm(config_path: Path | None, key: str | None) -> LLMClient | None:
-    if config_path is None:
-        return None
-    from cm2.llm import make_client
-    from cm2.llm.config import LLMConfig
-
-    return make_client(LLMConfig.from_yaml(config_path, key=key), role="tool_simulator")
-
-
-def _factory(
-    dataset: str, dialogue: str | None, mode: Mode, llm: LLMClient | None, attempts: int
-) -> EnvironmentFactory:
+def _factory(dataset: str, dialogue: str | None, mode: Mode, simulator: SimulatorConfig) -> EnvironmentFactory:
     if mode is Mode.bfcl:
         from cm2.benchmarks.bfcl.environment import BfclEnvironment
 
         entry = _bfcl_entry(dataset, dialogue)
         return lambda: BfclEnvironment.from_entry(entry)
-    from cm2.tools.simulator import HybridToolSimulator, SimulatorConfig
+    from cm2.llm import make_client
+    from cm2.tools.simulator import HybridToolSimulator
 
     path = Path(dataset)
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist", param_hint="DATASET")
-    base = HybridToolSimulator(_find_dialogue(path, dialogue), llm, SimulatorConfig(max_attempts=attempts))
+    llm = make_client(simulator.llm, role="tool_simulator") if simulator.llm else None
+    base = HybridToolSimulator(_find_dialogue(path, dialogue), llm, simulator)
     return base.new_episode
 
 
@@ -94,23 +87,24 @@ def serve(
     mode: Annotated[Mode, typer.Option(help="simulated: the hybrid simulator; bfcl: BFCL's real backends.")] = (
         Mode.simulated
     ),
-    llm: Annotated[
-        Path | None, typer.Option("--llm", help="YAML LLM config of the simulator (none: recorded calls only).")
-    ] = None,
-    llm_key: Annotated[str | None, typer.Option(help="Key of the config inside the YAML, e.g. roles.tools.")] = None,
-    attempts: Annotated[int, typer.Option(min=1, help="LLM attempts per simulated answer.")] = 3,
+    config: ConfigFile = None,
+    sets: Sets = None,
     host: Annotated[str, typer.Option(help="Address to bind (HTTP transports).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (HTTP transports).")] = 8000,
     transport: Annotated[TransportChoice, typer.Option(help="stdio, sse or streamable-http.")] = (
         TransportChoice.stdio
     ),
 ) -> None:
-    """Serve one dialogue's tools (with their JSON schemas) over MCP; each connection is one episode."""
+    """Serve one dialogue's tools (with their JSON schemas) over MCP; each connection is one episode.
+
+    Simulator settings (`cm2.tools.SimulatorConfig`) from --config / --set, e.g. --set llm.model=NAME
+    --set llm.base_url=URL (without `llm`: recorded and checked answers only), --set max_attempts=3."""
     import anyio
 
     from cm2.tools.mcp_server import build_server, serve_async
+    from cm2.tools.simulator import SimulatorConfig
 
-    factory = _factory(dataset, dialogue, mode, _llm(llm, llm_key), attempts)
+    factory = _factory(dataset, dialogue, mode, command_config(SimulatorConfig, config, sets))
     server = build_server(factory, name=f"cm2-tools-{mode.value}")
     anyio.run(lambda: serve_async(server, transport.value, host=host, port=port))
 

@@ -8,16 +8,15 @@ from typing import Annotated
 
 import typer
 
+from cm2.cli.guard import fail
+from cm2.cli.options import Sets, command_config
+
 train_app = typer.Typer(help="Train a policy: cold-start SFT, then RL.", no_args_is_help=True)
 
 ConfigOpt = Annotated[
-    Path, typer.Option("--config", exists=True, dir_okay=False, help="YAML run config (see configs/sft_*.yaml).")
+    Path, typer.Option("--config", exists=True, dir_okay=False, help="YAML run config (see configs/*.yaml).")
 ]
-OutputOpt = Annotated[Path | None, typer.Option("--output-dir", help="Overrides output_dir.")]
-MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint in output_dir.")]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Overrides model.path (a checkpoint folder).")]
-DataOpt = Annotated[str | None, typer.Option("--data", help="Overrides data.path (a dialogue file or folder).")]
 
 
 def _print_result(title: str, rows: dict[str, object]) -> None:
@@ -31,39 +30,22 @@ def _print_result(title: str, rows: dict[str, object]) -> None:
 
 
 @train_app.command("sft")
-def sft_command(
-    config: ConfigOpt,
-    output_dir: OutputOpt = None,
-    max_steps: MaxStepsOpt = None,
-    resume: ResumeOpt = False,
-    model: ModelOpt = None,
-    data: DataOpt = None,
-) -> None:
-    """Cold-start SFT on reference dialogues (loss on assistant tokens only); saves OUTPUT_DIR/final."""
-    from pydantic import ValidationError
+def sft_command(config: ConfigOpt, sets: Sets = None, resume: ResumeOpt = False) -> None:
+    """Cold-start SFT on reference dialogues (loss on assistant tokens only); saves OUTPUT_DIR/final.
 
+    Any field of the run config can be overridden, e.g. --set model.path=DIR --set data.path=FILE
+    --set max_steps=10 --set output_dir=runs/sft."""
     from cm2.rollout.transcript import TemplateError
     from cm2.train.sft import SFTError, run_sft
     from cm2.train.sft_config import SFTRunConfig
     from cm2.train.sft_data import ExampleError
 
-    overrides = {
-        "output_dir": str(output_dir) if output_dir is not None else None,
-        "max_steps": max_steps,
-        "resume": True if resume else None,
-        "model.path": model,
-        "data.path": data,
-    }
-    try:
-        run_config = SFTRunConfig.from_yaml(config, overrides)
-    except (ValidationError, ValueError) as exc:
-        raise typer.BadParameter(f"{config}: {exc}", param_hint="--config") from exc
+    run_config = command_config(SFTRunConfig, config, sets, resume=True if resume else None)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         result = run_sft(run_config)
     except (SFTError, ExampleError, TemplateError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from exc
+        raise fail(str(exc), 1) from exc
     _print_result(
         "cm2 train sft",
         {
@@ -78,41 +60,22 @@ def sft_command(
 
 
 @train_app.command("rl")
-def rl_command(
-    config: ConfigOpt,
-    output_dir: OutputOpt = None,
-    max_steps: MaxStepsOpt = None,
-    resume: ResumeOpt = False,
-    model: ModelOpt = None,
-    data: Annotated[str | None, typer.Option("--data", help="Overrides data (RL dialogues with checklists).")] = None,
-    level: Annotated[
-        str | None, typer.Option("--level", help="Overrides reward.level: trajectory, turn or step.")
-    ] = None,
-) -> None:
-    """GRPO with checklist rewards: episodes replay the user turns, tools answer, the judge scores each step."""
+def rl_command(config: ConfigOpt, sets: Sets = None, resume: ResumeOpt = False) -> None:
+    """GRPO with checklist rewards: episodes replay the user turns, tools answer, the judge scores each step.
+
+    Any field of the run config can be overridden, e.g. --set model.path=DIR --set data=FILE
+    --set reward.level=turn --set judge.llm.base_url=URL."""
     from cm2.build import build_environments, build_judge
     from cm2.train.grpo import run_rl
     from cm2.train.rl_config import RLRunConfig
 
-    overrides = {
-        "output_dir": str(output_dir) if output_dir is not None else None,
-        "max_steps": max_steps,
-        "resume": True if resume else None,
-        "model.path": model,
-        "data": data,
-        "reward.level": level,
-    }
-    try:
-        run_config = RLRunConfig.from_yaml(config, overrides)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--config") from exc
+    run_config = command_config(RLRunConfig, config, sets, resume=True if resume else None)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        make_env = build_environments(run_config.tools, run_config.simulator, run_config.simulator_llm)
-        final = run_rl(run_config, make_env=make_env, judge=build_judge(run_config.judge, run_config.judge_llm))
+        make_env = build_environments(run_config.tools, run_config.simulator)
+        final = run_rl(run_config, make_env=make_env, judge=build_judge(run_config.judge))
     except (ValueError, FileNotFoundError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from exc
+        raise fail(str(exc), 1) from exc
     _print_result(
         "cm2 train rl", {"final model": final, "trajectories": Path(run_config.output_dir) / "trajectories.jsonl"}
     )
@@ -138,8 +101,7 @@ def prepare_gemma_command(
     try:
         folder = prepare_gemma270m(dest, dtype=dtype, force=force, gguf=gguf, tokenizer_from=tokenizer_from)
     except GemmaSetupError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from exc
+        raise fail(str(exc), 1) from exc
     typer.echo(str(folder))
 
 

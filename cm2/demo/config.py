@@ -213,7 +213,7 @@ class DemoConfig(YamlConfig):
             "seed": self.seed,
         }
         if self.llm is not None:
-            overrides["judge_llm"] = self.llm.model_dump(mode="json", exclude_unset=True)
+            overrides["judge.llm"] = self.llm.model_dump(mode="json", exclude_unset=True)
         values = deep_merge(self.rl, self.rl_by_level.get(level, {}))
         try:
             return RLRunConfig.model_validate(_merged(values, overrides))

@@ -132,29 +132,29 @@ def evaluate_policy(
     from cm2.benchmarks.bfcl.environment import bfcl_entry_id
     from cm2.benchmarks.bfcl.scoring import heldout_intervals, score_dialogue
     from cm2.build import build_environments, build_judge
-    from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist
+    from cm2.eval.checklist import ChecklistEvalConfig, evaluate_checklist
     from cm2.eval.deterministic import deterministic_only
     from cm2.judge.config import JudgeConfig
-    from cm2.rollout.episode import EpisodeConfig, EpisodeLimits
-    from cm2.rollout.policy import SamplingParams
+    from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig
+    from cm2.rollout.policy import SamplingConfig
 
     if llm is None:
         dialogues = [deterministic_only(d) for d in dialogues]
     check_reference_fits(dialogues, settings, getattr(policy, "tokenizer", None))
     longest = max(len(d.turns()) for d in dialogues)
     max_turns = longest if settings.max_turns is None else settings.max_turns
-    judge = build_judge(JudgeConfig(model=llm.model if llm is not None else ""), llm)
+    judge = build_judge(JudgeConfig(llm=llm))
     episode = EpisodeConfig(
-        limits=EpisodeLimits(
+        limits=EpisodeLimitsConfig(
             max_turns=max_turns,
             max_steps_per_turn=settings.max_steps_per_turn,
             max_context_tokens=settings.max_context_tokens,
         ),
-        sampling=SamplingParams(temperature=0.0, max_new_tokens=settings.max_new_tokens),
+        sampling=SamplingConfig(temperature=0.0, max_new_tokens=settings.max_new_tokens),
         early_stop=False,
         at_step_limit=settings.at_step_limit,
     )
-    run_settings = ChecklistEvalSettings(rollouts=1, concurrency=settings.concurrency, episode=episode)
+    run_settings = ChecklistEvalConfig(rollouts=1, concurrency=settings.concurrency, episode=episode)
     result = drive(
         evaluate_checklist(
             policy,

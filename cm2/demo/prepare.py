@@ -61,7 +61,7 @@ def data_stage(config: DemoConfig, folder: Path) -> dict[str, Any]:
 
 def label_stage(config: DemoConfig, source: Path, folder: Path) -> dict[str, Any]:
     """Checklists: by the LLM when one is configured (and `label.use_llm`), else from the reference calls."""
-    from cm2.annotate.config import LabelOptions, ReferenceLabelOptions
+    from cm2.annotate.config import LabelConfig, ReferenceLabelConfig
     from cm2.annotate.jobs import JobIO, label_job, reference_label_job
     from cm2.llm.factory import make_client
 
@@ -76,9 +76,9 @@ def label_stage(config: DemoConfig, source: Path, folder: Path) -> dict[str, Any
             concurrency=config.label.concurrency,
         )
         if llm is not None:
-            report = asyncio.run(label_job(io, make_client(llm, role="annotator"), LabelOptions()))
+            report = asyncio.run(label_job(io, make_client(llm, role="annotator"), LabelConfig()))
         else:
-            options = ReferenceLabelOptions(final_reply_item=config.reply_item)
+            options = ReferenceLabelConfig(final_reply_item=config.reply_item)
             report = asyncio.run(reference_label_job(io, options))
         summary = report.summary
         if summary.unfinished:  # the stage stays unfinished; the next run labels just those

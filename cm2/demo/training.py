@@ -93,8 +93,8 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
 
     run = config.rl_run(model, str(data), str(folder), level)
     with bf16_generation(run.bf16, run.use_cpu):
-        make_env = build_environments(run.tools, run.simulator, run.simulator_llm)
-        final = run_rl(run, make_env=make_env, judge=build_judge(run.judge, run.judge_llm))
+        make_env = build_environments(run.tools, run.simulator)
+        final = run_rl(run, make_env=make_env, judge=build_judge(run.judge))
     drop_checkpoints(folder)
     rewards = _log_rewards(folder)
     from cm2.train.probe import PROBE_FILE, read_probe

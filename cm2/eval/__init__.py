@@ -10,7 +10,7 @@ See cm2/eval/README.md, and each benchmark's README for the route it takes.
 
 from typing import Any
 
-from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
+from cm2.eval.checklist import ChecklistEvalConfig, evaluate_checklist, simulator_factory
 from cm2.eval.checkpoint import CheckpointGenerator
 from cm2.eval.results import CategoryScore, CostReport, EvalResult
 
@@ -29,7 +29,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CategoryScore",
-    "ChecklistEvalSettings",
+    "ChecklistEvalConfig",
     "CheckpointGenerator",
     "CostReport",
     "EvalResult",

@@ -9,15 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from cm2.config import YamlConfig
 from cm2.data import JsonlAppender
 from cm2.eval.checklist_metrics import rollout_metrics, summarize_scores
 from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
-from cm2.llm import UsageMeter, usage_key
+from cm2.judge.config import JudgeConfig
+from cm2.llm import LLMConfig, UsageMeter, usage_key
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge
-from cm2.rollout.policy import ChatPolicy, TokenPolicy
+from cm2.rollout.policy import ChatPolicy, SamplingConfig, TokenPolicy
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import SimulatorConfig, ToolEnvironment
 from cm2.tools.environments import simulator_factory
@@ -26,13 +28,21 @@ log = logging.getLogger("cm2.eval")
 TRAJECTORIES = "checklist_trajectories.jsonl"
 
 
-class ChecklistEvalSettings(BaseModel):
-    """How many rollouts, how concurrently, the episode limits and how rollouts are scored."""
+class ChecklistEvalConfig(YamlConfig):
+    """`cm2 eval checklist`: the policy endpoint, the judge and tool simulator (each with its `llm`), how many
+    rollouts, how concurrently, the episode limits and how rollouts are scored."""
 
+    policy: LLMConfig | None = Field(default=None, description="The evaluated policy's endpoint (or --checkpoint).")
+    judge: JudgeConfig = Field(
+        default_factory=JudgeConfig, description="Without judge.llm only items with a `check` get verdicts."
+    )
+    simulator: SimulatorConfig = Field(
+        default_factory=SimulatorConfig, description="Its `llm` defaults to the judge's endpoint."
+    )
     rollouts: int = Field(default=1, ge=1, description="Rollouts per dialogue and checklist.")
     concurrency: int = Field(default=16, ge=1, description="Episodes run at once.")
-    episode: EpisodeConfig = Field(default_factory=EpisodeConfig)
-    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
+    limit: int | None = Field(default=None, ge=1, description="Only the first N dialogues with checklists.")
+    episode: EpisodeConfig = Field(default_factory=lambda: EpisodeConfig(sampling=SamplingConfig(max_new_tokens=2048)))
     reward: RewardConfig = Field(
         default_factory=RewardConfig, description="How rollouts are scored: the trained run's reward settings."
     )
@@ -46,7 +56,7 @@ async def evaluate_checklist(
     policy: ChatPolicy | TokenPolicy,
     dialogues: list[Dialogue],
     judge: StepJudge | None,
-    settings: ChecklistEvalSettings,
+    settings: ChecklistEvalConfig,
     *,
     model: str,
     out_dir: str | Path,

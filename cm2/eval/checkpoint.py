@@ -16,7 +16,7 @@ from cm2.llm.structured import with_instruction
 from cm2.llm.toolcalls import parse_tool_calls, template_messages
 from cm2.rollout.chat_template import ensure_chat_template
 from cm2.rollout.hf_policy import stop_token_ids
-from cm2.rollout.policy import SamplingParams, TokenPolicy
+from cm2.rollout.policy import SamplingConfig, TokenPolicy
 
 DEFAULT_MAX_NEW_TOKENS = 1024
 
@@ -81,8 +81,8 @@ class CheckpointGenerator:
 
     def _sampling(
         self, temperature: float | None, top_p: float | None, max_tokens: int | None, seed: int | None
-    ) -> SamplingParams:
-        return SamplingParams(
+    ) -> SamplingConfig:
+        return SamplingConfig(
             temperature=temperature or 0.0,
             top_p=top_p if top_p is not None else 1.0,
             max_new_tokens=max_tokens or self.max_new_tokens,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import Dialogue, Message, ToolSpec
 
 REFUSAL = "I cannot help with that."
@@ -49,7 +49,7 @@ class ReferencePolicy:
                         "messages with different answers; the replay cannot tell them apart"
                     )
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         users = tuple(m.content or "" for m in messages if m.role == "user")
         steps = self._steps.get(users)
         if steps is None:
@@ -65,5 +65,5 @@ class ReferencePolicy:
 class RefusingPolicy:
     """A chat policy that never calls a tool: every step is the same refusal."""
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         return Generation(text=REFUSAL)

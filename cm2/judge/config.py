@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from cm2.config import YamlConfig
 from cm2.judge.kinds import judge_name
+from cm2.llm.config import LLMConfig
 
 JudgeMode = Literal["per_item", "batched", "released"]
 TiePolicy = Literal["false", "true", "none"]
@@ -69,6 +70,15 @@ class JudgeConfig(YamlConfig):
     cache_path: Annotated[
         Path | None, Field(description="SQLite file that keeps verdicts across runs (None: memory only).")
     ] = None
+    llm: Annotated[
+        LLMConfig | None, Field(description="The judge's endpoint; None: only items with a `check` get verdicts.")
+    ] = None
+
+    @model_validator(mode="after")
+    def _name_from_endpoint(self) -> JudgeConfig:
+        if not self.model and self.llm is not None:
+            self.model = self.llm.model
+        return self
 
     @classmethod
     def from_file_mapping(cls, data: dict[str, Any]) -> dict[str, Any]:

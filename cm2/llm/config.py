@@ -61,6 +61,15 @@ class LLMConfig(YamlConfig):
     dtype: str = Field(default="auto", description="`transformers`: torch dtype name, or auto.")
     max_batch_size: Annotated[int, Field(ge=1, description="`transformers`: requests generated together.")] = 8
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_url(cls, data: Any) -> Any:
+        """`base_url: URL` sets `base_urls` to `[URL]` (handy in `--set judge.llm.base_url=URL`)."""
+        if isinstance(data, dict) and "base_url" in data:
+            data = {**data, "base_urls": [data["base_url"]]}
+            del data["base_url"]
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> LLMConfig:
         if self.backend == "openai" and not self.base_urls:

@@ -7,7 +7,7 @@ Pages are self-contained (inline CSS, JS, data and images); the viewer renders e
 """
 
 from cm2.report.records import LoadedRecords, load_records
-from cm2.report.report import ReportOptions, ReportResult, build_report
+from cm2.report.report import ReportConfig, ReportResult, build_report
 from cm2.report.run_dir import RunData, assign_steps, load_run
 from cm2.report.scoring import score_all
 from cm2.report.series import StepStats, run_series
@@ -18,7 +18,7 @@ from cm2.report.view_models import ViewData
 
 __all__ = [
     "LoadedRecords",
-    "ReportOptions",
+    "ReportConfig",
     "ReportResult",
     "RunData",
     "StepStats",

@@ -33,7 +33,7 @@ from cm2.report.view_models import ViewData
 from cm2.schema import Dialogue, Trajectory
 
 
-class ReportOptions(BaseModel):
+class ReportConfig(BaseModel):
     """How the report is drawn."""
 
     smooth: int = Field(default=10, ge=1, description="Moving-average window in training steps (1: none).")
@@ -80,7 +80,7 @@ def _labels(runs: Sequence[RunData]) -> list[str]:
 
 
 def _viewer(
-    runs: Sequence[RunData], labels: list[str], dialogues: list[dict[str, Dialogue]], options: ReportOptions
+    runs: Sequence[RunData], labels: list[str], dialogues: list[dict[str, Dialogue]], options: ReportConfig
 ) -> ViewData:
     data = ViewData(title="trajectories")
     budget = options.max_rollouts // max(1, len(runs))
@@ -163,10 +163,10 @@ def build_report(
     out: str | os.PathLike[str],
     *,
     dialogues: str | os.PathLike[str] | None = None,
-    options: ReportOptions | None = None,
+    options: ReportConfig | None = None,
 ) -> ReportResult:
     """Write `out/report.html` and the PNG figures for the runs in `run_dirs`."""
-    options = options or ReportOptions()
+    options = options or ReportConfig()
     out_dir = Path(out)
     runs = [load_run(path) for path in run_dirs]
     if not any(run.trajectories or run.metrics.steps for run in runs):

@@ -8,7 +8,7 @@ from typing import Any
 
 from cm2.llm import ChatRequest, ChatResponse, LLMClient, LLMConfig, Usage, UsageMeter, make_client
 from cm2.llm.toolcalls import parse_output
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import FunctionCall, Message, ToolCall, ToolSpec
 
 
@@ -111,7 +111,7 @@ class EndpointPolicy:
     def __repr__(self) -> str:
         return f"EndpointPolicy({self.client!r})"
 
-    def request(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> ChatRequest:
+    def request(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> ChatRequest:
         """The chat request sent for one assistant step."""
         return ChatRequest(
             messages=[openai_message(m) for m in messages],
@@ -123,7 +123,7 @@ class EndpointPolicy:
             extra_body=self.extra_body,
         )
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         response = await self.client.chat(self.request(messages, tools, sampling))
         self.usage = self.usage + response.usage
         self.requests += 1

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from cm2.judge.result import JudgeUsage
 from cm2.llm import Usage
 from cm2.llm.toolcalls import parse_output
-from cm2.rollout.policy import ChatPolicy, Generation, SamplingParams, TokenPolicy
+from cm2.rollout.policy import ChatPolicy, Generation, SamplingConfig, TokenPolicy
 from cm2.rollout.transcript import TokenTranscript
 from cm2.schema import (
     AssistantStep,
@@ -46,15 +46,15 @@ class StepJudge(Protocol):
     ) -> list[Verdict]: ...
 
 
-class EpisodeLimits(BaseModel):
+class EpisodeLimitsConfig(BaseModel):
     max_turns: int = Field(default=30, ge=1)
     max_steps_per_turn: int = Field(default=8, ge=1)
     max_context_tokens: int = Field(default=10_000, ge=1)
 
 
 class EpisodeConfig(BaseModel):
-    limits: EpisodeLimits = Field(default_factory=EpisodeLimits)
-    sampling: SamplingParams = Field(default_factory=SamplingParams)
+    limits: EpisodeLimitsConfig = Field(default_factory=EpisodeLimitsConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     early_stop: bool = Field(default=True, description="End when a required_for_next_turn item is unmet.")
     at_step_limit: Literal["end_episode", "next_turn"] = Field(
         default="end_episode",

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from cm2.rollout.policy import SamplingParams
+from cm2.rollout.policy import SamplingConfig
 from cm2.rollout.sampling import ChosenLogprobs
 
 
@@ -20,7 +20,7 @@ def generate_tokens(
     model: Any,
     tokenizer: Any,
     contexts: Sequence[list[int]],
-    sampling: SamplingParams,
+    sampling: SamplingConfig,
     *,
     pad_id: int,
     stop_token_ids: Sequence[int],

@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from cm2.rollout.policy import DecoderConfig, Generation, SamplingParams
+from cm2.rollout.policy import DecoderConfig, Generation, SamplingConfig
 
 T = TypeVar("T")
 # End-of-turn markers of common chat formats; when the vocabulary has one as a single token, generation
@@ -46,7 +46,7 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
 @dataclass
 class _Request:
     context_ids: list[int]
-    sampling: SamplingParams
+    sampling: SamplingConfig
     future: asyncio.Future[Generation]
 
 
@@ -133,7 +133,7 @@ class TransformersPolicy:
         result_of_main: T = box["result"]
         return result_of_main
 
-    async def continue_tokens(self, context_ids: list[int], sampling: SamplingParams) -> Generation:
+    async def continue_tokens(self, context_ids: list[int], sampling: SamplingConfig) -> Generation:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Generation] = loop.create_future()
         self._pending.append(_Request(list(context_ids), sampling, future))
@@ -166,7 +166,7 @@ class TransformersPolicy:
         if self.hold_while_busy and self._pending and not self._busy and not self._flush_scheduled:
             self._schedule_flush(loop)
 
-    def _batch_key(self, sampling: SamplingParams) -> str:
+    def _batch_key(self, sampling: SamplingConfig) -> str:
         # The loop engine gives every row its own token cap, so the cap does not split batches.
         if self.decoder_config.engine == "loop":
             return sampling.model_dump_json(exclude={"max_new_tokens"})
@@ -208,13 +208,13 @@ class TransformersPolicy:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._batch_done, loop)
 
-    def generate(self, contexts: list[list[int]], sampling: SamplingParams) -> list[Generation]:
+    def generate(self, contexts: list[list[int]], sampling: SamplingConfig) -> list[Generation]:
         """One generation per context, synchronously (benchmarks and tests; episodes use `continue_tokens`)."""
         results: dict[int, Generation] = {}
         self._generate(contexts, [sampling.max_new_tokens] * len(contexts), sampling, results.__setitem__)
         return [results[row] for row in range(len(contexts))]
 
-    def _generate(self, contexts: list[list[int]], caps: list[int], sampling: SamplingParams, deliver: Deliver) -> None:
+    def _generate(self, contexts: list[list[int]], caps: list[int], sampling: SamplingConfig, deliver: Deliver) -> None:
         import torch
 
         try:
@@ -235,7 +235,7 @@ class TransformersPolicy:
         self._generate(contexts[half:], caps[half:], sampling, lambda row, gen: deliver(half + row, gen))
 
     def _generate_batch(
-        self, contexts: list[list[int]], caps: list[int], sampling: SamplingParams, deliver: Deliver
+        self, contexts: list[list[int]], caps: list[int], sampling: SamplingConfig, deliver: Deliver
     ) -> None:
         if self.decoder_config.engine == "generate":
             from cm2.rollout.hf_generate_engine import generate_tokens

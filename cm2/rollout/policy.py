@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from cm2.schema import Message, ToolSpec
 
 
-class SamplingParams(BaseModel):
+class SamplingConfig(BaseModel):
     """Sampling settings for one assistant step."""
 
     temperature: float = 1.0
@@ -61,7 +61,7 @@ class Generation:
 class ChatPolicy(Protocol):
     """A policy behind a chat API (e.g. an OpenAI-compatible endpoint): sees messages, not tokens."""
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         """The next assistant message."""
         ...
 
@@ -72,7 +72,7 @@ class TokenPolicy(Protocol):
 
     tokenizer: Any
 
-    async def continue_tokens(self, context_ids: list[int], sampling: SamplingParams) -> Generation:
+    async def continue_tokens(self, context_ids: list[int], sampling: SamplingConfig) -> Generation:
         """Sample a continuation of `context_ids` until a stop token or stop string."""
         ...
 

@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import Callable
 
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, ToolCall, ToolSpec, Verdict
 from cm2.tools import ToolResult
 
@@ -21,7 +21,7 @@ class ScriptedPolicy:
         self.when_done = when_done
         self.seen: list[list[Message]] = []
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         self.seen.append(list(messages))
         await asyncio.sleep(0)
         if not self.outputs and self.when_done is not None:

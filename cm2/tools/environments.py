@@ -13,7 +13,6 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from cm2.llm.config import LLMConfig
 from cm2.llm.factory import make_client
 from cm2.llm.protocol import LLMClient
 from cm2.llm.usage import UsageMeter
@@ -28,18 +27,17 @@ DialogueEnvironments = Callable[[Dialogue], ToolEnvironment]
 
 @dataclass(frozen=True)
 class EnvironmentContext:
-    """What a tool-environment builder may use: the simulator's settings and endpoint (its client is built only
-    when a builder asks for it), and the meter recording LLM usage."""
+    """What a tool-environment builder may use: the simulator's settings with its endpoint `simulator.llm` (its
+    client is built only when a builder asks for it), and the meter recording LLM usage."""
 
     simulator: SimulatorConfig
-    simulator_llm: LLMConfig | None = None
     meter: UsageMeter | None = None
 
     def simulator_client(self) -> LLMClient | None:
         """A client for the simulator's endpoint (role `tool_simulator`); None when none is configured."""
-        if self.simulator_llm is None:
+        if self.simulator.llm is None:
             return None
-        return make_client(self.simulator_llm, role="tool_simulator", meter=self.meter)
+        return make_client(self.simulator.llm, role="tool_simulator", meter=self.meter)
 
 
 EnvironmentBuilder = Callable[[EnvironmentContext], DialogueEnvironments]

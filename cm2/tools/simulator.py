@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from cm2.llm.config import LLMConfig
 from cm2.llm.protocol import ChatRequest, LLMClient, Usage
 from cm2.schema import Dialogue, ToolCall, ToolSpec
 from cm2.tools.canonical import call_key
@@ -35,6 +36,9 @@ class SimulatorConfig(BaseModel):
     retry_temperature: Annotated[float | None, Field(description="Sampling temperature of later attempts.")] = 0.7
     max_tokens: Annotated[int | None, Field(ge=1, description="Most tokens a simulated answer may take.")] = 1024
     seed: Annotated[int, Field(description="Seed of the first attempt; attempt k uses seed + k - 1.")] = 0
+    llm: Annotated[
+        LLMConfig | None, Field(description="The simulator's endpoint; None: recorded and checked answers only.")
+    ] = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class ModelConfig(BaseModel):
     add_special_tokens: bool = Field(default=False, description="Add cm2's tags as special tokens.")
 
 
-class LoraOptions(BaseModel):
+class LoraAdapterConfig(BaseModel):
     """A LoRA adapter (peft) instead of a full fine-tune; it is merged into the final model."""
 
     r: Annotated[int, Field(ge=1)] = 16

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cm2.config import YamlConfig
+from cm2.config import YamlConfig, move_keys
 from cm2.judge.config import JudgeConfig
-from cm2.llm.config import LLMConfig
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.rollout.policy import DecoderConfig
 from cm2.tools import SimulatorConfig
 from cm2.tools.environments import EnvironmentName
-from cm2.train.models import LoraOptions, ModelConfig
+from cm2.train.models import LoraAdapterConfig, ModelConfig
 
 
 class ProbeConfig(BaseModel):
@@ -69,13 +68,11 @@ class RLRunConfig(YamlConfig):
         default_factory=DecoderConfig, description="How rollouts are generated (cm2's decode loop or `generate`)."
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
-    judge_llm: LLMConfig | None = Field(default=None, description="Judge endpoint; items with a `check` need none.")
     unavailable: UnavailableVerdicts = Field(
         default_factory=UnavailableVerdicts, description="Rollouts with verdicts the judge could not give."
     )
     tools: EnvironmentName = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
-    simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
     tasks: Literal["dialogue", "turn"] = Field(
         default="dialogue",
         description="dialogue: an episode plays every turn from the first; turn: one task per turn, the earlier "
@@ -102,7 +99,7 @@ class RLRunConfig(YamlConfig):
     )
     num_iterations: int = Field(default=1, ge=1, description="Optimisation passes per batch of rollouts.")
     episode_concurrency: int = Field(default=64, ge=1)
-    lora: LoraOptions | None = None
+    lora: LoraAdapterConfig | None = None
     use_cpu: bool = False
     bf16: bool = False
     seed: int = 0
@@ -115,3 +112,9 @@ class RLRunConfig(YamlConfig):
         default_factory=ProbeConfig,
         description="Train dialogues evaluated greedily every N steps (probe.jsonl; every_steps 0: off).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_endpoint_keys(cls, data: Any) -> Any:
+        """`judge_llm` and `simulator_llm` of older files are `judge.llm` and `simulator.llm`."""
+        return move_keys(data)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from cm2.data.io import Problem, read_dialogues
 from cm2.schema import Dialogue
-from cm2.train.models import SPECIAL_TOKEN_SEEDS, LoraOptions, add_special_tokens, load_policy
+from cm2.train.models import SPECIAL_TOKEN_SEEDS, LoraAdapterConfig, add_special_tokens, load_policy
 from cm2.train.sft_config import SFTData, SFTRunConfig
 from cm2.train.sft_data import BuildReport, build_examples, to_dataset
 
@@ -78,7 +78,7 @@ def _checkpoint_to_resume(config: SFTRunConfig) -> str | None:
     if last is not None:
         raise SFTError(
             f"{out} already holds checkpoints ({Path(last).name}); pass --resume to continue that run "
-            "or choose another --output-dir"
+            "or choose another output_dir (--set output_dir=DIR)"
         )
     return None
 
@@ -91,7 +91,7 @@ def _embedding_module_name(model: Any) -> str:
     raise SFTError("cannot find the model's input embedding module for LoRA's trainable tokens")
 
 
-def _lora_config(options: LoraOptions, model: Any, new_token_ids: list[int]) -> Any:
+def _lora_config(options: LoraAdapterConfig, model: Any, new_token_ids: list[int]) -> Any:
     from peft import LoraConfig
 
     target: str | list[str] = options.target_modules

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from cm2.config import YamlConfig
 from cm2.data.adapters import RecordFormat
-from cm2.train.models import LoraOptions, ModelConfig
+from cm2.train.models import LoraAdapterConfig, ModelConfig
 
 Reporter = Literal["tensorboard", "wandb", "trackio"]
 
@@ -57,7 +57,7 @@ class SFTRunConfig(_Options):
     seed: int = 0
     bf16: bool = Field(default=False, description="Mixed precision in bfloat16 (GPU, or CPUs with avx512_bf16).")
     use_cpu: bool = Field(default=False, description="Train on CPU even when a GPU is present.")
-    lora: LoraOptions | None = Field(default=None, description="Train a LoRA adapter; None: all parameters.")
+    lora: LoraAdapterConfig | None = Field(default=None, description="Train a LoRA adapter; None: all parameters.")
     logging_steps: Annotated[int, Field(ge=1)] = 10
     save_steps: Annotated[int, Field(ge=1)] = 500
     save_total_limit: Annotated[int | None, Field(ge=1, description="Checkpoints kept (None: all).")] = 3

@@ -35,8 +35,8 @@ ARGS=(
   "actor_rollout_ref.model.path=$CM2_POLICY"
   "trainer.nnodes=$CM2_NNODES"
   "trainer.n_gpus_per_node=$CM2_GPUS_PER_NODE"
-  "cm2.judge_llm.base_urls=['$CM2_JUDGE_URL']"
-  "cm2.simulator_llm.base_urls=['${CM2_SIMULATOR_URL:-$CM2_JUDGE_URL}']"
+  "cm2.judge.llm.base_urls=['$CM2_JUDGE_URL']"
+  "cm2.simulator.llm.base_urls=['${CM2_SIMULATOR_URL:-$CM2_JUDGE_URL}']"
 )
 if [[ -n "${CM2_VARIANT:-}" ]]; then ARGS+=("variant=$CM2_VARIANT"); fi
 if [[ -n "${CM2_TRAJECTORIES_DIR:-}" ]]; then ARGS+=("cm2.trajectories_dir=$CM2_TRAJECTORIES_DIR"); fi

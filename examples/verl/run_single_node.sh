@@ -39,9 +39,9 @@ ARGS=("data.train_files=$CM2_TRAIN_FILES" "data.val_files=$CM2_VAL_FILES")
 if [[ -n "${CM2_VARIANT:-}" ]]; then ARGS+=("variant=$CM2_VARIANT"); fi
 if [[ -n "${CM2_POLICY:-}" ]]; then ARGS+=("actor_rollout_ref.model.path=$CM2_POLICY"); fi
 if [[ -n "${CM2_GPUS_PER_NODE:-}" ]]; then ARGS+=("trainer.n_gpus_per_node=$CM2_GPUS_PER_NODE"); fi
-if [[ -n "${CM2_JUDGE_URL:-}" ]]; then ARGS+=("cm2.judge_llm.base_urls=['$CM2_JUDGE_URL']"); fi
+if [[ -n "${CM2_JUDGE_URL:-}" ]]; then ARGS+=("cm2.judge.llm.base_urls=['$CM2_JUDGE_URL']"); fi
 SIMULATOR_URL="${CM2_SIMULATOR_URL:-${CM2_JUDGE_URL:-}}"
-if [[ -n "$SIMULATOR_URL" ]]; then ARGS+=("cm2.simulator_llm.base_urls=['$SIMULATOR_URL']"); fi
+if [[ -n "$SIMULATOR_URL" ]]; then ARGS+=("cm2.simulator.llm.base_urls=['$SIMULATOR_URL']"); fi
 ARGS+=("trainer.nnodes=1")
 exec "$PYTHON" -m verl.trainer.main_ppo \
   --config-path="$REPO/configs/verl" \

@@ -16,7 +16,7 @@ from cm2.schema import Dialogue, split_think
 from cm2.testing.annotation import order_dialogue
 
 SAMPLE = Path(str(resources.files("cm2.data").joinpath("samples/cm2_reference_sample.json")))
-LLM = ["--llm-model", "fake-model", "--llm-api-key-env", "", "--no-progress"]
+LLM = ["--set", "llm.model=fake-model", "--set", "llm.api_key_env=null", "--no-progress"]
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -39,13 +39,14 @@ def test_bad_invocations_fail_with_a_clear_message(tmp_path: Path) -> None:
     wrong_out = runner.invoke(app, ["label", "--from-reference-calls", str(SAMPLE), str(tmp_path / "o.json")])
     assert wrong_out.exit_code == 2 and "append-only JSON Lines" in wrong_out.output
     no_model = runner.invoke(app, ["label", str(SAMPLE), str(tmp_path / "o.jsonl")])
-    assert no_model.exit_code == 2 and "no model" in no_model.output
+    assert no_model.exit_code == 2 and "no annotating model" in no_model.output
     bad_k = tmp_path / "k.yaml"
     bad_k.write_text("label: {min_checklists: 3}\n")
     too_few = runner.invoke(app, ["label", str(SAMPLE), str(tmp_path / "o.jsonl"), "--config", str(bad_k), *LLM])
     assert too_few.exit_code == 2 and "min_checklists" in too_few.output
-    stages = runner.invoke(app, ["filter-llm", str(SAMPLE), str(tmp_path / "o.jsonl"), "--stages", "low,huge", *LLM])
-    assert stages.exit_code == 2 and "--stages" in stages.output
+    huge = ["--set", "filter.stages=[low, huge]"]
+    stages = runner.invoke(app, ["filter-llm", str(SAMPLE), str(tmp_path / "o.jsonl"), *huge, *LLM])
+    assert stages.exit_code == 2 and "filter.stages" in stages.output
 
 
 def _dataset(path: Path, n: int) -> list[Dialogue]:
@@ -64,8 +65,14 @@ def test_filter_llm_over_http(tmp_path: Path) -> None:
         return json.dumps({"keep": True, "reasons": []})
 
     with FakeOpenAIServer(review) as server:
-        args = ["filter-llm", str(tmp_path / "in.jsonl"), str(tmp_path / "kept.jsonl"), "--stages", "low,high"]
-        result = CliRunner().invoke(app, [*args, "--llm-base-url", server.base_url, *LLM])
+        args = [
+            "filter-llm",
+            str(tmp_path / "in.jsonl"),
+            str(tmp_path / "kept.jsonl"),
+            "--set",
+            "filter.stages=[low,high]",
+        ]
+        result = CliRunner().invoke(app, [*args, "--set", f"llm.base_url={server.base_url}", *LLM])
     assert result.exit_code == 0, result.output
     assert sorted(body["reasoning_effort"] for body in server.requests) == ["high"] * 4 + ["low"] * 4
     assert [r["uuid"] for r in _records(tmp_path / "kept.jsonl")].count("syn-0002") == 0
@@ -86,7 +93,7 @@ def test_compress_cot_over_http(tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
     with FakeOpenAIServer(shorten) as server:
         args = ["compress-cot", str(source), str(tmp_path / "out.jsonl"), "--summary", str(summary)]
-        result = CliRunner().invoke(app, [*args, "--llm-base-url", server.base_url, *LLM])
+        result = CliRunner().invoke(app, [*args, "--set", f"llm.base_url={server.base_url}", *LLM])
     assert result.exit_code == 0, result.output
     (record,) = _records(tmp_path / "out.jsonl")
     (raw,) = json.loads(SAMPLE.read_text())

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cm2.annotate.config import ValidationOptions
+from cm2.annotate.config import ValidationConfig
 from cm2.annotate.validate import checklist_problems
 from cm2.cli import app
 from cm2.llm.testing import OUTAGES, FakeOpenAIServer, FaultConfig, outage_base_url
@@ -102,10 +102,10 @@ def test_label_completes_through_injected_faults(tmp_path: Path) -> None:
             str(tmp_path / "out.jsonl"),
             "--config",
             str(config),
-            "--llm-base-url",
-            server.base_url,
-            "--prices",
-            str(prices),
+            "--set",
+            f"llm.base_url={server.base_url}",
+            "--set",
+            f"llm.prices={prices}",
             "--no-progress",
             "--summary",
             str(tmp_path / "summary.json"),
@@ -120,7 +120,7 @@ def test_label_completes_through_injected_faults(tmp_path: Path) -> None:
     for line in (tmp_path / "out.jsonl").read_text().splitlines():
         record = json.loads(line)
         dialogue = validate_dialogue(Dialogue.model_validate(record))
-        assert checklist_problems(dialogue, dialogue.checklists[0], ValidationOptions()) == []
+        assert checklist_problems(dialogue, dialogue.checklists[0], ValidationConfig()) == []
         assert record["checklists"][0][0][0]["extra_info"]["price_usd"] > 0
         source = next(d for d in dialogues if d.uuid == record["uuid"]).dump()
         assert {k: v for k, v in record.items() if k != "checklists"} == source
@@ -158,7 +158,9 @@ def _endpoint(outage: str, dialogues: list[Dialogue]) -> Iterator[str]:
 def _label(tmp_path: Path, url: str, *extra: str) -> Any:
     config = _config(tmp_path / "label.yaml", url, timeout_s=0.5, max_retries=1, backoff_base_s=0.01, cooldown_s=0.0)
     args = ["label", str(tmp_path / "in.jsonl"), str(tmp_path / "out.jsonl"), "--config", str(config)]
-    return CliRunner().invoke(app, [*args, "--no-progress", "--max-repair-rounds", "0", *extra], catch_exceptions=False)
+    return CliRunner().invoke(
+        app, [*args, "--no-progress", "--set", "label.max_repair_rounds=0", *extra], catch_exceptions=False
+    )
 
 
 @pytest.mark.parametrize("outage", sorted(OUTAGES))
@@ -219,7 +221,15 @@ def test_filter_llm_outage_is_never_a_rejection(tmp_path: Path, outage: str) -> 
 
     def run(url: str) -> Any:
         config = _config(tmp_path / "filter.yaml", url, timeout_s=0.5, max_retries=1, backoff_base_s=0.01)
-        args = ["filter-llm", str(tmp_path / "in.jsonl"), str(out), "--config", str(config), "--stages", "low"]
+        args = [
+            "filter-llm",
+            str(tmp_path / "in.jsonl"),
+            str(out),
+            "--config",
+            str(config),
+            "--set",
+            "filter.stages=[low]",
+        ]
         return CliRunner().invoke(app, [*args, "--no-progress"], catch_exceptions=False)
 
     with _endpoint(outage, dialogues) as url:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cm2.annotate.compress import CotCompressor, RewriteViolation, batches, passages, verify_only_thinking_changed
-from cm2.annotate.config import CompressOptions
+from cm2.annotate.config import CompressConfig
 from cm2.annotate.jobs import JobIO, compress_job
 from cm2.annotate.report import job_summary
 from cm2.annotate.thinking import replace_thinking
@@ -45,7 +45,7 @@ def test_replace_thinking_keeps_every_other_byte() -> None:
 def test_compression_rewrites_only_thinking_and_reports_ratio() -> None:
     dialogue = sample_dialogue()
     llm = ScriptedLLM(_shorten)
-    result = asyncio.run(CotCompressor(llm, CompressOptions(min_chars=100)).compress(dialogue))
+    result = asyncio.run(CotCompressor(llm, CompressConfig(min_chars=100)).compress(dialogue))
     assert result.error is None and len(llm.requests) == 1  # every passage fits in one batch
     assert all(o.status == "rewritten" for o in result.outcomes) and len(result.outcomes) == 4
     for old, new in zip(dialogue.messages, result.dialogue.messages, strict=True):
@@ -79,7 +79,7 @@ def test_bad_rewrites_are_refused_and_the_original_kept() -> None:
             }
         )  # indices[3] is missing
 
-    result = asyncio.run(CotCompressor(ScriptedLLM(handler), CompressOptions(min_chars=100)).compress(dialogue))
+    result = asyncio.run(CotCompressor(ScriptedLLM(handler), CompressConfig(min_chars=100)).compress(dialogue))
     reasons = {o.index: o.status for o in result.outcomes}
     assert reasons[indices[0]].startswith("kept: rewrite is longer")
     assert reasons[indices[1]] == "kept: rewrite is empty"
@@ -117,7 +117,7 @@ def test_compress_job_writes_stats_failures_and_resumes(tmp_path: Path) -> None:
     def handler(request: ChatRequest) -> str | Exception:
         return LLMError("down") if request.seed == 1 else _shorten(request)
 
-    options = CompressOptions(min_chars=100)
+    options = CompressConfig(min_chars=100)
     options_down = options.model_copy(update={"sampling": options.sampling.model_copy(update={"seed": 1})})
     report = asyncio.run(compress_job(io, ScriptedLLM(handler), options))
     record = json.loads(io.out.read_text().splitlines()[0])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from annotate_builders import multi_call_dialogue
 
-from cm2.annotate.config import FilterOptions
+from cm2.annotate.config import LLMFilterConfig
 from cm2.annotate.filtering import VERDICT_SCHEMA, DialogueFilter
 from cm2.annotate.jobs import JobIO, filter_job
 from cm2.llm.fake import ScriptedLLM
@@ -53,7 +53,7 @@ def test_a_stage_without_a_usable_verdict_drops_the_dialogue_as_an_error() -> No
     record = result.rejection_record()
     assert record["stage"] == 1 and record["error"] is True and "unusable verdict" in record["reasons"][0]
     failing = ScriptedLLM(lambda _: LLMError("endpoint down"))
-    down = asyncio.run(DialogueFilter(failing, FilterOptions(stages=["high"])).run(multi_call_dialogue()))
+    down = asyncio.run(DialogueFilter(failing, LLMFilterConfig(stages=["high"])).run(multi_call_dialogue()))
     assert down.rejection_record()["reasons"] == ["request failed: endpoint down"]
 
 
@@ -76,7 +76,7 @@ def test_filter_job_writes_kept_and_rejected_files_and_resumes(tmp_path: Path) -
             return LLMError("down")
         return KEEP
 
-    options = FilterOptions(stages=["low", "medium", "medium", "high"])
+    options = LLMFilterConfig(stages=["low", "medium", "medium", "high"])
     report = asyncio.run(filter_job(io, ScriptedLLM(handler), options))
     kept = [json.loads(line) for line in io.out.read_text().splitlines()]
     rejected = {r["uuid"]: r for r in map(json.loads, io.side.read_text().splitlines())}

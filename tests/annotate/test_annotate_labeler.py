@@ -10,7 +10,7 @@ from typing import Any
 from annotate_builders import multi_call_dialogue
 
 from cm2.annotate.answer import parse_checklist
-from cm2.annotate.config import LabelOptions
+from cm2.annotate.config import LabelConfig
 from cm2.annotate.labeler import ChecklistLabeler
 from cm2.llm.fake import ScriptedLLM
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError, Usage
@@ -68,7 +68,7 @@ def test_unrecoverable_dialogue_reports_problems_and_last_answer() -> None:
     dialogue = multi_call_dialogue()
     bad = _broken(reference_answer(dialogue))
     llm = ScriptedLLM(lambda _: _respond(bad))
-    options = LabelOptions(max_repair_rounds=2)
+    options = LabelConfig(max_repair_rounds=2)
     result = asyncio.run(ChecklistLabeler(llm, options).label(dialogue))
     assert not result.ok and len(llm.requests) == 3
     failure = result.failure_record()
@@ -82,7 +82,7 @@ def test_unrecoverable_dialogue_reports_problems_and_last_answer() -> None:
 def test_k_independent_samples_with_distinct_seeds() -> None:
     dialogue = sample_dialogue()
     llm = ScriptedLLM(lambda _: _respond(reference_answer(dialogue)))
-    result = asyncio.run(ChecklistLabeler(llm, LabelOptions(num_checklists=3)).label(dialogue))
+    result = asyncio.run(ChecklistLabeler(llm, LabelConfig(num_checklists=3)).label(dialogue))
     assert sorted(r.seed or 0 for r in llm.requests) == [0, 1, 2]
     assert all(len(r.messages) == 2 for r in llm.requests)  # each sample is its own conversation
     assert len(result.labeled_record()["checklists"]) == 3
@@ -95,11 +95,11 @@ def test_min_checklists_keeps_a_dialogue_when_enough_samples_succeed() -> None:
     def handler(request: ChatRequest) -> ChatResponse:
         return _respond(good if request.seed == 0 else {"turns": []})
 
-    options = LabelOptions(num_checklists=2, min_checklists=1, max_repair_rounds=0)
+    options = LabelConfig(num_checklists=2, min_checklists=1, max_repair_rounds=0)
     result = asyncio.run(ChecklistLabeler(ScriptedLLM(handler), options).label(dialogue))
     assert result.ok and len(result.labeled_record()["checklists"]) == 1
     strict = asyncio.run(
-        ChecklistLabeler(ScriptedLLM(handler), LabelOptions(num_checklists=2, max_repair_rounds=0)).label(dialogue)
+        ChecklistLabeler(ScriptedLLM(handler), LabelConfig(num_checklists=2, max_repair_rounds=0)).label(dialogue)
     )
     assert not strict.ok
 
@@ -110,7 +110,7 @@ def test_failed_requests_and_non_json_answers_use_up_rounds() -> None:
     script: list[Any] = [LLMError("boom", usage=Usage(cost_usd=0.001)), prose, _respond(reference_answer(dialogue))]
     answers = iter(script)
     llm = ScriptedLLM(lambda _: next(answers))
-    result = asyncio.run(ChecklistLabeler(llm, LabelOptions(max_repair_rounds=2)).label(dialogue))
+    result = asyncio.run(ChecklistLabeler(llm, LabelConfig(max_repair_rounds=2)).label(dialogue))
     assert result.ok and result.samples[0].rounds == 3
     assert "the answer is not JSON" in llm.requests[2].messages[-1]["content"]
     assert len(llm.requests[1].messages) == 2  # the failed request left nothing to repair

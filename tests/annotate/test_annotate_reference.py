@@ -7,7 +7,7 @@ import json
 import pytest
 from annotate_builders import multi_call_dialogue, tool
 
-from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions, ValidationOptions
+from cm2.annotate.config import ReferenceLabelConfig, TurnCheckConfig, ValidationConfig
 from cm2.annotate.reference import label_from_reference
 from cm2.annotate.turn_items import with_turn_items
 from cm2.annotate.validate import checklist_problems
@@ -35,7 +35,7 @@ def test_sample_gets_one_checked_item_per_call_and_a_reply_item_per_turn() -> No
     assert first[0].evidence[0].step == 1 and first[0].required_for_next_turn
     assert first[1].dependence == ["C0"] and first[1].evidence[0].step == 3 and first[1].check is None
     assert [len(t.items) for t in checklist[1:]] == [1, 1]  # turns without calls: the reply item only
-    assert checklist_problems(labeled, checklist, ValidationOptions()) == []
+    assert checklist_problems(labeled, checklist, ValidationConfig()) == []
     validate_dialogue(labeled)
 
 
@@ -110,17 +110,17 @@ def test_options_shape_constraints_weights_and_reply_item() -> None:
         assistant("Done.", reply="Booked."),
     ]
     dialogue = Dialogue.model_validate({"uuid": "o", "messages": messages})
-    opts = ReferenceLabelOptions(long_text="substring", long_text_chars=40, numeric_tolerance=0.5, reply_weight=0.2)
+    opts = ReferenceLabelConfig(long_text="substring", long_text_chars=40, numeric_tolerance=0.5, reply_weight=0.2)
     items = label_from_reference(dialogue, opts).checklists[0][0].items
     args = items[0].check.arguments if isinstance(items[0].check, ToolCallCheck) else {}
     assert args["note"].kind == "substring" and args["note"].value == long_text
     assert args["price"].kind == "numeric" and args["price"].tolerance == 0.5
     assert args["vip"].kind == "exact" and args["vip"].value is True
     assert [round(i.weight, 6) for i in items] == [0.8, 0.2]
-    omitted = label_from_reference(dialogue, ReferenceLabelOptions(long_text="omit", long_text_chars=40))
+    omitted = label_from_reference(dialogue, ReferenceLabelConfig(long_text="omit", long_text_chars=40))
     first = omitted.checklists[0][0].items[0]
     assert isinstance(first.check, ToolCallCheck) and "note" not in first.check.arguments
-    no_reply = label_from_reference(dialogue, ReferenceLabelOptions(final_reply_item=False, call_required=False))
+    no_reply = label_from_reference(dialogue, ReferenceLabelConfig(final_reply_item=False, call_required=False))
     assert [i.focus_on for i in no_reply.checklists[0][0].items] == ["assistant.tool_calls"]
     assert no_reply.checklists[0][0].items[0].weight == 1.0
     assert not no_reply.checklists[0][0].items[0].required_for_next_turn
@@ -138,7 +138,7 @@ def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> Non
     source = multi_call_dialogue()
     # auto: off for a dialogue whose environment does not report its state (the simulator's)
     assert _kinds(label_from_reference(source).checklists[0][0]) == ["call"] * 5 + ["reply"]
-    on = ReferenceLabelOptions(final_reply_item=False, turn_checks=TurnCheckOptions(mode="on", call_budget_slack=1))
+    on = ReferenceLabelConfig(final_reply_item=False, turn_checks=TurnCheckConfig(mode="on", call_budget_slack=1))
     turn = label_from_reference(source, on).checklists[0][0]
     assert _kinds(turn) == ["call"] * 5 + ["ends_with_reply", "call_budget"]  # no state item: nothing reports it
     by_kind = {kind: item for kind, item in zip(_kinds(turn), turn.items, strict=True)}
@@ -148,7 +148,7 @@ def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> Non
     assert sum(i.weight for i in turn.items) == pytest.approx(1.0) and len({i.weight for i in turn.items}) == 1
     # a dialogue that declares a state-reporting environment gets the state item under auto
     stateful = Dialogue.model_validate({**source.dump(), "environment_reports_state": True})
-    weighted = ReferenceLabelOptions.model_validate(
+    weighted = ReferenceLabelConfig.model_validate(
         {"final_reply_item": True, "turn_checks": {"call_budget_slack": None, "weight": 0.1}}
     )
     turn = label_from_reference(stateful, weighted).checklists[0][0]
@@ -157,7 +157,7 @@ def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> Non
     assert weights["ends_with_reply"] == weights["environment_state"] == 0.1
     assert sum(i.weight for i in turn.items) == pytest.approx(1.0)
     assert (
-        checklist_problems(stateful, label_from_reference(stateful, weighted).checklists[0], ValidationOptions()) == []
+        checklist_problems(stateful, label_from_reference(stateful, weighted).checklists[0], ValidationConfig()) == []
     )
     # the items survive a dump/load round trip
     again = Dialogue.model_validate(label_from_reference(stateful, weighted).dump())
@@ -165,7 +165,7 @@ def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> Non
 
 
 def test_a_turn_without_calls_gets_undependent_turn_end_items() -> None:
-    on = ReferenceLabelOptions.model_validate({"turn_checks": "on"})  # a string sets the mode alone
+    on = ReferenceLabelConfig.model_validate({"turn_checks": "on"})  # a string sets the mode alone
     turn = label_from_reference(sample_dialogue(), on).checklists[0][1]
     assert _kinds(turn) == ["reply", "ends_with_reply", "call_budget"]  # the LLM reply item, then the checks
     assert all(item.dependence == [] for item in turn.items)
@@ -181,10 +181,10 @@ def test_a_call_budget_needs_its_size() -> None:
 
 def test_llm_checklists_get_the_turn_end_items_with_rescaled_weights() -> None:
     source = Dialogue.model_validate({**multi_call_dialogue().dump(), "environment_reports_state": True})
-    written = label_from_reference(source, ReferenceLabelOptions(turn_checks=TurnCheckOptions(mode="off")))
+    written = label_from_reference(source, ReferenceLabelConfig(turn_checks=TurnCheckConfig(mode="off")))
     checklist = written.checklists[0]
     before = [item.weight for item in checklist[0].items]
-    extended = with_turn_items(source, checklist, TurnCheckOptions())
+    extended = with_turn_items(source, checklist, TurnCheckConfig())
     turn = extended[0]
     assert [item.id for item in turn.items[-3:]] == ["ends_with_reply", "call_budget", "environment_state"]
     assert sum(item.weight for item in turn.items) == pytest.approx(1.0)
@@ -192,5 +192,5 @@ def test_llm_checklists_get_the_turn_end_items_with_rescaled_weights() -> None:
     assert [item.weight for item in turn.items[:n]] == pytest.approx([w * n / (n + 3) for w in before])
     calls = [item.id for item in checklist[0].items if item.focus_on == "assistant.tool_calls"]
     assert turn.items[-3].dependence == calls[:1] and turn.items[-1].dependence == calls
-    assert checklist_problems(source, extended, ValidationOptions()) == []
-    assert with_turn_items(multi_call_dialogue(), checklist, TurnCheckOptions()) == checklist  # auto, no state: off
+    assert checklist_problems(source, extended, ValidationConfig()) == []
+    assert with_turn_items(multi_call_dialogue(), checklist, TurnCheckConfig()) == checklist  # auto, no state: off

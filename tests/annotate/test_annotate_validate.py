@@ -6,7 +6,7 @@ from typing import Any
 
 from annotate_builders import multi_call_dialogue
 
-from cm2.annotate.config import ValidationOptions
+from cm2.annotate.config import ValidationConfig
 from cm2.annotate.evidence import evidence_problem, snippet_occurs
 from cm2.annotate.validate import checklist_problems
 from cm2.schema import Dialogue, TurnChecklist
@@ -36,12 +36,12 @@ def _problems(dialogue: Dialogue, turn0: list[dict[str, Any]], **opts: Any) -> l
         for t, turn in enumerate(dialogue.turns())
         if t > 0
     ]
-    return checklist_problems(dialogue, [TurnChecklist.model_validate(turn0), *rest], ValidationOptions(**opts))
+    return checklist_problems(dialogue, [TurnChecklist.model_validate(turn0), *rest], ValidationConfig(**opts))
 
 
 def test_released_sample_checklist_passes_every_check() -> None:
     dialogue = sample_dialogue()
-    assert checklist_problems(dialogue, dialogue.checklists[0], ValidationOptions()) == []
+    assert checklist_problems(dialogue, dialogue.checklists[0], ValidationConfig()) == []
 
 
 def test_snippet_matching_forgives_spacing_quotes_and_ellipses() -> None:
@@ -120,9 +120,9 @@ def test_every_turn_needs_items_unless_disabled() -> None:
     dialogue = multi_call_dialogue()
     checklist = [TurnChecklist.model_validate([_item()]), TurnChecklist()]
     assert "turn 1: has no items; write at least one check for every turn" in checklist_problems(
-        dialogue, checklist, ValidationOptions()
+        dialogue, checklist, ValidationConfig()
     )
-    assert checklist_problems(dialogue, checklist, ValidationOptions(require_items=False)) == []
+    assert checklist_problems(dialogue, checklist, ValidationConfig(require_items=False)) == []
     assert "the checklist has 1 turns but the dialogue has 2" in checklist_problems(
-        dialogue, checklist[:1], ValidationOptions()
+        dialogue, checklist[:1], ValidationConfig()
     )

@@ -37,8 +37,8 @@ class Env:
     dialogues: Path
     trajectories: Path
 
-    def llm(self) -> list[str]:
-        return ["--llm-base-url", self.base_url, "--llm-model", "fake-model", "--llm-api-key-env", ""]
+    def llm(self, section: str = "llm") -> list[str]:
+        return ["--set", f"{section}={{model: fake-model, base_url: '{self.base_url}', api_key_env: null}}"]
 
 
 Argv = Callable[[Path, Path, Env], list[str]]
@@ -185,8 +185,9 @@ VERBS: list[Verb] = [
             str(w / "out.jsonl"),
             "--show",
             "0",
-            "--no-cache",
-            *e.llm(),
+            "--set",
+            "judge.cache_path=null",
+            *e.llm("judge.llm"),
         ],
         _out,
         llm=True,
@@ -200,8 +201,9 @@ VERBS: list[Verb] = [
             str(w / "out.jsonl"),
             "--show",
             "0",
-            "--no-cache",
-            *e.llm(),
+            "--set",
+            "judge.cache_path=null",
+            *e.llm("judge.llm"),
         ],
         _out,
         llm=True,
@@ -213,14 +215,8 @@ VERBS: list[Verb] = [
             "eval",
             "checklist",
             str(s),
-            "--base-url",
-            e.base_url,
-            "--model",
-            "m",
-            "--judge-base-url",
-            e.base_url,
-            "--judge-model",
-            "m",
+            *e.llm("policy"),
+            *e.llm("judge.llm"),
             "--out",
             str(w / "eval"),
         ],

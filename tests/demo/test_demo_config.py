@@ -23,7 +23,7 @@ def test_run_configs_are_cm2s_own_with_the_paths_filled_in() -> None:
     sft = config.sft_run("m", "d.jsonl", "o")
     assert (sft.model.path, sft.data.path, sft.output_dir, sft.bf16) == ("m", "d.jsonl", "o", True)
     rl = config.rl_run("s", "d.jsonl", "o", "turn")
-    assert (rl.model.path, rl.tools, rl.reward.level, rl.judge_llm) == ("s", "bfcl", "turn", None)
+    assert (rl.model.path, rl.tools, rl.reward.level, rl.judge.llm) == ("s", "bfcl", "turn", None)
 
 
 def test_overrides_merge_into_the_sections() -> None:
@@ -32,7 +32,7 @@ def test_overrides_merge_into_the_sections() -> None:
     assert config.rl["episode"]["limits"] == DemoConfig().rl["episode"]["limits"]
     tiny = load_config(None, True, {"model.path": "ckpt", "llm": {"model": "judge", "base_urls": ["http://h/v1"]}})
     assert tiny.model.tiny and tiny.model.path == "ckpt" and tiny.reply_item
-    assert tiny.rl_run("s", "d", "o", "step").judge_llm.model == "judge"
+    assert tiny.rl_run("s", "d", "o", "step").judge.llm.model == "judge"
     from_file = load_config(ROOT / "configs/demo/tiny.yaml", False, {"rl.max_steps": 2})
     assert from_file.rl["max_steps"] == 2 and from_file.model.tiny
 

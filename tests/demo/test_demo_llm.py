@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("bfcl_eval")
 
-from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
+from cm2.annotate.config import ReferenceLabelConfig, TurnCheckConfig
 from cm2.annotate.reference import label_from_reference
 from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl
 from cm2.cli import app as cm2_app
@@ -39,8 +39,8 @@ class Annotator:
         if system.startswith("You write grading checklists"):
             dialogue = next(d for first, d in self.by_first_user.items() if first and first in text)
             self.labeled.append(dialogue.uuid)
-            options = ReferenceLabelOptions(
-                final_reply_item=True, turn_checks=TurnCheckOptions(mode="off")
+            options = ReferenceLabelConfig(
+                final_reply_item=True, turn_checks=TurnCheckConfig(mode="off")
             )  # what an LLM labeler writes
             checklist = label_from_reference(dialogue, options).checklists[0]
             return json.dumps({"turns": [{"turn": t, "items": turn.dump_items()} for t, turn in enumerate(checklist)]})
@@ -58,8 +58,8 @@ def test_tiny_demo_with_an_llm_endpoint(tmp_path: Path) -> None:
     annotator = Annotator(known)
     out = tmp_path / "demo"
     with FakeOpenAIServer(annotator) as server:
-        args = ["demo", "--tiny", "--out", str(out), "--judge-base-url", server.base_url, "--judge-model", "fake"]
-        result = CliRunner().invoke(cm2_app, [*args, "--judge-api-key-env", "CM2_TEST_NO_KEY"])
+        llm = f"llm={{model: fake, base_url: '{server.base_url}', api_key_env: CM2_TEST_NO_KEY}}"
+        result = CliRunner().invoke(cm2_app, ["demo", "--tiny", "--out", str(out), "--set", llm])
     assert result.exit_code == 0, result.output
     assert sorted(annotator.labeled) == sorted(d.uuid for d in known)
     label = read_record(out / "label")

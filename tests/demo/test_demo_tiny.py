@@ -59,5 +59,5 @@ def test_bad_settings_are_reported_before_anything_runs(tmp_path: Path) -> None:
     result = CliRunner().invoke(cm2_app, ["demo", "--tiny", "--out", str(tmp_path), "--set", "rl.group_size=1"])
     assert result.exit_code == 2 and "group_size" in result.output
     assert not any(tmp_path.iterdir())
-    result = CliRunner().invoke(cm2_app, ["demo", "--out", str(tmp_path), "--judge-model", "m"])
-    assert result.exit_code == 2 and "--judge-base-url" in result.output
+    result = CliRunner().invoke(cm2_app, ["demo", "--out", str(tmp_path), "--set", "llm"])
+    assert result.exit_code == 2 and "expected KEY=VALUE" in result.output

@@ -15,7 +15,7 @@ from cm2.data.io import read_dialogues
 from cm2.demo.config import EvalSection
 from cm2.demo.evaluate import check_reference_fits, evaluate_policy
 from cm2.eval.replay_policies import ReferencePolicy, RefusingPolicy
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import Dialogue, Message, ToolSpec
 
 IDS = ["multi_turn_base_8", "multi_turn_base_9", "multi_turn_miss_param_9"]
@@ -62,7 +62,7 @@ class SkipsOneCall:
     def __init__(self, dialogues: list[Dialogue]):
         self.reference = ReferencePolicy(dialogues)
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         generation = await self.reference.respond(messages, tools, sampling)
         calls = generation.message.calls if generation.message else []
         if calls and calls[0].name == "mv":
@@ -104,7 +104,7 @@ class Exploit:
         self.trick = trick
         self.extra_done: set[tuple[str, ...]] = set()
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         users = tuple(m.content or "" for m in messages if m.role == "user")
         last_user = max(i for i, m in enumerate(messages) if m.role == "user")
         mine = [m for m in messages[last_user:] if m.role == "assistant"]

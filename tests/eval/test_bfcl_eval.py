@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cm2.benchmarks.bfcl.evaluate import BfclSettings, evaluate_bfcl, select_entries
+from cm2.benchmarks.bfcl.evaluate import BfclConfig, evaluate_bfcl, select_entries
 from cm2.benchmarks.bfcl.testing import GroundTruthReplay, refuse
 from cm2.eval.results import EvalResult
 from cm2.llm import UsageMeter
@@ -27,7 +27,7 @@ MISS_FUNC = ["multi_turn_miss_func_0"]
 def _evaluate(server: FakeOpenAIServer, ids: list[str], out: Path, **settings: Any) -> EvalResult:
     meter = UsageMeter()
     policy = EndpointPolicy.connect(server.base_url, "m", meter=meter, send_max_tokens=False, max_retries=0)
-    return asyncio.run(evaluate_bfcl(policy, BfclSettings(ids=ids, **settings), model="m", out_dir=out, meter=meter))
+    return asyncio.run(evaluate_bfcl(policy, BfclConfig(ids=ids, **settings), model="m", out_dir=out, meter=meter))
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
@@ -59,7 +59,7 @@ def test_held_out_functions_arrive_at_their_turn(tmp_path: Path) -> None:
         result = _evaluate(server, MISS_FUNC, tmp_path)
         bodies = list(server.requests)
     assert result.overall == 1.0
-    ((entry, _),) = select_entries(BfclSettings(ids=MISS_FUNC))
+    ((entry, _),) = select_entries(BfclConfig(ids=MISS_FUNC))
     turn, names = next(iter(entry["missed_function"].items()))
     held_out = {doc["name"] for doc in names}
     users = [[m for m in b["messages"] if m["role"] == "user"] for b in bodies]
@@ -106,10 +106,10 @@ def test_endpoint_failure_is_an_inference_error(tmp_path: Path) -> None:
 
 def test_selection_errors() -> None:
     with pytest.raises(ValueError, match="cannot run offline"):
-        select_entries(BfclSettings(categories=["web_search"]))
+        select_entries(BfclConfig(categories=["web_search"]))
     with pytest.raises(ValueError, match="no BFCL entry 'multi_turn_base_999'"):
-        select_entries(BfclSettings(ids=["multi_turn_base_999"]))
-    limited = select_entries(BfclSettings(categories=["multi_turn_base", "multi_turn_miss_param"], limit=2))
+        select_entries(BfclConfig(ids=["multi_turn_base_999"]))
+    limited = select_entries(BfclConfig(categories=["multi_turn_base", "multi_turn_miss_param"], limit=2))
     assert [e["id"] for e, _ in limited] == [
         "multi_turn_base_0",
         "multi_turn_base_1",
@@ -124,13 +124,13 @@ def test_cli(tmp_path: Path) -> None:
     app = typer.Typer()
     register(app)
     with FakeOpenAIServer(GroundTruthReplay(BASE)) as server:
-        args = ["eval", "bfcl", "--base-url", server.base_url, "--model", "m", "--ids", ",".join(BASE)]
+        args = ["eval", "bfcl", "--set", f"policy={{model: m, base_url: '{server.base_url}'}}", "--ids", ",".join(BASE)]
         result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "| model | multi_turn_base | overall | n |" in result.output
     saved = EvalResult.model_validate_json((tmp_path / "bfcl.json").read_text(encoding="utf-8"))
     assert saved.overall == 1.0 and saved.benchmark == "bfcl" and (tmp_path / "bfcl.md").is_file()
-    assert CliRunner().invoke(app, ["eval", "bfcl", "--model", "m"]).exit_code == 2  # no endpoint named
+    assert CliRunner().invoke(app, ["eval", "bfcl", "--ids", "x"]).exit_code == 2  # no endpoint named
 
 
 @pytest.mark.slow
@@ -139,7 +139,7 @@ def test_checkpoint_is_served_for_the_run(tiny_checkpoint: Path, tmp_path: Path)
 
     app = typer.Typer()
     register(app)
-    args = ["eval", "bfcl", "--checkpoint", str(tiny_checkpoint), "--ids", "multi_turn_base_0", "--max-tokens", "4"]
+    args = ["eval", "bfcl", "--checkpoint", str(tiny_checkpoint), "--ids", "multi_turn_base_0", "--set", "max_tokens=4"]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     (record,) = _records(tmp_path)

@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cm2.eval.checklist import ChecklistEvalSettings, evaluate_checklist, simulator_factory
+from cm2.eval.checklist import ChecklistEvalConfig, evaluate_checklist, simulator_factory
 from cm2.eval.checklist_metrics import rollout_metrics, summarize_scores
 from cm2.judge import ChecklistJudge, JudgeConfig
 from cm2.llm import LLMConfig, UsageMeter, make_client
@@ -118,7 +118,7 @@ def _run(
     config = LLMConfig(model="judge", base_urls=[judge_url], api_key_env=None, **judge_llm)
     checklist_judge = ChecklistJudge(make_client(config, role="judge", meter=meter), JudgeConfig(model="judge"))
     policy = EndpointPolicy.connect(policy_server.base_url, "m", meter=meter, max_retries=0)
-    settings = ChecklistEvalSettings(rollouts=rollouts, concurrency=4, reward=reward or RewardConfig())
+    settings = ChecklistEvalConfig(rollouts=rollouts, concurrency=4, reward=reward or RewardConfig())
     return asyncio.run(
         evaluate_checklist(
             policy,
@@ -229,21 +229,25 @@ def _out_of_order() -> Trajectory:
 
 def test_cli(tmp_path: Path) -> None:
     from cm2.cli.eval import register
+    from cm2.cli.guard import guard_app
 
     data = tmp_path / "held_out.jsonl"
     data.write_text("".join(json.dumps(d.dump()) + "\n" for d in DIALOGUES), encoding="utf-8")
     app = typer.Typer()
     register(app)
+    guard_app(app)
     with FakeOpenAIServer(ReferenceReplay(DIALOGUES)) as policy, FakeOpenAIServer(judge) as judge_server:
-        args = ["eval", "checklist", str(data), "--base-url", policy.base_url, "--model", "m"]
-        args += ["--judge-base-url", judge_server.base_url, "--judge-model", "judge", "--out", str(tmp_path / "r")]
-        result = CliRunner().invoke(app, args)
-        no_judge = CliRunner().invoke(app, [*args[:7], "--out", str(tmp_path / "nj")])
+        args = ["eval", "checklist", str(data), "--set", f"policy={{model: m, base_url: '{policy.base_url}'}}"]
+        judge_args = ["--set", f"judge.llm={{model: judge, base_url: '{judge_server.base_url}'}}"]
+        result = CliRunner().invoke(app, [*args, *judge_args, "--out", str(tmp_path / "r")])
+        no_judge = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "nj")])
     assert result.exit_code == 0, result.output
     assert "| model | trajectory | turn | pass:tool_calls | pass:reply | overall | n |" in result.output
     # without a judge the reply items have no verdict: nothing scored, exit 1 with one line
     assert no_judge.exit_code == 1 and "2 rollout(s) left out of the scores (2 with judge verdicts" in no_judge.output
     assert json.loads((tmp_path / "nj" / "checklist.json").read_text(encoding="utf-8"))["n"] == 0
     assert json.loads((tmp_path / "r" / "checklist.json").read_text(encoding="utf-8"))["overall"] == 1.0
-    missing_judge = CliRunner().invoke(app, ["eval", "checklist", str(data), "--base-url", "x", "--judge-model", "j"])
-    assert missing_judge.exit_code == 2
+    bad_votes = CliRunner().invoke(app, ["eval", "checklist", str(data), "--set", "judge.votes=0"])
+    assert bad_votes.exit_code == 2 and "judge.votes" in bad_votes.output
+    no_policy = CliRunner().invoke(app, ["eval", "checklist", str(data)])
+    assert no_policy.exit_code == 2 and "--checkpoint" in no_policy.output

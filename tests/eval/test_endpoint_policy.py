@@ -9,14 +9,14 @@ from typing import Any
 from cm2.llm.testing import FakeOpenAIServer, FaultConfig, completion_body
 from cm2.rollout.endpoint_policy import EndpointPolicy, openai_message
 from cm2.rollout.episode import EpisodeRunner
-from cm2.rollout.policy import SamplingParams
+from cm2.rollout.policy import SamplingConfig
 from cm2.schema import FunctionCall, Message, ToolCall, ToolSpec
 from cm2.tools import HybridToolSimulator
 
 TOOL = ToolSpec.model_validate(
     {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
 )
-SAMPLING = SamplingParams(temperature=0.5, top_p=0.9, max_new_tokens=64, seed=7)
+SAMPLING = SamplingConfig(temperature=0.5, top_p=0.9, max_new_tokens=64, seed=7)
 
 
 def _respond(policy: EndpointPolicy, messages: list[Message]) -> Any:

@@ -23,7 +23,7 @@ from cm2.eval.serve import serve_checkpoint, served_checkpoint, vllm_command
 from cm2.llm.server import create_app
 from cm2.llm.testing import BackgroundServer, build_tiny_tokenizer
 from cm2.rollout.endpoint_policy import EndpointPolicy
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import Message, ToolSpec
 
 TOOLS: list[Any] = [
@@ -47,7 +47,7 @@ class ScriptedTokens:
         self.outputs = outputs
         self.prompts: list[str] = []
 
-    async def continue_tokens(self, context_ids: list[int], sampling: SamplingParams) -> Generation:
+    async def continue_tokens(self, context_ids: list[int], sampling: SamplingConfig) -> Generation:
         self.prompts.append(self.tokenizer.decode(context_ids))
         text = self.outputs[min(len(self.prompts), len(self.outputs)) - 1]
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -129,7 +129,7 @@ def test_real_tiny_checkpoint_over_the_sdk(tiny_checkpoint: Path) -> None:
             policy.respond(
                 [Message(role="user", content="Hi")],
                 [ToolSpec.model_validate(TOOLS[0])],
-                SamplingParams(temperature=0.0, max_new_tokens=4),
+                SamplingConfig(temperature=0.0, max_new_tokens=4),
             )
         )
     assert one.choices[0].message.content == two.choices[0].message.content  # greedy without a temperature

@@ -8,15 +8,15 @@ import asyncio
 import json
 from typing import Any
 
-from cm2.annotate.config import ReferenceLabelOptions
+from cm2.annotate.config import ReferenceLabelConfig
 from cm2.benchmarks.bfcl.dialogue import entry_to_dialogue
 from cm2.benchmarks.bfcl.environment import BfclEnvironment, load_entry, load_ground_truth
 from cm2.judge import ChecklistJudge
 from cm2.llm import LLMError
 from cm2.llm.fake import ScriptedLLM
 from cm2.reward import GroupScores, RewardConfig
-from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import Dialogue, Message, ToolSpec, Trajectory
 from cm2.scoring import score_group
 
@@ -38,7 +38,7 @@ class Script:
     def __init__(self, outputs: list[str]):
         self.outputs = list(outputs)
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         return Generation(text=self.outputs.pop(0) if self.outputs else REPLY)
 
 
@@ -48,7 +48,7 @@ def bfcl_dialogue(entry_id: str, turns: int | None = None, **labeling: Any) -> D
     truth = load_ground_truth(entry_id)
     if turns is not None:
         entry["question"], truth = entry["question"][:turns], truth[:turns]
-    options = ReferenceLabelOptions.model_validate({"final_reply_item": False, "turn_checks": "on", **labeling})
+    options = ReferenceLabelConfig.model_validate({"final_reply_item": False, "turn_checks": "on", **labeling})
     return entry_to_dialogue(entry, truth, labeling=options)
 
 
@@ -59,7 +59,7 @@ def no_llm() -> ScriptedLLM:
 
 def play(dialogue: Dialogue, outputs: list[str], *, max_steps: int = 4) -> Trajectory:
     """One episode of `outputs` on the dialogue's real BFCL backends, judged step by step."""
-    limits = EpisodeLimits(max_turns=30, max_steps_per_turn=max_steps, max_context_tokens=100_000)
+    limits = EpisodeLimitsConfig(max_turns=30, max_steps_per_turn=max_steps, max_context_tokens=100_000)
     config = EpisodeConfig(limits=limits, at_step_limit="next_turn", early_stop=False)
     entry_id = str((dialogue.model_extra or {})["bfcl_id"])
     runner = EpisodeRunner(

@@ -22,8 +22,8 @@ def test_cli_judges_scores_writes_and_resumes(tmp_path: Path) -> None:
     trajectories, dialogues = write_inputs(tmp_path)
     out = tmp_path / "judged.jsonl"
     with FakeOpenAIServer(content_judge) as server:
-        llm = ["--llm-base-url", server.base_url, "--llm-model", "fake-model", "--llm-api-key-env", ""]
-        result = invoke(str(trajectories), str(dialogues), str(out), "--mode", "batched", *llm)
+        llm = ["--set", f"judge.llm={{model: fake-model, base_url: '{server.base_url}', api_key_env: null}}"]
+        result = invoke(str(trajectories), str(dialogues), str(out), "--set", "judge.mode=batched", *llm)
         assert result.exit_code == 0, result.output
         records = [json.loads(line) for line in out.read_text().splitlines()]
         assert [r["rollout"] for r in records] == [0, 1, 2]
@@ -39,13 +39,13 @@ def test_cli_judges_scores_writes_and_resumes(tmp_path: Path) -> None:
         assert (tmp_path / "judged.jsonl.verdicts.sqlite").exists()
         calls = server.request_count
 
-        again = invoke(str(trajectories), str(dialogues), str(out), "--mode", "batched", *llm)
+        again = invoke(str(trajectories), str(dialogues), str(out), "--set", "judge.mode=batched", *llm)
         assert again.exit_code == 0 and "skipped 3" in again.output
         assert server.request_count == calls and len(out.read_text().splitlines()) == 3
 
         # a torn group (last record lost): only it is written again, its verdicts come from the cache
         out.write_text("\n".join(out.read_text().splitlines()[:2]) + "\n")
-        resumed = invoke(str(trajectories), str(dialogues), str(out), "--mode", "batched", *llm)
+        resumed = invoke(str(trajectories), str(dialogues), str(out), "--set", "judge.mode=batched", *llm)
         assert resumed.exit_code == 0, resumed.output
         assert server.request_count == calls
         rewritten = [json.loads(line) for line in out.read_text().splitlines()]
@@ -63,7 +63,8 @@ def test_cli_turn_level_from_a_config_file_and_flags_override_it(tmp_path: Path)
             "  api_key_env: null\nreward:\n  level: turn\n  scale: std\n"
         )
         result = invoke(
-            str(trajectories), str(dialogues), str(out), "--config", str(config), "--scale", "one", "--no-cache",
+            str(trajectories), str(dialogues), str(out), "--config", str(config), "--set", "reward.scale=one",
+            "--set", "judge.cache_path=null",
             "--show", "0",
         )  # fmt: skip
         assert result.exit_code == 0, result.output
@@ -83,7 +84,7 @@ def test_cli_reports_bad_input_clearly(tmp_path: Path) -> None:
     bad_line = '{"rollout": 9, "messages": []}\n'
     only_bad = tmp_path / "only-bad.jsonl"
     only_bad.write_text(bad_line)
-    result = invoke(str(only_bad), str(dialogues), str(tmp_path / "o.jsonl"), "--llm-model", "m")
+    result = invoke(str(only_bad), str(dialogues), str(tmp_path / "o.jsonl"), "--set", "judge.llm.model=m")
     assert result.exit_code == 1 and not (tmp_path / "o.jsonl").exists()
     assert "only-bad.jsonl:1: not a trajectory: dialogue_uuid" in result.output
 
@@ -91,15 +92,15 @@ def test_cli_reports_bad_input_clearly(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text(trajectories.read_text() + bad_line)
     with FakeOpenAIServer(content_judge) as server:
-        llm = ["--llm-base-url", server.base_url, "--llm-model", "fake-model", "--llm-api-key-env", ""]
+        llm = ["--set", f"judge.llm={{model: fake-model, base_url: '{server.base_url}', api_key_env: null}}"]
         result = invoke(str(broken), str(dialogues), str(tmp_path / "o.jsonl"), *llm)
     assert result.exit_code == 0, result.output
     assert "left out" in result.output and "broken.jsonl:4" in result.output
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 3
 
     # the output may not be an input
-    result = invoke(str(trajectories), str(dialogues), str(dialogues), "--llm-model", "m")
+    result = invoke(str(trajectories), str(dialogues), str(dialogues), "--set", "judge.llm.model=m")
     assert result.exit_code == 2 and "is the input" in result.output
 
     result = invoke(str(trajectories), str(dialogues), str(tmp_path / "o.jsonl"))
-    assert result.exit_code == 2 and "--llm-model" in result.output
+    assert result.exit_code == 2 and "judge.llm.model" in result.output

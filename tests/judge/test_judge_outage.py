@@ -37,7 +37,16 @@ def config(tmp_path: Path, attempts: int = 1, max_retries: int = 1) -> Path:
 
 
 def judge(trajectories: Path, dialogues: Path, out: Path, cfg: Path, url: str, *extra: str) -> Any:
-    args = ["judge", str(trajectories), str(dialogues), str(out), "--config", str(cfg), "--llm-base-url", url]
+    args = [
+        "judge",
+        str(trajectories),
+        str(dialogues),
+        str(out),
+        "--config",
+        str(cfg),
+        "--set",
+        f"judge.llm.base_url={url}",
+    ]
     return CliRunner().invoke(app, [*args, "--show", "0", *extra], catch_exceptions=False)
 
 
@@ -120,7 +129,9 @@ def test_sigkill_and_flaky_judge_then_reruns_lose_repeat_and_invent_nothing(tmp_
     cfg = config(tmp_path, attempts=2, max_retries=0)  # an item is lost when both of its calls fail
     clean = tmp_path / "clean.jsonl"
     with FakeOpenAIServer(content_judge) as server:
-        assert judge(trajectories, dialogues, clean, cfg, server.base_url, "--no-cache").exit_code == 0
+        assert (
+            judge(trajectories, dialogues, clean, cfg, server.base_url, "--set", "judge.cache_path=null").exit_code == 0
+        )
     expected = {(r["group"], r["rollout"]): r for r in records(clean)}
     assert len(expected) == 36
 
@@ -128,7 +139,7 @@ def test_sigkill_and_flaky_judge_then_reruns_lose_repeat_and_invent_nothing(tmp_
     faults = FaultConfig(error_500=0.2, error_401=0.1)
     with FakeOpenAIServer(content_judge, faults=faults, seed=5, latency_s=0.05) as server:
         args = ["judge", str(trajectories), str(dialogues), str(out), "--config", str(cfg)]
-        args += ["--llm-base-url", server.base_url, "--show", "0"]
+        args += ["--set", f"judge.llm.base_url={server.base_url}", "--show", "0"]
         process = kill_cli_when(args, lambda: bool(records(out)), timeout_s=120)
         assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
         first = records(out)

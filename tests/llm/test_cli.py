@@ -28,14 +28,14 @@ def test_ping_prints_answer_latency_and_tokens(monkeypatch: pytest.MonkeyPatch) 
             [
                 "llm",
                 "ping",
-                "--base-url",
-                server.base_url,
-                "--model",
-                "m",
+                "--set",
+                f"base_url={server.base_url}",
+                "--set",
+                "model=m",
                 "--prompt",
                 "hi there",
-                "--api-key-env",
-                "PING_KEY",
+                "--set",
+                "api_key_env=PING_KEY",
             ],
         )
     assert result.exit_code == 0, result.output
@@ -51,7 +51,8 @@ def test_ping_with_a_schema_reports_the_dialect(tmp_path: Path) -> None:
     faults = FaultConfig(reject_response_formats=["json_schema"])
     with FakeOpenAIServer(lambda body: '{"ok": true}', faults=faults) as server:
         result = runner.invoke(
-            app, ["llm", "ping", "--base-url", server.base_url, "--model", "m", "--json-schema", str(schema)]
+            app,
+            ["llm", "ping", "--set", f"base_url={server.base_url}", "--set", "model=m", "--json-schema", str(schema)],
         )
     assert result.exit_code == 0, result.output
     assert 'parsed JSON (json_object_schema): {"ok": true}' in result.output
@@ -59,7 +60,9 @@ def test_ping_with_a_schema_reports_the_dialect(tmp_path: Path) -> None:
 
 def test_ping_failure_exits_nonzero() -> None:
     with FakeOpenAIServer(faults=FaultConfig(error_500=1.0)) as server:
-        result = runner.invoke(app, ["llm", "ping", "--base-url", server.base_url, "--model", "m", "--retries", "0"])
+        result = runner.invoke(
+            app, ["llm", "ping", "--set", f"base_url={server.base_url}", "--set", "model=m", "--set", "max_retries=0"]
+        )
     assert result.exit_code == 1
     assert "error" in result.output and "HTTP 500" in result.output
 
@@ -105,8 +108,17 @@ def test_serve_command_end_to_end(tiny_model_path: Path, tmp_path: Path, monkeyp
                 pass
             assert process.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.5)
-        ping = ["llm", "ping", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "tiny", "--max-tokens", "4"]
-        result = runner.invoke(app, [*ping, "--api-key-env", "CM2_TEST_SERVE_KEY"])
+        ping = [
+            "llm",
+            "ping",
+            "--set",
+            f"base_url=http://127.0.0.1:{port}/v1",
+            "--set",
+            "model=tiny",
+            "--max-tokens",
+            "4",
+        ]
+        result = runner.invoke(app, [*ping, "--set", "api_key_env=CM2_TEST_SERVE_KEY"])
         assert result.exit_code == 0, result.output
         assert re.search(r"model tiny · latency .* completion [1-4] tokens", result.output)
         chat = f"http://127.0.0.1:{port}/v1/chat/completions"

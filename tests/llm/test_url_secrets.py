@@ -72,13 +72,32 @@ def test_label_judge_and_bfcl_against_a_failing_server(tmp_path: Path, caplog: p
     faults = FaultConfig(error_500=0.5, error_400=0.3, invalid_body=0.2)
     with FakeOpenAIServer(lambda body: "unused", faults=faults, seed=1) as server:
         url = secret_url(server.base_url)
-        llm = ["--llm-base-url", url, "--llm-model", "m", "--llm-api-key-env", ""]
+        llm = {
+            role: ["--set", f"{role}={{model: m, base_url: '{url}', api_key_env: null}}"]
+            for role in ("llm", "judge.llm")
+        }
         unlabeled = tmp_path / "unlabeled.jsonl"
         unlabeled.write_text("".join(json.dumps({**r, "checklists": []}) + "\n" for r in records), encoding="utf-8")
         runs = [
-            ["label", str(unlabeled), str(tmp_path / "labeled.jsonl"), "--no-progress", "--allow-partial", *llm],
-            ["judge", str(rollouts), str(dialogues), str(tmp_path / "judged.jsonl"), "--allow-partial", *llm],
-            ["eval", "bfcl", "--base-url", url, "--model", "m", "--ids", "multi_turn_base_0", "--out", str(tmp_path)],
+            ["label", str(unlabeled), str(tmp_path / "labeled.jsonl"), "--no-progress", "--allow-partial", *llm["llm"]],
+            [
+                "judge",
+                str(rollouts),
+                str(dialogues),
+                str(tmp_path / "judged.jsonl"),
+                "--allow-partial",
+                *llm["judge.llm"],
+            ],
+            [
+                "eval",
+                "bfcl",
+                *llm["llm"][:1],
+                llm["llm"][1].replace("llm=", "policy=", 1),
+                "--ids",
+                "multi_turn_base_0",
+                "--out",
+                str(tmp_path),
+            ],
         ]
         for args in runs:
             result = CliRunner().invoke(app, args)
@@ -105,7 +124,9 @@ def test_a_server_echoing_the_url_in_its_error(tmp_path: Path, caplog: pytest.Lo
     app_ = Starlette(routes=[Route("/v1/chat/completions", careless, methods=["POST"])])
     with BackgroundServer(app_) as server:
         url = secret_url(f"{server.url}/v1")
-        result = CliRunner().invoke(app, ["llm", "ping", "--base-url", url, "--model", "m", "--retries", "0"])
+        result = CliRunner().invoke(
+            app, ["llm", "ping", "--set", f"base_url={url}", "--set", "model=m", "--set", "max_retries=0"]
+        )
     assert result.exit_code == 1 and "HTTP 401" in result.output and "api-key=***" in result.output
     assert seen and f"api-key={QUERY_KEY}" in seen[0]  # the key in the query reached the server
     (tmp_path / "output.txt").write_text(result.output)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from report_builders import make_judge, write_dialogues
 
-from cm2.report import ReportOptions, build_report, load_run, run_series
+from cm2.report import ReportConfig, build_report, load_run, run_series
 from cm2.testing import sample_dialogue
 from cm2.tools import HybridToolSimulator
 
@@ -54,7 +54,7 @@ def test_steps_inferred_from_the_file_match_the_trainers_log(real_run: Path) -> 
 
 
 def test_report_of_a_real_run_before_and_after_it_finished(real_run: Path, tmp_path: Path) -> None:
-    result = build_report([real_run], tmp_path / "done", options=ReportOptions(smooth=2))
+    result = build_report([real_run], tmp_path / "done", options=ReportConfig(smooth=2))
     html = result.html.read_text(encoding="utf-8")
     assert result.rollouts_shown == 8 and "policy tokens generated" in html
     # As if it had crashed: no final log; the checkpoints and TensorBoard still give every step.

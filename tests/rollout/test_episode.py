@@ -1,7 +1,7 @@
 import asyncio
 import json
 
-from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner, run_episodes
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner, run_episodes
 from cm2.rollout.policy import Generation
 from cm2.testing import LOOKUP_CALL, EchoTools, RuleJudge, ScriptedPolicy, call_dialogue
 
@@ -41,7 +41,7 @@ def test_malformed_call_is_a_failed_step_not_a_crash() -> None:
 
 def test_step_limit() -> None:
     policy = ScriptedPolicy([LOOKUP_CALL] * 3)
-    config = EpisodeConfig(limits=EpisodeLimits(max_steps_per_turn=3))
+    config = EpisodeConfig(limits=EpisodeLimitsConfig(max_steps_per_turn=3))
     trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), None, config).run(call_dialogue()))
     assert trajectory.stop_reason == "max_steps"
 
@@ -59,7 +59,9 @@ def test_many_episodes_keep_order_and_groups() -> None:
 
 
 def test_a_turn_cut_at_the_step_limit_can_hand_over_to_the_next_turn() -> None:
-    config = EpisodeConfig(limits=EpisodeLimits(max_steps_per_turn=2), at_step_limit="next_turn", early_stop=False)
+    config = EpisodeConfig(
+        limits=EpisodeLimitsConfig(max_steps_per_turn=2), at_step_limit="next_turn", early_stop=False
+    )
     policy = ScriptedPolicy([LOOKUP_CALL, LOOKUP_CALL, "<think>y</think>\n\nbye"])
     trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), RuleJudge(), config).run(call_dialogue()))
     assert trajectory.stop_reason == "completed"

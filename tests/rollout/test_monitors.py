@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner, malformed_call_reply
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner, malformed_call_reply
 from cm2.rollout.monitors import rollout_monitors
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 from cm2.schema import Dialogue, FunctionCall, Message, ToolCall, ToolSpec, Trajectory
 from cm2.tools import ToolResult, error_result
 
@@ -79,7 +79,7 @@ class Outputs:
     def __init__(self, outputs: list[str]):
         self.outputs = outputs
 
-    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingParams) -> Generation:
+    async def respond(self, messages: list[Message], tools: list[ToolSpec], sampling: SamplingConfig) -> Generation:
         return Generation(text=self.outputs.pop(0))
 
 
@@ -109,7 +109,7 @@ def test_monitors_of_played_episodes_count_cut_turns_as_the_runner_records_them(
     )
     lookup = '<tool_call>{{"name": "lookup", "arguments": {{"x": {x}}}}}</tool_call>'
     outputs = [lookup.format(x=0), lookup.format(x=1), "<tool_call>{bad</tool_call>", "fine"]
-    limits = EpisodeLimits(max_steps_per_turn=3)
+    limits = EpisodeLimitsConfig(max_steps_per_turn=3)
     runner = EpisodeRunner(
         Outputs(outputs), lambda d: FailsOnZero(), None, EpisodeConfig(limits=limits, at_step_limit="next_turn")
     )

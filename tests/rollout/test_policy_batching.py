@@ -10,7 +10,7 @@ import pytest
 
 from cm2.llm.testing.tiny_model import build_tiny_model
 from cm2.rollout.hf_policy import TransformersPolicy
-from cm2.rollout.policy import SamplingParams
+from cm2.rollout.policy import SamplingConfig
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ async def rounds(policy: TransformersPolicy, episodes: int, steps: int) -> None:
         context = [5, 6, 7, index + 8]
         for step in range(steps):
             cap = 2 + 10 * ((index + step) % 3)
-            generation = await policy.continue_tokens(context, SamplingParams(max_new_tokens=cap))
+            generation = await policy.continue_tokens(context, SamplingConfig(max_new_tokens=cap))
             context = context + list(generation.token_ids or []) + [9]
 
     await asyncio.gather(*(episode(i) for i in range(episodes)))

@@ -4,9 +4,9 @@ from typing import Any
 import pytest
 
 from cm2.llm.testing.tiny_model import build_tiny_model
-from cm2.rollout.episode import EpisodeConfig, EpisodeLimits, EpisodeRunner, run_episodes
+from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy
-from cm2.rollout.policy import DecoderConfig, Generation, SamplingParams
+from cm2.rollout.policy import DecoderConfig, Generation, SamplingConfig
 from cm2.testing import LOOKUP_CALL, EchoTools, RuleJudge, call_dialogue
 
 
@@ -26,7 +26,7 @@ class ScriptedTokens:
         self.texts = list(texts)
         self.contexts: list[list[int]] = []
 
-    async def continue_tokens(self, context_ids: list[int], sampling: SamplingParams) -> Generation:
+    async def continue_tokens(self, context_ids: list[int], sampling: SamplingConfig) -> Generation:
         self.contexts.append(list(context_ids))
         text = self.texts.pop(0)
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
@@ -61,7 +61,7 @@ def test_transcript_masks_exactly_the_policy_tokens(tiny: tuple[Any, Any]) -> No
 def test_transformers_policy_batches_concurrent_episodes(tiny: tuple[Any, Any]) -> None:
     model, tokenizer = tiny
     policy = TransformersPolicy(model, tokenizer, stop_strings=["</tool_call>"], max_batch_size=8)
-    config = EpisodeConfig(sampling=SamplingParams(max_new_tokens=6, temperature=1.0, seed=0))
+    config = EpisodeConfig(sampling=SamplingConfig(max_new_tokens=6, temperature=1.0, seed=0))
     runner = EpisodeRunner(policy, lambda d: EchoTools(), None, config)
     trajectories = asyncio.run(run_episodes(runner, [(call_dialogue(), 0)], group_size=4))
     assert len(trajectories) == 4
@@ -79,7 +79,7 @@ def test_out_of_memory_halves_the_batch_until_it_fits(tiny: tuple[Any, Any]) -> 
 
     model, tokenizer = tiny
     policy = TransformersPolicy(model, tokenizer, decoder=DecoderConfig(engine="generate"))
-    sampling = SamplingParams(temperature=0.0, max_new_tokens=4)
+    sampling = SamplingConfig(temperature=0.0, max_new_tokens=4)
     contexts = [tokenizer("hello there", add_special_tokens=False)["input_ids"][: n + 1] for n in range(4)]
     alone = [policy.generate([context], sampling)[0].token_ids for context in contexts]
     generate = model.generate
@@ -102,7 +102,9 @@ def test_a_turn_cut_at_the_step_limit_hands_over_with_consistent_tokens(tiny: tu
     _, tokenizer = tiny
     texts = [LOOKUP_CALL, LOOKUP_CALL, "<think>y</think>\n\nbye"]
     policy = ScriptedTokens(tokenizer, texts)
-    config = EpisodeConfig(limits=EpisodeLimits(max_steps_per_turn=2), at_step_limit="next_turn", early_stop=False)
+    config = EpisodeConfig(
+        limits=EpisodeLimitsConfig(max_steps_per_turn=2), at_step_limit="next_turn", early_stop=False
+    )
     trajectory = asyncio.run(EpisodeRunner(policy, lambda d: EchoTools(), RuleJudge(), config).run(call_dialogue()))
     tokens = trajectory.tokens
     assert tokens is not None and trajectory.stop_reason == "completed"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cm2.cli import app
 from cm2.cli.tools import Mode, _factory
-from cm2.tools import HybridToolSimulator
+from cm2.tools import HybridToolSimulator, SimulatorConfig
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def dataset(tmp_path: Path) -> Path:
 
 
 def test_simulated_mode_picks_the_dialogue_and_makes_fresh_episodes(dataset: Path) -> None:
-    factory = _factory(str(dataset), "weather-2", Mode.simulated, None, 3)
+    factory = _factory(str(dataset), "weather-2", Mode.simulated, SimulatorConfig())
     first, second = factory(), factory()
     assert isinstance(first, HybridToolSimulator) and isinstance(second, HybridToolSimulator)
     assert first is not second and first.book is second.book
@@ -32,7 +32,7 @@ def test_simulated_mode_picks_the_dialogue_and_makes_fresh_episodes(dataset: Pat
 
 def test_bfcl_mode_takes_a_category_and_an_entry_id() -> None:
     pytest.importorskip("bfcl_eval")
-    env = _factory("multi_turn_base", "multi_turn_base_1", Mode.bfcl, None, 3)()
+    env = _factory("multi_turn_base", "multi_turn_base_1", Mode.bfcl, SimulatorConfig())()
     assert "ls" in {tool.name for tool in env.tools}
 
 

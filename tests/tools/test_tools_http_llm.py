@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 from tools_builders import tool_call
 
-from cm2.cli.tools import _llm
+from cm2.cli.options import command_config
+from cm2.cli.tools import Mode, _factory
 from cm2.llm import make_client
 from cm2.llm.config import LLMConfig
 from cm2.llm.testing import FakeOpenAIServer
@@ -72,9 +73,10 @@ def test_a_server_that_never_answers_json_gives_simulation_failed(weather_dialog
 
 def test_cli_llm_config_file_reaches_the_server(weather_dialogue: Dialogue, tmp_path: Path) -> None:
     with FakeOpenAIServer(weather_service) as server:
-        config = tmp_path / "llm.yaml"
-        roles = {"roles": {"tools": {"model": "sim", "base_urls": [server.base_url], "api_key_env": None}}}
-        config.write_text(yaml.safe_dump(roles), encoding="utf-8")
-        sim = HybridToolSimulator(weather_dialogue, _llm(config, "roles.tools"))
+        config, dataset = tmp_path / "simulator.yaml", tmp_path / "weather.jsonl"
+        config.write_text(yaml.safe_dump({"llm": {"model": "sim", "api_key_env": None}}), encoding="utf-8")
+        dataset.write_text(json.dumps(weather_dialogue.dump()) + "\n", encoding="utf-8")
+        settings = command_config(SimulatorConfig, config, [f"llm.base_url={server.base_url}"])
+        sim = _factory(str(dataset), None, Mode.simulated, settings)()
         result = asyncio.run(sim.call(tool_call("get_weather", {"city": "Tromsø"})))
     assert json.loads(result.content)["city"] == "Tromsø" and server.requests[0]["model"] == "sim"

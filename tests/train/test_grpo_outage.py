@@ -27,12 +27,15 @@ def train_one_step(tmp_path: Path, model: Path, judge_url: str, unavailable: dic
     config = tiny_rl_config(
         tmp_path,
         model,
-        judge_llm={"model": "judge", "base_urls": [judge_url], "api_key_env": None, "max_retries": 0},
-        judge={"attempts": 1, "skip_absent_focus": False},  # every step asks the judge
+        judge={
+            "llm": {"model": "judge", "base_urls": [judge_url], "api_key_env": None, "max_retries": 0},
+            "attempts": 1,
+            "skip_absent_focus": False,  # every step asks the judge
+        },
         unavailable=unavailable,
         episode={"limits": {"max_turns": 1, "max_steps_per_turn": 1}},
     )
-    run_rl(config, make_env=HybridToolSimulator, judge=build_judge(config.judge, config.judge_llm))
+    run_rl(config, make_env=HybridToolSimulator, judge=build_judge(config.judge))
     return list(json.loads((tmp_path / "out" / "train_log.json").read_text()))
 
 

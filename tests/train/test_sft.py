@@ -172,21 +172,23 @@ def test_shipped_configs_load() -> None:
 
 
 def test_cli_train_sft(tiny_chatml_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cm2.cli.guard import guard_app
     from cm2.cli.train import register
 
     app = typer.Typer()
     register(app)
+    guard_app(app)
     monkeypatch.chdir(REPO)  # the shipped config names the bundled sample relative to the repository
     out = tmp_path / "run"
-    base = ["train", "sft", "--config", "configs/sft_tiny.yaml", "--model", str(tiny_chatml_model)]
+    base = ["train", "sft", "--config", "configs/sft_tiny.yaml", "--set", f"model.path={tiny_chatml_model}"]
     runner = CliRunner()
-    first = runner.invoke(app, [*base, "--output-dir", str(out), "--max-steps", "1"])
+    first = runner.invoke(app, [*base, "--set", f"output_dir={out}", "--set", "max_steps=1"])
     assert first.exit_code == 0, first.output
     assert (out / "final" / "config.json").is_file() and (out / "checkpoint-1").is_dir()
-    again = runner.invoke(app, [*base, "--output-dir", str(out), "--max-steps", "2"])
+    again = runner.invoke(app, [*base, "--set", f"output_dir={out}", "--set", "max_steps=2"])
     assert again.exit_code == 1 and "--resume" in again.output
-    resumed = runner.invoke(app, [*base, "--output-dir", str(out), "--max-steps", "2", "--resume"])
+    resumed = runner.invoke(app, [*base, "--set", f"output_dir={out}", "--set", "max_steps=2", "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert json.loads((out / "final" / MANIFEST).read_text())["global_step"] == 2
-    bad = runner.invoke(app, ["train", "sft", "--config", "configs/sft_tiny.yaml", "--max-steps", "x"])
-    assert bad.exit_code == 2
+    bad = runner.invoke(app, ["train", "sft", "--config", "configs/sft_tiny.yaml", "--set", "max_steps=x"])
+    assert bad.exit_code == 2 and "max_steps" in bad.output

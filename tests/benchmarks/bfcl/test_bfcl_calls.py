@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from cm2.benchmarks.bfcl.calls import REJECTED_CALL, check_step, offered_functions
-from cm2.benchmarks.bfcl.evaluate import BfclSettings, evaluate_bfcl, score_entry, select_entries
+from cm2.benchmarks.bfcl.evaluate import BfclConfig, evaluate_bfcl, score_entry, select_entries
 from cm2.benchmarks.bfcl.loop import BfclRuntime, EntryRun
 from cm2.benchmarks.bfcl.testing import IMPORT_MARKER, hostile_calls
 from cm2.llm.testing import FakeOpenAIServer, completion_body
@@ -43,7 +43,7 @@ def _step(calls: list[tuple[str, dict[str, Any]]]) -> list[dict[str, str]]:
 
 
 def _entry() -> dict[str, Any]:
-    ((entry, _),) = select_entries(BfclSettings(ids=[ENTRY]))
+    ((entry, _),) = select_entries(BfclConfig(ids=[ENTRY]))
     return entry
 
 
@@ -76,7 +76,7 @@ def test_every_hostile_call_is_rejected_or_rebuilt_as_a_literal_call(markers: Pa
 
 
 def test_offered_functions_are_the_entrys_documented_methods() -> None:
-    ((entry, _),) = select_entries(BfclSettings(ids=["multi_turn_miss_func_0"]))
+    ((entry, _),) = select_entries(BfclConfig(ids=["multi_turn_miss_func_0"]))
     offered = offered_functions(entry)
     assert "sort" in offered and offered["mv"] == frozenset({"source", "destination"})  # held out until turn 3
     assert "_load_scenario" not in offered and "cp" in offered  # bfcl_eval offers excluded functions
@@ -140,7 +140,7 @@ def test_sweep_every_entry_point(markers: Path, tmp_path: Path) -> None:
     # 1. The inference loop and the checker of `cm2 eval bfcl`, against a hostile endpoint.
     with FakeOpenAIServer(_respond_hostile(calls)) as server:
         policy = EndpointPolicy.connect(server.base_url, "m", send_max_tokens=False, max_retries=0)
-        result = asyncio.run(evaluate_bfcl(policy, BfclSettings(ids=[ENTRY]), model="m", out_dir=tmp_path / "out"))
+        result = asyncio.run(evaluate_bfcl(policy, BfclConfig(ids=[ENTRY]), model="m", out_dir=tmp_path / "out"))
     (record,) = [json.loads(line) for line in (tmp_path / "out" / "bfcl_entries.jsonl").read_text().splitlines()]
     assert result.overall == 0.0 and not record["valid"] and record["turns"] == len(_entry()["question"])
     replies = [m["content"] for m in record["messages"] if m["role"] == "tool"][: len(calls)]  # the first step

@@ -12,20 +12,18 @@ from typing import Any
 
 import pytest
 
-from cm2.benchmarks.tau2.evaluate import Tau2Settings, evaluate_tau2, find_tau2, tau2_command
+from cm2.benchmarks.tau2.evaluate import Tau2Config, evaluate_tau2, find_tau2, tau2_command
 from cm2.benchmarks.tau2.results import read_domain
 from cm2.eval.results import EvalResult
 from cm2.llm.testing import FakeOpenAIServer, completion_body
 
 
-def _settings(**overrides: Any) -> Tau2Settings:
+def _settings(**overrides: Any) -> Tau2Config:
     values: dict[str, Any] = {
-        "agent_base_url": "http://127.0.0.1:1/v1",
-        "agent_model": "agent",
-        "user_base_url": "http://127.0.0.1:2/v1",
-        "user_model": "user",
+        "agent": {"model": "agent", "base_url": "http://127.0.0.1:1/v1"},
+        "user": {"model": "user", "base_url": "http://127.0.0.1:2/v1"},
     }
-    return Tau2Settings(**(values | overrides))
+    return Tau2Config(**(values | overrides))
 
 
 def test_command_line() -> None:
@@ -176,13 +174,9 @@ def test_real_tau2_airline(tmp_path: Path, agent: str, expected: float) -> None:
     respond = GroundTruthAgent(tasks) if agent == "ground_truth" else (lambda _: "I cannot help with that.")
     os.environ.pop("CM2_TEST_NO_KEY", None)
     with FakeOpenAIServer(respond) as agent_server, FakeOpenAIServer(ScriptedUser(tasks)) as user_server:
-        settings = Tau2Settings(
-            agent_base_url=agent_server.base_url,
-            agent_model="agent",
-            user_base_url=user_server.base_url,
-            user_model="user",
-            agent_api_key_env="CM2_TEST_NO_KEY",
-            user_api_key_env="CM2_TEST_NO_KEY",
+        settings = Tau2Config(
+            agent={"model": "agent", "base_url": agent_server.base_url, "api_key_env": "CM2_TEST_NO_KEY"},
+            user={"model": "user", "base_url": user_server.base_url, "api_key_env": "CM2_TEST_NO_KEY"},
             domains=["airline"],
             tasks=["3", "8"],  # tasks with writes or required information (an idle agent fails them)
             trials=1,

@@ -60,8 +60,10 @@ def trainer_config(judge_url: str, trajectories: Path, *, level: str = "trajecto
             "trainer": {"v1": {"trainer_mode": "cm2_sync"}},
             "cm2": {
                 "episode": {"sampling": {"max_new_tokens": 64}, "limits": {"max_steps_per_turn": 3}},
-                "judge": {"mode": "batched"},
-                "judge_llm": {"model": "fake-judge", "base_urls": [judge_url], "api_key_env": None},
+                "judge": {
+                    "mode": "batched",
+                    "llm": {"model": "fake-judge", "base_urls": [judge_url], "api_key_env": None},
+                },
                 "trajectories_dir": str(trajectories),
             },
         }

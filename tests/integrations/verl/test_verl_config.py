@@ -63,7 +63,7 @@ def test_environment_fills_in_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CM2_JUDGE_URL", "http://judge:9000/v1")
     monkeypatch.setenv("CM2_NNODES", "4")
     config = composed()
-    assert rollout_config(config).judge_llm.base_urls == ["http://judge:9000/v1"]  # type: ignore[union-attr]
+    assert rollout_config(config).judge.llm.base_urls == ["http://judge:9000/v1"]  # type: ignore[union-attr]
     assert config.trainer.nnodes == 4
 
 
@@ -100,7 +100,7 @@ def test_single_node_script_overrides(tmp_path: Path) -> None:
     config = composed(lines[start + 3 :])
     assert config.data.train_files == config.data.val_files == "/data/train.parquet"
     assert config.actor_rollout_ref.model.path == "/models/sft" and config.trainer.n_gpus_per_node == 4
-    assert config.cm2.judge_llm.base_urls == ["http://127.0.0.1:8001/v1"] == config.cm2.simulator_llm.base_urls
+    assert config.cm2.judge.llm.base_urls == ["http://127.0.0.1:8001/v1"] == config.cm2.simulator.llm.base_urls
     assert config.actor_rollout_ref.rollout.n == 8 and reward_config(config.algorithm).level == "turn"
 
 
@@ -132,7 +132,7 @@ def test_ray_cluster_script_overrides(tmp_path: Path) -> None:
     config = composed(words[5:])
     assert (config.data.train_files, config.data.val_files) == ("/shared/train.parquet", "/shared/val.parquet")
     assert config.trainer.nnodes == 4 and config.trainer.total_training_steps == 50
-    assert config.cm2.judge_llm.base_urls == ["http://judge:8001/v1"]
+    assert config.cm2.judge.llm.base_urls == ["http://judge:8001/v1"]
     missing = subprocess.run(
         ["bash", str(SCRIPTS / "run_ray_cluster.sh")], env={**env, "CM2_POLICY": ""}, text=True, capture_output=True
     )

@@ -16,7 +16,7 @@ from cm2.integrations.verl.record import RolloutRecord, record_from_trajectory, 
 from cm2.llm.testing import build_tiny_tokenizer
 from cm2.reward import RewardConfig
 from cm2.rollout.monitors import MonitorCounts, monitors_from_counts
-from cm2.rollout.policy import SamplingParams
+from cm2.rollout.policy import SamplingConfig
 from cm2.rollout.transcript import TokenTranscript
 from cm2.schema import Trajectory
 from cm2.testing import weather_dialogue
@@ -31,7 +31,7 @@ def test_policy_sends_verl_sampling_and_cm2_budget(tokenizer: Any) -> None:
     server = ScriptedServer(tokenizer, [GOOD])
     verl_params = {"temperature": 0.7, "top_p": 0.9, "top_k": -1, "logprobs": True, "max_tokens": 999}
     policy = ServerTokenPolicy(server, tokenizer, verl_params, request_id="r1", stop_token_ids=[5], stop=["END"])
-    generation = asyncio.run(policy.continue_tokens([1, 2, 3], SamplingParams(max_new_tokens=50)))
+    generation = asyncio.run(policy.continue_tokens([1, 2, 3], SamplingConfig(max_new_tokens=50)))
     call = server.calls[0]
     assert call["request_id"] == "r1" and call["prompt_ids"] == [1, 2, 3]
     assert call["params"] == {
@@ -51,11 +51,11 @@ def test_policy_sends_verl_sampling_and_cm2_budget(tokenizer: Any) -> None:
 
 def test_policy_marks_length_stops_and_drops_unasked_logprobs(tokenizer: Any) -> None:
     policy = ServerTokenPolicy(ScriptedServer(tokenizer, [GOOD]), tokenizer, {"logprobs": False})
-    generation = asyncio.run(policy.continue_tokens([1], SamplingParams(max_new_tokens=4)))
+    generation = asyncio.run(policy.continue_tokens([1], SamplingConfig(max_new_tokens=4)))
     assert len(generation.token_ids) == 4 and generation.finish_reason == "length"
     assert generation.stop_text == "" and generation.logprobs is None
     with pytest.raises(ValueError, match="3 tokens but 2 log-probs"):
-        ServerTokenPolicy(None, tokenizer, {"logprobs": True}).to_generation([7, 8, 9], [0.0, 0.0], SamplingParams())  # type: ignore[arg-type]
+        ServerTokenPolicy(None, tokenizer, {"logprobs": True}).to_generation([7, 8, 9], [0.0, 0.0], SamplingConfig())  # type: ignore[arg-type]
 
 
 def test_generation_round_trips_through_the_transcript(tokenizer: Any) -> None:
@@ -63,7 +63,7 @@ def test_generation_round_trips_through_the_transcript(tokenizer: Any) -> None:
     dialogue = weather_dialogue()
     transcript = TokenTranscript(tokenizer, dialogue.tools, [dialogue.messages[0], dialogue.messages[1]])
     policy = ServerTokenPolicy(ScriptedServer(tokenizer, [GOOD]), tokenizer, {"logprobs": True})
-    generation = asyncio.run(policy.continue_tokens(transcript.context_ids, SamplingParams(max_new_tokens=64)))
+    generation = asyncio.run(policy.continue_tokens(transcript.context_ids, SamplingConfig(max_new_tokens=64)))
     transcript.add_generation(generation, 0, 0)
     added = transcript.add_environment([dialogue.messages[3]])
     text = tokenizer.decode(transcript.completion_ids, skip_special_tokens=False)
