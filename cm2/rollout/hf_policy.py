@@ -89,6 +89,7 @@ class TransformersPolicy:
         self._pending: list[_Request] = []
         self._flush_scheduled = False
         self._busy = 0  # batches handed to the generator and not finished
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._arrivals = 0
         self._model_lock = threading.Lock()
         self._jobs: queue.Queue[_Job | None] | None = None
@@ -135,6 +136,10 @@ class TransformersPolicy:
 
     async def continue_tokens(self, context_ids: list[int], sampling: SamplingConfig) -> Generation:
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A new event loop (each `drive` runs one): the last one may have closed before a finished batch's
+            # `_batch_done` ran, and nothing it scheduled will ever run, so its batching state is dropped.
+            self._loop, self._busy, self._flush_scheduled, self._pending = loop, 0, False, []
         future: asyncio.Future[Generation] = loop.create_future()
         self._pending.append(_Request(list(context_ids), sampling, future))
         self._arrivals += 1

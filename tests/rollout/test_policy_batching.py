@@ -47,3 +47,13 @@ def test_a_full_batch_goes_at_once(tiny: tuple[object, object]) -> None:
     policy = TransformersPolicy(model, tokenizer, max_batch_size=4, batch_window_s=0.02)
     policy.drive(rounds(policy, episodes=8, steps=1))
     assert policy.generate_calls == 2
+
+
+def test_batching_state_does_not_outlive_its_event_loop(tiny: tuple[object, object]) -> None:
+    """Each `drive` runs its own loop, which may close before a finished batch reports back; the next `drive`
+    (the next GRPO step, the probe) must still generate instead of waiting for that report forever."""
+    model, tokenizer = tiny
+    policy = TransformersPolicy(model, tokenizer, max_batch_size=16, batch_window_s=0.02)
+    for _ in range(3):
+        policy.drive(asyncio.wait_for(rounds(policy, episodes=4, steps=2), timeout=60))
+    assert policy.generate_calls == 6
