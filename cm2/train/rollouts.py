@@ -94,10 +94,11 @@ class CM2Rollouts:
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
             step = request.step
             trajectories = policy.drive(self._run(runner, jobs, step))
-            trajectories = self._retry_unavailable(policy, runner, jobs, trajectories, step)
+            work = _StepWork(policy, runner, jobs, step)
+            trajectories = self._retry_unavailable(work, trajectories)
             self.last = self.score(trajectories)
             if self.zero_spread.action == "resample":
-                trajectories = self._resample_flat(policy, runner, jobs, trajectories, step)
+                trajectories = self._resample_flat(work, trajectories)
             if was_training:
                 model.train()
         self.last_rollout_seconds = time.perf_counter() - started
@@ -134,14 +135,7 @@ class CM2Rollouts:
         trajectory.group = f"{trajectory.dialogue_uuid}:{trajectory.checklist}:step{step}:{group}"
         trajectory.metadata["train_step"] = step
 
-    def _retry_unavailable(
-        self,
-        policy: TransformersPolicy,
-        runner: EpisodeRunner,
-        jobs: list[tuple[Dialogue, int]],
-        trajectories: list[Trajectory],
-        step: int,
-    ) -> list[Trajectory]:
+    def _retry_unavailable(self, work: _StepWork, trajectories: list[Trajectory]) -> list[Trajectory]:
         """Under `unavailable.action == "retry"`, run again the episodes missing a verdict; raise when some
         still miss one after `unavailable.retries` re-runs (training on them would learn from an outage)."""
         self.last_retried = 0
@@ -154,19 +148,19 @@ class CM2Rollouts:
                 break
             log.warning(
                 "step %d: %d of %d rollouts lack judge verdicts; running them again in %gs (%d/%d)",
-                step, len(missing), len(trajectories), settings.wait_s, attempt, settings.retries,
+                work.step, len(missing), len(trajectories), settings.wait_s, attempt, settings.retries,
             )  # fmt: skip
             time.sleep(settings.wait_s)
-            redone = policy.drive(run_episodes(runner, [jobs[i] for i in missing], concurrency=self.concurrency))
+            redone = work.run([work.jobs[i] for i in missing], self.concurrency)
             for index, trajectory in zip(missing, redone, strict=True):
-                self._label(trajectory, index, step)
+                self._label(trajectory, index, work.step)
                 trajectories[index] = trajectory
             self.last_retried += len(missing)
             missing = [i for i in missing if trajectories[i].unavailable_verdicts()]
         if missing:
             first = next(v for v in trajectories[missing[0]].verdicts if v.satisfied is None)
             raise RuntimeError(
-                f"step {step}: {len(missing)} rollout(s) still lack judge verdicts after {settings.retries} "
+                f"step {work.step}: {len(missing)} rollout(s) still lack judge verdicts after {settings.retries} "
                 f"re-run(s) (first: {first.reason}); fix the judge endpoint and resume from the last checkpoint "
                 "(resume: true), or set unavailable.action: drop"
             )
@@ -181,14 +175,7 @@ class CM2Rollouts:
             if not any(a != 0.0 for row in batch.token_advantages[g * size : (g + 1) * size] for a in row)
         ]
 
-    def _resample_flat(
-        self,
-        policy: TransformersPolicy,
-        runner: EpisodeRunner,
-        jobs: list[tuple[Dialogue, int]],
-        trajectories: list[Trajectory],
-        step: int,
-    ) -> list[Trajectory]:
+    def _resample_flat(self, work: _StepWork, trajectories: list[Trajectory]) -> list[Trajectory]:
         """Replace flat groups by groups on other tasks (drawn with a per-step seed) until none is flat or the
         rounds run out; `self.last` is rescored each round."""
         import random
@@ -197,21 +184,21 @@ class CM2Rollouts:
         size = self.num_generations
         flat = self.flat_groups(self.last)
         counts = FlatGroupCounts(flat=len(flat))
-        rng = random.Random(self.seed * 1_000_003 + step)
+        rng = random.Random(self.seed * 1_000_003 + work.step)
         for _ in range(self.zero_spread.rounds):
             if not flat:
                 break
-            used = {job[0].uuid for job in jobs}
+            used = {job[0].uuid for job in work.jobs}
             pool = sorted(uuid for uuid in self.dialogues if uuid not in used) or sorted(self.dialogues)
             picked = [self.dialogues[rng.choice(pool)] for _ in flat]
             new_jobs = [(dialogue, rng.randrange(len(dialogue.checklists))) for dialogue in picked]
-            redone = policy.drive(run_episodes(runner, new_jobs, group_size=size, concurrency=self.concurrency))
+            redone = work.run(new_jobs, self.concurrency, group_size=size)
             for position, group in enumerate(flat):
                 for r in range(size):
                     index = group * size + r
                     trajectories[index] = redone[position * size + r]
-                    jobs[index] = new_jobs[position]
-                    self._label(trajectories[index], index, step)
+                    work.jobs[index] = new_jobs[position]
+                    self._label(trajectories[index], index, work.step)
             counts.resampled += len(flat)
             self.last = self.score(trajectories)
             flat = self.flat_groups(self.last)
@@ -240,6 +227,20 @@ class CM2Rollouts:
                 rewards[i], turn_rewards[i], advantages[i] = reward, per_turn, adv
                 trajectories[i].rewards = {"trajectory": reward, "turns": per_turn, "valid": i not in dropped}
         return ScoredBatch(trajectories, rewards, advantages, turn_rewards, dropped=len(dropped))
+
+
+@dataclass
+class _StepWork:
+    """What one optimizer step's rollouts run with: the policy, the runner, the (dialogue, checklist) of every
+    row (resampling changes them) and the step number."""
+
+    policy: TransformersPolicy
+    runner: EpisodeRunner
+    jobs: list[tuple[Dialogue, int]]
+    step: int
+
+    def run(self, jobs: list[tuple[Dialogue, int]], concurrency: int, group_size: int = 1) -> list[Trajectory]:
+        return self.policy.drive(run_episodes(self.runner, jobs, group_size=group_size, concurrency=concurrency))
 
 
 @dataclass
