@@ -87,9 +87,10 @@ def load_config(path: Path | None, tiny: bool, overrides: dict[str, Any], *, gpu
     if tiny:
         preset = DemoConfig.tiny()
     elif gpu:
-        from cm2.demo.experiment import build_config, parse_args
+        from cm2.demo.experiment import build_config
+        from cm2.demo.experiment_config import ExperimentConfig
 
-        preset = build_config(parse_args(["--configs", str(experiment_configs())]))
+        preset = build_config(ExperimentConfig(configs=experiment_configs()))
     else:
         preset = DemoConfig()
     return load_model(DemoConfig, None, overrides, base=preset)

@@ -4,7 +4,7 @@ A recipe over public APIs: the BFCL parts (import, backends, demo split, metrics
 `cm2.benchmarks.bfcl`, the rest from cm2's core packages.
 
 - `cm2 demo` (`pipeline`, configured by `config.DemoConfig`): every stage at small scale, resumable;
-- `python -m cm2.demo.experiment`: the same pipeline on a GPU with `configs/experiment/`.
+- `cm2 experiment`: the same pipeline on a GPU with `configs/experiment/`.
 
 See docs/demo.md.
 """

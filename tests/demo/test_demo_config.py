@@ -8,7 +8,8 @@ import pytest
 
 from cm2.cli.demo import load_config
 from cm2.demo.config import DemoConfig
-from cm2.demo.experiment import build_config, parse_args
+from cm2.demo.experiment import build_config
+from cm2.demo.experiment_config import ExperimentConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +48,7 @@ def test_bad_values_name_the_field() -> None:
 
 
 def test_experiment_config_from_the_shipped_yamls_and_flags() -> None:
-    args = parse_args(["--configs", str(ROOT / "configs/experiment"), "--rl-max-steps", "4", "--group-size", "16"])
+    args = ExperimentConfig(configs=ROOT / "configs/experiment", rl_max_steps=4, group_size=16)
     config = build_config(args)
     assert config.rl_levels == ["trajectory", "turn", "step"] and config.data.tool_docs == "full"
     assert config.data.train_limit is None and config.data.classes == []
@@ -59,3 +60,24 @@ def test_experiment_config_from_the_shipped_yamls_and_flags() -> None:
     assert (config.sft_selection.val_dialogues, config.sft_selection.checkpoints) == (16, 3)
     sft = config.sft_run("base", "train.jsonl", "sft")
     assert sft.learning_rate > 3e-6 and sft.bf16 and not sft.use_cpu and sft.max_steps == -1
+
+
+def test_the_experiment_command_reads_flags_config_and_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cm2 experiment`: a YAML config, then the generated flags, then --set (which wins); lists comma-separated."""
+    from typer.testing import CliRunner
+
+    import cm2.demo.experiment as experiment
+    from cm2.cli import app
+
+    seen: list[ExperimentConfig] = []
+    monkeypatch.setattr(experiment, "run_experiment", seen.append)
+    config = tmp_path / "exp.yaml"
+    config.write_text("rl_max_steps: 7\nlevels: [turn]\n")
+    args = ["experiment", "--config", str(config), "--seeds", "0,1,2", "--group-size", "4", "--tasks", "turn"]
+    result = CliRunner().invoke(app, [*args, "--set", "group_size=6", "--cpu"])
+    assert result.exit_code == 0, result.output
+    (settings,) = seen
+    assert (settings.rl_max_steps, settings.levels, settings.seeds) == (7, ["turn"], [0, 1, 2])
+    assert (settings.group_size, settings.tasks, settings.cpu) == (6, "turn", True)
+    bad = CliRunner().invoke(app, ["experiment", "--set", "levels=[nope]"])
+    assert bad.exit_code != 0 and "levels" in bad.output

