@@ -45,9 +45,16 @@ def test_core_packages_do_not_name_benchmarks() -> None:
 
 
 def test_bfcl_import_command_does_not_load_the_demo() -> None:
+    """BFCL's import and its `cm2 data import-bfcl` command need nothing from the demo. (The `cm2` app as a whole
+    does load the demo's settings model: `cm2 experiment` generates its flags from `ExperimentConfig`.)"""
     script = (
-        "import sys; from cm2.cli import data; import cm2.benchmarks.bfcl.data; "
+        "import sys; import cm2.benchmarks.bfcl.data; "
         "print(sorted(m for m in sys.modules if m.startswith('cm2.demo')))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "[]"
+    command = Path(cm2.__file__).parent / "cli" / "data_import_bfcl.py"
+    imported = {
+        node.module or "" for node in ast.walk(ast.parse(command.read_text())) if isinstance(node, ast.ImportFrom)
+    }
+    assert imported and not any(module.startswith("cm2.demo") for module in imported), imported
