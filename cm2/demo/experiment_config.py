@@ -11,12 +11,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from cm2.benchmarks.bfcl.dialogue import ToolDocs
 from cm2.config import YamlConfig
+from cm2.demo.config import EVAL_MODELS, EvalModel
+from cm2.reward.config import Level
 
-Level = Literal["trajectory", "turn", "step"]
-EvalModel = Literal["base", "sft", "rl"]
 LEVELS: list[Level] = ["trajectory", "turn", "step"]
-EVAL_MODELS: list[EvalModel] = ["base", "sft", "rl"]
 
 
 class ExperimentConfig(YamlConfig):
@@ -32,7 +32,7 @@ class ExperimentConfig(YamlConfig):
     )
     train_limit: int | None = Field(default=None, ge=1, description="Train dialogues (default: the whole split).")
     heldout_limit: int | None = Field(default=None, ge=1, description="Held-out dialogues (default: all).")
-    tool_docs: Literal["full", "compact"] = "full"
+    tool_docs: ToolDocs = "full"
     classes: list[str] = Field(default_factory=list, description="Only dialogues using these BFCL classes.")
     sft_epochs: float | None = None
     sft_max_steps: int | None = None

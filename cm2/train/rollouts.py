@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -178,8 +179,6 @@ class CM2Rollouts:
     def _resample_flat(self, work: _StepWork, trajectories: list[Trajectory]) -> list[Trajectory]:
         """Replace flat groups by groups on other tasks (drawn with a per-step seed) until none is flat or the
         rounds run out; `self.last` is rescored each round."""
-        import random
-
         assert self.last is not None
         size = self.num_generations
         flat = self.flat_groups(self.last)
