@@ -46,52 +46,34 @@ def import_bfcl_command(
     """Run each entry's ground-truth calls on BFCL's backends and write the dialogues (uuid = BFCL id, with
     deterministic checklists) plus OUT.manifest.json (split rule, ids per split, entries left out and why).
     The split is a fixed DEMO split by entry id; scores on it are not BFCL leaderboard numbers."""
-    from pydantic import ValidationError
-    from rich.console import Console
-    from rich.markup import escape
-
     from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl, manifest_path
-    from cm2.cli.guard import check_paths
+    from cm2.cli.guard import check_paths, fail, print_problems, say
 
-    console = Console(stderr=True)
     check_paths([], files=[out, manifest_path(out)])
-
-    def names(values: list[str] | None) -> list[str]:
-        return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
-
-    try:
-        options = ImportOptions.model_validate(
-            {
-                "categories": names(categories) or ["multi_turn_base"],
-                "split": split,
-                "limit": limit,
-                "ids": names(ids),
-                "classes": names(classes),
-                "tool_docs": tool_docs,
-                "reply_item": reply_item,
-                "turn_checks": turn_checks,
-                "call_budget_slack": None if call_budget_slack < 0 else call_budget_slack,
-            }
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        console.print(f"[red]error:[/] {escape(problems)}", soft_wrap=True)
-        raise typer.Exit(2) from None
+    names = {
+        key: [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+        for key, values in (("categories", categories), ("ids", ids), ("classes", classes))
+    }
+    options = ImportOptions.model_validate(
+        {
+            **names,
+            "categories": names["categories"] or ["multi_turn_base"],
+            "split": split,
+            "limit": limit,
+            "tool_docs": tool_docs,
+            "reply_item": reply_item,
+            "turn_checks": turn_checks,
+            "call_budget_slack": None if call_budget_slack < 0 else call_budget_slack,
+        }
+    )
     try:
         manifest = import_bfcl(out, options)
     except ImportError as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    except ValueError as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     counts = ", ".join(f"{name} {count}" for name, count in manifest.counts.items())
-    console.print(f"wrote {sum(manifest.counts.values())} dialogues ({counts}) → {escape(str(out))}", soft_wrap=True)
-    for skipped in manifest.skipped[:5]:
-        console.print(f"  left out {skipped.id}: {escape(skipped.reason)}", soft_wrap=True)
-    if len(manifest.skipped) > 5:
-        console.print(f"  … and {len(manifest.skipped) - 5} more (see the manifest)")
-    console.print(f"manifest → {escape(str(manifest_path(out)))}", soft_wrap=True)
+    say(f"wrote {sum(manifest.counts.values())} dialogues ({counts}) → {out}", err=True)
+    print_problems([(item.id, item.reason) for item in manifest.skipped], 5, "  left out")
+    say(f"manifest → {manifest_path(out)}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,9 +49,12 @@ def command_config(
 
 def model_flags(model: type[BaseModel], *names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `--field` options generated from `model`'s fields `names` (type and help from the
-    model; a list field takes comma-separated values). The command receives the ones given as `flags`,
-    a mapping to pass on to `command_config` (where `--set` still wins)."""
-    lists = {name for name in names if typing.get_origin(model.model_fields[name].annotation) is list}
+    model; a dotted name reaches a nested field and its flag is named after the last part; a list field takes
+    comma-separated values, a bool one `--x/--no-x`). The command receives the ones given as `flags`, a
+    mapping to pass on to `command_config` (where `--set` still wins)."""
+    fields = {name: _field(model, name) for name in names}
+    lists = {name for name, field in fields.items() if typing.get_origin(field.annotation) is list}
+    params_of = {name: name.rpartition(".")[2] for name in names}
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(command, eval_str=True)
@@ -58,28 +62,34 @@ def model_flags(model: type[BaseModel], *names: str) -> Callable[[Callable[..., 
 
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
-            given = {name: kwargs.pop(name) for name in names}
+            given = {name: kwargs.pop(params_of[name]) for name in names}
             flags = {name: _split(value) if name in lists else value for name, value in given.items()}
             return command(*args, flags={k: v for k, v in flags.items() if v is not None}, **kwargs)
 
-        generated = [_flag(model, name, name in lists) for name in names]
+        generated = [_flag(fields[name], name, params_of[name], name in lists) for name in names]
         run.__signature__ = signature.replace(parameters=[*params, *generated])  # type: ignore[attr-defined]
         return run
 
     return decorate
 
 
-def _flag(model: type[BaseModel], name: str, listed: bool) -> inspect.Parameter:
+def _field(model: type[BaseModel], dotted: str) -> FieldInfo:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        model = model.model_fields[part].annotation  # type: ignore[assignment]
+    return model.model_fields[leaf]
+
+
+def _flag(field: FieldInfo, name: str, param: str, listed: bool) -> inspect.Parameter:
     """An optional `--name` option for the field `name` (None when not given: the config's value stands)."""
-    field = model.model_fields[name]
     args = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)]
-    kind: Any = (
-        str if listed or typing.get_origin(field.annotation) is Literal else (args[0] if args else field.annotation)
-    )
-    help_text = (field.description or name.replace("_", " ")).rstrip(".") + (", comma-separated" if listed else "")
-    option = typer.Option(f"--{name.replace('_', '-')}", help=f"{help_text} (= --set {name}=…).")
+    as_text = listed or typing.get_origin(field.annotation) is Literal or len(args) > 1  # given as text
+    kind: Any = str if as_text else (args[0] if args else field.annotation)
+    help_text = (field.description or param.replace("_", " ")).rstrip(".") + (", comma-separated" if listed else "")
+    flag = f"--{param.replace('_', '-')}"
+    option = typer.Option(f"{flag}/--no-{flag[2:]}" if kind is bool else flag, help=f"{help_text} (= --set {name}=…).")
     annotation = Annotated[kind | None, option]
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+    return inspect.Parameter(param, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
 def _split(value: str | None) -> list[str] | None:

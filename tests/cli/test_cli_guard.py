@@ -9,7 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cm2.cli.guard import InputError, check_paths, guard_app, nothing_usable, one_line
+from cm2.cli.guard import InputError, check_paths, guard_app, one_line
+from cm2.data.errors import no_usable_records as nothing_usable
 from cm2.data.errors import NoUsableRecordsError, RecordError
 
 

@@ -26,6 +26,11 @@ class RuleStats(BaseModel):
     rejected: int = 0
     examples: list[RuleExample] = Field(default_factory=list)
 
+    @property
+    def first_example(self) -> str:
+        """The first reason of the first example ("" when none)."""
+        return self.examples[0].reasons[0] if self.examples and self.examples[0].reasons else ""
+
 
 class MalformedInput(BaseModel):
     """An input that could not be read as a record."""
