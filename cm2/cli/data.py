@@ -145,7 +145,7 @@ def split(
     with progress(f"splitting {source.name}") as tick:
         try:
             manifest = run_split(
-                source, outdir, settings, fmt=fmt, skip_invalid=skip_invalid, progress=lambda _, n: tick(n)
+                source, outdir, settings, fmt=fmt, skip_invalid=skip_invalid, progress=lambda _, n: tick(completed=n)
             )
         except RuntimeError as exc:  # the input changed while it was split
             raise fail(str(exc), EXIT_BAD_INPUT) from None
@@ -195,7 +195,7 @@ def stats(
     counter = load_token_counter(tokenizer)
     problems: list[tuple[str, str]] = []
     with progress(f"measuring {source.name}") as tick:
-        report = stats_file(source, counter, problems, fmt=fmt, progress=tick)
+        report = stats_file(source, counter, problems, fmt=fmt, progress=lambda n: tick(completed=n))
     unreadable = f" ({report.invalid:,} unreadable, skipped)" if report.invalid else ""
     rows = [
         (name, f"{m.mean:,.2f}", f"{m.median:,.1f}", f"{m.p90:,.1f}", f"{m.max:,}", f"{m.total:,}")

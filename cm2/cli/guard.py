@@ -78,16 +78,16 @@ def print_rows(title: str, rows: Mapping[str, object]) -> None:
 
 
 @contextmanager
-def progress(description: str, total: int | None = None) -> Iterator[Callable[[int | None], None]]:
-    """A progress line on stderr; the callable advances it by one, or sets the count done when given one."""
+def progress(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """A progress line on stderr (a bar when `total` is known); the callable advances it by one, or updates it
+    with rich's keywords (`completed=`, `total=`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     bar = (BarColumn(), MofNCompleteColumn()) if total is not None else (TextColumn("{task.completed:,.0f} records"),)
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), *bar, TimeElapsedColumn(), console=Console(stderr=True)
-    ) as shown:
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), *bar, TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as shown:
         task = shown.add_task(description, total=total)
-        yield lambda done=None: shown.update(task, advance=1) if done is None else shown.update(task, completed=done)
+        yield lambda **update: shown.update(task, **(update or {"advance": 1}))
 
 
 def _code(exc: BaseException) -> int:
