@@ -12,7 +12,7 @@ from cm2.annotate import jobs
 from cm2.annotate.config import AnnotateConfig
 from cm2.annotate.jobs import JobIO, JobReport
 from cm2.annotate.report import job_summary
-from cm2.annotate.with_llm import endpoint, run_with_llm, side_path
+from cm2.annotate.with_llm import endpoint, run_with_llm, side_path, write_summary
 from cm2.data.paths import InputError, check_paths
 
 JobName = Literal["label", "filter", "compress", "reference"]
@@ -53,8 +53,8 @@ def run_annotation(
     name: JobName, files: AnnotationFiles, cfg: AnnotateConfig, *, progress: bool = True, **options: Any
 ) -> tuple[JobReport, dict[str, Any]]:
     """Run job `name` over `files` (resumable; `options`: the job's retry / allow_partial switches); the report
-    and the end-of-job summary (request counts included). Raises `InputError` for paths that cannot work and
-    ValueError when an LLM job has no endpoint."""
+    and the end-of-job summary (request counts included), also written to `files.summary` when set. Raises
+    `InputError` for paths that cannot work and ValueError when an LLM job has no endpoint."""
     kind = JOBS[name]
     if not files.out.name.endswith((".jsonl", ".ndjson")):
         raise InputError(f"{files.out}: outputs are append-only JSON Lines; use a .jsonl name")
@@ -64,15 +64,19 @@ def run_annotation(
     io = JobIO(files.source, files.out, side, files.fmt, cfg.concurrency, progress, name not in ("label", "reference"))
     if name == "reference":
         report = asyncio.run(jobs.reference_label_job(io, cfg.reference))
-        return report, job_summary(report, kind.written, kind.side, llm=False)
-    settings = {"label": cfg.label, "filter": cfg.filter, "compress": cfg.compress}[name]
-    job = {"label": jobs.label_job, "filter": jobs.filter_job, "compress": jobs.compress_job}[name]
-    report, requests = run_with_llm(
-        endpoint(cfg),
-        kind.role,
-        lambda client: job(io, client, settings, **options),  # type: ignore[operator]
-    )
-    return report, {**job_summary(report, kind.written, kind.side), **requests}
+        summary = job_summary(report, kind.written, kind.side, llm=False)
+    else:
+        settings = {"label": cfg.label, "filter": cfg.filter, "compress": cfg.compress}[name]
+        job = {"label": jobs.label_job, "filter": jobs.filter_job, "compress": jobs.compress_job}[name]
+        report, requests = run_with_llm(
+            endpoint(cfg),
+            kind.role,
+            lambda client: job(io, client, settings, **options),  # type: ignore[operator]
+        )
+        summary = {**job_summary(report, kind.written, kind.side), **requests}
+    if files.summary is not None:
+        write_summary(files.summary, summary)
+    return report, summary
 
 
 def unfinished_message(report: JobReport, name: JobName) -> str | None:

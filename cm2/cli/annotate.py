@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cm2.annotate.files import AnnotationFiles
 from cm2.cli.options import ConfigFile, Sets, command_config
 
 Source = Annotated[Path, typer.Argument(exists=True, help="Dialogues (any format cm2 reads).")]
@@ -35,35 +36,19 @@ AllowPartial = Annotated[
 ]
 
 
-def _run(
-    name: str,
-    title: str,
-    source: Path,
-    out: Path,
-    side: Path | None,
-    config: Path | None,
-    sets: list[str] | None,
-    fmt: str | None,
-    summary: Path | None,
-    progress: bool,
-    **options: Any,
-) -> None:
+def _run(name: str, title: str, files: AnnotationFiles, sets: list[str] | None, progress: bool, **options: Any) -> None:
     from cm2.annotate.config import AnnotateConfig
-    from cm2.annotate.files import AnnotationFiles, run_annotation, unfinished_message
-    from cm2.annotate.with_llm import write_summary
+    from cm2.annotate.files import run_annotation, unfinished_message
     from cm2.cli.guard import fail, print_problems, print_rows
 
-    cfg = command_config(AnnotateConfig, config, sets)
-    files = AnnotationFiles(source, out, side, config, summary, fmt)
-    report, figures = run_annotation(name, files, cfg, progress=progress, **options)  # type: ignore[arg-type]
+    cfg = command_config(AnnotateConfig, files.config, sets)
+    report, summary = run_annotation(name, files, cfg, progress=progress, **options)  # type: ignore[arg-type]
     print_problems(report.unreadable, 10)
     print_rows(
-        title, {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for k, v in figures.items()}
+        title, {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for k, v in summary.items()}
     )
-    if summary is not None:
-        write_summary(summary, figures)
     message = unfinished_message(report, name)  # type: ignore[arg-type]
-    if message is not None and name != "compress":
+    if message is not None:
         raise fail(message, 1)
 
 
@@ -90,25 +75,11 @@ def label_command(
     dialogues already in OUT or in the failures file. A dialogue whose last request failed for good
     (endpoint down, refused, timing out) is written nowhere and the command exits 1: rerun to retry it.
     """
+    files = AnnotationFiles(source, out, failures, config, summary, fmt)
     if from_reference_calls:
-        _run(
-            "reference", "cm2 label --from-reference-calls", source, out, failures, config, sets, fmt, summary, progress
-        )
+        _run("reference", "cm2 label --from-reference-calls", files, sets, progress)
     else:
-        _run(
-            "label",
-            "cm2 label",
-            source,
-            out,
-            failures,
-            config,
-            sets,
-            fmt,
-            summary,
-            progress,
-            retry_failures=retry_failures,
-            allow_partial=allow_partial,
-        )
+        _run("label", "cm2 label", files, sets, progress, retry_failures=retry_failures, allow_partial=allow_partial)
 
 
 def filter_command(
@@ -129,20 +100,8 @@ def filter_command(
     A dialogue whose review request failed for good (endpoint down, refused, timing out) is written nowhere
     and the command exits 1: rerun to review it.
     """
-    _run(
-        "filter",
-        "cm2 filter-llm",
-        source,
-        out,
-        rejected,
-        config,
-        sets,
-        fmt,
-        summary,
-        progress,
-        retry_errors=retry_errors,
-        allow_partial=allow_partial,
-    )
+    files = AnnotationFiles(source, out, rejected, config, summary, fmt)
+    _run("filter", "cm2 filter-llm", files, sets, progress, retry_errors=retry_errors, allow_partial=allow_partial)
 
 
 def compress_command(
@@ -161,19 +120,8 @@ def compress_command(
     A rewrite that is empty, longer than the original or touches anything else is refused and the original
     kept; each output record says so under `cot_compression`.
     """
-    _run(
-        "compress",
-        "cm2 compress-cot",
-        source,
-        out,
-        failures,
-        config,
-        sets,
-        fmt,
-        summary,
-        progress,
-        retry_failures=retry_failures,
-    )
+    files = AnnotationFiles(source, out, failures, config, summary, fmt)
+    _run("compress", "cm2 compress-cot", files, sets, progress, retry_failures=retry_failures)
 
 
 def register(app: typer.Typer) -> None:
