@@ -9,7 +9,7 @@ import typer
 
 from cm2.cli import data_import_bfcl
 from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, print_table, progress, say
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
+from cm2.cli.options import ConfigFile, Sets, command_config, model_flags, split_values
 from cm2.data.filters.config import FilterConfig
 from cm2.data.raw import FileFormat
 from cm2.data.split import SplitConfig
@@ -87,10 +87,7 @@ def filter_command(
 
     report_file = report_path or target.with_name(target.name + ".report.json")
     check_paths([source, config], files=[target, report_file])
-    settings = command_config(FilterConfig, config, sets, **flags)
-    settings = (
-        settings.without([n.strip() for v in disable for n in v.split(",") if n.strip()]) if disable else settings
-    )
+    settings = command_config(FilterConfig, config, sets, **flags).without(split_values(disable) or [])
     out_format = file_format(target, to)
     with progress(f"filtering {source.name}", count_records(source, from_)) as tick:
         report = filter_file(source, target, report_file, settings, in_format=from_, out_format=out_format, tick=tick)

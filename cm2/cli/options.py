@@ -49,9 +49,9 @@ def command_config(
 
 def model_flags(model: type[BaseModel], *names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `--field` options generated from `model`'s fields `names` (type and help from the
-    model; a dotted name reaches a nested field and its flag is named after the last part; a list field takes
-    comma-separated values, a bool one `--x/--no-x`). The command receives the ones given as `flags`, a
-    mapping to pass on to `command_config` (where `--set` still wins)."""
+    model; a dotted name reaches a nested field and its flag is named after the last part; a list field is
+    repeatable and takes comma-separated values, a bool one is `--x/--no-x`). The command receives the ones
+    given as `flags`, a mapping to pass on to `command_config` (where `--set` still wins)."""
     fields = {name: _field(model, name) for name in names}
     lists = {name for name, field in fields.items() if typing.get_origin(field.annotation) is list}
     params_of = {name: name.rpartition(".")[2] for name in names}
@@ -63,7 +63,7 @@ def model_flags(model: type[BaseModel], *names: str) -> Callable[[Callable[..., 
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
             given = {name: kwargs.pop(params_of[name]) for name in names}
-            flags = {name: _split(value) if name in lists else value for name, value in given.items()}
+            flags = {name: split_values(value) if name in lists else value for name, value in given.items()}
             return command(*args, flags={k: v for k, v in flags.items() if v is not None}, **kwargs)
 
         generated = [_flag(fields[name], name, params_of[name], name in lists) for name in names]
@@ -83,14 +83,16 @@ def _field(model: type[BaseModel], dotted: str) -> FieldInfo:
 def _flag(field: FieldInfo, name: str, param: str, listed: bool) -> inspect.Parameter:
     """An optional `--name` option for the field `name` (None when not given: the config's value stands)."""
     args = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)]
-    as_text = listed or typing.get_origin(field.annotation) is Literal or len(args) > 1  # given as text
-    kind: Any = str if as_text else (args[0] if args else field.annotation)
-    help_text = (field.description or param.replace("_", " ")).rstrip(".") + (", comma-separated" if listed else "")
+    as_text = typing.get_origin(field.annotation) is Literal or len(args) > 1  # pydantic reads the text
+    kind: Any = list[str] if listed else str if as_text else (args[0] if args else field.annotation)
+    help_text = (field.description or param.replace("_", " ")).rstrip(".") + (" (repeatable, or A,B)" if listed else "")
     flag = f"--{param.replace('_', '-')}"
-    option = typer.Option(f"{flag}/--no-{flag[2:]}" if kind is bool else flag, help=f"{help_text} (= --set {name}=…).")
+    names = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
+    option = typer.Option(names, metavar="A,B" if listed else None, help=f"{help_text} (= --set {name}=…).")
     annotation = Annotated[kind | None, option]
     return inspect.Parameter(param, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
-def _split(value: str | None) -> list[str] | None:
-    return None if value is None else [part.strip() for part in value.split(",") if part.strip()]
+def split_values(values: list[str] | None) -> list[str] | None:
+    """Repeated and/or comma-separated values as one list (None when the flag was not given)."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()] if values else None
