@@ -3,43 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import typer
 
 from cm2.cli.options import ConfigFile, Sets, command_config
 
-if TYPE_CHECKING:
-    from cm2.tools.environment import EnvironmentFactory
-    from cm2.tools.simulator import SimulatorConfig
-
 app = typer.Typer(no_args_is_help=True, help="Tool environments: the hybrid simulator, BFCL backends, MCP.")
-
-
-def episode_factory(
-    dataset: Path, uuid: str | None, tools: str, simulator: SimulatorConfig | None = None
-) -> EnvironmentFactory:
-    """A fresh environment per episode of the dialogue `uuid` of `dataset` (default: its first), from the tool
-    environment registered as `tools` (`cm2.tools.environments`)."""
-    from cm2.build import build_environments
-    from cm2.data.io import read_dialogues
-
-    if not dataset.exists():
-        raise typer.BadParameter(f"{dataset} does not exist", param_hint="DATASET")
-    make = build_environments(tools, simulator)
-    count = 0
-    for dialogue in read_dialogues(dataset):
-        count += 1
-        if uuid is None or dialogue.uuid == uuid:
-            return lambda: make(dialogue)
-    if uuid is None:
-        raise typer.BadParameter(f"{dataset} holds no dialogue", param_hint="DATASET")
-    raise typer.BadParameter(f"no dialogue with uuid {uuid!r} among the {count} of {dataset}", param_hint="--dialogue")
 
 
 @app.command("serve")
 def serve(
-    dataset: Annotated[Path, typer.Argument(help="Dialogue file (for bfcl: one `cm2 data import-bfcl` wrote).")],
+    dataset: Annotated[
+        Path, typer.Argument(exists=True, help="Dialogue file (for bfcl: one `cm2 data import-bfcl` wrote).")
+    ],
     dialogue: Annotated[str | None, typer.Option("--dialogue", help="Dialogue uuid (default: the first).")] = None,
     tools: Annotated[
         str,
@@ -61,12 +38,14 @@ def serve(
     --set llm.base_url=URL (without `llm`: recorded and checked answers only), --set max_attempts=3."""
     import anyio
 
-    from cm2.tools.environments import environment_name
+    from cm2.build import build_environments
+    from cm2.data.io import find_dialogue
     from cm2.tools.mcp_server import build_server, serve_async
     from cm2.tools.simulator import SimulatorConfig
 
-    factory = episode_factory(dataset, dialogue, environment_name(tools), command_config(SimulatorConfig, config, sets))
-    server = build_server(factory, name=f"cm2-tools-{tools}")
+    make = build_environments(tools, command_config(SimulatorConfig, config, sets))
+    chosen = find_dialogue(dataset, dialogue)
+    server = build_server(lambda: make(chosen), name=f"cm2-tools-{tools}")
     anyio.run(lambda: serve_async(server, transport, host=host, port=port))
 
 

@@ -9,8 +9,9 @@ import pytest
 from tools_builders import weather_dialogue
 from typer.testing import CliRunner
 
+from cm2.build import build_environments
 from cm2.cli import app
-from cm2.cli.tools import episode_factory
+from cm2.data.io import find_dialogue
 from cm2.tools import HybridToolSimulator, SimulatorConfig
 
 
@@ -23,8 +24,8 @@ def dataset(tmp_path: Path) -> Path:
 
 
 def test_simulated_mode_picks_the_dialogue_and_makes_fresh_episodes(dataset: Path) -> None:
-    factory = episode_factory(dataset, "weather-2", "simulated", SimulatorConfig())
-    first, second = factory(), factory()
+    make, dialogue = build_environments("simulated", SimulatorConfig()), find_dialogue(dataset, "weather-2")
+    first, second = make(dialogue), make(dialogue)
     assert isinstance(first, HybridToolSimulator) and isinstance(second, HybridToolSimulator)
     assert first is not second and first.book is second.book
     assert [tool.name for tool in first.tools] == ["get_weather", "list_restaurants", "book_table"]
@@ -34,7 +35,7 @@ def test_bfcl_environment_is_chosen_by_its_registered_name(tmp_path: Path) -> No
     pytest.importorskip("bfcl_eval")
     dataset = tmp_path / "bfcl.jsonl"  # as `cm2 data import-bfcl` writes it: the uuid is the BFCL entry id
     dataset.write_text(json.dumps({"uuid": "multi_turn_base_1", "messages": [{"role": "user", "content": "hi"}]}))
-    env = episode_factory(dataset, "multi_turn_base_1", "bfcl", SimulatorConfig())()
+    env = build_environments("bfcl")(find_dialogue(dataset, "multi_turn_base_1"))
     assert "ls" in {tool.name for tool in env.tools}
 
 
