@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 
-from cm2.annotate.files import AnnotationFiles
 from cm2.cli.options import ConfigFile, Sets, command_config
 
 Source = Annotated[Path, typer.Argument(exists=True, help="Dialogues (any format cm2 reads).")]
@@ -36,11 +35,12 @@ AllowPartial = Annotated[
 ]
 
 
-def _run(name: str, title: str, files: AnnotationFiles, sets: list[str] | None, progress: bool, **options: Any) -> None:
+def _run(name: str, title: str, paths: tuple[Any, ...], sets: list[str] | None, progress: bool, **options: Any) -> None:
     from cm2.annotate.config import AnnotateConfig
-    from cm2.annotate.files import run_annotation, unfinished_message
+    from cm2.annotate.files import AnnotationFiles, run_annotation, unfinished_message
     from cm2.cli.guard import fail, print_problems, print_rows
 
+    files = AnnotationFiles(*paths)  # source, out, side file, config, summary, format
     cfg = command_config(AnnotateConfig, files.config, sets)
     report, summary = run_annotation(name, files, cfg, progress=progress, **options)  # type: ignore[arg-type]
     print_problems(report.unreadable, 10)
@@ -75,7 +75,7 @@ def label_command(
     dialogues already in OUT or in the failures file. A dialogue whose last request failed for good
     (endpoint down, refused, timing out) is written nowhere and the command exits 1: rerun to retry it.
     """
-    files = AnnotationFiles(source, out, failures, config, summary, fmt)
+    files = (source, out, failures, config, summary, fmt)
     if from_reference_calls:
         _run("reference", "cm2 label --from-reference-calls", files, sets, progress)
     else:
@@ -100,7 +100,7 @@ def filter_command(
     A dialogue whose review request failed for good (endpoint down, refused, timing out) is written nowhere
     and the command exits 1: rerun to review it.
     """
-    files = AnnotationFiles(source, out, rejected, config, summary, fmt)
+    files = (source, out, rejected, config, summary, fmt)
     _run("filter", "cm2 filter-llm", files, sets, progress, retry_errors=retry_errors, allow_partial=allow_partial)
 
 
@@ -120,7 +120,7 @@ def compress_command(
     A rewrite that is empty, longer than the original or touches anything else is refused and the original
     kept; each output record says so under `cot_compression`.
     """
-    files = AnnotationFiles(source, out, failures, config, summary, fmt)
+    files = (source, out, failures, config, summary, fmt)
     _run("compress", "cm2 compress-cot", files, sets, progress, retry_failures=retry_failures)
 
 

@@ -116,7 +116,7 @@ def filter_command(
     "rl",
     "rl_val",
     *(f"rl_filter.{name}" for name in ("min_turns", "min_tool_calls", "min_distinct_tools")),
-    "exclude_rl_eligible_from_cold_start",
+    "exclude_rl_eligible_from_cold_start=exclude-rl-eligible",
 )
 def split(
     source: Source,

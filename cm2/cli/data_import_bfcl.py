@@ -8,17 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from cm2.benchmarks.bfcl.data import ImportOptions
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags, split_values
+from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
 
-FLAGS = ("categories", "split", "limit", "classes", "tool_docs", "reply_item", "turn_checks")
+FLAGS = ("categories", "ids=id", "split", "limit", "classes", "tool_docs", "reply_item", "turn_checks")
 
 
 @model_flags(ImportOptions, *FLAGS)
 def import_bfcl_command(
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Output file (.jsonl, .json, .parquet); replaced.")],
-    ids: Annotated[
-        list[str] | None, typer.Option("--id", help="Only this entry id (repeatable or comma-separated).")
-    ] = None,
     call_budget_slack: Annotated[
         int | None,
         typer.Option(min=-1, help="Call attempts allowed beyond the reference's; -1: no budget item (default 0)."),
@@ -37,9 +34,7 @@ def import_bfcl_command(
     check_paths([config], files=[out, manifest_path(out)])
     no_budget = ["call_budget_slack=null"] if call_budget_slack == -1 else []
     slack = call_budget_slack if call_budget_slack != -1 else None
-    options = command_config(
-        ImportOptions, config, [*(sets or []), *no_budget], ids=split_values(ids), call_budget_slack=slack, **flags
-    )
+    options = command_config(ImportOptions, config, [*(sets or []), *no_budget], call_budget_slack=slack, **flags)
     try:
         manifest = import_bfcl(out, options)
     except ImportError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel
@@ -15,6 +15,7 @@ from cm2.benchmarks.tau2.evaluate import Tau2Config, run_tau2_eval
 from cm2.cli.guard import guard_app
 from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
 from cm2.eval.checklist import ChecklistEvalConfig
+from cm2.eval.serve import ServeConfig
 
 if TYPE_CHECKING:
     from cm2.eval.results import EvalResult
@@ -112,58 +113,29 @@ benchmark_command("bfcl", BfclConfig, run_bfcl_eval, "categories", "ids", "limit
 benchmark_command("tau2", Tau2Config, run_tau2_eval, "domains", "trials", "tasks", "num_tasks")
 
 
+@model_flags(
+    ServeConfig, *(name for name in ServeConfig.model_fields if name != "allowed_hosts"), "allowed_hosts=allowed-host"
+)
 def serve_command(
     checkpoint: Annotated[
         str, typer.Argument(help="A transformers checkpoint folder (or a cached hub id).", show_default=False)
     ],
-    host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 exposes it to the network).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     chat_template: ChatTemplate = None,
-    model_name: Annotated[str | None, typer.Option(help="Name clients use [default: the folder's name].")] = None,
-    engine: Annotated[
-        Literal["auto", "transformers", "vllm"], typer.Option(help="auto: vLLM when installed and a GPU is present.")
-    ] = "auto",
-    device: Annotated[str | None, typer.Option(help="transformers: torch device [default: cuda if any].")] = None,
-    dtype: Annotated[str, typer.Option(help="transformers: torch dtype name, or auto.")] = "auto",
-    max_batch_size: Annotated[int, typer.Option(min=1, help="transformers: requests generated together.")] = 8,
-    max_new_tokens: Annotated[int, typer.Option(min=1, help="Default answer length cap.")] = 1024,
-    json_attempts: Annotated[int, typer.Option(min=1, help="Generations tried for a response_format answer.")] = 3,
-    allowed_host: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allowed-host",
-            help="Extra Host name clients may use (repeatable; localhost, 127.0.0.1, [::1] and --host always are); "
-            "'*' accepts any (behind a proxy).",
-        ),
-    ] = None,
-    api_key_env: Annotated[
-        str | None,
-        typer.Option(help="Environment variable holding an API key clients must send as 'Authorization: Bearer'."),
-    ] = None,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    *,
+    flags: dict[str, Any],
 ) -> None:
     """Serve CHECKPOINT over an OpenAI-compatible API: /v1/chat/completions (tools → tool_calls),
     /v1/completions, /v1/models, /health (local Host names only, no cross-origin requests; --api-key-env to
     require a key). `cm2 llm serve` is the same command."""
     from cm2.cli.guard import fail
     from cm2.eval.serve import serve_checkpoint
-    from cm2.llm.guard import GuardConfig
 
-    guard = GuardConfig(bound_host=host, allowed_hosts=allowed_host or [], api_key_env=api_key_env)
-    guard.api_key()  # an unset key variable: one error line before anything loads
-    options: dict[str, Any] = {"device": device, "dtype": dtype, "max_batch_size": max_batch_size}
+    settings = command_config(ServeConfig, config, sets, **flags)
+    guard = settings.guard()  # an unset key variable: one error line before anything loads
     try:
-        serve_checkpoint(
-            checkpoint,
-            host=host,
-            port=port,
-            chat_template=chat_template,
-            model_name=model_name,
-            engine=engine,
-            max_new_tokens=max_new_tokens,
-            json_attempts=json_attempts,
-            guard=guard,
-            **options,
-        )
+        serve_checkpoint(checkpoint, chat_template=chat_template, guard=guard, **settings.serve_options())
     except RuntimeError as exc:
         raise fail(str(exc)) from None
 

@@ -49,12 +49,14 @@ def command_config(
 
 def model_flags(model: type[BaseModel], *names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `--field` options generated from `model`'s fields `names` (type and help from the
-    model; a dotted name reaches a nested field and its flag is named after the last part; a list field is
-    repeatable and takes comma-separated values, a bool one is `--x/--no-x`). The command receives the ones
-    given as `flags`, a mapping to pass on to `command_config` (where `--set` still wins)."""
+    model; a dotted name reaches a nested field and its flag is named after the last part, `field=flag-name`
+    names it; a list field is repeatable and takes comma-separated values, a bool one is `--x/--no-x`). The
+    command receives the ones given as `flags`, a mapping to pass on to `command_config` (where `--set` wins)."""
+    renamed = {field: flag for field, _, flag in (name.partition("=") for name in names)}
+    names = tuple(renamed)
     fields = {name: _field(model, name) for name in names}
     lists = {name for name, field in fields.items() if typing.get_origin(field.annotation) is list}
-    params_of = {name: name.rpartition(".")[2] for name in names}
+    params_of = {name: (flag or name.rpartition(".")[2]).replace("-", "_") for name, flag in renamed.items()}
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(command, eval_str=True)
