@@ -91,16 +91,8 @@ def filter_command(
     out_format = file_format(target, to)
     with progress(f"filtering {source.name}", count_records(source, from_)) as tick:
         report = filter_file(source, target, report_file, settings, in_format=from_, out_format=out_format, tick=tick)
-    checked = report.kept + report.rejected
-    rows = [
-        (name, f"{rule.rejected:,}", f"{rule.rejected / checked:.1%}" if checked else "-", rule.first_example)
-        for name, rule in report.rules.items()
-    ]
-    print_table(f"rule filters: {report.input}", rows, ("rule", "rejected", "share", "first example"))
-    say(
-        f"total {report.total:,}  kept {report.kept:,}  rejected {report.rejected:,}  malformed {report.malformed:,}"
-        f" → {target}"
-    )
+    print_table(*report.table())
+    say(report.totals())
     print_problems([(m.location, m.error) for m in report.malformed_inputs], show, "  malformed", err=False)
     if not report.kept:
         what = "no records" if not report.total else f"none of its {report.total:,} records passed"
@@ -135,7 +127,7 @@ def split(
     Order is a hash of (seed, uuid): the same seed gives the same sets whatever the input order. Sizes: a
     count, a fraction of the candidates (0.5) or "all".
     """
-    from cm2.data.split_run import run_split
+    from cm2.data.split_run import manifest_notes, manifest_table, run_split
 
     check_paths([source, config], dirs=[outdir])
     settings = command_config(SplitConfig, config, sets, **flags)
@@ -146,24 +138,8 @@ def split(
             )
         except RuntimeError as exc:  # the input changed while it was split
             raise fail(str(exc), EXIT_BAD_INPUT) from None
-    counts = manifest.counts
-    parts = {name: getattr(counts, name) for name in ("cold_start", "rl_train", "rl_val")}
-    rows = [(n, f"{p.requested:,}", f"{p.candidates:,}", f"{p.selected:,}", f"{n}.jsonl") for n, p in parts.items()]
-    title = f"split of {manifest.input.records:,} records (seed {manifest.seed})"
-    print_table(title, rows, ("set", "requested", "candidates", "selected", "file"))
-    lines = [
-        f"RL-eligible {counts.rl_eligible:,} · unused {counts.unused:,} · duplicates {counts.duplicates:,}"
-        f" · invalid {counts.invalid:,} → {outdir / 'split_manifest.json'}",
-        *(
-            f"warning: {n}: {p.short:,} fewer than requested (not enough candidates)"
-            for n, p in parts.items()
-            if p.short
-        ),
-    ]
-    if counts.duplicates:
-        first = ", ".join(item.uuid or item.location for item in manifest.duplicates[:5])
-        lines.append(f"warning: {counts.duplicates:,} duplicate uuids left out (e.g. {first})")
-    say(*lines)
+    print_table(*manifest_table(manifest))
+    say(*manifest_notes(manifest, outdir))
     print_problems([(item.location, item.error or "") for item in manifest.invalid], 5, "left out")
 
 
@@ -193,15 +169,7 @@ def stats(
     problems: list[tuple[str, str]] = []
     with progress(f"measuring {source.name}") as tick:
         report = stats_file(source, counter, problems, fmt=fmt, progress=lambda n: tick(completed=n))
-    unreadable = f" ({report.invalid:,} unreadable, skipped)" if report.invalid else ""
-    rows = [
-        (name, f"{m.mean:,.2f}", f"{m.median:,.1f}", f"{m.p90:,.1f}", f"{m.max:,}", f"{m.total:,}")
-        if m.count
-        else (name, *["-"] * 5)
-        for name, m in report.metrics.items()
-    ]
-    title = f"{report.dialogues:,} dialogues{unreadable} · tokens: {report.tokenizer}"
-    print_table(title, rows, ("metric", "mean", "median", "p90", "max", "total"))
+    print_table(*report.table())
     print_problems(problems, show, "  skipped", err=False)
     if out is not None:
         written = write_stats(report, out, plots)

@@ -54,7 +54,7 @@ def print_problems(problems: Sequence[tuple[str, str]], show: int, verb: str = "
     say(*[f"{verb} {location}: {one_line(message)}" for location, message in problems[:show]], *more, err=err)
 
 
-def print_table(title: str, rows: Iterable[Sequence[object]], columns: Sequence[str] = (), err: bool = False) -> None:
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], err: bool = False) -> None:
     """A table of results (a header when `columns` are named; numbers right-aligned); only the last column is
     cut to fit the terminal."""
     from rich.markup import escape
@@ -74,7 +74,7 @@ def print_table(title: str, rows: Iterable[Sequence[object]], columns: Sequence[
 
 def print_rows(title: str, rows: Mapping[str, object]) -> None:
     """A two-column table of results on stderr."""
-    print_table(title, rows.items(), err=True)
+    print_table(title, (), rows.items(), err=True)
 
 
 @contextmanager

@@ -110,6 +110,18 @@ class StatsReport(BaseModel):
     invalid: int = Field(0, description="Records that could not be read as dialogues (not measured).")
     metrics: dict[str, MetricSummary]
 
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        """Title, columns and rows of the summary a person reads (mean, median, p90, max, total per metric)."""
+        unreadable = f" ({self.invalid:,} unreadable, skipped)" if self.invalid else ""
+        rows = [
+            [name, f"{m.mean:,.2f}", f"{m.median:,.1f}", f"{m.p90:,.1f}", f"{m.max:,}", f"{m.total:,}"]
+            if m.count and m.mean is not None and m.median is not None and m.p90 is not None
+            else [name, *["-"] * 5]
+            for name, m in self.metrics.items()
+        ]
+        title = f"{self.dialogues:,} dialogues{unreadable} · tokens: {self.tokenizer}"
+        return title, ["metric", "mean", "median", "p90", "max", "total"], rows
+
 
 def histogram(values: np.ndarray, max_bins: int = MAX_BINS) -> Histogram:
     """Integer-aligned bins: one per value when the range is small, else `max_bins` equal integer widths."""

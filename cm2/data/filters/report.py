@@ -86,6 +86,22 @@ class FilterReport(BaseModel):
                 shown = texts[:limit] + ([f"… and {len(texts) - limit} more"] if len(texts) > limit else [])
                 stats.examples.append(RuleExample(id=result.id, location=result.location, reasons=shown))
 
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        """Title, columns and rows of the per-rule summary a person reads."""
+        checked = self.kept + self.rejected
+        rows = [
+            [name, f"{rule.rejected:,}", f"{rule.rejected / checked:.1%}" if checked else "-", rule.first_example]
+            for name, rule in self.rules.items()
+        ]
+        return f"rule filters: {self.input}", ["rule", "rejected", "share", "first example"], rows
+
+    def totals(self) -> str:
+        """The totals on one line."""
+        return (
+            f"total {self.total:,}  kept {self.kept:,}  rejected {self.rejected:,}  malformed {self.malformed:,}"
+            f" → {self.output}"
+        )
+
     def write(self, path: str | Path) -> None:
         """Write as indented JSON, atomically (temp file beside `path`, then rename)."""
         with atomic_file(path) as temp:
