@@ -67,7 +67,7 @@ def checklist_command(
     is left out of the scores and not saved: the command exits 1, and running it again retries just those.
     """
     from cm2.cli.guard import check_paths, fail, print_problems
-    from cm2.eval.checklist_run import run_checklist_eval
+    from cm2.eval.checklist_run import run_checklist_eval, unscored_message
 
     settings = command_config(ChecklistEvalConfig, config, sets, **flags)
     check_paths([dialogues, config], dirs=[out])
@@ -77,14 +77,9 @@ def checklist_command(
     )
     print_problems(problems, 10, "left out")
     _report(result, target)
-    failed = int(result.metrics.get("failed_rollouts", 0))
-    if failed and not allow_partial:
-        unfinished = int(result.metrics.get("unfinished_rollouts", 0))
-        raise fail(
-            f"{failed} rollout(s) left out of the scores ({unfinished} with judge verdicts that could not be "
-            "obtained, the rest failed; reasons in the log); run again to retry them, or pass --allow-partial",
-            1,
-        )
+    message = unscored_message(result)
+    if message is not None and not allow_partial:
+        raise fail(message, 1)
 
 
 def benchmark_command(

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from cm2.cli.options import ConfigFile, Sets, model_flags
+from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
 from cm2.demo.experiment_config import ExperimentConfig
 
 FLAGS = tuple(ExperimentConfig.model_fields)
@@ -18,14 +18,9 @@ def experiment_command(config: ConfigFile = None, sets: Sets = None, *, flags: d
 
     Sizes come from configs/experiment/ unless a flag (or --set) changes them; a rerun with the same OUT skips
     finished stages. --seeds 0,1,2 runs a folder per seed side by side and writes OUT/results/seeds.md."""
-    from cm2.config import load_config, parse_overrides
     from cm2.demo.experiment import run_experiment
 
-    try:  # the flags are fields (one is `model`), so they go in as overrides, --set after them
-        settings = load_config(ExperimentConfig, config, {**flags, **parse_overrides(sets or [])})
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--config/--set") from exc
-    run_experiment(settings)
+    run_experiment(command_config(ExperimentConfig, config, sets, **flags))
 
 
 def register(app: typer.Typer) -> None:

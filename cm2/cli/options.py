@@ -34,6 +34,7 @@ def command_config(
     model: type[M],
     config: Path | None,
     sets: list[str] | None,
+    /,
     *,
     base: BaseModel | Mapping[str, Any] | None = None,
     **fields: Any,
