@@ -92,6 +92,22 @@ def _run_dir(source: Path, work: Path) -> Path:
     return run
 
 
+def _judge_argv(trajectories: Path, dialogues: Path, work: Path, env: Env) -> list[str]:
+    """`cm2 judge` on these inputs, no tables, no verdict cache, the fake endpoint."""
+    out = str(work / "out.jsonl")
+    return [
+        "judge",
+        str(trajectories),
+        str(dialogues),
+        out,
+        "--show",
+        "0",
+        "--set",
+        "judge.cache_path=null",
+        *env.llm("judge.llm"),
+    ]
+
+
 # One case of each kind, for the fast test (the slow one runs them all).
 FAST_CASES = {
     "empty",
@@ -176,39 +192,8 @@ VERBS: list[Verb] = [
         _annotate("failures"),
         llm=True,
     ),
-    Verb(
-        "judge dialogues",
-        lambda s, w, e: [
-            "judge",
-            str(e.trajectories),
-            str(s),
-            str(w / "out.jsonl"),
-            "--show",
-            "0",
-            "--set",
-            "judge.cache_path=null",
-            *e.llm("judge.llm"),
-        ],
-        _out,
-        llm=True,
-    ),
-    Verb(
-        "judge trajectories",
-        lambda s, w, e: [
-            "judge",
-            str(s),
-            str(e.dialogues),
-            str(w / "out.jsonl"),
-            "--show",
-            "0",
-            "--set",
-            "judge.cache_path=null",
-            *e.llm("judge.llm"),
-        ],
-        _out,
-        llm=True,
-        reads="trajectories",
-    ),
+    Verb("judge dialogues", lambda s, w, e: _judge_argv(e.trajectories, s, w, e), _out, llm=True),
+    Verb("judge trajectories", lambda s, w, e: _judge_argv(s, e.dialogues, w, e), _out, llm=True, reads="trajectories"),
     Verb(
         "eval checklist",
         lambda s, w, e: [
