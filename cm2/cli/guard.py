@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
@@ -65,7 +65,7 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[obje
     table = Table(title=escape(title), show_header=bool(columns), title_justify="left")
     for n, name in enumerate(names):
         widest = max((len(row[n]) for row in cells), default=0) if n < len(names) - 1 else None
-        justify = "left" if n == 0 or not columns or n == len(names) - 1 else "right"
+        justify: Literal["left", "right"] = "left" if n == 0 or not columns or n == len(names) - 1 else "right"
         table.add_column(name, justify=justify, no_wrap=True, min_width=widest, overflow="ellipsis")
     for row in cells:
         table.add_row(*(escape(cell) for cell in row))

@@ -84,7 +84,7 @@ def view_command(
 
     target = out or file.with_suffix(".html")
     check_paths([file, dialogues, trajectories], files=[target])
-    reward = {name: value for name, value in (("level", level), ("scale", scale)) if value is not None}
+    reward: dict[str, str] = {name: value for name, value in (("level", level), ("scale", scale)) if value is not None}
     options: dict[str, Any] = {"max_rollouts": max_rollouts, "max_chars": max_chars}
     result = _reported(
         lambda: write_view(file, target, dialogues=dialogues, trajectories=trajectories, reward=reward, **options)
