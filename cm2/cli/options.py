@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -85,8 +86,9 @@ def _field(model: type[BaseModel], dotted: str) -> FieldInfo:
 
 def _flag(field: FieldInfo, name: str, param: str, listed: bool) -> inspect.Parameter:
     """An optional `--name` option for the field `name` (None when not given: the config's value stands)."""
-    args = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)]
-    as_text = typing.get_origin(field.annotation) is Literal or len(args) > 1  # pydantic reads the text
+    union = typing.get_origin(field.annotation) in (typing.Union, types.UnionType)
+    args = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)] if union else []
+    as_text = len(args) > 1  # a union such as int | float | "all": pydantic reads the text
     kind: Any = list[str] if listed else str if as_text else (args[0] if args else field.annotation)
     help_text = (field.description or param.replace("_", " ")).rstrip(".") + (" (repeatable, or A,B)" if listed else "")
     flag = f"--{param.replace('_', '-')}"

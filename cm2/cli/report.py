@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from cm2.cli.guard import check_paths, fail, say
 from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
 from cm2.report.report import ReportConfig
+from cm2.reward import RewardConfig
 
 T = TypeVar("T")
 
@@ -58,6 +59,7 @@ def report_command(
     typer.echo(f"wrote {result.html} ({result.rollouts_shown} rollouts in the viewer) and {len(result.pngs)} plots")
 
 
+@model_flags(RewardConfig, "level", "scale")
 def view_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Trajectory JSONL or `cm2 judge` output.")],
     dialogues: Annotated[
@@ -68,26 +70,30 @@ def view_command(
         typer.Option(exists=True, dir_okay=False, help="For judge output: the trajectories it judged (messages)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output HTML (default: FILE with suffix .html).")] = None,
-    level: Annotated[
-        Literal["trajectory", "turn", "step"] | None,
-        typer.Option(help="Advantage level for recomputed advantages (default: the run's, else trajectory)."),
-    ] = None,
-    scale: Annotated[
-        Literal["one", "std"] | None, typer.Option(help="Advantage scale for recomputed advantages.")
-    ] = None,
     max_rollouts: Annotated[int | None, typer.Option(min=1, help="Show only the first N rollouts.")] = None,
     max_chars: Annotated[int, typer.Option(min=100, help="Longest text shown per message or tool result.")] = 20_000,
+    sets: Sets = None,
+    *,
+    flags: dict[str, Any],
 ) -> None:
     """Write a standalone HTML trajectory viewer: turns, steps, tool results and their source, every verdict,
-    flips, and the rewards and advantages each step received."""
+    flips, and the rewards and advantages each step received; --set overrides the reward settings the advantages
+    are recomputed with (default: the run's)."""
+    from cm2.config import parse_overrides
     from cm2.report import write_view
 
     target = out or file.with_suffix(".html")
     check_paths([file, dialogues, trajectories], files=[target])
-    reward: dict[str, str] = {name: value for name, value in (("level", level), ("scale", scale)) if value is not None}
     options: dict[str, Any] = {"max_rollouts": max_rollouts, "max_chars": max_chars}
     result = _reported(
-        lambda: write_view(file, target, dialogues=dialogues, trajectories=trajectories, reward=reward, **options)
+        lambda: write_view(
+            file,
+            target,
+            dialogues=dialogues,
+            trajectories=trajectories,
+            reward={**flags, **parse_overrides(sets or [])},
+            **options,
+        )
     )
     typer.echo(f"wrote {result.html} ({result.rollouts} rollouts)")
 
