@@ -1,15 +1,17 @@
-"""`cm2 demo`: the whole pipeline on BFCL at small scale (about 15 minutes on a 2-core CPU)."""
+"""`cm2 demo` (the whole pipeline on BFCL at small scale, about 15 minutes on a 2-core CPU) and `cm2 experiment`
+(the learning experiment on a GPU: SFT, GRPO, held-out evaluation; several seeds)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
-from cm2.cli.options import ConfigFile, Sets
+from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
 from cm2.config import parse_overrides
+from cm2.demo.experiment_config import ExperimentConfig
 
 
 def demo_command(
@@ -53,6 +55,18 @@ def demo_command(
         raise stop from exc
 
 
+@model_flags(ExperimentConfig, *ExperimentConfig.model_fields)
+def experiment_command(config: ConfigFile = None, sets: Sets = None, *, flags: dict[str, Any]) -> None:
+    """SFT, then GRPO with checklist rewards, then held-out evaluation of base, SFT and RL, on the BFCL demo split.
+
+    Sizes come from configs/experiment/ unless a flag (or --set) changes them; a rerun with the same OUT skips
+    finished stages. --seeds 0,1,2 runs a folder per seed side by side and writes OUT/results/seeds.md."""
+    from cm2.demo.experiment import run_experiment
+
+    run_experiment(command_config(ExperimentConfig, config, sets, **flags))
+
+
 def register(app: typer.Typer) -> None:
-    """Add the top-level `demo` command."""
+    """Add the top-level `demo` and `experiment` commands."""
     app.command("demo")(demo_command)
+    app.command("experiment")(experiment_command)
