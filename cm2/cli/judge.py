@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from cm2.cli.options import ConfigFile, Sets, command_config
-
-if TYPE_CHECKING:
-    from cm2.judging.records import JudgedRecord
-    from cm2.schema import Dialogue
 
 
 def judge_command(
@@ -39,21 +35,10 @@ def judge_command(
 
     from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, progress, say
     from cm2.judging.files import JudgeFilesConfig, judge_with_config, summary_lines, unfinished_line
-    from cm2.judging.table import LEGEND, turn_tables
+    from cm2.judging.table import table_printer
 
     settings = command_config(JudgeFilesConfig, config, sets).for_output(out)
     check_paths([trajectories, dialogues, config], files=[out, settings.judge.cache_path])
-    shown: list[JudgedRecord] = []
-
-    def on_group(records: list[JudgedRecord], dialogue: Dialogue) -> None:
-        for record in records[: max(0, show - len(shown))]:
-            console = Console()
-            for table in turn_tables(record, dialogue):
-                console.print(table)
-            advantage = f" · advantage {record.advantage:+.3f}" if record.advantage is not None else ""
-            say(f"reward {record.reward:.3f}{advantage}")
-            shown.append(record)
-
     with progress("judging", total=0) as update:
         summary = judge_with_config(
             settings,
@@ -62,11 +47,9 @@ def judge_command(
             out,
             on_start=lambda n: update(total=n),
             on_trajectory=lambda _: update(),
-            on_group=on_group,
+            on_group=table_printer(show, Console()),
             allow_partial=allow_partial,
         )
-    if shown:
-        say(LEGEND)
     print_problems(summary.rejected, 10, "left out")
     say(*summary_lines(summary, out))
     if summary.unfinished:
