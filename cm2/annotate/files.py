@@ -36,35 +36,33 @@ JOBS: dict[JobName, JobKind] = {
 }
 
 
-@dataclass(frozen=True)
-class AnnotationFiles:
-    """Where a job reads and writes: `side` is None for the default beside `out`; `config` and `summary` are
-    checked as paths too."""
-
-    source: Path
-    out: Path
-    side: Path | None = None
-    config: Path | None = None
-    summary: Path | None = None
-    fmt: str | None = None
-
-
 def run_annotation(
-    name: JobName, files: AnnotationFiles, cfg: AnnotateConfig, *, progress: bool = True, **options: Any
+    name: JobName,
+    source: Path,
+    out: Path,
+    cfg: AnnotateConfig,
+    *,
+    side: Path | None = None,
+    config: Path | None = None,
+    summary: Path | None = None,
+    fmt: str | None = None,
+    progress: bool = True,
+    **options: Any,
 ) -> tuple[JobReport, dict[str, Any]]:
-    """Run job `name` over `files` (resumable; `options`: the job's retry / allow_partial switches); the report
-    and the end-of-job summary (request counts included), also written to `files.summary` when set. Raises
-    `InputError` for paths that cannot work and ValueError when an LLM job has no endpoint."""
+    """Run job `name` over `source` into `out` and its side file (`side`, default beside `out`), resumable
+    (`options`: the job's retry / allow_partial switches); the report and the end-of-job summary (request
+    counts included), also written to `summary` when set. `config` (the file `cfg` came from) is checked as an
+    input path. Raises `InputError` for paths that cannot work and ValueError when an LLM job has no endpoint."""
     kind = JOBS[name]
-    if not files.out.name.endswith((".jsonl", ".ndjson")):
-        raise InputError(f"{files.out}: outputs are append-only JSON Lines; use a .jsonl name")
-    side = side_path(files.out, files.side, kind.side_file)
+    if not out.name.endswith((".jsonl", ".ndjson")):
+        raise InputError(f"{out}: outputs are append-only JSON Lines; use a .jsonl name")
+    side = side_path(out, side, kind.side_file)
     prices = cfg.llm.prices if cfg.llm is not None and isinstance(cfg.llm.prices, Path) else None
-    check_paths([files.source, files.config, prices], files=[files.out, side, files.summary])
-    io = JobIO(files.source, files.out, side, files.fmt, cfg.concurrency, progress, name not in ("label", "reference"))
+    check_paths([source, config, prices], files=[out, side, summary])
+    io = JobIO(source, out, side, fmt, cfg.concurrency, progress, name not in ("label", "reference"))
     if name == "reference":
         report = asyncio.run(jobs.reference_label_job(io, cfg.reference))
-        summary = job_summary(report, kind.written, kind.side, llm=False)
+        figures = job_summary(report, kind.written, kind.side, llm=False)
     else:
         settings = {"label": cfg.label, "filter": cfg.filter, "compress": cfg.compress}[name]
         job = {"label": jobs.label_job, "filter": jobs.filter_job, "compress": jobs.compress_job}[name]
@@ -73,10 +71,10 @@ def run_annotation(
             kind.role,
             lambda client: job(io, client, settings, **options),  # type: ignore[operator]
         )
-        summary = {**job_summary(report, kind.written, kind.side), **requests}
-    if files.summary is not None:
-        write_summary(files.summary, summary)
-    return report, summary
+        figures = {**job_summary(report, kind.written, kind.side), **requests}
+    if summary is not None:
+        write_summary(summary, figures)
+    return report, figures
 
 
 def unfinished_message(report: JobReport, name: JobName) -> str | None:

@@ -9,6 +9,7 @@ traceback. Set `CM2_TRACEBACK=1` to see the traceback instead.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -73,8 +74,9 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[obje
 
 
 def print_rows(title: str, rows: Mapping[str, object]) -> None:
-    """A two-column table of results on stderr."""
-    print_table(title, (), rows.items(), err=True)
+    """A two-column table of results on stderr (lists and mappings shown as JSON)."""
+    shown = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for k, v in rows.items()}
+    print_table(title, (), shown.items(), err=True)
 
 
 @contextmanager
