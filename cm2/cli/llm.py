@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -15,7 +14,6 @@ from cm2.cli.options import ConfigFile, Sets, command_config
 
 llm_app = typer.Typer(no_args_is_help=True)
 llm_app.command("serve")(serve_command)  # one server: `cm2 llm serve` is `cm2 serve`
-_PING_DEFAULTS = {"timeout_s": 60.0, "max_retries": 1}
 
 
 @llm_app.command("ping")
@@ -33,46 +31,19 @@ def ping_command(
 
     The endpoint is an LLMConfig: --config FILE and/or --set model=NAME --set base_url=URL (also
     api_key_env, timeout_s, max_retries, structured_output, …)."""
-    from rich.console import Console
-
+    from cm2.cli.guard import fail, say
     from cm2.llm.config import LLMConfig
-    from cm2.llm.openai_backend import OpenAIBackend
-    from cm2.llm.protocol import ChatRequest, LLMError
+    from cm2.llm.ping import PING_DEFAULTS, ping
+    from cm2.llm.protocol import LLMError
 
-    console = Console()
-    endpoint = command_config(LLMConfig, config, sets, base=_PING_DEFAULTS if config is None else None)
-    schema: dict[str, Any] | None = None
-    if json_schema is not None:
-        schema = json.loads(json_schema.read_text(encoding="utf-8"))
-    request = ChatRequest(
-        messages=[{"role": "user", "content": prompt}],
-        max_tokens=max_tokens,
-        temperature=temperature,
-        json_schema=schema,
-    )
-
-    async def once() -> tuple[Any, OpenAIBackend]:
-        async with OpenAIBackend(endpoint) as backend:
-            return await backend.chat(request), backend
-
+    endpoint = command_config(LLMConfig, config, sets, base=PING_DEFAULTS if config is None else None)
+    schema = json.loads(json_schema.read_text(encoding="utf-8")) if json_schema is not None else None
     start = time.perf_counter()
     try:
-        response, backend = asyncio.run(once())
+        answer = ping(endpoint, prompt, json_schema=schema, max_tokens=max_tokens, temperature=temperature)
     except LLMError as exc:
-        console.print(f"[red]error[/red] after {time.perf_counter() - start:.2f}s: {exc}", highlight=False)
-        raise typer.Exit(1) from exc
-    latency = time.perf_counter() - start
-    console.print(response.text, markup=False, highlight=False)
-    if response.parsed is not None:
-        dialect = backend.dialect_for(backend.pool.endpoints[0])
-        console.print(f"parsed JSON ({dialect}): {json.dumps(response.parsed, ensure_ascii=False)}", markup=False)
-    if response.tool_calls:
-        console.print(f"tool calls: {json.dumps(response.tool_calls, ensure_ascii=False)}", markup=False)
-    console.print(
-        f"model {response.model} · latency {latency:.2f}s · prompt {response.usage.prompt_tokens} tokens · "
-        f"completion {response.usage.completion_tokens} tokens · finish {response.finish_reason}",
-        highlight=False,
-    )
+        raise fail(f"after {time.perf_counter() - start:.2f}s: {exc}", 1) from exc
+    say(*answer.lines())
 
 
 def register(app: typer.Typer) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,6 +35,7 @@ def command_config(
     model: type[M],
     config: Path | None,
     sets: list[str] | None,
+    /,
     *,
     base: BaseModel | Mapping[str, Any] | None = None,
     **fields: Any,
@@ -48,9 +51,14 @@ def command_config(
 
 def model_flags(model: type[BaseModel], *names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `--field` options generated from `model`'s fields `names` (type and help from the
-    model; a list field takes comma-separated values). The command receives the ones given as `flags`,
-    a mapping to pass on to `command_config` (where `--set` still wins)."""
-    lists = {name for name in names if typing.get_origin(model.model_fields[name].annotation) is list}
+    model; a dotted name reaches a nested field and its flag is named after the last part, `field=flag-name`
+    names it; a list field is repeatable and takes comma-separated values, a bool one is `--x/--no-x`). The
+    command receives the ones given as `flags`, a mapping to pass on to `command_config` (where `--set` wins)."""
+    renamed = {field: flag for field, _, flag in (name.partition("=") for name in names)}
+    names = tuple(renamed)
+    fields = {name: _field(model, name) for name in names}
+    lists = {name for name, field in fields.items() if typing.get_origin(field.annotation) is list}
+    params_of = {name: (flag or name.rpartition(".")[2]).replace("-", "_") for name, flag in renamed.items()}
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(command, eval_str=True)
@@ -58,29 +66,38 @@ def model_flags(model: type[BaseModel], *names: str) -> Callable[[Callable[..., 
 
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
-            given = {name: kwargs.pop(name) for name in names}
-            flags = {name: _split(value) if name in lists else value for name, value in given.items()}
+            given = {name: kwargs.pop(params_of[name]) for name in names}
+            flags = {name: split_values(value) if name in lists else value for name, value in given.items()}
             return command(*args, flags={k: v for k, v in flags.items() if v is not None}, **kwargs)
 
-        generated = [_flag(model, name, name in lists) for name in names]
+        generated = [_flag(fields[name], name, params_of[name], name in lists) for name in names]
         run.__signature__ = signature.replace(parameters=[*params, *generated])  # type: ignore[attr-defined]
         return run
 
     return decorate
 
 
-def _flag(model: type[BaseModel], name: str, listed: bool) -> inspect.Parameter:
+def _field(model: type[BaseModel], dotted: str) -> FieldInfo:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        model = model.model_fields[part].annotation  # type: ignore[assignment]
+    return model.model_fields[leaf]
+
+
+def _flag(field: FieldInfo, name: str, param: str, listed: bool) -> inspect.Parameter:
     """An optional `--name` option for the field `name` (None when not given: the config's value stands)."""
-    field = model.model_fields[name]
-    args = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)]
-    kind: Any = (
-        str if listed or typing.get_origin(field.annotation) is Literal else (args[0] if args else field.annotation)
-    )
-    help_text = (field.description or name.replace("_", " ")).rstrip(".") + (", comma-separated" if listed else "")
-    option = typer.Option(f"--{name.replace('_', '-')}", help=f"{help_text} (= --set {name}=…).")
+    union = typing.get_origin(field.annotation) in (typing.Union, types.UnionType)
+    args = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)] if union else []
+    as_text = len(args) > 1  # a union such as int | float | "all": pydantic reads the text
+    kind: Any = list[str] if listed else str if as_text else (args[0] if args else field.annotation)
+    help_text = (field.description or param.replace("_", " ")).rstrip(".") + (" (repeatable, or A,B)" if listed else "")
+    flag = f"--{param.replace('_', '-')}"
+    names = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
+    option = typer.Option(names, metavar="A,B" if listed else None, help=f"{help_text} (= --set {name}=…).")
     annotation = Annotated[kind | None, option]
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+    return inspect.Parameter(param, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
-def _split(value: str | None) -> list[str] | None:
-    return None if value is None else [part.strip() for part in value.split(",") if part.strip()]
+def split_values(values: list[str] | None) -> list[str] | None:
+    """Repeated and/or comma-separated values as one list (None when the flag was not given)."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()] if values else None

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cm2.cli.guard import fail
+from cm2.cli.guard import fail, print_rows
 from cm2.cli.options import Sets, command_config
 
 train_app = typer.Typer(help="Train a policy: cold-start SFT, then RL.", no_args_is_help=True)
@@ -17,16 +17,6 @@ ConfigOpt = Annotated[
     Path, typer.Option("--config", exists=True, dir_okay=False, help="YAML run config (see configs/*.yaml).")
 ]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint in output_dir.")]
-
-
-def _print_result(title: str, rows: dict[str, object]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False)
-    for key, value in rows.items():
-        table.add_row(key, str(value))
-    Console(stderr=True).print(table)
 
 
 @train_app.command("sft")
@@ -46,7 +36,7 @@ def sft_command(config: ConfigOpt, sets: Sets = None, resume: ResumeOpt = False)
         result = run_sft(run_config)
     except (SFTError, ExampleError, TemplateError) as exc:
         raise fail(str(exc), 1) from exc
-    _print_result(
+    print_rows(
         "cm2 train sft",
         {
             "final model": result.final_dir,
@@ -76,7 +66,7 @@ def rl_command(config: ConfigOpt, sets: Sets = None, resume: ResumeOpt = False) 
         final = run_rl(run_config, make_env=make_env, judge=build_judge(run_config.judge))
     except (ValueError, FileNotFoundError) as exc:
         raise fail(str(exc), 1) from exc
-    _print_result(
+    print_rows(
         "cm2 train rl", {"final model": final, "trajectories": Path(run_config.output_dir) / "trajectories.jsonl"}
     )
 

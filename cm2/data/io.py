@@ -132,6 +132,18 @@ def read_dialogues(
             errors.append((exc.location, exc.message))
 
 
+def find_dialogue(path: str | os.PathLike[str], uuid: str | None = None) -> Dialogue:
+    """The dialogue `uuid` of a file (default: its first); ValueError naming the file when there is none."""
+    count = 0
+    for dialogue in read_dialogues(path):
+        count += 1
+        if uuid is None or dialogue.uuid == uuid:
+            return dialogue
+    if uuid is None:
+        raise ValueError(f"{path} holds no dialogue")
+    raise ValueError(f"no dialogue with uuid {uuid!r} among the {count} of {path}")
+
+
 __all__ = [
     "FILE_FORMATS",
     "FileFormat",
@@ -140,7 +152,9 @@ __all__ = [
     "checked_dialogue",
     "count_records",
     "file_format",
+    "find_dialogue",
     "iter_records",
     "read_dialogues",
     "write_records",
 ]
+

@@ -190,3 +190,27 @@ def manifest_summary(manifest: SplitManifest) -> dict[str, Any]:
         **{name: getattr(counts, name).selected for name in ("cold_start", "rl_train", "rl_val")},
         "unused": counts.unused,
     }
+
+
+def manifest_table(manifest: SplitManifest) -> tuple[str, list[str], list[list[str]]]:
+    """Title, columns and rows of the split a person reads: per set, requested, candidates and selected."""
+    parts = {name: getattr(manifest.counts, name) for name in OUTPUT_PARTS.values()}
+    rows = [[n, f"{p.requested:,}", f"{p.candidates:,}", f"{p.selected:,}", f"{n}.jsonl"] for n, p in parts.items()]
+    title = f"split of {manifest.input.records:,} records (seed {manifest.seed})"
+    return title, ["set", "requested", "candidates", "selected", "file"], rows
+
+
+def manifest_notes(manifest: SplitManifest, outdir: Path) -> list[str]:
+    """The other counts, then a warning per short set and for duplicate uuids."""
+    counts = manifest.counts
+    notes = [
+        f"RL-eligible {counts.rl_eligible:,} · unused {counts.unused:,} · duplicates {counts.duplicates:,}"
+        f" · invalid {counts.invalid:,} → {outdir / MANIFEST_NAME}"
+    ]
+    for name in OUTPUT_PARTS.values():
+        if short := getattr(counts, name).short:
+            notes.append(f"warning: {name}: {short:,} fewer than requested (not enough candidates)")
+    if counts.duplicates:
+        first = ", ".join(item.uuid or item.location for item in manifest.duplicates[:5])
+        notes.append(f"warning: {counts.duplicates:,} duplicate uuids left out (e.g. {first})")
+    return notes

@@ -6,10 +6,12 @@ and only their numbers are kept, one integer per dialogue per metric.
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -108,6 +110,18 @@ class StatsReport(BaseModel):
     invalid: int = Field(0, description="Records that could not be read as dialogues (not measured).")
     metrics: dict[str, MetricSummary]
 
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        """Title, columns and rows of the summary a person reads (mean, median, p90, max, total per metric)."""
+        unreadable = f" ({self.invalid:,} unreadable, skipped)" if self.invalid else ""
+        rows = [
+            [name, f"{m.mean:,.2f}", f"{m.median:,.1f}", f"{m.p90:,.1f}", f"{m.max:,}", f"{m.total:,}"]
+            if m.count and m.mean is not None and m.median is not None and m.p90 is not None
+            else [name, *["-"] * 5]
+            for name, m in self.metrics.items()
+        ]
+        title = f"{self.dialogues:,} dialogues{unreadable} · tokens: {self.tokenizer}"
+        return title, ["metric", "mean", "median", "p90", "max", "total"], rows
+
 
 def histogram(values: np.ndarray, max_bins: int = MAX_BINS) -> Histogram:
     """Integer-aligned bins: one per value when the range is small, else `max_bins` equal integer widths."""
@@ -181,3 +195,40 @@ def compute_stats(
         if progress is not None:
             progress(result.dialogues)
     return result
+
+
+STATS_NAME = "stats.json"
+
+
+def stats_file(
+    source: str | os.PathLike[str],
+    counter: TokenCounter,
+    problems: list[tuple[str, str]],
+    *,
+    fmt: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> StatsReport:
+    """The stats of every readable dialogue of `source` (bad records noted in `problems`); raises
+    `NoUsableRecordsError` when none was readable."""
+    from cm2.data.errors import no_usable_records
+    from cm2.data.io import read_dialogues
+
+    result = compute_stats(read_dialogues(source, fmt, errors=problems), counter, progress=progress)
+    if not result.dialogues:
+        raise no_usable_records(source, problems)
+    result.invalid = len(problems)
+    return result.report(tokenizer=counter.name, input=str(source))
+
+
+def write_stats(report: StatsReport, out: Path, plots: bool = True) -> int:
+    """`out/stats.json` (atomically) and, with `plots`, one histogram PNG per metric; how many PNGs."""
+    from cm2.data.atomic import atomic_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out / STATS_NAME) as tmp:
+        tmp.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    if not plots:
+        return 0
+    from cm2.data.plots import write_histograms
+
+    return len(write_histograms(report, out))

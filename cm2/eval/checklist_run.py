@@ -66,3 +66,16 @@ def run_checklist_eval(
     finally:
         judge.close()
     return result, target
+
+
+def unscored_message(result: EvalResult) -> str | None:
+    """One line on the rollouts left out of the scores (failed, or without every judge verdict), and what to do;
+    None when every rollout was scored."""
+    failed = int(result.metrics.get("failed_rollouts", 0))
+    if not failed:
+        return None
+    unfinished = int(result.metrics.get("unfinished_rollouts", 0))
+    return (
+        f"{failed} rollout(s) left out of the scores ({unfinished} with judge verdicts that could not be "
+        "obtained, the rest failed; reasons in the log); run again to retry them, or pass --allow-partial"
+    )

@@ -21,11 +21,48 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
 from cm2.eval.checkpoint import DEFAULT_MAX_NEW_TOKENS, CheckpointGenerator
 from cm2.llm.guard import GuardConfig, guarded
 from cm2.llm.server import create_app
 
 Engine = Literal["auto", "transformers", "vllm"]
+
+
+class ServeConfig(BaseModel):
+    """How `cm2 serve` serves a checkpoint: where, with which engine, and who may talk to it (`cm2.llm.guard`)."""
+
+    host: str = Field(default="127.0.0.1", description="Interface to bind (0.0.0.0 exposes it to the network).")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to bind.")
+    model_name: str | None = Field(default=None, description="Name clients use (default: the folder's name).")
+    engine: Engine = Field(default="auto", description="auto: vLLM when installed and a GPU is present.")
+    device: str | None = Field(default=None, description="transformers: torch device (default: cuda if any).")
+    dtype: str = Field(default="auto", description="transformers: torch dtype name, or auto.")
+    max_batch_size: int = Field(default=8, ge=1, description="transformers: requests generated together.")
+    max_new_tokens: int = Field(default=DEFAULT_MAX_NEW_TOKENS, ge=1, description="Default answer length cap.")
+    json_attempts: int = Field(default=3, ge=1, description="Generations tried for a response_format answer.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra Host name clients may use (localhost, 127.0.0.1, [::1] and the bound host always are); "
+        "'*' accepts any (behind a proxy).",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="Environment variable holding an API key clients must send as 'Authorization: Bearer'.",
+    )
+
+    def guard(self) -> GuardConfig:
+        """The guard of a server with these settings; ValueError when the key variable is named but unset."""
+        guard = GuardConfig(bound_host=self.host, allowed_hosts=self.allowed_hosts, api_key_env=self.api_key_env)
+        guard.api_key()
+        return guard
+
+    def serve_options(self) -> dict[str, Any]:
+        """The keyword arguments of `serve_checkpoint` besides the checkpoint, chat template and guard."""
+        return self.model_dump(exclude={"allowed_hosts", "api_key_env"})
+
+
 log = logging.getLogger("cm2.eval.serve")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from collections.abc import Callable
+
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -54,3 +56,22 @@ def turn_tables(record: JudgedRecord, dialogue: Dialogue) -> list[Group]:
         heading = Text(f"{record.dialogue_uuid} · rollout {record.rollout} · turn {t} · R_t = {reward:.3f}", "bold")
         out.append(Group(heading, table))
     return out
+
+
+def table_printer(show: int, console: Console) -> Callable[[list[JudgedRecord], Dialogue], None]:
+    """An `on_group` hook for `judge_files` printing the legend, then the per-turn tables, reward and advantage
+    of the first `show` rollouts judged."""
+    shown = 0
+
+    def on_group(records: list[JudgedRecord], dialogue: Dialogue) -> None:
+        nonlocal shown
+        for record in records[: max(0, show - shown)]:
+            if not shown:
+                console.print(LEGEND, highlight=False)
+            for table in turn_tables(record, dialogue):
+                console.print(table)
+            advantage = f" · advantage {record.advantage:+.3f}" if record.advantage is not None else ""
+            console.print(f"reward {record.reward:.3f}{advantage}", highlight=False)
+            shown += 1
+
+    return on_group

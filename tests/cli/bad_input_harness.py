@@ -67,10 +67,6 @@ def _out(work: Path) -> list[Path]:
     return [work / "out.jsonl"]
 
 
-def _annotate(side: str) -> Outputs:
-    return lambda work: [work / "out.jsonl", work / f"out.{side}.jsonl"]
-
-
 def _sft_config(source: Path, work: Path) -> Path:
     config = work / "sft.yaml"
     body = {"model": {"path": str(work / "no-model")}, "data": {"path": str(source)}, "output_dir": str(work / "run")}
@@ -90,6 +86,32 @@ def _run_dir(source: Path, work: Path) -> Path:
     run.mkdir()
     (run / "trajectories.jsonl").symlink_to(source.resolve())
     return run
+
+
+def _job(verb: str, side: str, *options: str, name: str | None = None, llm: bool = True, **more: Any) -> Verb:
+    """An annotation verb (`cm2 label` and kin): neither OUT nor its side file may be left after a failure."""
+
+    def argv(source: Path, work: Path, env: Env) -> list[str]:
+        return [verb, str(source), str(work / "out.jsonl"), "--no-progress", *options, *(env.llm() if llm else [])]
+
+    outputs: Outputs = lambda work: [work / "out.jsonl", work / f"out.{side}.jsonl"]  # noqa: E731
+    return Verb(name or verb, argv, outputs, llm=llm, **more)
+
+
+def _judge_argv(trajectories: Path, dialogues: Path, work: Path, env: Env) -> list[str]:
+    """`cm2 judge` on these inputs, no tables, no verdict cache, the fake endpoint."""
+    out = str(work / "out.jsonl")
+    return [
+        "judge",
+        str(trajectories),
+        str(dialogues),
+        out,
+        "--show",
+        "0",
+        "--set",
+        "judge.cache_path=null",
+        *env.llm("judge.llm"),
+    ]
 
 
 # One case of each kind, for the fast test (the slow one runs them all).
@@ -151,64 +173,12 @@ VERBS: list[Verb] = [
         lambda w: [w / "stats" / "stats.json"],
         passes_through=UNPARSED,
     ),
-    Verb(
-        "label reference",
-        lambda s, w, e: ["label", str(s), str(w / "out.jsonl"), "--from-reference-calls", "--no-progress"],
-        _annotate("failures"),
-        replaces_checklists=True,
-    ),
-    Verb(
-        "label",
-        lambda s, w, e: ["label", str(s), str(w / "out.jsonl"), "--no-progress", *e.llm()],
-        _annotate("failures"),
-        llm=True,
-        replaces_checklists=True,
-    ),
-    Verb(
-        "filter-llm",
-        lambda s, w, e: ["filter-llm", str(s), str(w / "out.jsonl"), "--no-progress", *e.llm()],
-        _annotate("rejected"),
-        llm=True,
-    ),
-    Verb(
-        "compress-cot",
-        lambda s, w, e: ["compress-cot", str(s), str(w / "out.jsonl"), "--no-progress", *e.llm()],
-        _annotate("failures"),
-        llm=True,
-    ),
-    Verb(
-        "judge dialogues",
-        lambda s, w, e: [
-            "judge",
-            str(e.trajectories),
-            str(s),
-            str(w / "out.jsonl"),
-            "--show",
-            "0",
-            "--set",
-            "judge.cache_path=null",
-            *e.llm("judge.llm"),
-        ],
-        _out,
-        llm=True,
-    ),
-    Verb(
-        "judge trajectories",
-        lambda s, w, e: [
-            "judge",
-            str(s),
-            str(e.dialogues),
-            str(w / "out.jsonl"),
-            "--show",
-            "0",
-            "--set",
-            "judge.cache_path=null",
-            *e.llm("judge.llm"),
-        ],
-        _out,
-        llm=True,
-        reads="trajectories",
-    ),
+    _job("label", "failures", "--from-reference-calls", name="label reference", llm=False, replaces_checklists=True),
+    _job("label", "failures", replaces_checklists=True),
+    _job("filter-llm", "rejected"),
+    _job("compress-cot", "failures"),
+    Verb("judge dialogues", lambda s, w, e: _judge_argv(e.trajectories, s, w, e), _out, llm=True),
+    Verb("judge trajectories", lambda s, w, e: _judge_argv(s, e.dialogues, w, e), _out, llm=True, reads="trajectories"),
     Verb(
         "eval checklist",
         lambda s, w, e: [

@@ -18,31 +18,29 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return [raw.data for raw in iter_records(path) if raw.data is not None]
 
 
+def _convert(source: Path, target: Path, *options: str) -> list[dict[str, Any]]:
+    """Run `cm2 data convert`, check it succeeded, and read back what it wrote."""
+    result = runner.invoke(app, ["data", "convert", str(source), str(target), *options])
+    assert result.exit_code == 0, result.output
+    assert "converted" in result.stdout
+    return _records(target)
+
+
 def test_convert_between_formats(tmp_path: Path, sample_path: Path, sample_records: list[dict[str, Any]]) -> None:
     parquet = tmp_path / "sample.parquet"
     result = runner.invoke(app, ["data", "convert", str(sample_path), str(parquet)])
-    assert result.exit_code == 0, result.output
     assert "converted 1, skipped 0" in result.stdout
     assert _records(parquet) == sample_records
-
-    dataset = tmp_path / "sample_ds"
-    result = runner.invoke(app, ["data", "convert", str(parquet), str(dataset), "--to", "hf"])
-    assert result.exit_code == 0, result.output
-    assert _records(dataset) == sample_records
+    assert _convert(parquet, tmp_path / "sample_ds", "--to", "hf") == sample_records
 
 
 def test_convert_record_format(tmp_path: Path, nemotron_records: list[dict[str, Any]]) -> None:
     source = tmp_path / "nemotron.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in nemotron_records), encoding="utf-8")
     as_cm2 = tmp_path / "cm2.json"
-    result = runner.invoke(app, ["data", "convert", str(source), str(as_cm2), "--as", "cm2"])
-    assert result.exit_code == 0, result.output
-    converted = _records(as_cm2)
+    converted = _convert(source, as_cm2, "--as", "cm2")
     assert [r["tools"][0]["function"]["name"] for r in converted] == ["get_weather", "book_table"]
-    back = tmp_path / "back.jsonl"
-    result = runner.invoke(app, ["data", "convert", str(as_cm2), str(back), "--as", "nemotron"])
-    assert result.exit_code == 0, result.output
-    assert _records(back) == nemotron_records
+    assert _convert(as_cm2, tmp_path / "back.jsonl", "--as", "nemotron") == nemotron_records
 
 
 def test_bad_records_are_skipped_and_listed(tmp_path: Path, sample_records: list[dict[str, Any]]) -> None:

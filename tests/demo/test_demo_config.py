@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cm2.cli.demo import load_config
 from cm2.demo.config import DemoConfig
 from cm2.demo.experiment import build_config
 from cm2.demo.experiment_config import ExperimentConfig
+from cm2.demo.presets import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from cm2.cli.demo import load_config
 from cm2.demo.config import DemoConfig
 from cm2.demo.precision import decide_cpu, matmul_speedup, resolve_precision
+from cm2.demo.presets import load_config
 
 
 def test_bfloat16_only_when_the_calibration_shows_it_clearly_faster() -> None:

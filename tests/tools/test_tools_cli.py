@@ -9,8 +9,9 @@ import pytest
 from tools_builders import weather_dialogue
 from typer.testing import CliRunner
 
+from cm2.build import build_environments
 from cm2.cli import app
-from cm2.cli.tools import Mode, _factory
+from cm2.data.io import find_dialogue
 from cm2.tools import HybridToolSimulator, SimulatorConfig
 
 
@@ -23,16 +24,18 @@ def dataset(tmp_path: Path) -> Path:
 
 
 def test_simulated_mode_picks_the_dialogue_and_makes_fresh_episodes(dataset: Path) -> None:
-    factory = _factory(str(dataset), "weather-2", Mode.simulated, SimulatorConfig())
-    first, second = factory(), factory()
+    make, dialogue = build_environments("simulated", SimulatorConfig()), find_dialogue(dataset, "weather-2")
+    first, second = make(dialogue), make(dialogue)
     assert isinstance(first, HybridToolSimulator) and isinstance(second, HybridToolSimulator)
     assert first is not second and first.book is second.book
     assert [tool.name for tool in first.tools] == ["get_weather", "list_restaurants", "book_table"]
 
 
-def test_bfcl_mode_takes_a_category_and_an_entry_id() -> None:
+def test_bfcl_environment_is_chosen_by_its_registered_name(tmp_path: Path) -> None:
     pytest.importorskip("bfcl_eval")
-    env = _factory("multi_turn_base", "multi_turn_base_1", Mode.bfcl, SimulatorConfig())()
+    dataset = tmp_path / "bfcl.jsonl"  # as `cm2 data import-bfcl` writes it: the uuid is the BFCL entry id
+    dataset.write_text(json.dumps({"uuid": "multi_turn_base_1", "messages": [{"role": "user", "content": "hi"}]}))
+    env = build_environments("bfcl")(find_dialogue(dataset, "multi_turn_base_1"))
     assert "ls" in {tool.name for tool in env.tools}
 
 
@@ -41,6 +44,7 @@ def test_bfcl_mode_takes_a_category_and_an_entry_id() -> None:
     [
         (["--dialogue", "nope"], "no dialogue with uuid 'nope' among the 2"),
         (["--transport", "carrier-pigeon"], "carrier-pigeon"),
+        (["--mode", "nope"], "unknown tool environment 'nope'"),
     ],
 )
 def test_bad_choices_are_reported(dataset: Path, args: list[str], message: str) -> None:

@@ -225,3 +225,24 @@ def _summary(
             "overall = unweighted mean of the categories, as BFCL's multi-turn overall",
         ],
     )
+
+
+def run_bfcl_eval(
+    settings: BfclConfig, *, out: Path | None = None, checkpoint: Path | None = None, chat_template: Path | None = None
+) -> tuple[EvalResult, Path]:
+    """BFCL-V4 multi-turn: BFCL's function-calling loop on its real backends, scored by bfcl_eval's checker.
+
+    Settings (`cm2.benchmarks.bfcl.BfclConfig`): policy.* (or a checkpoint, served for the run), categories,
+    ids, limit, temperature (BFCL's 0.001), max_tokens (none sent by default), concurrency. Returns the result
+    and the folder it belongs in (`cm2 eval bfcl` shows this text as its help)."""
+    from cm2.eval.policy_endpoint import connect, out_dir, policy_endpoint
+
+    meter = UsageMeter()
+    with policy_endpoint(checkpoint, settings.policy, chat_template) as (endpoint, served):
+        policy = connect(endpoint, meter, send_max_tokens=settings.max_tokens is not None)
+        target = out_dir(out, endpoint.model)
+        where = {"policy_base_url": "in-process" if served else endpoint.base_urls[0]}
+        result = asyncio.run(
+            evaluate_bfcl(policy, settings, model=endpoint.model, out_dir=target, meter=meter, config=where)
+        )
+    return result, target

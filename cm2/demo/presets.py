@@ -1,0 +1,49 @@
+"""Which demo config a run starts from: a YAML file, else the tiny, GPU-experiment or CPU preset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from cm2.demo.config import DemoConfig
+
+Scale = Literal["auto", "cpu", "gpu"]
+
+
+def has_gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def uses_gpu_preset(path: Path | None, tiny: bool, scale: Scale) -> bool:
+    """Whether the GPU learning experiment's sizes apply: no file, not tiny, and `gpu` (or `auto` with a GPU)."""
+    return path is None and not tiny and (scale == "gpu" or (scale == "auto" and has_gpu()))
+
+
+def experiment_configs() -> Path:
+    """configs/experiment/ of the source checkout cm2 runs from (else of the working directory)."""
+    import cm2
+
+    for root in (Path(cm2.__file__).resolve().parents[1], Path.cwd()):
+        if (root / "configs" / "experiment" / "sft.yaml").is_file():
+            return root / "configs" / "experiment"
+    raise ValueError("the GPU scale reads configs/experiment/ from a source checkout; none found (--scale cpu)")
+
+
+def load_config(path: Path | None, tiny: bool, overrides: dict[str, Any], *, gpu: bool = False) -> DemoConfig:
+    """The demo config: a YAML file, else the tiny, GPU-experiment or CPU preset; then the dotted overrides."""
+    from cm2.config import load_config as load_model
+
+    if path is not None:
+        return DemoConfig.from_yaml(path, overrides)
+    if tiny:
+        preset = DemoConfig.tiny()
+    elif gpu:
+        from cm2.demo.experiment import build_config
+        from cm2.demo.experiment_config import ExperimentConfig
+
+        preset = build_config(ExperimentConfig(configs=experiment_configs()))
+    else:
+        preset = DemoConfig()
+    return load_model(DemoConfig, None, overrides, base=preset)
