@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from cm2.llm.hf_generate import HFGenerator
 from cm2.llm.protocol import ChatRequest
 from cm2.llm.testing import build_tiny_model
 from cm2.llm.transformers_backend import TransformersBackend
@@ -48,7 +49,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.model or build_tiny_model(tmp)
-        backends = {batch: TransformersBackend.load(path, device=args.device, max_batch_size=batch) for batch in (1, 8)}
+        backends = {
+            batch: TransformersBackend(HFGenerator(path, device=args.device), max_batch_size=batch) for batch in (1, 8)
+        }
         rates = {batch: 0.0 for batch in backends}
         for _ in range(args.repeats):
             for batch, backend in backends.items():

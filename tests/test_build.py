@@ -9,15 +9,14 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from cm2.build import EnvironmentContext, build_environments, build_judge, register_environment, register_judge
 from cm2.eval.replay_policies import ReferencePolicy
-from cm2.judge import ChecklistJudge, JudgeConfig
+from cm2.judge import ChecklistJudge, JudgeConfig, JudgeUsage, StepToJudge
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner
-from cm2.schema import AssistantStep, Dialogue, Message, StateReport, ToolCall, ToolSpec, Verdict
+from cm2.schema import Dialogue, StateReport, ToolCall, ToolSpec, Verdict
 from cm2.tools import HybridToolSimulator, SimulatorConfig, ToolEnvironment, ToolResult
 from cm2.train.rl_config import RLRunConfig
 
@@ -123,11 +122,9 @@ def test_without_a_judge_endpoint_the_reason_says_what_to_set() -> None:
 class StrictJudge(ChecklistJudge):
     """A judge variant registered by name: no item passes at a step that made no tool call."""
 
-    async def judge_step(
-        self, dialogue: Dialogue, history: list[Message], step: AssistantStep, *rest: Any
-    ) -> list[Verdict]:
-        verdicts = await super().judge_step(dialogue, history, step, *rest)
-        return [v if step.calls else v.model_copy(update={"satisfied": False}) for v in verdicts]
+    async def judge_step(self, asked: StepToJudge, usage: JudgeUsage | None = None) -> list[Verdict]:
+        verdicts = await super().judge_step(asked, usage)
+        return [v if asked.step.calls else v.model_copy(update={"satisfied": False}) for v in verdicts]
 
 
 def test_a_judge_registered_by_name_is_built_from_the_judge_config() -> None:

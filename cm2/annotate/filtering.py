@@ -51,10 +51,7 @@ class FilterResult:
 
     @property
     def usage(self) -> Usage:
-        total = Usage()
-        for stage in self.stages:
-            total = total + stage.usage
-        return total
+        return sum((stage.usage for stage in self.stages), Usage())
 
     def rejection_record(self) -> dict[str, Any]:
         """What the rejected file keeps: the id, the deciding stage and effort, and the reasons."""

@@ -54,10 +54,7 @@ class LabelResult:
 
     @property
     def usage(self) -> Usage:
-        total = Usage()
-        for sample in self.samples:
-            total = total + sample.usage
-        return total
+        return sum((sample.usage for sample in self.samples), Usage())
 
     def labeled_record(self) -> dict[str, Any]:
         """The input record plus `checklists` (released format); each item's `extra_info.price_usd` is the

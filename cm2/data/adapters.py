@@ -198,6 +198,14 @@ def to_openai(dialogue: Dialogue) -> dict[str, Any]:
 # ---- nemotron -------------------------------------------------------------------------------
 
 
+def _json_field(text: str, field: str, record: Mapping[str, Any], location: str | None) -> Any:
+    """The JSON value in the string `text` of `field`; a parse error names the field and the position."""
+    try:
+        return loads_bounded(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(record, location, f"{field}: invalid JSON ({exc.msg} at char {exc.pos})") from None
+
+
 def _parse_metadata(value: Any, record: Mapping[str, Any], location: str | None) -> dict[str, Any]:
     if value is None or value == "":
         return {}
@@ -205,10 +213,7 @@ def _parse_metadata(value: Any, record: Mapping[str, Any], location: str | None)
         return value
     if not isinstance(value, str):
         raise _fail(record, location, f"metadata: expected a JSON string, got {type(value).__name__}")
-    try:
-        parsed = loads_bounded(value)
-    except json.JSONDecodeError as exc:
-        raise _fail(record, location, f"metadata: invalid JSON ({exc.msg} at char {exc.pos})") from None
+    parsed = _json_field(value, "metadata", record, location)
     if not isinstance(parsed, dict):
         raise _fail(record, location, f"metadata: a JSON {type(parsed).__name__}, not an object")
     return parsed
@@ -225,10 +230,7 @@ def from_nemotron(record: Mapping[str, Any], *, location: str | None = None) -> 
     metadata = _parse_metadata(record.get("metadata"), record, location)
     tools = metadata.get("tools", [])
     if isinstance(tools, str):
-        try:
-            tools = loads_bounded(tools)
-        except json.JSONDecodeError as exc:
-            raise _fail(record, location, f"metadata.tools: invalid JSON ({exc.msg})") from None
+        tools = _json_field(tools, "metadata.tools", record, location)
     if not isinstance(tools, list):
         raise _fail(record, location, f"metadata.tools: expected a list, got {type(tools).__name__}")
     specs = [{"function": tool} if _is_bare(tool) else tool for tool in tools]
@@ -285,12 +287,17 @@ def to_dialogue(
 ) -> Dialogue:
     """Read any supported record as a Dialogue (`source` forces the adapter instead of `detect_format`)."""
     record = _mapping(record, location)
-    if source is None:
-        try:
-            source = detect_format(record)
-        except RecordError as exc:
-            raise _fail(record, location, exc.message) from None
-    return READERS[source](record, location=location)
+    return READERS[_format_of(record, source, location)](record, location=location)
+
+
+def _format_of(record: Mapping[str, Any], source: RecordFormat | None, location: str | None) -> RecordFormat:
+    """`source` if given, else the format `detect_format` finds (its failure reported at `location`)."""
+    if source is not None:
+        return source
+    try:
+        return detect_format(record)
+    except RecordError as exc:
+        raise _fail(record, location, exc.message) from None
 
 
 def from_dialogue(dialogue: Dialogue, fmt: RecordFormat) -> dict[str, Any]:
@@ -316,10 +323,6 @@ def convert_record(
 ) -> dict[str, Any]:
     """Validate a record (its checklists too) and write it as format `to` (default: the format it came in)."""
     record = _mapping(record, location)
-    if source is None:
-        try:
-            source = detect_format(record)
-        except RecordError as exc:
-            raise _fail(record, location, exc.message) from None
+    source = _format_of(record, source, location)
     dialogue = checked_dialogue(READERS[source](record, location=location), location)
     return WRITERS[to or source](dialogue)

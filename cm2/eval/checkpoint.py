@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cm2.llm.completions import PromptSampling
 from cm2.llm.protocol import ChatRequest, ChatResponse, Usage
 from cm2.llm.structured import with_instruction
 from cm2.llm.toolcalls import parse_tool_calls, template_messages
@@ -79,30 +80,19 @@ class CheckpointGenerator:
         )
         return str(text)
 
-    def _sampling(
-        self, temperature: float | None, top_p: float | None, max_tokens: int | None, seed: int | None
-    ) -> SamplingConfig:
+    def _sampling(self, sampling: PromptSampling) -> SamplingConfig:
         return SamplingConfig(
-            temperature=temperature or 0.0,
-            top_p=top_p if top_p is not None else 1.0,
-            max_new_tokens=max_tokens or self.max_new_tokens,
-            seed=seed,
+            temperature=sampling.temperature or 0.0,
+            top_p=sampling.top_p if sampling.top_p is not None else 1.0,
+            max_new_tokens=sampling.max_tokens or self.max_new_tokens,
+            seed=sampling.seed,
         )
 
-    async def complete(
-        self,
-        prompt: str,
-        *,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-    ) -> ChatResponse:
+    async def complete(self, prompt: str, sampling: PromptSampling) -> ChatResponse:
         """Continue a raw `prompt` (the `/v1/completions` route)."""
         ids = list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        generation = await self.policy.continue_tokens(ids, self._sampling(temperature, top_p, max_tokens, seed))
-        text, stopped = cut_at_stop(generation.text, stop)
+        generation = await self.policy.continue_tokens(ids, self._sampling(sampling))
+        text, stopped = cut_at_stop(generation.text, sampling.stop)
         usage = Usage(prompt_tokens=len(ids), completion_tokens=len(generation.token_ids))
         return ChatResponse(text=text, usage=usage, finish_reason="stop" if stopped else generation.finish_reason)
 
@@ -111,14 +101,8 @@ class CheckpointGenerator:
         messages = request.messages
         if request.json_schema is not None:
             messages = with_instruction(messages, request.json_schema)
-        response = await self.complete(
-            self.render(messages, request.tools),
-            temperature=request.temperature,
-            top_p=request.top_p,
-            max_tokens=request.max_tokens,
-            seed=request.seed,
-            stop=request.stop,
-        )
+        sampling = PromptSampling.model_validate(request, from_attributes=True)
+        response = await self.complete(self.render(messages, request.tools), sampling)
         if not request.tools:
             return response
         text, calls = parse_tool_calls(response.text)

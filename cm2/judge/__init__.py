@@ -14,6 +14,7 @@ from cm2.judge.checks import call_meets, constraint_holds, values_equal
 from cm2.judge.config import JudgeConfig, JudgeMode, TiePolicy
 from cm2.judge.judge import ChecklistJudge, JudgeInputError
 from cm2.judge.result import ItemDecision, JudgeUsage, TrajectoryJudgement
+from cm2.judge.step import StepToJudge
 from cm2.judge.tool_errors import is_tool_error
 from cm2.judge.transcript import encode_data, render_context, trajectory_turns
 from cm2.judge.votes import majority
@@ -26,6 +27,7 @@ __all__ = [
     "JudgeInputError",
     "JudgeMode",
     "JudgeUsage",
+    "StepToJudge",
     "TiePolicy",
     "TrajectoryJudgement",
     "VerdictCache",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from cm2.judge.config import JudgeConfig
 from cm2.judge.parse import AnswerError, ItemAnswer, parse_batched, parse_single
@@ -15,6 +17,7 @@ from cm2.llm import ChatRequest, ChatResponse, LLMClient, LLMError
 
 # One vote's outcome: the answer, or None and why not.
 Vote = tuple[bool | None, str]
+Answer = TypeVar("Answer")
 
 
 class Asker:
@@ -41,19 +44,24 @@ class Asker:
     def _draw(self, vote: int, attempt: int) -> int:
         return vote + attempt * self.config.votes
 
+    async def _attempt(
+        self, request: ChatRequest, usage: JudgeUsage, parse: Callable[[ChatResponse], Answer]
+    ) -> tuple[Answer | None, str]:
+        """One call's parsed answer, or None and why there is none (the call failed or the answer is unusable)."""
+        try:
+            return parse(await self._call(request, usage)), ""
+        except (LLMError, TimeoutError) as exc:
+            return None, f"judge call failed: {exc}"
+        except AnswerError as exc:
+            return None, f"unusable answer: {exc}"
+
     async def _single_vote(self, context: StepContext, item: dict[str, Any], vote: int, usage: JudgeUsage) -> Vote:
         reason = ""
         for attempt in range(self.config.attempts):
             request = build_request("per_item", context, [item], self.config, self._draw(vote, attempt))
-            try:
-                answer = parse_single(await self._call(request, usage))
-            except (LLMError, TimeoutError) as exc:
-                reason = f"judge call failed: {exc}"
-                continue
-            except AnswerError as exc:
-                reason = f"unusable answer: {exc}"
-                continue
-            return answer.satisfied, answer.analysis
+            answer, reason = await self._attempt(request, usage, parse_single)
+            if answer is not None:
+                return answer.satisfied, answer.analysis
         return None, f"{reason} (after {self.config.attempts} attempts)"
 
     async def _batched_vote(
@@ -65,13 +73,9 @@ class Asker:
         for attempt in range(self.config.attempts):
             ids = [str(item["id"]) for item in pending]
             request = build_request("batched", context, pending, self.config, self._draw(vote, attempt))
-            try:
-                answers = parse_batched(await self._call(request, usage), ids)
-            except (LLMError, TimeoutError) as exc:
-                reason = f"judge call failed: {exc}"
-                continue
-            except AnswerError as exc:
-                reason = f"unusable answer: {exc}"
+            answers, failure = await self._attempt(request, usage, partial(parse_batched, ids=ids))
+            if answers is None:
+                reason = failure
                 continue
             found.update(answers)
             pending = [item for item in pending if str(item["id"]) not in answers]

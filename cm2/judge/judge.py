@@ -28,6 +28,7 @@ from cm2.judge.checks import explain
 from cm2.judge.config import JudgeConfig
 from cm2.judge.prompts import PromptKind, prompt_version
 from cm2.judge.result import ItemDecision, JudgeUsage, TrajectoryJudgement
+from cm2.judge.step import StepToJudge
 from cm2.judge.tool_errors import failed_tool_messages
 from cm2.judge.transcript import StepContext, item_record, render_context, trajectory_turns
 from cm2.judge.turn_checks import decide_turn_check
@@ -141,23 +142,18 @@ class ChecklistJudge:
             usage=usage,
         )
 
-    async def judge_step(
-        self,
-        dialogue: Dialogue,
-        history: list[Message],
-        step: AssistantStep,
-        items: list[ChecklistItem],
-        usage: JudgeUsage | None = None,
-    ) -> list[Verdict]:
-        """Verdicts on `items` (the turn's open items) right after `step` of a rollout in progress.
+    async def judge_step(self, asked: StepToJudge, usage: JudgeUsage | None = None) -> list[Verdict]:
+        """Verdicts on the turn's open items right after one step of a rollout in progress.
 
-        `history` is the rollout so far, ending with the step and the tool responses answering it. This is
-        how the episode runner judges each step as it completes (and stops early on a required item).
+        This is how the episode runner judges each step as it completes (and stops early on a required item).
         Calls and tokens are added to `usage` (one per episode) and to `step_usage` (the judge's total).
         """
+        history, step, items = asked.history, asked.step, asked.items
         turns = split_turns(history)
         if step.turn >= len(turns) or step.index >= len(turns[step.turn].steps):
-            raise JudgeInputError(f"dialogue {dialogue.uuid}: no step {step.index} of turn {step.turn} in the history")
+            raise JudgeInputError(
+                f"dialogue {asked.dialogue.uuid}: no step {step.index} of turn {step.turn} in the history"
+            )
         current = turns[step.turn].steps[step.index] = replace(turns[step.turn].steps[step.index], state=step.state)
         shown: set[str] = set()
         for earlier in turns[step.turn].steps[: step.index + 1]:

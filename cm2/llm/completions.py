@@ -7,27 +7,33 @@ import time
 import uuid
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cm2.llm.protocol import ChatResponse
 
 
+class PromptSampling(BaseModel):
+    """How to continue a raw prompt: the sampling fields of a completions (or chat) request."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _one_stop_as_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
 @runtime_checkable
 class Completer(Protocol):
     """A generator that can also continue a raw prompt; the server then offers `/v1/completions`."""
 
-    async def complete(
-        self,
-        prompt: str,
-        *,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-        stop: list[str] | None = None,
-    ) -> ChatResponse: ...
+    async def complete(self, prompt: str, sampling: PromptSampling) -> ChatResponse: ...
 
 
 class CompletionsBody(BaseModel):
@@ -61,19 +67,8 @@ async def completions(http: Request, generator: Completer, model_name: str) -> R
     if body.stream:
         return error_response(400, "stream=true is not supported on /v1/completions")
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
-    stop = [body.stop] if isinstance(body.stop, str) else body.stop
-    jobs = [
-        generator.complete(
-            prompt,
-            temperature=body.temperature,
-            top_p=body.top_p,
-            max_tokens=body.max_tokens,
-            seed=body.seed,
-            stop=stop,
-        )
-        for prompt in prompts
-        for _ in range(body.n)
-    ]
+    sampling = PromptSampling.model_validate(body, from_attributes=True)
+    jobs = [generator.complete(prompt, sampling) for prompt in prompts for _ in range(body.n)]
     answers = await asyncio.gather(*jobs)
     choices = [
         {

@@ -21,7 +21,7 @@ from cm2.llm.structured import (
     check_schema,
     is_format_rejection,
     next_dialect,
-    parse_and_validate,
+    parse_answer,
     response_format,
     with_instruction,
 )
@@ -222,9 +222,7 @@ class OpenAIBackend:
             if schema is None:
                 return response
             try:
-                if response.finish_reason == "length":
-                    raise StructuredOutputError("the answer was cut off (finish_reason=length)")
-                response.parsed = parse_and_validate(response.text, schema)
+                response.parsed = parse_answer(response.text, response.finish_reason, schema)
                 return response
             except StructuredOutputError as exc:
                 content_failures += 1

@@ -98,3 +98,10 @@ def parse_and_validate(text: str, schema: dict[str, Any]) -> Any:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         raise StructuredOutputError(f"JSON answer violates the schema at {where}: {error.message}")
     return value
+
+
+def parse_answer(text: str, finish_reason: str | None, schema: dict[str, Any]) -> Any:
+    """`parse_and_validate` for a model's answer; one cut off by the length limit is refused even when it parses."""
+    if finish_reason == "length":
+        raise StructuredOutputError("the answer was cut off (finish_reason=length)")
+    return parse_and_validate(text, schema)

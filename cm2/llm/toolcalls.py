@@ -50,11 +50,15 @@ def _call_id(index: int, body: str) -> str:
     return f"call_{uuid.uuid5(uuid.NAMESPACE_OID, f'{index}:{body}').hex[:16]}"
 
 
-def _parse_block(index: int, body: str) -> ToolCall:
+def _loads(text: str, what: str) -> Any:
     try:
-        value = loads_bounded(body)
+        return loads_bounded(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"tool call {index}: not valid JSON ({exc.msg} at char {exc.pos})") from exc
+        raise ValueError(f"{what}: not valid JSON ({exc.msg} at char {exc.pos})") from exc
+
+
+def _parse_block(index: int, body: str) -> ToolCall:
+    value = _loads(body, f"tool call {index}")
     if not isinstance(value, dict):
         raise ValueError(f"tool call {index}: expected an object, got {type(value).__name__}")
     name = value.get("name")
@@ -62,10 +66,7 @@ def _parse_block(index: int, body: str) -> ToolCall:
         raise ValueError(f"tool call {index}: missing a string `name`")
     arguments = value.get("arguments", value.get("parameters", {}))
     if isinstance(arguments, str):
-        try:
-            arguments = loads_bounded(arguments)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"tool call {index} ({name}): `arguments` string is not JSON") from exc
+        arguments = _loads(arguments, f"tool call {index} ({name}): `arguments` string")
     if not isinstance(arguments, dict):
         raise ValueError(f"tool call {index} ({name}): `arguments` must be an object")
     return ToolCall(id=_call_id(index, body), function=FunctionCall(name=name, arguments=arguments))

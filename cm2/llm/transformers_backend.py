@@ -8,14 +8,13 @@ import queue
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cm2.llm.config import LLMConfig, request_defaults
 from cm2.llm.hf_generate import DEFAULT_MAX_NEW_TOKENS, Generation, GenParams, HFGenerator
 from cm2.llm.prices import PriceTable
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError, Usage
-from cm2.llm.structured import StructuredOutputError, check_schema, parse_and_validate, with_instruction
+from cm2.llm.structured import StructuredOutputError, check_schema, parse_answer, with_instruction
 from cm2.llm.toolcalls import parse_tool_calls
 
 
@@ -75,26 +74,9 @@ class TransformersBackend:
         self.batches: list[int] = []  # sizes of the batches generated so far (for tests and stats)
 
     @classmethod
-    def load(
-        cls,
-        model_path: str | Path,
-        *,
-        chat_template: str | Path | None = None,
-        device: str = "cpu",
-        dtype: str = "auto",
-        **kwargs: Any,
-    ) -> TransformersBackend:
-        """Load the model and tokenizer at `model_path` (a local folder or a cached hub id)."""
-        generator = HFGenerator(model_path, chat_template=chat_template, device=device, dtype=dtype)
-        return cls(generator, **kwargs)
-
-    @classmethod
     def from_config(cls, config: LLMConfig) -> TransformersBackend:
-        return cls.load(
-            config.model,
-            chat_template=config.chat_template,
-            device=config.device,
-            dtype=config.dtype,
+        return cls(
+            HFGenerator(config.model, chat_template=config.chat_template, device=config.device, dtype=config.dtype),
             max_batch_size=config.max_batch_size,
             json_attempts=config.json_attempts,
             prices=config.price_table(),
@@ -164,9 +146,7 @@ class TransformersBackend:
             usage = usage + response.usage
             response.usage = usage
             try:
-                if response.finish_reason == "length":
-                    raise StructuredOutputError("the answer was cut off (finish_reason=length)")
-                response.parsed = parse_and_validate(response.text, schema)
+                response.parsed = parse_answer(response.text, response.finish_reason, schema)
                 return response
             except StructuredOutputError as exc:
                 if attempt == self.json_attempts:

@@ -58,15 +58,8 @@ def group_advantages(
     return out
 
 
-def trajectory_advantages(
-    rewards: Sequence[float] | np.ndarray,
-    valid: Sequence[bool] | np.ndarray | None = None,
-    *,
-    scale: Scale = "one",
-    eps: float = 1e-6,
-) -> np.ndarray:
-    """Trajectory level: the group advantage of each rollout's reward R."""
-    return group_advantages(rewards, valid, scale=scale, eps=eps)
+trajectory_advantages = group_advantages
+"""Trajectory level: the group advantage of each rollout's reward R."""
 
 
 def turn_advantages(

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from cm2.judge.result import JudgeUsage
+from cm2.judge.step import StepToJudge
 from cm2.llm import Usage
 from cm2.llm.toolcalls import parse_output
 from cm2.rollout.policy import ChatPolicy, Generation, SamplingConfig, TokenPolicy
@@ -36,14 +37,7 @@ class StepJudge(Protocol):
     """Decides the open items of a turn after one assistant step (see cm2.judge); adds what it spent
     to `usage`, the episode's account."""
 
-    async def judge_step(
-        self,
-        dialogue: Dialogue,
-        history: list[Message],
-        step: AssistantStep,
-        items: list[ChecklistItem],
-        usage: JudgeUsage | None = None,
-    ) -> list[Verdict]: ...
+    async def judge_step(self, asked: StepToJudge, usage: JudgeUsage | None = None) -> list[Verdict]: ...
 
 
 class EpisodeLimitsConfig(BaseModel):
@@ -263,7 +257,8 @@ class EpisodeRunner:
             open_items = [item for item in judging.items if item.id not in judging.satisfied]
             if not open_items:
                 return
-            step_verdicts = await judge.judge_step(dialogue, history, step, open_items, judging.accounts.judge)
+            asked = StepToJudge(dialogue, history, step, open_items)
+            step_verdicts = await judge.judge_step(asked, judging.accounts.judge)
             judging.verdicts.extend(step_verdicts)
             judging.satisfied.update(v.item for v in step_verdicts if v.satisfied)
 

@@ -7,8 +7,9 @@ import asyncio
 import json
 from collections.abc import Callable
 
+from cm2.judge import StepToJudge
 from cm2.rollout.policy import Generation, SamplingConfig
-from cm2.schema import AssistantStep, ChecklistItem, Dialogue, Message, ToolCall, ToolSpec, Verdict
+from cm2.schema import AssistantStep, Message, ToolCall, ToolSpec, Verdict
 from cm2.tools import ToolResult
 
 
@@ -67,17 +68,11 @@ class RuleJudge:
         self.latency_s = latency_s
         self.asked: list[tuple[int, int, list[str]]] = []
 
-    async def judge_step(
-        self,
-        dialogue: Dialogue,
-        history: list[Message],
-        step: AssistantStep,
-        items: list[ChecklistItem],
-        usage: object = None,
-    ) -> list[Verdict]:
-        self.asked.append((step.turn, step.index, [i.id for i in items]))
+    async def judge_step(self, asked: StepToJudge, usage: object = None) -> list[Verdict]:
+        step = asked.step
+        self.asked.append((step.turn, step.index, [i.id for i in asked.items]))
         await asyncio.sleep(self.latency_s)
         return [
             Verdict(item=i.id, turn=step.turn, step=step.index, satisfied=self.rule(step, k))
-            for k, i in enumerate(items)
+            for k, i in enumerate(asked.items)
         ]

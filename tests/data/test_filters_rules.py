@@ -87,189 +87,154 @@ def _two_calls(d: Record, first: str | None = "c1", second: str | None = "c2") -
     return d
 
 
+def _weather_copy(**changes: str) -> Mutation:
+    """Add a copy of the weather tool with `changes` to its function spec."""
+    return lambda d: d["tools"].append({"type": "function", "function": {**WEATHER["function"], **changes}})
+
+
 def _nemotron(d: Record, metadata: str) -> None:
     d["metadata"] = metadata
     del d["tools"]
 
 
-# (rule, case name, mutation, substring the rule's reason must contain)
-FAILING: list[tuple[str, str, Mutation, str]] = [
-    ("structure", "record without messages", lambda d: d.clear(), "no 'messages' field"),
-    ("structure", "messages not an array", lambda d: d.update(messages={"a": 1}), "is an object, not an array"),
-    ("structure", "message not an object", _insert(1, "hello"), "is a string, not an object"),
-    ("structure", "message without role", _m(1, role=None), "role is null"),
-    ("structure", "content of a wrong type", _m(1, content=42), "content is a number, not text"),
-    ("structure", "tool_calls not an array", _m(2, tool_calls={"id": "c1"}), "tool_calls is an object"),
-    ("structure", "tool calls on a user message", _m(1, tool_calls=[_call()]), "'user' message has tool calls"),
-    ("structure", "legacy function_call", _m(2, function_call={"name": "x"}), "legacy function_call"),
-    ("tool_schema", "tool without a name", lambda d: d["tools"][0]["function"].pop("name"), "has no name"),
-    ("tool_schema", "tool name with spaces", lambda d: d["tools"][1]["function"].update(name="get time"), "whitespace"),
-    ("tool_schema", "tool that is not an object", lambda d: d["tools"].append("get_date"), "is a string"),
-    ("tool_schema", "tools not an array", lambda d: d.update(tools={"get_weather": {}}), "'tools' is an object"),
-    ("tool_schema", "tool of another type", lambda d: d["tools"][1].update(type="retrieval"), "expected 'function'"),
-    ("tool_schema", "parameters not an object schema", lambda d: _params(d).update(type="array"), "expected 'object'"),
-    (
-        "tool_schema",
-        "parameters fail the metaschema",
-        lambda d: _params(d)["properties"].update(unit={"type": "text"}),
-        "not a valid JSON Schema",
-    ),
-    (
-        "tool_schema",
-        "bad regex in the schema",
-        lambda d: _params(d)["properties"].update(unit={"type": "string", "pattern": "(["}),
-        "not a valid JSON Schema",
-    ),
-    ("tool_schema", "required not in properties", lambda d: _params(d)["required"].append("country"), "'country'"),
-    (
-        "tool_schema",
-        "nested required not in properties",
-        lambda d: _params(d)["properties"].update(
-            where={"type": "object", "properties": {"lat": {"type": "number"}}, "required": ["lon"]}
+# rule -> (case name, mutation, substring the rule's reason must contain)
+FAILING_BY_RULE: dict[str, list[tuple[str, Mutation, str]]] = {
+    "structure": [
+        ("record without messages", lambda d: d.clear(), "no 'messages' field"),
+        ("messages not an array", lambda d: d.update(messages={"a": 1}), "is an object, not an array"),
+        ("message not an object", _insert(1, "hello"), "is a string, not an object"),
+        ("message without role", _m(1, role=None), "role is null"),
+        ("content of a wrong type", _m(1, content=42), "content is a number, not text"),
+        ("tool_calls not an array", _m(2, tool_calls={"id": "c1"}), "tool_calls is an object"),
+        ("tool calls on a user message", _m(1, tool_calls=[_call()]), "'user' message has tool calls"),
+        ("legacy function_call", _m(2, function_call={"name": "x"}), "legacy function_call"),
+    ],
+    "tool_schema": [
+        ("tool without a name", lambda d: d["tools"][0]["function"].pop("name"), "has no name"),
+        ("tool name with spaces", lambda d: d["tools"][1]["function"].update(name="get time"), "whitespace"),
+        ("tool that is not an object", lambda d: d["tools"].append("get_date"), "is a string"),
+        ("tools not an array", lambda d: d.update(tools={"get_weather": {}}), "'tools' is an object"),
+        ("tool of another type", lambda d: d["tools"][1].update(type="retrieval"), "expected 'function'"),
+        ("parameters not an object schema", lambda d: _params(d).update(type="array"), "expected 'object'"),
+        (
+            "parameters fail the metaschema",
+            lambda d: _params(d)["properties"].update(unit={"type": "text"}),
+            "not a valid JSON Schema",
         ),
-        "required 'lon' is not in properties at properties/where",
-    ),
-    ("tool_schema", "call to an unknown tool", _m(2, tool_calls=[_call(name="get_news")]), "unknown tool 'get_news'"),
-    ("tool_schema", "arguments not JSON", _m(2, tool_calls=[_call(arguments='{"city": ')]), "not valid JSON"),
-    ("tool_schema", "arguments not an object", _m(2, tool_calls=[_call(arguments='["Oslo"]')]), "an array, not an"),
-    ("tool_schema", "arguments of a wrong type", _m(2, tool_calls=[_call(arguments='{"city": 3}')]), "not of type"),
-    ("tool_schema", "missing required argument", _m(2, tool_calls=[_call(arguments="{}")]), "'city' is a required"),
-    (
-        "tool_schema",
-        "argument outside the enum",
-        _m(2, tool_calls=[_call(arguments={"city": "Oslo", "unit": "K"})]),
-        "'K'",
-    ),
-    ("tool_schema", "call without a function", _m(2, tool_calls=[{"id": "c1", "type": "function"}]), "no function"),
-    (
-        "tool_schema",
-        "Nemotron metadata that is not JSON",
-        lambda d: _nemotron(d, '{"tools": ['),
-        "'metadata' is not valid JSON",
-    ),
-    ("role_order", "no messages", lambda d: d.update(messages=[]), "no messages"),
-    ("role_order", "system message later", _insert(5, {"role": "system", "content": "x"}), "not the first"),
-    ("role_order", "legacy function role", _m(3, role="function"), "role 'function' is not one of"),
-    ("role_order", "assistant first", lambda d: d["messages"].pop(1), "before the first user message"),
-    ("role_order", "tool after a user message", _insert(2, {"role": "tool", "content": "{}"}), "not preceded"),
-    ("role_order", "ends on a tool call", lambda d: d.update(messages=d["messages"][:4]), "does not end with an"),
-    ("role_order", "ends on a user message", lambda d: d["messages"].pop(), "does not end with an"),
-    ("role_order", "final reply without text", _m(6, content="<think>\nx\n</think>"), "no visible text"),
-    ("role_order", "two user messages in a row", _insert(2, {"role": "user", "content": "Hi"}), "got no assistant"),
-    (
-        "role_order",
-        "assistant after the final reply",
-        _insert(5, {"role": "assistant", "content": "Hi"}),
-        "final reply",
-    ),
-    ("role_order", "tool results left unanswered", lambda d: d["messages"].pop(4), "not followed by an assistant"),
-    ("tool_call_response_mismatch", "missing response", lambda d: d["messages"].pop(3), "1 tool call(s) but 0"),
-    (
-        "tool_call_response_mismatch",
-        "extra response",
-        _insert(3, {"role": "tool", "tool_call_id": "c1", "content": "{}"}),
-        "1 tool call(s) but 2",
-    ),
-    ("tool_call_response_mismatch", "wrong tool_call_id", _m(3, tool_call_id="c9"), "no response for call id(s) c1"),
-    (
-        "tool_call_response_mismatch",
-        "some responses without id",
-        lambda d: (_two_calls(d), d["messages"].insert(4, {"role": "tool", "content": "{}"})),
-        "some tool responses have a tool_call_id and some do not",
-    ),
-    (
-        "tool_call_response_mismatch",
-        "repeated call id",
-        lambda d: (
-            _two_calls(d, "c1", "c1"),
-            d["messages"].insert(4, {"role": "tool", "tool_call_id": "c1", "content": "{}"}),
+        (
+            "bad regex in the schema",
+            lambda d: _params(d)["properties"].update(unit={"type": "string", "pattern": "(["}),
+            "not a valid JSON Schema",
         ),
-        "used more than once",
-    ),
-    (
-        "tool_call_response_mismatch",
-        "responses with ids, calls without",
-        _m(2, tool_calls=[_call(call_id=None)]),
-        "some tool calls have no id",
-    ),
-    (
-        "tool_call_response_mismatch",
-        "response after a plain reply",
-        lambda d: d["messages"].append({"role": "tool", "content": "{}"}),
-        "follow an assistant message without tool calls",
-    ),
-    ("tool_call_response_mismatch", "id that is not a string", _m(3, tool_call_id=7), "not strings"),
-    (
-        "tool_response_in_assistant",
-        "tool_response tags",
-        _m(4, content="<think>\nx\n</think>\n\n<tool_response>{}</tool_response> 3 °C"),
-        "'<tool_response>'",
-    ),
-    (
-        "tool_response_in_assistant",
-        "tool message as JSON",
-        _m(6, content='<think>\nx\n</think>\n\n{"role": "tool", "content": "{}"}'),
-        '"role": "tool"',
-    ),
-    (
-        "tool_response_in_assistant",
-        "chat-template tool turn",
-        _m(4, content="<think>\nx\n</think>\n\n<|im_start|>tool\n{}"),
-        "im_start",
-    ),
-    (
-        "tool_response_in_assistant",
-        "tool response inside the thinking",
-        _m(4, content="<think>\n<tool_result>3</tool_result>\n</think>\n\nIt is 3."),
-        "tool_result",
-    ),
-    ("tool_response_in_assistant", "assistant with a tool_call_id", _m(4, tool_call_id="c1"), "carries a tool_call_id"),
-    ("tool_response_not_json", "plain text", _m(3, content="It is 3 degrees."), "not valid JSON"),
-    ("tool_response_not_json", "truncated JSON", _m(3, content='{"temp": 3'), "not valid JSON"),
-    ("tool_response_not_json", "NaN", _m(3, content='{"temp": NaN}'), "NaN is not JSON"),
-    ("tool_response_not_json", "empty content", _m(3, content=""), "empty"),
-    ("tool_response_not_json", "no content", _m(3, content=None), "empty"),
-    (
-        "duplicate_tools",
-        "same name twice",
-        lambda d: d["tools"].append({"type": "function", "function": {**WEATHER["function"], "description": "Again."}}),
-        "repeats the name 'get_weather'",
-    ),
-    (
-        "duplicate_tools",
-        "same spec under another name",
-        lambda d: d["tools"].append({"type": "function", "function": {**WEATHER["function"], "name": "weather_now"}}),
-        "same spec as tool 0",
-    ),
-    ("think_tags", "missing think", _m(4, content="It is 3 °C in Oslo."), "no <think> block"),
-    ("think_tags", "missing think on a tool call", _m(2, content=None), "no <think> block"),
-    ("think_tags", "unclosed think", _m(4, content="<think>\nhmm\n\nIt is 3."), "unbalanced"),
-    ("think_tags", "close before open", _m(4, content="hmm</think> It is 3.<think>"), "out of order"),
-    ("think_tags", "nested think", _m(4, content="<think>a<think>b</think>c</think> 3."), "out of order"),
-    (
-        "think_tags",
-        "two think blocks",
-        _m(4, content="<think>\na\n</think>\n<think>\nb\n</think>\n\nIt is 3."),
-        "2 think blocks",
-    ),
-    ("think_tags", "empty thinking", _m(4, content="<think>\n\n</think>\n\nIt is 3."), "empty <think> block"),
-    (
-        "think_tags",
-        "text before the think block",
-        _m(4, content="Sure. <think>\nx\n</think>\n\nIt is 3."),
-        "text before",
-    ),
-    ("think_tags", "reply with nothing visible", _m(4, content="<think>\nx\n</think>"), "no visible text and no tool"),
-    ("think_tags", "empty user message", _m(5, content="  "), "empty user message"),
-    ("think_tags", "user message without content", _m(1, content=None), "empty user message"),
-    ("checklists", "weights sum to 5.4", _checklist(2.7, 2.7), "weights sum to 5.4"),
-    ("checklists", "a negative weight", _checklist(-0.5, 1.5), "greater than or equal to 0"),
-    ("checklists", "a NaN weight", _checklist(float("nan"), 1.0), "greater than or equal to 0"),
-    ("checklists", "a dependency cycle", _checklist(0.5, 0.5, deps=(["B"], ["A"])), "dependency cycle"),
-    ("checklists", "an unknown dependency", _checklist(0.5, 0.5, deps=(["Z"], [])), "'Z', which is not an item"),
-    ("checklists", "evidence past the end", _checklist(0.5, 0.5, evidence_turn=9), "evidence[0].turn=9"),
-    ("checklists", "more turns than the dialogue", _checklist(0.5, 0.5, extra_turns=3), "has 5 turns"),
-]
+        ("required not in properties", lambda d: _params(d)["required"].append("country"), "'country'"),
+        (
+            "nested required not in properties",
+            lambda d: _params(d)["properties"].update(
+                where={"type": "object", "properties": {"lat": {"type": "number"}}, "required": ["lon"]}
+            ),
+            "required 'lon' is not in properties at properties/where",
+        ),
+        ("call to an unknown tool", _m(2, tool_calls=[_call(name="get_news")]), "unknown tool 'get_news'"),
+        ("arguments not JSON", _m(2, tool_calls=[_call(arguments='{"city": ')]), "not valid JSON"),
+        ("arguments not an object", _m(2, tool_calls=[_call(arguments='["Oslo"]')]), "an array, not an"),
+        ("arguments of a wrong type", _m(2, tool_calls=[_call(arguments='{"city": 3}')]), "not of type"),
+        ("missing required argument", _m(2, tool_calls=[_call(arguments="{}")]), "'city' is a required"),
+        ("argument outside the enum", _m(2, tool_calls=[_call(arguments={"city": "Oslo", "unit": "K"})]), "'K'"),
+        ("call without a function", _m(2, tool_calls=[{"id": "c1", "type": "function"}]), "no function"),
+        ("Nemotron metadata that is not JSON", lambda d: _nemotron(d, '{"tools": ['), "'metadata' is not valid JSON"),
+    ],
+    "role_order": [
+        ("no messages", lambda d: d.update(messages=[]), "no messages"),
+        ("system message later", _insert(5, {"role": "system", "content": "x"}), "not the first"),
+        ("legacy function role", _m(3, role="function"), "role 'function' is not one of"),
+        ("assistant first", lambda d: d["messages"].pop(1), "before the first user message"),
+        ("tool after a user message", _insert(2, {"role": "tool", "content": "{}"}), "not preceded"),
+        ("ends on a tool call", lambda d: d.update(messages=d["messages"][:4]), "does not end with an"),
+        ("ends on a user message", lambda d: d["messages"].pop(), "does not end with an"),
+        ("final reply without text", _m(6, content="<think>\nx\n</think>"), "no visible text"),
+        ("two user messages in a row", _insert(2, {"role": "user", "content": "Hi"}), "got no assistant"),
+        ("assistant after the final reply", _insert(5, {"role": "assistant", "content": "Hi"}), "final reply"),
+        ("tool results left unanswered", lambda d: d["messages"].pop(4), "not followed by an assistant"),
+    ],
+    "tool_call_response_mismatch": [
+        ("missing response", lambda d: d["messages"].pop(3), "1 tool call(s) but 0"),
+        ("extra response", _insert(3, {"role": "tool", "tool_call_id": "c1", "content": "{}"}), "1 tool call(s) but 2"),
+        ("wrong tool_call_id", _m(3, tool_call_id="c9"), "no response for call id(s) c1"),
+        (
+            "some responses without id",
+            lambda d: (_two_calls(d), d["messages"].insert(4, {"role": "tool", "content": "{}"})),
+            "some tool responses have a tool_call_id and some do not",
+        ),
+        (
+            "repeated call id",
+            lambda d: (
+                _two_calls(d, "c1", "c1"),
+                d["messages"].insert(4, {"role": "tool", "tool_call_id": "c1", "content": "{}"}),
+            ),
+            "used more than once",
+        ),
+        ("responses with ids, calls without", _m(2, tool_calls=[_call(call_id=None)]), "some tool calls have no id"),
+        (
+            "response after a plain reply",
+            lambda d: d["messages"].append({"role": "tool", "content": "{}"}),
+            "follow an assistant message without tool calls",
+        ),
+        ("id that is not a string", _m(3, tool_call_id=7), "not strings"),
+    ],
+    "tool_response_in_assistant": [
+        (
+            "tool_response tags",
+            _m(4, content="<think>\nx\n</think>\n\n<tool_response>{}</tool_response> 3 °C"),
+            "'<tool_response>'",
+        ),
+        (
+            "tool message as JSON",
+            _m(6, content='<think>\nx\n</think>\n\n{"role": "tool", "content": "{}"}'),
+            '"role": "tool"',
+        ),
+        ("chat-template tool turn", _m(4, content="<think>\nx\n</think>\n\n<|im_start|>tool\n{}"), "im_start"),
+        (
+            "tool response inside the thinking",
+            _m(4, content="<think>\n<tool_result>3</tool_result>\n</think>\n\nIt is 3."),
+            "tool_result",
+        ),
+        ("assistant with a tool_call_id", _m(4, tool_call_id="c1"), "carries a tool_call_id"),
+    ],
+    "tool_response_not_json": [
+        ("plain text", _m(3, content="It is 3 degrees."), "not valid JSON"),
+        ("truncated JSON", _m(3, content='{"temp": 3'), "not valid JSON"),
+        ("NaN", _m(3, content='{"temp": NaN}'), "NaN is not JSON"),
+        ("empty content", _m(3, content=""), "empty"),
+        ("no content", _m(3, content=None), "empty"),
+    ],
+    "duplicate_tools": [
+        ("same name twice", _weather_copy(description="Again."), "repeats the name 'get_weather'"),
+        ("same spec under another name", _weather_copy(name="weather_now"), "same spec as tool 0"),
+    ],
+    "think_tags": [
+        ("missing think", _m(4, content="It is 3 °C in Oslo."), "no <think> block"),
+        ("missing think on a tool call", _m(2, content=None), "no <think> block"),
+        ("unclosed think", _m(4, content="<think>\nhmm\n\nIt is 3."), "unbalanced"),
+        ("close before open", _m(4, content="hmm</think> It is 3.<think>"), "out of order"),
+        ("nested think", _m(4, content="<think>a<think>b</think>c</think> 3."), "out of order"),
+        ("two think blocks", _m(4, content="<think>\na\n</think>\n<think>\nb\n</think>\n\nIt is 3."), "2 think blocks"),
+        ("empty thinking", _m(4, content="<think>\n\n</think>\n\nIt is 3."), "empty <think> block"),
+        ("text before the think block", _m(4, content="Sure. <think>\nx\n</think>\n\nIt is 3."), "text before"),
+        ("reply with nothing visible", _m(4, content="<think>\nx\n</think>"), "no visible text and no tool"),
+        ("empty user message", _m(5, content="  "), "empty user message"),
+        ("user message without content", _m(1, content=None), "empty user message"),
+    ],
+    "checklists": [
+        ("weights sum to 5.4", _checklist(2.7, 2.7), "weights sum to 5.4"),
+        ("a negative weight", _checklist(-0.5, 1.5), "greater than or equal to 0"),
+        ("a NaN weight", _checklist(float("nan"), 1.0), "greater than or equal to 0"),
+        ("a dependency cycle", _checklist(0.5, 0.5, deps=(["B"], ["A"])), "dependency cycle"),
+        ("an unknown dependency", _checklist(0.5, 0.5, deps=(["Z"], [])), "'Z', which is not an item"),
+        ("evidence past the end", _checklist(0.5, 0.5, evidence_turn=9), "evidence[0].turn=9"),
+        ("more turns than the dialogue", _checklist(0.5, 0.5, extra_turns=3), "has 5 turns"),
+    ],
+}
+FAILING = [(rule, *case) for rule, cases in FAILING_BY_RULE.items() for case in cases]
 
 # (case name, mutation): records that every rule must pass
 PASSING: list[tuple[str, Mutation]] = [
@@ -328,15 +293,7 @@ PASSING: list[tuple[str, Mutation]] = [
         _m(4, content="<think>\nThe tool said 3.\n</think>\n\nMy role: the get_weather tool says 3."),
     ),
     ("JSON in the reply that is no tool message", _m(4, content='<think>\nx\n</think>\n\n{"city": "Oslo", "temp": 3}')),
-    (
-        "same parameters, different descriptions",
-        lambda d: d["tools"].append(
-            {
-                "type": "function",
-                "function": {**WEATHER["function"], "name": "forecast", "description": "Tomorrow's weather."},
-            }
-        ),
-    ),
+    ("same parameters, different descriptions", _weather_copy(name="forecast", description="Tomorrow's weather.")),
     (
         "bare function specs in Nemotron metadata",
         lambda d: _nemotron(d, json.dumps({"tools": [WEATHER["function"], CLOCK["function"]], "source": "x"})),

@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from cm2.llm.config import LLMConfig
+from cm2.llm.hf_generate import HFGenerator
 from cm2.llm.openai_backend import OpenAIBackend
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError, Usage
 from cm2.llm.server import create_app
@@ -25,7 +26,7 @@ TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"typ
 
 @pytest.fixture(scope="module")
 def served(tiny_model_path: Path) -> Iterator[tuple[str, TransformersBackend]]:
-    backend = TransformersBackend.load(tiny_model_path)
+    backend = TransformersBackend(HFGenerator(tiny_model_path))
     with BackgroundServer(create_app(backend, "tiny", json_attempts=2)) as server:
         yield f"{server.url}/v1", backend
     backend.close()

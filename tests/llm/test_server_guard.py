@@ -12,6 +12,7 @@ import openai
 import pytest
 from typer.testing import CliRunner
 
+from cm2.llm.completions import PromptSampling
 from cm2.llm.guard import GuardConfig, guarded, host_name
 from cm2.llm.protocol import ChatRequest, ChatResponse, Usage
 from cm2.llm.server import create_app
@@ -28,7 +29,7 @@ class Hello:
     async def generate(self, request: ChatRequest) -> ChatResponse:
         return ChatResponse(text="hello", usage=Usage(prompt_tokens=1, completion_tokens=1), finish_reason="stop")
 
-    async def complete(self, prompt: str, **sampling: Any) -> ChatResponse:
+    async def complete(self, prompt: str, sampling: PromptSampling) -> ChatResponse:
         return await self.generate(ChatRequest(messages=[{"role": "user", "content": prompt}]))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cm2.llm.hf_generate import HFGenerator
 from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError
 from cm2.llm.transformers_backend import TransformersBackend
 
@@ -25,7 +26,7 @@ TOOLS = [
 
 @pytest.fixture(scope="module")
 def backend(tiny_model_path: Path) -> Iterator[TransformersBackend]:
-    loaded = TransformersBackend.load(tiny_model_path, max_batch_size=4, json_attempts=2)
+    loaded = TransformersBackend(HFGenerator(tiny_model_path), max_batch_size=4, json_attempts=2)
     yield loaded
     loaded.close()
 

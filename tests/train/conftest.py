@@ -27,10 +27,9 @@ def build_tiny_gemma_like(path: Path, vocab_size: int = 2000) -> Path:
     The BPE also learns from the training dialogues themselves, so they take few tokens (as real text
     does with a real tokenizer) and the CPU training tests stay fast.
     """
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    from cm2.llm.testing.tiny_model import train_bpe, training_text
+    from cm2.llm.testing.tiny_model import random_tiny_lm, train_bpe, training_text
 
     corpus = [
         *training_text(seed=1),
@@ -39,21 +38,7 @@ def build_tiny_gemma_like(path: Path, vocab_size: int = 2000) -> Path:
     ]
     bpe = train_bpe(corpus, GEMMA_SPECIAL_TOKENS, vocab_size)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>")
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(path)
+    random_tiny_lm(tokenizer, arch="llama", max_positions=4096).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 

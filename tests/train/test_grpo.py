@@ -8,8 +8,9 @@ import pytest
 from rl_builders import tiny_rl_config
 
 import cm2.train.grpo as grpo
+from cm2.judge import StepToJudge
 from cm2.llm.testing.tiny_model import build_tiny_model
-from cm2.schema import Dialogue, Trajectory, Verdict
+from cm2.schema import Trajectory, Verdict
 from cm2.testing import RuleJudge, even_length
 from cm2.tools import HybridToolSimulator
 from cm2.train.grpo import run_rl
@@ -133,9 +134,9 @@ class FlatForD0Judge(RuleJudge):
     def __init__(self) -> None:
         super().__init__(even_length)
 
-    async def judge_step(self, dialogue: Dialogue, *args: Any, **kwargs: Any) -> list[Verdict]:
-        verdicts = await super().judge_step(dialogue, *args, **kwargs)
-        if dialogue.uuid.startswith("d0"):
+    async def judge_step(self, asked: StepToJudge, usage: object = None) -> list[Verdict]:
+        verdicts = await super().judge_step(asked, usage)
+        if asked.dialogue.uuid.startswith("d0"):
             return [v.model_copy(update={"satisfied": False}) for v in verdicts]
         return verdicts
 

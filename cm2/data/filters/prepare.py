@@ -158,28 +158,29 @@ def _messages(data: dict[str, Any], rec: Prepared) -> None:
     rec.messages = messages
 
 
+def _json_string(text: str, where: str, problems: list[str]) -> Any:
+    """The JSON value in `text`, or None with a problem naming `where` when it does not parse."""
+    try:
+        return loads_bounded(text)
+    except ValueError as exc:
+        problems.append(f"{where} is not valid JSON ({exc})")
+        return None
+
+
 def _tools(data: dict[str, Any], problems: list[str]) -> list[Any]:
     if data.get("tools") is not None:
         tools, where = data["tools"], "'tools'"
     elif data.get("metadata") is not None:
         metadata, where = data["metadata"], "'metadata'"
         if isinstance(metadata, str):
-            try:
-                metadata = loads_bounded(metadata)
-            except ValueError as exc:
-                problems.append(f"'metadata' is not valid JSON ({exc})")
-                return []
+            metadata = _json_string(metadata, where, problems)
         if not isinstance(metadata, dict):
             return []
         tools, where = metadata.get("tools"), "'metadata.tools'"
     else:
         return []
     if isinstance(tools, str):
-        try:
-            tools = loads_bounded(tools)
-        except ValueError as exc:
-            problems.append(f"{where} is a string that is not valid JSON ({exc})")
-            return []
+        tools = _json_string(tools, where, problems)
     if tools is None:
         return []
     if not isinstance(tools, list):

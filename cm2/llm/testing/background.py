@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -32,7 +32,7 @@ class BackgroundServer:
         """`http://host:port` (no path)."""
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout_s: float = 10.0) -> BackgroundServer:
+    def start(self, timeout_s: float = 10.0) -> Self:
         if self._thread is not None:
             return self
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
@@ -63,7 +63,7 @@ class BackgroundServer:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> BackgroundServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

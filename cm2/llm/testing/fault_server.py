@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -124,7 +123,7 @@ async def _hang(request: Request, seconds: float) -> bool:
     return True
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(BackgroundServer):
     """Serve `/v1/chat/completions`, `/v1/models` and `/health` on 127.0.0.1 from a background thread.
 
     `responder(body)` gives the content (a string) or a whole response body (a dict). Usage counts words:
@@ -158,27 +157,12 @@ class FakeOpenAIServer:
                 Route("/health", self._health, methods=["GET"]),
             ]
         )
-        self._server = BackgroundServer(app)
+        super().__init__(app)
 
     @property
     def base_url(self) -> str:
         """The OpenAI base URL, ending in /v1."""
-        return f"{self._server.url}/v1"
-
-    def start(self) -> FakeOpenAIServer:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        return f"{self.url}/v1"
 
     def _draw(self) -> Fault | None:
         cfg = self.faults_config

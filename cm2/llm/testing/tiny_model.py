@@ -81,6 +81,36 @@ def build_tiny_tokenizer(seed: int = 0, vocab_size: int = 512):  # type: ignore[
     )
 
 
+def random_tiny_lm(  # type: ignore[no-untyped-def]
+    tokenizer,
+    *,
+    arch: Literal["qwen2", "llama"] = "qwen2",
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    max_positions: int = 2048,
+    seed: int = 0,
+):
+    """A tiny randomly initialised `arch` causal LM over `tokenizer`'s vocabulary and special tokens."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    common = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": hidden_size,
+        "intermediate_size": hidden_size * 2,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": max_positions,
+        "tie_word_embeddings": True,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+    }
+    torch.manual_seed(seed)
+    return Qwen2ForCausalLM(Qwen2Config(**common)) if arch == "qwen2" else LlamaForCausalLM(LlamaConfig(**common))
+
+
 def build_tiny_model(
     path: str | Path,
     *,
@@ -90,27 +120,12 @@ def build_tiny_model(
     seed: int = 0,
 ) -> Path:
     """Write a tiny random model and its tokenizer to `path` (created) and return it."""
-    import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from transformers import GenerationConfig
 
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tiny_tokenizer(seed)
-    common = {
-        "vocab_size": len(tokenizer),
-        "hidden_size": hidden_size,
-        "intermediate_size": hidden_size * 2,
-        "num_hidden_layers": num_layers,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 2048,
-        "tie_word_embeddings": True,
-        "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": None,
-    }
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(Qwen2Config(**common)) if arch == "qwen2" else LlamaForCausalLM(LlamaConfig(**common))
+    model = random_tiny_lm(tokenizer, arch=arch, hidden_size=hidden_size, num_layers=num_layers, seed=seed)
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
     )

@@ -75,6 +75,14 @@ def fake_command(tmp_path: Path, name: str) -> Path:
     return path
 
 
+def script_arguments(script: str, env: dict[str, str], *overrides: str) -> list[str]:
+    """What the launch script `script` runs under `env` (its commands faked to print their arguments, one a line)."""
+    done = subprocess.run(
+        ["bash", str(SCRIPTS / script), *overrides], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.splitlines()
+
+
 def test_single_node_script_overrides(tmp_path: Path) -> None:
     python = fake_command(tmp_path, "python")
     env = {
@@ -86,14 +94,7 @@ def test_single_node_script_overrides(tmp_path: Path) -> None:
         "CM2_GPUS_PER_NODE": "4",
         "CM2_VARIANT": "small",
     }
-    done = subprocess.run(
-        ["bash", str(SCRIPTS / "run_single_node.sh"), "algorithm.cm2.level=turn"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines = done.stdout.splitlines()
+    lines = script_arguments("run_single_node.sh", env, "algorithm.cm2.level=turn")
     assert lines[:2] == ["-m", "cm2.integrations.verl"]  # the plugin check runs first
     start = lines.index("verl.trainer.main_ppo")
     assert lines[start + 1 : start + 3] == [f"--config-path={CONFIGS}", "--config-name=cm2_grpo"]
@@ -116,14 +117,7 @@ def test_ray_cluster_script_overrides(tmp_path: Path) -> None:
         "CM2_JUDGE_URL": "http://judge:8001/v1",
         "CM2_NNODES": "4",
     }
-    done = subprocess.run(
-        ["bash", str(SCRIPTS / "run_ray_cluster.sh"), "trainer.total_training_steps=50"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines = done.stdout.splitlines()
+    lines = script_arguments("run_ray_cluster.sh", env, "trainer.total_training_steps=50")
     assert lines[:3] == ["job", "submit", "--address=http://head:8265"]
     assert lines[3] == f'--runtime-env-json={{"working_dir": "{CONFIGS}"}}'
     assert lines[4:6] == ["--", "bash"] and lines[6] == "-c"
