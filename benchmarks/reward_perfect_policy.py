@@ -8,7 +8,9 @@ visible reply, the call budget, BFCL's state check) and under call items only (w
 
 Policies, per turn: perfect = the reference calls then a reply; refusing = a reply, never a call; extra call =
 the reference calls, the last one again, then a reply; never ending = the reference calls, then the last one
-again until the step limit cuts the turn; malformed retry = one unparseable call first, then as perfect.
+again until the step limit cuts the turn; malformed retry = one unparseable call first, then as perfect;
+partial = the reference calls but the last, then a reply (an honest miss); partial, retried = the same miss,
+with the turn's first call made twice more in place of the last (compared with partial, not perfect).
 
     python benchmarks/reward_perfect_policy.py                # all 159 train dialogues, 20 steps a turn
     python benchmarks/reward_perfect_policy.py --max-steps 4 --max-turns 3   # the RL limits of the experiment
@@ -63,7 +65,11 @@ POLICIES: dict[str, Callable[[list[str], int], list[str]]] = {
     "extra call": lambda calls, limit: [*calls, *calls[-1:], REPLY],
     "never ending": lambda calls, limit: [*calls, *(calls[-1:] * limit)] if calls else [REPLY],
     "malformed retry": lambda calls, limit: [MALFORMED, *calls, REPLY],
+    "partial": lambda calls, limit: [*calls[:-1], REPLY],
+    "partial, retried": lambda calls, limit: [*calls[:-1], *(calls[:1] * 2 if len(calls) > 1 else []), REPLY],
 }
+CLEAN = {"partial, retried": "partial"}
+"""The clean policy each one is compared with (the perfect one unless named here)."""
 
 
 class TurnScript:
@@ -116,21 +122,24 @@ def main() -> None:
         f"{len(dialogues)} dialogues, {args.max_turns} turns x {args.max_steps} steps, at the limit: "
         f"{args.at_step_limit}"
     )
-    print(f"{'policy':<16}{'checklists':<17}{'mean R':>8}{'R = 1':>8}{'R = 0':>8}{'vs perfect':>14}")
+    print(f"{'policy':<18}{'checklists':<17}{'mean R':>8}{'R = 1':>8}{'R = 0':>8}  vs clean (lower / higher)")
     started = time.perf_counter()
-    best: dict[str, np.ndarray] = {}
+    seen: dict[tuple[str, str], np.ndarray] = {}
     for name, make in POLICIES.items():
         outputs = [[make(calls, args.max_steps) for calls in turn_calls(d)] for d in dialogues]
         for label, labeled in labelings.items():
             trajectories = [asyncio.run(play(d, o, config)) for d, o in zip(labeled, outputs, strict=True)]
             rewards = np.asarray([reward(d, t) for d, t in zip(labeled, trajectories, strict=True)])
-            if name == "perfect":
-                best[label] = rewards
-            below = (rewards < best[label] - 1e-9).sum()
-            relation = "" if name == "perfect" else f"{below}/{len(rewards)} lower"
+            seen[name, label] = rewards
+            clean = CLEAN.get(name, "perfect")
+            relation = ""
+            if name != "perfect":
+                lower = (rewards < seen[clean, label] - 1e-9).sum()
+                higher = (rewards > seen[clean, label] + 1e-9).sum()
+                relation = f"{clean}: {lower} / {higher} of {len(rewards)}"
             print(
-                f"{name:<16}{label:<17}{rewards.mean():>8.3f}{(rewards > 1 - 1e-9).sum():>8}"
-                f"{(rewards < 1e-9).sum():>8}{relation:>14}"
+                f"{name:<18}{label:<17}{rewards.mean():>8.3f}{(rewards > 1 - 1e-9).sum():>8}"
+                f"{(rewards < 1e-9).sum():>8}  {relation}"
             )
     print(f"({time.perf_counter() - started:.0f} s)")
 

@@ -45,11 +45,11 @@ class ValidationConfig(_Options):
 
 class TurnCheckConfig(_Options):
     """Items decided in code from how each turn ends (`cm2.annotate.turn_items`): `ends_with_reply` (a visible
-    reply, not cut at the step limit; depends on the turn's first call item), `call_budget` (at most the
-    reference's calls plus `call_budget_slack` attempts, malformed ones included; depends on every call item)
-    and, for a dialogue whose environment reports its state (`environment_reports_state: true`, as a
-    benchmark's importer may set), `environment_state` (the state equals the reference after the turn;
-    depends on every call item). A plain string sets `mode` alone."""
+    reply, not cut at the step limit), `call_budget` (at most the reference's calls plus `call_budget_slack`
+    attempts, malformed ones included) and, for a dialogue whose environment reports its state
+    (`environment_reports_state: true`, as a benchmark's importer may set), `environment_state` (the state
+    equals the reference after the turn). Each depends on the turn's first call item. A plain string sets
+    `mode` alone."""
 
     mode: Literal["auto", "on", "off"] = Field(
         default="auto",

@@ -2,7 +2,10 @@
 
 They make flailing cost reward: a turn cut at the step limit earns none of them, extra or malformed call
 attempts fail the call budget, and a wrong call that changes the environment's state fails the state item.
-Each depends on call items, so a turn answered without doing its work earns nothing from them.
+Each depends on the turn's first call item only, so a turn answered without starting its work earns nothing
+from them, while a policy that starts right but then misses a call still loses the budget item by flailing
+(when every call item gated them, extra attempts cost nothing once any call was missed: the learning run
+of December 6 learned exactly that, calls per held-out turn 1.45 → 2.26).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def _evidence(turn: Turn) -> list[Evidence]:
 
 
 def turn_item(item_id: str, kind: TurnCheckKind, turn: Turn, calls: list[str], opts: TurnCheckConfig) -> ChecklistItem:
-    """One turn-end item; `calls` are the ids of the turn's call items (the first one gates `ends_with_reply`)."""
+    """One turn-end item; `calls` are the ids of the turn's call items (the first one gates every turn-end item)."""
     focus, question, failures = _TEXT[kind]
     budget = sum(len(step.calls) for step in turn.steps) + (opts.call_budget_slack or 0)
     check: dict[str, object] = {"kind": kind}
@@ -73,7 +76,7 @@ def turn_item(item_id: str, kind: TurnCheckKind, turn: Turn, calls: list[str], o
             "pass_condition": "Decided in code when the turn ends with a visible reply.",
             "failure_examples": failures,
             "required_for_next_turn": False,
-            "dependence": calls[:1] if kind == "ends_with_reply" else list(calls),
+            "dependence": calls[:1],
             "weight": 0.0,
             "check": check,
         }

@@ -143,7 +143,7 @@ def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> Non
     assert _kinds(turn) == ["call"] * 5 + ["ends_with_reply", "call_budget"]  # no state item: nothing reports it
     by_kind = {kind: item for kind, item in zip(_kinds(turn), turn.items, strict=True)}
     calls = [item.id for item in turn.items if item.check is not None and not isinstance(item.check, TurnCheck)]
-    assert by_kind["ends_with_reply"].dependence == calls[:1] and by_kind["call_budget"].dependence == calls
+    assert by_kind["ends_with_reply"].dependence == by_kind["call_budget"].dependence == calls[:1]
     assert isinstance(by_kind["call_budget"].check, TurnCheck) and by_kind["call_budget"].check.max_calls == 6
     assert sum(i.weight for i in turn.items) == pytest.approx(1.0) and len({i.weight for i in turn.items}) == 1
     # a dialogue that declares a state-reporting environment gets the state item under auto
@@ -191,6 +191,6 @@ def test_llm_checklists_get_the_turn_end_items_with_rescaled_weights() -> None:
     n = len(before)
     assert [item.weight for item in turn.items[:n]] == pytest.approx([w * n / (n + 3) for w in before])
     calls = [item.id for item in checklist[0].items if item.focus_on == "assistant.tool_calls"]
-    assert turn.items[-3].dependence == calls[:1] and turn.items[-1].dependence == calls
+    assert all(item.dependence == calls[:1] for item in turn.items[-3:])
     assert checklist_problems(source, extended, ValidationConfig()) == []
     assert with_turn_items(multi_call_dialogue(), checklist, TurnCheckConfig()) == checklist  # auto, no state: off

@@ -37,6 +37,8 @@ FLAILING = {
 }
 HALF_AND_REPLY = [C0, REPLY]
 HALF_AND_FLAIL = [C0, WRONG, FAILS, READ]
+MISTAKE_AND_REPLY = [C0, WRONG, REPLY]
+MISTAKE_AND_RETRIES = [C0, WRONG, FAILS, REPLY]
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,12 @@ def test_clean_outscores_flailing_at_every_level(dialogue: Dialogue, name: str) 
 
 def test_doing_part_of_the_work_and_replying_beats_doing_part_and_flailing(dialogue: Dialogue) -> None:
     assert_better(dialogue, play(dialogue, HALF_AND_REPLY), play(dialogue, HALF_AND_FLAIL))
+
+
+def test_a_mistake_then_a_reply_beats_the_same_mistake_then_more_attempts(dialogue: Dialogue) -> None:
+    # Both miss C1 and leave the state wrong. When the budget item depended on every call item, the extra
+    # attempts cost nothing once C1 was missed, and the December 6 run learned to make them.
+    assert_better(dialogue, play(dialogue, MISTAKE_AND_REPLY), play(dialogue, MISTAKE_AND_RETRIES))
 
 
 def test_the_final_reply_step_earns_a_positive_step_advantage(dialogue: Dialogue) -> None:
