@@ -86,6 +86,27 @@ def summarize(out: Path, seeds: list[int]) -> dict[str, Any]:
         "mean_over_seeds": table,
         "gain_over_sft": gains,
         "spearman_checklist_vs_state_match": {"rho": correlation, "checkpoints": len(points)},
+        "spearman_per_dialogue": dialogue_correlations(out, sorted(by_seed)),
+    }
+
+
+def dialogue_correlations(out: Path, seeds: list[int]) -> dict[str, Any]:
+    """Spearman's rho between a held-out dialogue's checklist score and its state match and exact-call rates,
+    over every (trained checkpoint, dialogue) pair; the base model is left out, its zeros would only add ties."""
+    rows = [
+        json.loads(line)
+        for seed in seeds
+        for path in sorted((out / f"seed{seed}").glob("eval_*/dialogue_scores.jsonl"))
+        if path.parent.name != "eval_base"
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    rows = [r for r in rows if r["turns"] and r["checklist_earnable"]]
+    checklist = [r["checklist_earned"] / r["checklist_earnable"] for r in rows]
+    return {
+        "pairs": len(rows),
+        "state_match": spearman(checklist, [r["state_turns"] / r["turns"] for r in rows]),
+        "exact_calls": spearman(checklist, [r["exact_turns"] / r["turns"] for r in rows]),
     }
 
 
@@ -119,4 +140,10 @@ def seed_markdown(summary: dict[str, Any]) -> str:
     rho = summary["spearman_checklist_vs_state_match"]
     lines.append(f"\nSpearman rank correlation, checklist score vs state match over {rho['checkpoints']} checkpoints: ")
     lines.append(f"{rho['rho']:.3f}\n" if rho["rho"] is not None else "undefined (a constant side)\n")
+    per = summary["spearman_per_dialogue"]
+    cells = {k: "undefined" if per[k] is None else f"{per[k]:.3f}" for k in ("state_match", "exact_calls")}
+    lines.append(
+        f"Per held-out dialogue ({per['pairs']} trained checkpoint x dialogue pairs), checklist score vs state match: "
+        f"{cells['state_match']}; vs exact calls: {cells['exact_calls']}\n"
+    )
     return "".join(lines)

@@ -62,6 +62,27 @@ def test_summary_over_seeds(tmp_path: Path) -> None:
     assert "rl - sft" in (folder / "seeds.md").read_text()
 
 
+def test_per_dialogue_correlation_reads_every_trained_evaluation(tmp_path: Path) -> None:
+    def dialogue(uuid: str, checklist: float, state: int, exact: int) -> str:
+        row = {"uuid": uuid, "turns": 2, "state_turns": state, "exact_turns": exact}
+        return json.dumps({**row, "checklist_earned": checklist, "checklist_earnable": 1.0})
+
+    for model, lines in {
+        "base": [dialogue("a", 0.9, 0, 2), dialogue("b", 0.0, 2, 0)],  # left out: would flip both signs
+        "sft": [dialogue("a", 0.2, 0, 1), dialogue("b", 0.5, 1, 0)],
+        "rl": [dialogue("a", 0.9, 2, 1), dialogue("b", 0.1, 0, 2)],
+    }.items():
+        folder = tmp_path / "seed0" / f"eval_{model}"
+        folder.mkdir(parents=True)
+        (folder / "dialogue_scores.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_eval(tmp_path, 0, [scores("sft", 0.3, 0.1, 0.2), scores("rl", 0.5, 0.2, 0.4)])
+    per = summarize(tmp_path, [0])["spearman_per_dialogue"]
+    assert per["pairs"] == 4
+    assert per["state_match"] == pytest.approx(0.9486833)  # checklist 0.1 < 0.2 < 0.5 < 0.9, state 0 = 0 < 1 < 2 (tie)
+    assert per["exact_calls"] == pytest.approx(-0.6324555)
+    assert "Per held-out dialogue (4 trained" in (write_seed_summary(tmp_path, [0]) / "seeds.md").read_text()
+
+
 def test_the_validation_slice_is_held_out_of_sft(tmp_path: Path) -> None:
     data = tmp_path / "train.jsonl"
     dialogues = [order_dialogue(i).model_copy(update={"uuid": f"d{i}"}) for i in range(5)]
