@@ -87,14 +87,26 @@ def _log_rewards(folder: Path) -> list[float]:
 
 
 def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Level) -> dict[str, Any]:
-    """GRPO with checklist rewards from the SFT model; every rollout calls BFCL's backends for real."""
-    from cm2.build import build_environments, build_judge
-    from cm2.train.grpo import run_rl
+    """GRPO with checklist rewards from the SFT model; every rollout calls BFCL's backends for real.
 
-    run = config.rl_run(model, str(data), str(folder), level)
+    The run resumes from its last checkpoint in `folder` (the stage runner keeps the folder only when it was
+    started with the same settings). A run that stops on its time budget before `max_steps` keeps that
+    checkpoint and raises `StageUnfinished`: the next run of the pipeline carries it on."""
+    from cm2.build import build_environments, build_judge
+    from cm2.demo.stages import StageUnfinished
+    from cm2.train.grpo import run_rl
+    from cm2.train.resume import latest_checkpoint, trained_steps
+
+    run = config.rl_run(model, str(data), str(folder), level).model_copy(update={"resume": True})
     with bf16_generation(run.bf16, run.use_cpu):
         make_env = build_environments(run.tools, run.simulator)
         final = run_rl(run, make_env=make_env, judge=build_judge(run.judge))
+    steps = trained_steps(folder)
+    if steps < run.max_steps:
+        raise StageUnfinished(
+            f"{folder.name}: stopped on its time budget at step {steps} of {run.max_steps}; "
+            f"{latest_checkpoint(folder)} is kept: run the same command again to carry it on"
+        )
     drop_checkpoints(folder)
     rewards = _log_rewards(folder)
     from cm2.train.probe import PROBE_FILE, read_probe
