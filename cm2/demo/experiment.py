@@ -6,7 +6,9 @@ evaluation of base / SFT / each RL model, on the BFCL demo split with Gemma-3-27
 It is the demo's pipeline (`cm2.demo.pipeline`) with the run configs of `configs/experiment/` (full BFCL
 tool docs, every entry of the split, bf16 on the GPU) and its sizes in `ExperimentConfig`. Each stage prints its
 time and is skipped when rerun with the same settings; results land in OUT/results/ (results.json, results.md,
-heldout.png, rl_rewards.png; with several seeds also seeds.json and seeds.md).
+heldout.png, rl_rewards.png; with several seeds also seeds.json and seeds.md). An RL run that spends
+`--rl-max-minutes` before its last step keeps a checkpoint and the command exits with status 3; the same command
+again carries it on (with `--rl-lora` that checkpoint is small enough to carry to another machine).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """GRPO with checklist rewards on TRL: `run_rl`, its `GRPOConfig` and its callbacks.
 
-The trainer itself (the only code that reaches into TRL's private methods) is in `cm2.train.trl_adapter`."""
+The trainer itself (the only code that reaches into TRL's private methods) is in `cm2.train.trl_adapter`; the
+time budget, slim checkpoints and resuming are in `cm2.train.resume`."""
 
 from __future__ import annotations
 
