@@ -32,18 +32,16 @@ def test_a_packed_model_travels_in_small_shards_and_loads_back(tiny_gemma_model:
     assert tokenizer.get_vocab() == AutoTokenizer.from_pretrained(tiny_gemma_model).get_vocab()
 
 
-def test_a_missing_or_damaged_shard_is_named_before_anything_is_written(
-    tiny_gemma_model: Path, tmp_path: Path
-) -> None:
+def test_a_missing_or_damaged_shard_is_named_before_anything_is_written(tiny_gemma_model: Path, tmp_path: Path) -> None:
     pack = tmp_path / "pack"
     main(["pack", str(tiny_gemma_model), str(pack), "--max-shard-mib", str(SHARD_MIB)])
     second = pack / "model-00002.safetensors"
     data = second.read_bytes()
     second.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-    with pytest.raises(ValueError, match="model-00002.safetensors"):
+    with pytest.raises(ValueError, match=r"model-00002\.safetensors"):
         unpack_model(pack, tmp_path / "model")
     second.unlink()
-    with pytest.raises(FileNotFoundError, match="model-00002.safetensors"):
+    with pytest.raises(FileNotFoundError, match=r"model-00002\.safetensors"):
         unpack_model(pack, tmp_path / "model")
     assert not (tmp_path / "model").exists()
     with pytest.raises(SystemExit, match="not empty"):
