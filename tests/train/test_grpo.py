@@ -68,14 +68,15 @@ def test_the_time_budget_stops_training_after_the_step_that_spends_it() -> None:
 
     from cm2.train.grpo import time_budget
 
-    control = SimpleNamespace(should_training_stop=False)
+    control = SimpleNamespace(should_training_stop=False, should_save=False)
     roomy, spent = time_budget(60.0), time_budget(0.0)
     for callback in (roomy, spent):
         callback.on_train_begin(None, None, control)
     roomy.on_step_end(None, None, control)
-    assert control.should_training_stop is False
+    assert control.should_training_stop is False and control.should_save is False
     spent.on_step_end(None, None, control)
     assert control.should_training_stop is True
+    assert control.should_save is True  # a checkpoint of that step: the next piece resumes exactly there
 
 
 MAKE_TRAINER_CLASS = grpo.make_trainer_class
