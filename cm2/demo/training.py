@@ -5,14 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cm2.data import JsonlAppender
 from cm2.demo.config import DemoConfig
 from cm2.reward.config import Level
 
 log = logging.getLogger(__name__)
+PIECES_FILE = "pieces.jsonl"
+"""One line per run of an RL stage (a piece): the steps it went from and to, and its wall-clock seconds."""
 
 
 @contextlib.contextmanager
@@ -98,10 +102,14 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
     from cm2.train.resume import latest_checkpoint, trained_steps
 
     run = config.rl_run(model, str(data), str(folder), level).model_copy(update={"resume": True})
+    first_step, started = trained_steps(folder), time.perf_counter()
     with bf16_generation(run.bf16, run.use_cpu):
         make_env = build_environments(run.tools, run.simulator)
         final = run_rl(run, make_env=make_env, judge=build_judge(run.judge))
     steps = trained_steps(folder)
+    piece = {"from_step": first_step, "to_step": steps, "seconds": round(time.perf_counter() - started, 1)}
+    with JsonlAppender(folder / PIECES_FILE) as sink:  # the stage's own time covers its last piece only
+        sink.write(piece)
     if steps < run.max_steps:
         raise StageUnfinished(
             f"{folder.name}: stopped on its time budget at step {steps} of {run.max_steps}; "
@@ -112,6 +120,7 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
     from cm2.train.probe import PROBE_FILE, read_probe
 
     probe = {str(r["step"]): r["probe_reward"] for r in read_probe(folder / PROBE_FILE)}
+    pieces = _read_pieces(folder / PIECES_FILE)
     return {
         "final": str(final),
         "level": level,
@@ -121,4 +130,16 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
         "mean_reward_per_step": rewards,
         "probe_reward_by_step": probe,
         "trajectories": str(folder / run.trajectories_file),
+        "pieces": pieces,
+        "seconds_all_pieces": round(sum(p["seconds"] for p in pieces), 1),
     }
+
+
+def _read_pieces(path: Path) -> list[dict[str, Any]]:
+    pieces = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            pieces.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+    return pieces

@@ -51,6 +51,9 @@ def test_an_rl_stage_stopped_on_its_budget_is_carried_on_by_the_next_run(
     assert {"model", "data", "label", "filter", "sft"} <= skipped and "rl" not in skipped
     record = read_record(out / "rl")
     assert record is not None and record.outputs["steps"] == 2
+    pieces = record.outputs["pieces"]
+    assert [(p["from_step"], p["to_step"]) for p in pieces] == [(0, 1), (1, 2)]
+    assert record.outputs["seconds_all_pieces"] == round(sum(p["seconds"] for p in pieces), 1)
     log = [e["step"] for e in json.loads((out / "rl" / "train_log.json").read_text()) if "loss" in e]
     assert log == [1, 2]
     lines = (out / "rl" / "trajectories.jsonl").read_text().splitlines()
