@@ -6,7 +6,9 @@ evaluation of base / SFT / each RL model, on the BFCL demo split with Gemma-3-27
 It is the demo's pipeline (`cm2.demo.pipeline`) with the run configs of `configs/experiment/` (full BFCL
 tool docs, every entry of the split, bf16 on the GPU) and its sizes in `ExperimentConfig`. Each stage prints its
 time and is skipped when rerun with the same settings; results land in OUT/results/ (results.json, results.md,
-heldout.png, rl_rewards.png; with several seeds also seeds.json and seeds.md).
+heldout.png, rl_rewards.png; with several seeds also seeds.json and seeds.md). An RL run that spends
+`--rl-max-minutes` before its last step keeps a checkpoint and the command exits with status 3; the same command
+again carries it on (with `--rl-lora` that checkpoint is small enough to carry to another machine).
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from cm2.demo.config import DemoConfig
+from cm2.demo.config import DemoConfig, deep_merge
 from cm2.demo.experiment_config import ExperimentConfig
+from cm2.demo.stages import StageUnfinished
 from cm2.llm.redact import redact_tree
 from cm2.reward.config import Level
 
 _PATH_KEYS = {"sft": ("model.path", "data.path", "output_dir"), "rl": ("model.path", "data", "output_dir")}
+LORA_OVERLAY = "rl_lora.yaml"
+UNFINISHED_EXIT = 3
+"""Exit status of `cm2 experiment` when an RL run stopped on its time budget: run it again to carry it on."""
 
 
 def _run_dict(kind: str, path: Path) -> dict[str, Any]:
@@ -42,11 +48,24 @@ def _run_dict(kind: str, path: Path) -> dict[str, Any]:
     return values
 
 
+def _lora_overlay(path: Path) -> dict[str, Any]:
+    """The RL settings `--rl-lora` merges over each level's config: `lora` and what goes with it."""
+    import yaml
+
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(values, dict) or not isinstance(values.get("lora"), dict):
+        raise ValueError(f"{path}: expected a mapping with a `lora:` section")
+    return values
+
+
 def build_config(args: ExperimentConfig) -> DemoConfig:
     """The pipeline config of the experiment from the shipped YAMLs and the experiment's settings."""
     levels = [cast(Level, level) for level in args.levels]
     sft = _run_dict("sft", args.configs / "sft.yaml")
     by_level = {level: _run_dict("rl", args.configs / f"rl_{level}.yaml") for level in levels}
+    if args.rl_lora:
+        lora = _lora_overlay(args.configs / LORA_OVERLAY)
+        by_level = {level: deep_merge(values, lora) for level, values in by_level.items()}
     rl = dict(by_level[levels[0]])
     for key, value in {
         "epochs": args.sft_epochs,
@@ -222,6 +241,8 @@ def run_seeds(settings: ExperimentConfig, console: Any) -> None:
     for seed, log, child in children:
         code = child.wait()
         status = "[green]done[/]" if code == 0 else f"[red]failed (exit {code}); see {log}[/]"
+        if code == UNFINISHED_EXIT:
+            status = "[yellow]RL stopped on its time budget; run the same command again to carry it on[/]"
         console.print(f"seed {seed}: {status}")
     console.print(f"results → {write_seed_summary(out, seeds)}")
 
@@ -235,15 +256,19 @@ def run_experiment(settings: ExperimentConfig) -> None:
     config = build_config(settings)
     quiet_libraries()
     console = Console(stderr=True)
-    if settings.only:
-        run_demo(config, settings.out, console, only=set(settings.only))
-        return
-    started = time.perf_counter()
-    if settings.seeds:
-        run_seeds(settings, console)
-        return
-    if settings.parallel:
-        run_side_by_side(settings, config, console)
-    run_demo(config, settings.out, console)
+    try:
+        if settings.only:
+            run_demo(config, settings.out, console, only=set(settings.only))
+            return
+        started = time.perf_counter()
+        if settings.seeds:
+            run_seeds(settings, console)
+            return
+        if settings.parallel:
+            run_side_by_side(settings, config, console)
+        run_demo(config, settings.out, console)
+    except StageUnfinished as stop:
+        console.print(f"[yellow]{stop}[/]", soft_wrap=True)
+        raise SystemExit(UNFINISHED_EXIT) from stop
     folder = write_results(settings.out, config, time.perf_counter() - started)
     console.print(f"results → {folder}")

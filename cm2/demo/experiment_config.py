@@ -43,7 +43,12 @@ class ExperimentConfig(YamlConfig):
     rl_max_steps: int | None = None
     rl_lr: float | None = None
     kl_coef: float | None = Field(default=None, description="KL weight to the SFT model in RL.")
-    rl_max_minutes: float | None = Field(default=None, description="Wall-clock budget of each RL run.")
+    rl_max_minutes: float | None = Field(
+        default=None, description="Wall-clock budget of each RL run in this process; a rerun carries it on."
+    )
+    rl_lora: bool = Field(
+        default=False, description="RL trains a LoRA adapter (CONFIGS/rl_lora.yaml): checkpoints of a few MiB."
+    )
     group_size: int | None = None
     dialogues_per_step: int | None = None
     tasks: Literal["dialogue", "turn"] | None = Field(default=None, description="RL tasks: dialogues or turns.")

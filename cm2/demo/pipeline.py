@@ -83,12 +83,14 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
     early = {stage: model for stage, model in evals.items() if model in ("base", "sft")}
     stages += [_eval_stage(config, out, stage, model, llm) for stage, model in early.items()]
     for name, level in zip(rl_names(config), config.rl_levels, strict=True):
+        by_level = config.rl_by_level.get(level, {})
         stages.append(
             Stage(
                 name,
                 f"GRPO with checklist rewards, {level} level, real BFCL tools",
-                {"rl": config.rl, "level": level, "by_level": config.rl_by_level.get(level, {}), "llm": llm},
+                {"rl": _run_settings(config.rl), "level": level, "by_level": _run_settings(by_level), "llm": llm},
                 _rl_runner(config, out, level),
+                clean=False,  # a run stopped on its time budget resumes from its last checkpoint
             )
         )
     stages += [_eval_stage(config, out, stage, model, llm) for stage, model in evals.items() if stage not in early]
@@ -102,6 +104,15 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
     )
     stages.append(Stage("report", "HTML report", {}, lambda f: report_stage(config, out, f)))
     return stages
+
+
+# How long one piece of an RL run may take is not part of what it trains: a rerun with another budget goes on
+# from the last checkpoint instead of starting over.
+_PIECE_KEYS = ("max_minutes", "resume")
+
+
+def _run_settings(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key not in _PIECE_KEYS}
 
 
 def eval_models(config: DemoConfig) -> dict[str, str]:

@@ -36,6 +36,11 @@ class StageRecord(BaseModel):
     outputs: dict[str, Any] = Field(default_factory=dict)
 
 
+class StageUnfinished(RuntimeError):
+    """A stage stopped short of its goal in a way a rerun carries on (an RL run that spent its time budget):
+    no `stage.json` is written, its folder is kept, and the stages after it wait."""
+
+
 @dataclass
 class Stage:
     """One step of a pipeline. `run(folder)` does the work inside `folder` and returns its outputs (paths,

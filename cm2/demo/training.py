@@ -5,14 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cm2.data import JsonlAppender
 from cm2.demo.config import DemoConfig
 from cm2.reward.config import Level
 
 log = logging.getLogger(__name__)
+PIECES_FILE = "pieces.jsonl"
+"""One line per run of an RL stage (a piece): the steps it went from and to, and its wall-clock seconds."""
 
 
 @contextlib.contextmanager
@@ -87,19 +91,36 @@ def _log_rewards(folder: Path) -> list[float]:
 
 
 def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Level) -> dict[str, Any]:
-    """GRPO with checklist rewards from the SFT model; every rollout calls BFCL's backends for real."""
-    from cm2.build import build_environments, build_judge
-    from cm2.train.grpo import run_rl
+    """GRPO with checklist rewards from the SFT model; every rollout calls BFCL's backends for real.
 
-    run = config.rl_run(model, str(data), str(folder), level)
+    The run resumes from its last checkpoint in `folder` (the stage runner keeps the folder only when it was
+    started with the same settings). A run that stops on its time budget before `max_steps` keeps that
+    checkpoint and raises `StageUnfinished`: the next run of the pipeline carries it on."""
+    from cm2.build import build_environments, build_judge
+    from cm2.demo.stages import StageUnfinished
+    from cm2.train.grpo import run_rl
+    from cm2.train.resume import latest_checkpoint, trained_steps
+
+    run = config.rl_run(model, str(data), str(folder), level).model_copy(update={"resume": True})
+    first_step, started = trained_steps(folder), time.perf_counter()
     with bf16_generation(run.bf16, run.use_cpu):
         make_env = build_environments(run.tools, run.simulator)
         final = run_rl(run, make_env=make_env, judge=build_judge(run.judge))
+    steps = trained_steps(folder)
+    piece = {"from_step": first_step, "to_step": steps, "seconds": round(time.perf_counter() - started, 1)}
+    with JsonlAppender(folder / PIECES_FILE) as sink:  # the stage's own time covers its last piece only
+        sink.write(piece)
+    if steps < run.max_steps:
+        raise StageUnfinished(
+            f"{folder.name}: stopped on its time budget at step {steps} of {run.max_steps}; "
+            f"{latest_checkpoint(folder)} is kept: run the same command again to carry it on"
+        )
     drop_checkpoints(folder)
     rewards = _log_rewards(folder)
     from cm2.train.probe import PROBE_FILE, read_probe
 
     probe = {str(r["step"]): r["probe_reward"] for r in read_probe(folder / PROBE_FILE)}
+    pieces = _read_pieces(folder / PIECES_FILE)
     return {
         "final": str(final),
         "level": level,
@@ -109,4 +130,16 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
         "mean_reward_per_step": rewards,
         "probe_reward_by_step": probe,
         "trajectories": str(folder / run.trajectories_file),
+        "pieces": pieces,
+        "seconds_all_pieces": round(sum(p["seconds"] for p in pieces), 1),
     }
+
+
+def _read_pieces(path: Path) -> list[dict[str, Any]]:
+    pieces = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            pieces.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+    return pieces

@@ -26,6 +26,14 @@ RowDone = Callable[[int, list[int], list[float]], None]
 TextStop = Callable[[list[int]], bool]
 
 
+def forward_parameters(model: Any) -> Any:
+    """The parameters of the model's own `forward`; a peft wrapper (LoRA) takes `*args, **kwargs` and hands
+    them on, so its base model's are read (else the cache would go under its old name and the prefill would
+    compute logits for every position instead of the last)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return inspect.signature(base.forward).parameters
+
+
 class LoopDecoder:
     """Batched sampling with exact per-token log-probs; see the module docstring."""
 
@@ -37,7 +45,7 @@ class LoopDecoder:
         on_gpu = self.device.type == "cuda"
         self.static = config.cache == "static" or (config.cache == "auto" and on_gpu)
         self.compiled = self.static and (config.compile == "on" or (config.compile == "auto" and on_gpu))
-        params = inspect.signature(model.forward).parameters
+        params = forward_parameters(model)
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._cache_position = "cache_position" in params
         self._logits_to_keep = "logits_to_keep" in params

@@ -1,6 +1,7 @@
 """GRPO with checklist rewards on TRL: `run_rl`, its `GRPOConfig` and its callbacks.
 
-The trainer itself (the only code that reaches into TRL's private methods) is in `cm2.train.trl_adapter`."""
+The trainer itself (the only code that reaches into TRL's private methods) is in `cm2.train.trl_adapter`; the
+time budget, slim checkpoints and resuming are in `cm2.train.resume`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from cm2.llm.redact import redact_tree
 from cm2.rollout.episode import StepJudge
 from cm2.schema import Dialogue, Trajectory
 from cm2.tools import ToolEnvironment
+from cm2.train.resume import (
+    checkpoint_drops,
+    checkpoint_step,
+    latest_checkpoint,
+    slim_checkpoints,
+    time_budget,
+    trim_trajectories,
+)
 from cm2.train.rl_config import RLRunConfig
 from cm2.train.rollouts import CM2Rollouts
 from cm2.train.trl_adapter import make_trainer_class
@@ -33,26 +42,6 @@ def log_writer(path: Path) -> Any:
                     tmp.write_text(json.dumps(state.log_history, indent=1), encoding="utf-8")
 
     return WriteLog()
-
-
-def time_budget(minutes: float) -> Any:
-    """A trainer callback that ends training after the step during which `minutes` of wall-clock time ran
-    out (counted from the start of training); the final model is saved as after `max_steps`."""
-    import time
-
-    from transformers import TrainerCallback
-
-    class TimeBudget(TrainerCallback):
-        started = 0.0
-
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.started = time.monotonic()
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if time.monotonic() - self.started >= minutes * 60:
-                control.should_training_stop = True
-
-    return TimeBudget()
 
 
 def trajectories_path(out: Path, name: str, process_index: int) -> Path:
@@ -154,6 +143,9 @@ def run_rl(
     (out / "rl_config.json").write_text(json.dumps(public, indent=2, ensure_ascii=False), encoding="utf-8")
     args = grpo_args(config)
     sink_path = trajectories_path(out, config.trajectories_file, args.process_index)
+    resume_from = latest_checkpoint(out) if config.resume else None
+    if resume_from is not None:
+        trim_trajectories(sink_path, checkpoint_step(resume_from))
     with JsonlAppender(sink_path, fsync_every=0) as sink:
 
         def keep(trajectory: Trajectory) -> None:
@@ -173,7 +165,8 @@ def run_rl(
             zero_spread=config.zero_spread,
             seed=config.seed,
         )
-        callbacks = [log_writer(out / "train_log.json")]
+        drops = checkpoint_drops(tokenizer, lora=config.lora is not None)
+        callbacks = [log_writer(out / "train_log.json"), slim_checkpoints(out, drops)]
         if config.max_minutes is not None:
             callbacks.append(time_budget(config.max_minutes))
         probe = None
@@ -212,9 +205,17 @@ def run_rl(
         )
         if probe is not None:
             probe.trainer = trainer
-        has_checkpoint = any(out.glob("checkpoint-*"))
-        trainer.train(resume_from_checkpoint=bool(config.resume and has_checkpoint))
-        final = out / "final"
-        trainer.save_model(str(final))
-        tokenizer.save_pretrained(str(final))
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
+        return save_final(trainer, out / "final", lora=config.lora is not None)
+
+
+def save_final(trainer: Any, final: Path, *, lora: bool) -> Path:
+    """The trained policy as a plain checkpoint folder with its tokenizer; a LoRA adapter is merged in."""
+    if lora:
+        if trainer.is_world_process_zero():
+            trainer.accelerator.unwrap_model(trainer.model).merge_and_unload().save_pretrained(str(final))
+    else:
+        trainer.save_model(str(final))  # every rank takes part (sharded weights are gathered)
+    if trainer.is_world_process_zero():
+        trainer.processing_class.save_pretrained(str(final))
     return final

@@ -81,3 +81,41 @@ def test_the_experiment_command_reads_flags_config_and_sets(tmp_path: Path, monk
     assert (settings.group_size, settings.tasks, settings.cpu) == (6, "turn", True)
     bad = CliRunner().invoke(app, ["experiment", "--set", "levels=[nope]"])
     assert bad.exit_code != 0 and "levels" in bad.output
+
+
+def test_rl_lora_merges_the_shipped_adapter_settings_under_the_flags() -> None:
+    base = ExperimentConfig(configs=ROOT / "configs/experiment", levels=["trajectory", "turn"])
+    lora = base.model_copy(update={"rl_lora": True})
+    for level in ("trajectory", "turn"):
+        full = build_config(base).rl_run("sft/final", "train.jsonl", "rl", level)
+        run = build_config(lora).rl_run("sft/final", "train.jsonl", "rl", level)
+        assert full.lora is None and run.lora is not None
+        assert (run.lora.r, run.lora.alpha, run.lora.dropout, run.learning_rate) == (8, 16, 0.0, 1e-4)
+        assert run.model_copy(update={"lora": None, "learning_rate": full.learning_rate}) == full
+    flagged = build_config(lora.model_copy(update={"rl_lr": 3e-4})).rl_run("m", "d.jsonl", "rl", "turn")
+    assert flagged.learning_rate == 3e-4  # a flag still wins over the overlay
+
+
+def test_a_piece_that_stops_on_its_budget_exits_3_and_the_budget_is_not_a_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cm2.demo.pipeline as pipeline
+    from cm2.demo.experiment import UNFINISHED_EXIT, run_experiment
+    from cm2.demo.stages import StageUnfinished, fingerprint
+
+    def unfinished(*args: object, **kwargs: object) -> None:
+        raise StageUnfinished("rl: stopped on its time budget at step 30 of 100")
+
+    monkeypatch.setattr(pipeline, "run_demo", unfinished)
+    settings = ExperimentConfig(configs=ROOT / "configs/experiment", out=tmp_path, levels=["trajectory"])
+    with pytest.raises(SystemExit) as stop:
+        run_experiment(settings)
+    assert stop.value.code == UNFINISHED_EXIT
+
+    def rl_fingerprint(minutes: float) -> str:
+        config = build_config(settings.model_copy(update={"rl_max_minutes": minutes}))
+        (stage,) = [s for s in pipeline.build_stages(config, tmp_path) if s.name == "rl"]
+        assert config.rl_run("m", "d.jsonl", "rl", "trajectory").max_minutes == minutes
+        return fingerprint(stage.settings, "")
+
+    assert rl_fingerprint(8.0) == rl_fingerprint(25.0)

@@ -112,3 +112,32 @@ def test_the_compiled_static_step_decodes_like_the_eager_one(model: Any) -> None
     for row in range(4):
         assert compiled[row][0] == eager[row][0]
         assert torch.allclose(torch.tensor(compiled[row][1]), torch.tensor(eager[row][1]), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def lora_model(model: Any) -> Any:
+    """`model` with a LoRA adapter whose weights are random (a fresh adapter is zero: the base model)."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(2)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    return get_peft_model(copy.deepcopy(model), config).eval()
+
+
+@pytest.mark.parametrize("compile_step", ["off", pytest.param("on", marks=pytest.mark.slow)])
+def test_a_lora_model_decodes_with_its_adapter_applied(model: Any, lora_model: Any, compile_step: str) -> None:
+    """RL with LoRA hands the decode loop a peft model: its `forward` takes `**kwargs`, so the loop reads the base
+    model's arguments (the cache under its own name, logits of the last position only) and samples from the
+    adapted model."""
+    decoder, rows = decode(lora_model, [10] * 4, cache="static", compile=compile_step)
+    plain = LoopDecoder(model, DecoderConfig(), pad_id=0)
+    assert decoder._logits_to_keep and decoder._cache_arg == plain._cache_arg
+    for row, context in enumerate(CONTEXTS):
+        ids, lps = rows[row]
+        want = full_logprobs(lora_model, context, ids)
+        assert ids == want.argmax(dim=-1).tolist()
+        assert torch.allclose(torch.tensor(lps), want[range(len(ids)), ids], atol=1e-4)
+    _, base = decode(model, [10] * 4, cache="static", compile="off")
+    assert any(base[row][0] != rows[row][0] for row in range(4))  # the adapter changes what is generated

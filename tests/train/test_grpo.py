@@ -68,23 +68,25 @@ def test_the_time_budget_stops_training_after_the_step_that_spends_it() -> None:
 
     from cm2.train.grpo import time_budget
 
-    control = SimpleNamespace(should_training_stop=False)
+    control = SimpleNamespace(should_training_stop=False, should_save=False)
     roomy, spent = time_budget(60.0), time_budget(0.0)
     for callback in (roomy, spent):
         callback.on_train_begin(None, None, control)
     roomy.on_step_end(None, None, control)
-    assert control.should_training_stop is False
+    assert control.should_training_stop is False and control.should_save is False
     spent.on_step_end(None, None, control)
     assert control.should_training_stop is True
+    assert control.should_save is True  # a checkpoint of that step: the next piece resumes exactly there
 
 
 MAKE_TRAINER_CLASS = grpo.make_trainer_class
 
 
-def recording_trainer_class(gaps: list[float]) -> Any:
+def recording_trainer_class(gaps: list[float], base_gaps: list[float] | None = None) -> Any:
     """cm2's trainer that, after each rollout, scores the batch with TRL's own log-prob path (the fused
     LM head at the trainer's temperature) and records the largest gap to the rollout's log-probs.
-    It also checks that the advantages TRL's loss gets are cm2's, per token."""
+    It also checks that the advantages TRL's loss gets are cm2's, per token. With `base_gaps` (LoRA), it
+    records too the mean gap to the same scoring with the adapter switched off."""
     import torch
 
     base = MAKE_TRAINER_CLASS()
@@ -106,6 +108,12 @@ def recording_trainer_class(gaps: list[float]) -> Any:
             assert scored.sum() > 0
             gap = (trained - output["sampling_per_token_logps"]).abs()[scored].max()
             gaps.append(float(gap))
+            if base_gaps is not None:
+                with torch.no_grad(), self.model.disable_adapter():
+                    base, _, _ = self._get_per_token_logps_and_entropies(
+                        self.model, ids, mask, output["completion_ids"].size(1)
+                    )
+                base_gaps.append(float((base - output["sampling_per_token_logps"]).abs()[scored].mean()))
             return output
 
     return Recording
@@ -126,6 +134,32 @@ def test_training_logprobs_equal_rollout_logprobs_at_temperature_07(
     monkeypatch.setattr(grpo, "make_trainer_class", lambda: recording_trainer_class(gaps))
     run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
     assert gaps and max(gaps) < 1e-4, gaps
+
+
+def test_lora_rollouts_sample_from_the_adapter_with_the_log_probs_training_sees(
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LoRA through cm2's decode loop with the static cache (the GPU path): the policy generates through the
+    peft model with the adapter on, so after a large first step the rollouts of step 2 are scored as sampled
+    by the adapted model and clearly not as by the base model."""
+    config = tiny_rl_config(
+        tmp_path,
+        tiny_model,
+        max_steps=2,
+        learning_rate=5e-2,
+        lora={"r": 4, "alpha": 8, "dropout": 0.0},
+        decoder={"engine": "loop", "cache": "static", "max_cache_len": 1024},
+        episode={"sampling": {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9}, "early_stop": False},
+    )
+    gaps: list[float] = []
+    base_gaps: list[float] = []
+    monkeypatch.setattr(grpo, "make_trainer_class", lambda: recording_trainer_class(gaps, base_gaps))
+    final = run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
+    assert len(gaps) == 2 and max(gaps) < 1e-4, gaps
+    assert base_gaps[0] < 1e-4  # a fresh adapter is zero: the base model
+    assert base_gaps[1] > 1e-3, base_gaps  # after one step the rollouts come from the adapted model
+    # the final model has the adapter merged in: a plain checkpoint the evaluation loads as it is
+    assert (final / "config.json").exists() and not (final / "adapter_config.json").exists()
 
 
 class FlatForD0Judge(RuleJudge):

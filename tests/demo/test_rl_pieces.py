@@ -1,0 +1,66 @@
+"""The pipeline's RL stage carried on in pieces (tiny demo: tiny random model, real BFCL backends, TRL's trainer):
+a piece that stops on its time budget before max_steps leaves the stage unfinished with its LoRA checkpoint, and
+the next run, even with another budget, resumes it instead of starting over or skipping it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+pytest.importorskip("bfcl_eval")
+
+import cm2.train.grpo as grpo
+from cm2.demo.config import DemoConfig
+from cm2.demo.pipeline import run_demo
+from cm2.demo.stages import StageUnfinished, read_record
+from cm2.train.resume import time_budget
+
+
+def _config(minutes: float) -> DemoConfig:
+    values = DemoConfig.tiny().model_dump(mode="json")
+    values["rl"] |= {"max_steps": 2, "max_minutes": minutes, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}
+    values["rl"]["probe"]["every_steps"] = 0
+    values["eval"]["models"] = ["rl"]
+    return DemoConfig.model_validate(values)
+
+
+@pytest.mark.slow
+def test_an_rl_stage_stopped_on_its_budget_is_carried_on_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[float] = []
+
+    def clock() -> float:  # one minute later each time the budget reads it: at the start and after each step
+        reads.append(60.0 * len(reads))
+        return reads[-1]
+
+    monkeypatch.setattr(grpo, "time_budget", lambda minutes: time_budget(minutes, clock=clock))
+    out, console = tmp_path / "run", Console(quiet=True)
+    with pytest.raises(StageUnfinished, match="step 1 of 2"):
+        run_demo(_config(minutes=1.0), out, console)
+    assert read_record(out / "sft") is not None and read_record(out / "rl") is None
+    assert [p.name for p in (out / "rl").glob("checkpoint-*")] == ["checkpoint-1"]
+    assert not (out / "eval_rl").exists()  # the stages after an unfinished one wait
+    first_piece = (out / "rl" / "trajectories.jsonl").read_text().splitlines()
+
+    result = run_demo(_config(minutes=30.0), out, console)  # another budget: the same run, carried on
+    skipped = {r.name for r in result.stages if r.skipped}
+    assert {"model", "data", "label", "filter", "sft"} <= skipped and "rl" not in skipped
+    record = read_record(out / "rl")
+    assert record is not None and record.outputs["steps"] == 2
+    pieces = record.outputs["pieces"]
+    assert [(p["from_step"], p["to_step"]) for p in pieces] == [(0, 1), (1, 2)]
+    assert record.outputs["seconds_all_pieces"] == round(sum(p["seconds"] for p in pieces), 1)
+    log = [e["step"] for e in json.loads((out / "rl" / "train_log.json").read_text()) if "loss" in e]
+    assert log == [1, 2]
+    lines = (out / "rl" / "trajectories.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["metadata"]["train_step"] for line in lines) == [1, 1, 2, 2]
+    assert lines[: len(first_piece)] == first_piece
+    assert len(reads) == 4  # each piece read the clock at its start and after its one step: step 1 ran once
+    assert not [*(out / "rl").glob("checkpoint-*")]  # finished: the final model only, adapter merged in
+    final = out / "rl" / "final"
+    assert (final / "config.json").is_file() and not (final / "adapter_config.json").exists()
+    assert read_record(out / "eval_rl") is not None
