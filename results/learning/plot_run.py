@@ -1,10 +1,11 @@
 """Curves of one learning run from its saved train log: reward, calls per turn, step-limit share, KL.
 
-    python results/learning/plot_run.py results/learning/data/run2/seed0_rl_train_log.json results/learning/run2_curves.png
+    cd results/learning && python plot_run.py data/run2/seed0_rl_train_log.json run2_curves.png
 """
 
 import json
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -12,8 +13,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 log_path, png_path = sys.argv[1], sys.argv[2]
-rows = [r for r in json.load(open(log_path)) if "reward" in r]
-probes = [r for r in json.load(open(log_path)) if "probe_reward" in r]
+log = json.loads(Path(log_path).read_text(encoding="utf-8"))
+rows = [r for r in log if "reward" in r]
+probes = [r for r in log if "probe_reward" in r]
 steps = [r["step"] for r in rows]
 panels = [
     ("checklist reward (rollouts; probe: 16 train tasks, greedy)", "reward"),
@@ -22,7 +24,7 @@ panels = [
     ("KL to the SFT model", "kl"),
 ]
 fig, axes = plt.subplots(len(panels), 1, figsize=(7, 9), sharex=True)
-for ax, (title, key) in zip(axes, panels):
+for ax, (title, key) in zip(axes, panels, strict=True):
     ax.plot(steps, [r.get(key, float("nan")) for r in rows], marker=".", lw=1)
     if key == "reward":
         ax.plot([p["step"] for p in probes], [p["probe_reward"] for p in probes], "s-", color="C3", label="probe")
