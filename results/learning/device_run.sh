@@ -5,6 +5,6 @@
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO \
   PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 setsid nohup python3 -m cm2.cli experiment --out ~/exp --model ~/gemma --seeds ${SEEDS:-0,1,2} --levels trajectory \
-  --tool-docs compact --rl-max-steps 100 --rl-max-minutes ${RL_MIN:-13} --group-size 8 --dialogues-per-step 4 \
+  --tool-docs compact --rl-max-steps 100 --rl-max-minutes ${RL_MIN:-13} --group-size 8 --dialogues-per-step 8 \
   --probe-every 20 --probe-dialogues 16 --eval-concurrency 32 ${EXTRA:-} > ~/exp.log 2>&1 < /dev/null &
 echo "started pid $!"
