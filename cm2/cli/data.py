@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 
-from cm2.cli import data_import_bfcl
 from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, print_table, progress, say
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags, split_values
+from cm2.cli.options import configured, split_values
+from cm2.cli.root import app
 from cm2.data.filters.config import FilterConfig
 from cm2.data.raw import FileFormat
 from cm2.data.split import SplitConfig
 
-app = typer.Typer(no_args_is_help=True)
-data_import_bfcl.register(app)
+data_app = typer.Typer(no_args_is_help=True)
+app.add_typer(data_app, name="data", help="Ingest, filter, split and describe dialogue data.")
 
 Source = Annotated[Path, typer.Argument(metavar="IN", help="Input file or dataset directory.", exists=True)]
 FromOpt = Annotated[FileFormat | None, typer.Option("--from", "--format", help="Input file format (default: from IN).")]
@@ -23,7 +23,7 @@ ToOpt = Annotated[FileFormat | None, typer.Option("--to", help="Output file form
 Show = Annotated[int, typer.Option("--show", help="How many bad input records to list.", min=0)]
 
 
-@app.command("convert")
+@data_app.command("convert")
 def convert(
     source: Source,
     target: Annotated[Path, typer.Argument(metavar="OUT", help="Output path (replaced atomically).")],
@@ -61,8 +61,8 @@ def convert(
     print_problems(skipped, show, "  skipped", err=False)
 
 
-@app.command("filter")
-@model_flags(FilterConfig, "rules", "require_think")
+@data_app.command("filter")
+@configured(FilterConfig, "rules", "require_think")
 def filter_command(
     source: Source,
     target: Annotated[Path, typer.Argument(metavar="OUT", help="Kept records, unchanged (replaced atomically).")],
@@ -73,13 +73,12 @@ def filter_command(
         list[str] | None,
         typer.Option("--disable", metavar="RULE", help="Rule to switch off (repeatable or comma-separated)."),
     ] = None,
-    config: ConfigFile = None,
-    sets: Sets = None,
     from_: FromOpt = None,
     to: ToOpt = None,
     show: Show = 10,
     *,
-    flags: dict[str, Any],
+    settings: FilterConfig,
+    config: Path | None,
 ) -> None:
     """Run the rule filters over IN; write the passing records to OUT and a per-rule report."""
     from cm2.data.filters.files import filter_file
@@ -87,7 +86,7 @@ def filter_command(
 
     report_file = report_path or target.with_name(target.name + ".report.json")
     check_paths([source, config], files=[target, report_file])
-    settings = command_config(FilterConfig, config, sets, **flags).without(split_values(disable) or [])
+    settings = settings.without(split_values(disable) or [])
     out_format = file_format(target, to)
     with progress(f"filtering {source.name}", count_records(source, from_)) as tick:
         report = filter_file(source, target, report_file, settings, in_format=from_, out_format=out_format, tick=tick)
@@ -100,8 +99,8 @@ def filter_command(
     say(f"report → {report_file}")
 
 
-@app.command("split")
-@model_flags(
+@data_app.command("split")
+@configured(
     SplitConfig,
     "seed",
     "cold_start",
@@ -113,14 +112,13 @@ def filter_command(
 def split(
     source: Source,
     outdir: Annotated[Path, typer.Argument(metavar="OUTDIR", help="Where the three sets and the manifest go.")],
-    config: ConfigFile = None,
-    sets: Sets = None,
     fmt: FromOpt = None,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Leave unreadable records out (listed in the manifest).")
     ] = False,
     *,
-    flags: dict[str, Any],
+    settings: SplitConfig,
+    config: Path | None,
 ) -> None:
     """Split IN into OUTDIR/cold_start.jsonl, rl_train.jsonl, rl_val.jsonl and split_manifest.json.
 
@@ -130,7 +128,6 @@ def split(
     from cm2.data.split_run import manifest_notes, manifest_table, run_split
 
     check_paths([source, config], dirs=[outdir])
-    settings = command_config(SplitConfig, config, sets, **flags)
     with progress(f"splitting {source.name}") as tick:
         try:
             manifest = run_split(
@@ -143,7 +140,7 @@ def split(
     print_problems([(item.location, item.error or "") for item in manifest.invalid], 5, "left out")
 
 
-@app.command("stats")
+@data_app.command("stats")
 def stats(
     source: Source,
     out: Annotated[

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
+from cm2.cli.guard import fail, say
+from cm2.cli.options import ConfigFile, Sets, configured
+from cm2.cli.root import app
 from cm2.config import parse_overrides
 from cm2.demo.experiment_config import ExperimentConfig
 
 
+@app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Run folder; each stage writes OUT/<stage>/.")] = Path("runs/demo"),
     tiny: Annotated[bool, typer.Option("--tiny", help="Tiny random model, minimal sizes (smoke test).")] = False,
@@ -36,7 +39,6 @@ def demo_command(
     DemoConfig YAML (configs/demo/)."""
     from rich.console import Console
 
-    from cm2.cli.guard import fail, say
     from cm2.demo.pipeline import quiet_libraries, run_demo
     from cm2.demo.presets import load_config, uses_gpu_preset
 
@@ -55,18 +57,13 @@ def demo_command(
         raise stop from exc
 
 
-@model_flags(ExperimentConfig, *ExperimentConfig.model_fields)
-def experiment_command(config: ConfigFile = None, sets: Sets = None, *, flags: dict[str, Any]) -> None:
+@app.command("experiment")
+@configured(ExperimentConfig, *ExperimentConfig.model_fields)
+def experiment_command(*, settings: ExperimentConfig) -> None:
     """SFT, then GRPO with checklist rewards, then held-out evaluation of base, SFT and RL, on the BFCL demo split.
 
     Sizes come from configs/experiment/ unless a flag (or --set) changes them; a rerun with the same OUT skips
     finished stages. --seeds 0,1,2 runs a folder per seed side by side and writes OUT/results/seeds.md."""
     from cm2.demo.experiment import run_experiment
 
-    run_experiment(command_config(ExperimentConfig, config, sets, **flags))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the top-level `demo` and `experiment` commands."""
-    app.command("demo")(demo_command)
-    app.command("experiment")(experiment_command)
+    run_experiment(settings)

@@ -9,7 +9,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from cm2.cli.guard import check_paths, fail, say
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
+from cm2.cli.options import Sets, configured, model_flags
+from cm2.cli.root import app
 from cm2.report.report import ReportConfig
 from cm2.reward import RewardConfig
 
@@ -30,7 +31,8 @@ def _reported(make: Callable[[], T]) -> T:
     return result
 
 
-@model_flags(ReportConfig, "smooth", "max_rollouts", "max_chars")
+@app.command("report")
+@configured(ReportConfig, "smooth", "max_rollouts", "max_chars")
 def report_command(
     run_dirs: Annotated[
         list[Path], typer.Argument(exists=True, file_okay=False, help="RL run directories (several are overlaid).")
@@ -40,10 +42,9 @@ def report_command(
         Path | None,
         typer.Option(exists=True, help="Dialogues with checklists (default: each run's `data` in rl_config.json)."),
     ] = None,
-    config: ConfigFile = None,
-    sets: Sets = None,
     *,
-    flags: dict[str, Any],
+    settings: ReportConfig,
+    config: Path | None,
 ) -> None:
     """Write OUT/report.html (self-contained) and PNG plots: rewards, early stops, calls, tokens, dollars,
     pass rate per checklist focus, trainer metrics, and the trajectory viewer with every verdict."""
@@ -54,11 +55,11 @@ def report_command(
             raise fail("several runs: pass --out DIR")
         out = run_dirs[0] / "report"
     check_paths([*run_dirs, dialogues, config], dirs=[out])
-    options = command_config(ReportConfig, config, sets, **flags)
-    result = _reported(lambda: build_report(run_dirs, out, dialogues=dialogues, options=options))
+    result = _reported(lambda: build_report(run_dirs, out, dialogues=dialogues, options=settings))
     typer.echo(f"wrote {result.html} ({result.rollouts_shown} rollouts in the viewer) and {len(result.pngs)} plots")
 
 
+@app.command("view")
 @model_flags(RewardConfig, "level", "scale")
 def view_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Trajectory JSONL or `cm2 judge` output.")],
@@ -96,9 +97,3 @@ def view_command(
         )
     )
     typer.echo(f"wrote {result.html} ({result.rollouts} rollouts)")
-
-
-def register(app: typer.Typer) -> None:
-    """Add `cm2 report` and `cm2 view`."""
-    app.command("report")(report_command)
-    app.command("view")(view_command)

@@ -7,12 +7,16 @@ from typing import Annotated, Literal
 
 import typer
 
-from cm2.cli.options import ConfigFile, Sets, command_config
+from cm2.cli.options import configured
+from cm2.cli.root import app
+from cm2.tools.simulator import SimulatorConfig
 
-app = typer.Typer(no_args_is_help=True, help="Tool environments: the hybrid simulator, BFCL backends, MCP.")
+tools_app = typer.Typer(no_args_is_help=True, help="Tool environments: the hybrid simulator, BFCL backends, MCP.")
+app.add_typer(tools_app, name="tools")
 
 
-@app.command("serve")
+@tools_app.command("serve")
+@configured(SimulatorConfig)
 def serve(
     dataset: Annotated[
         Path, typer.Argument(exists=True, help="Dialogue file (for bfcl: one `cm2 data import-bfcl` wrote).")
@@ -24,13 +28,13 @@ def serve(
             "--tools", "--mode", help="The registered tool environment: simulated (the hybrid simulator), bfcl, …"
         ),
     ] = "simulated",
-    config: ConfigFile = None,
-    sets: Sets = None,
     host: Annotated[str, typer.Option(help="Address to bind (HTTP transports).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (HTTP transports).")] = 8000,
     transport: Annotated[
         Literal["stdio", "sse", "streamable-http"], typer.Option(help="stdio, sse or streamable-http.")
     ] = "stdio",
+    *,
+    settings: SimulatorConfig,
 ) -> None:
     """Serve one dialogue's tools (with their JSON schemas) over MCP; each connection is one episode.
 
@@ -41,14 +45,8 @@ def serve(
     from cm2.build import build_environments
     from cm2.data.io import find_dialogue
     from cm2.tools.mcp_server import build_server, serve_async
-    from cm2.tools.simulator import SimulatorConfig
 
-    make = build_environments(tools, command_config(SimulatorConfig, config, sets))
+    make = build_environments(tools, settings)
     chosen = find_dialogue(dataset, dialogue)
     server = build_server(lambda: make(chosen), name=f"cm2-tools-{tools}")
     anyio.run(lambda: serve_async(server, transport, host=host, port=port))
-
-
-def register(root: typer.Typer) -> None:
-    """Add `cm2 tools` to the root app."""
-    root.add_typer(app, name="tools")
