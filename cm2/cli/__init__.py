@@ -8,8 +8,7 @@ import cm2.cli.data
 import cm2.cli.data_import_bfcl
 import cm2.cli.annotate
 import cm2.cli.judge
-import cm2.cli.llm
-import cm2.cli.tools
+import cm2.cli.serve
 import cm2.cli.train
 import cm2.cli.eval
 import cm2.cli.report

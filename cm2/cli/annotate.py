@@ -7,17 +7,15 @@
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from cm2.annotate.config import AnnotateConfig
+from cm2.annotate.files import JobName, run_annotation, unfinished_message
 from cm2.cli.guard import fail, print_problems, print_rows
 from cm2.cli.options import configured
 from cm2.cli.root import app
-
-if TYPE_CHECKING:
-    from cm2.annotate.files import JobName
 
 LABEL = """Write per-turn checklists for every dialogue of SOURCE into OUT (released CM2 format).
 
@@ -37,7 +35,7 @@ A rewrite that is empty, longer than the original or touches anything else is re
 each output record says so under `cot_compression`."""
 
 
-def job_command(verb: str, job: "JobName", side: str, retry: str, doc: str) -> Callable[..., None]:
+def job_command(verb: str, job: JobName, side: str, retry: str, doc: str) -> Callable[..., None]:
     """The command `cm2 VERB` running annotation job `job`: its side file is `--SIDE` (default OUT.SIDE.jsonl),
     `--RETRY` tries that file's dialogues again; `--allow-partial` only for jobs that take it, and
     `--from-reference-calls` only for `label`."""
@@ -67,8 +65,6 @@ def job_command(verb: str, job: "JobName", side: str, retry: str, doc: str) -> C
         settings: AnnotateConfig,
         config: Path | None,
     ) -> None:
-        from cm2.annotate.files import run_annotation, unfinished_message
-
         name = "reference" if from_reference_calls else job
         options: dict[str, bool] = {retry.replace("-", "_"): retry_side} if name != "reference" else {}
         options |= {"allow_partial": allow_partial} if "allow_partial" not in dropped else {}

@@ -10,9 +10,15 @@ import typer
 from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, print_table, progress, say
 from cm2.cli.options import configured, split_values
 from cm2.cli.root import app
+from cm2.data.convert import convert_file
 from cm2.data.filters.config import FilterConfig
+from cm2.data.filters.files import filter_file
+from cm2.data.io import count_records, file_format
 from cm2.data.raw import FileFormat
 from cm2.data.split import SplitConfig
+from cm2.data.split_run import manifest_notes, manifest_table, run_split
+from cm2.data.stats import STATS_NAME, stats_file, write_stats
+from cm2.data.tokens import load_token_counter
 
 data_app = typer.Typer(no_args_is_help=True)
 app.add_typer(data_app, name="data", help="Ingest, filter, split and describe dialogue data.")
@@ -41,9 +47,6 @@ def convert(
     show: Show = 20,
 ) -> None:
     """Convert IN to OUT, validating every record; bad records are skipped and listed."""
-    from cm2.data.convert import convert_file
-    from cm2.data.io import count_records, file_format
-
     check_paths([source], files=[target])
     out_format = file_format(target, to)
     with progress(f"converting {source.name}", count_records(source, from_)) as tick:
@@ -81,9 +84,6 @@ def filter_command(
     config: Path | None,
 ) -> None:
     """Run the rule filters over IN; write the passing records to OUT and a per-rule report."""
-    from cm2.data.filters.files import filter_file
-    from cm2.data.io import count_records, file_format
-
     report_file = report_path or target.with_name(target.name + ".report.json")
     check_paths([source, config], files=[target, report_file])
     settings = settings.without(split_values(disable) or [])
@@ -125,8 +125,6 @@ def split(
     Order is a hash of (seed, uuid): the same seed gives the same sets whatever the input order. Sizes: a
     count, a fraction of the candidates (0.5) or "all".
     """
-    from cm2.data.split_run import manifest_notes, manifest_table, run_split
-
     check_paths([source, config], dirs=[outdir])
     with progress(f"splitting {source.name}") as tick:
         try:
@@ -158,9 +156,6 @@ def stats(
     show: Show = 5,
 ) -> None:
     """Count turns, steps, tool calls, tools, messages and tokens per dialogue of IN and summarise them."""
-    from cm2.data.stats import STATS_NAME, stats_file, write_stats
-    from cm2.data.tokens import load_token_counter
-
     check_paths([source], dirs=[out])
     counter = load_token_counter(tokenizer)
     problems: list[tuple[str, str]] = []

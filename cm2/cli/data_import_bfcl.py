@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cm2.benchmarks.bfcl.data import ImportOptions
+from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl, manifest_path
 from cm2.cli.data import data_app
 from cm2.cli.guard import check_paths, fail, print_problems, say
 from cm2.cli.options import configured
@@ -30,8 +30,6 @@ def import_bfcl_command(
     """Run each entry's ground-truth calls on BFCL's backends and write the dialogues (uuid = BFCL id, with
     deterministic checklists) plus OUT.manifest.json (split rule, ids per split, entries left out and why).
     The split is a fixed DEMO split by entry id; scores on it are not BFCL leaderboard numbers."""
-    from cm2.benchmarks.bfcl.data import import_bfcl, manifest_path
-
     check_paths([config], files=[out, manifest_path(out)])
     if call_budget_slack is not None:  # -1 stands for None (no budget item), which a flag cannot say
         slack = None if call_budget_slack == -1 else call_budget_slack

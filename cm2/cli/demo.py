@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.console import Console
 
 from cm2.cli.guard import fail, say
 from cm2.cli.options import ConfigFile, Sets, configured
 from cm2.cli.root import app
 from cm2.config import parse_overrides
+from cm2.demo.experiment import run_experiment
 from cm2.demo.experiment_config import ExperimentConfig
+from cm2.demo.pipeline import quiet_libraries, run_demo
+from cm2.demo.presets import load_config, uses_gpu_preset
 
 
 @app.command("demo")
@@ -37,11 +41,6 @@ def demo_command(
     Rerunning with the same OUT skips finished stages. Scores: a demo split of BFCL, not the leaderboard's.
     An LLM endpoint for labeling and judging: --set llm.model=NAME --set llm.base_url=URL. --config: a
     DemoConfig YAML (configs/demo/)."""
-    from rich.console import Console
-
-    from cm2.demo.pipeline import quiet_libraries, run_demo
-    from cm2.demo.presets import load_config, uses_gpu_preset
-
     overrides = {**({"model.path": model} if model is not None else {}), **parse_overrides(sets or [])}
     gpu = uses_gpu_preset(config_path, tiny, scale)
     config = load_config(config_path, tiny, overrides, gpu=gpu)
@@ -64,6 +63,4 @@ def experiment_command(*, settings: ExperimentConfig) -> None:
 
     Sizes come from configs/experiment/ unless a flag (or --set) changes them; a rerun with the same OUT skips
     finished stages. --seeds 0,1,2 runs a folder per seed side by side and writes OUT/results/seeds.md."""
-    from cm2.demo.experiment import run_experiment
-
     run_experiment(settings)

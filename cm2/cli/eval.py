@@ -1,11 +1,11 @@
-"""`cm2 eval checklist|bfcl|tau2` (one command per benchmark) and `cm2 serve` (a policy over an OpenAI API)."""
+"""`cm2 eval checklist|bfcl|tau2`: one command per benchmark."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from pydantic import BaseModel
@@ -13,13 +13,11 @@ from pydantic import BaseModel
 from cm2.benchmarks.bfcl.evaluate import BfclConfig, run_bfcl_eval
 from cm2.benchmarks.tau2.evaluate import Tau2Config, run_tau2_eval
 from cm2.cli.guard import check_paths, fail, print_problems, say
-from cm2.cli.options import configured
+from cm2.cli.options import ChatTemplate, configured
 from cm2.cli.root import app
 from cm2.eval.checklist import ChecklistEvalConfig
-from cm2.eval.serve import ServeConfig
-
-if TYPE_CHECKING:
-    from cm2.eval.results import EvalResult
+from cm2.eval.checklist_run import run_checklist_eval, unscored_message
+from cm2.eval.results import EvalResult
 
 eval_app = typer.Typer(
     help="Evaluate a policy: held-out checklists, BFCL-V4 multi-turn, τ²-bench.", no_args_is_help=True
@@ -28,9 +26,6 @@ app.add_typer(eval_app, name="eval")
 Checkpoint = Annotated[
     Path | None,
     typer.Option("--checkpoint", "--policy", help="A local checkpoint, served in-process for the run."),
-]
-ChatTemplate = Annotated[
-    Path | None, typer.Option(exists=True, dir_okay=False, help="Jinja chat template for --checkpoint.")
 ]
 Out = Annotated[Path | None, typer.Option(help="Results directory [default: runs/eval/<model>].")]
 
@@ -65,8 +60,6 @@ def checklist_command(
     `check` are still decided in code; any other item has no verdict. A rollout that failed or lacks a verdict
     is left out of the scores and not saved: the command exits 1, and running it again retries just those.
     """
-    from cm2.eval.checklist_run import run_checklist_eval, unscored_message
-
     check_paths([dialogues, config], dirs=[out])
     problems: list[tuple[str, str]] = []
     result, target = run_checklist_eval(
@@ -96,27 +89,3 @@ def benchmark_command(
 
 benchmark_command("bfcl", BfclConfig, run_bfcl_eval, "categories", "ids", "limit")
 benchmark_command("tau2", Tau2Config, run_tau2_eval, "domains", "trials", "tasks", "num_tasks")
-
-
-@app.command("serve")
-@configured(
-    ServeConfig, *(name for name in ServeConfig.model_fields if name != "allowed_hosts"), "allowed_hosts=allowed-host"
-)
-def serve_command(
-    checkpoint: Annotated[
-        str, typer.Argument(help="A transformers checkpoint folder (or a cached hub id).", show_default=False)
-    ],
-    chat_template: ChatTemplate = None,
-    *,
-    settings: ServeConfig,
-) -> None:
-    """Serve CHECKPOINT over an OpenAI-compatible API: /v1/chat/completions (tools → tool_calls),
-    /v1/completions, /v1/models, /health (local Host names only, no cross-origin requests; --api-key-env to
-    require a key). `cm2 llm serve` is the same command."""
-    from cm2.eval.serve import serve_checkpoint
-
-    guard = settings.guard()  # an unset key variable: one error line before anything loads
-    try:
-        serve_checkpoint(checkpoint, chat_template=chat_template, guard=guard, **settings.serve_options())
-    except RuntimeError as exc:
-        raise fail(str(exc)) from None

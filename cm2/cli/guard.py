@@ -18,6 +18,9 @@ from typing import Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from cm2.data.errors import RecordError
 from cm2.data.paths import InputError, check_paths
@@ -58,9 +61,6 @@ def print_problems(problems: Sequence[tuple[str, str]], show: int, verb: str = "
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], err: bool = False) -> None:
     """A table of results (a header when `columns` are named; numbers right-aligned); only the last column is
     cut to fit the terminal."""
-    from rich.markup import escape
-    from rich.table import Table
-
     cells = [[str(value) for value in row] for row in rows]
     names = list(columns or ("", ""))
     table = Table(title=escape(title), show_header=bool(columns), title_justify="left")
@@ -83,8 +83,6 @@ def print_rows(title: str, rows: Mapping[str, object]) -> None:
 def progress(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
     """A progress line on stderr (a bar when `total` is known); the callable advances it by one, or updates it
     with rich's keywords (`completed=`, `total=`)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     bar = (BarColumn(), MofNCompleteColumn()) if total is not None else (TextColumn("{task.completed:,.0f} records"),)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), *bar, TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as shown:

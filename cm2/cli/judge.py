@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, progress, say
 from cm2.cli.options import configured
 from cm2.cli.root import app
-from cm2.judging.files import JudgeFilesConfig
+from cm2.judging.files import JudgeFilesConfig, judge_with_config, summary_lines, unfinished_line
+from cm2.judging.table import table_printer
 
 
 @app.command("judge")
@@ -37,11 +39,6 @@ def judge_command(
     A group with a verdict the judge could not give (endpoint down, refused, timing out) is not written and
     the command exits 1; running it again retries just those groups.
     """
-    from rich.console import Console
-
-    from cm2.judging.files import judge_with_config, summary_lines, unfinished_line
-    from cm2.judging.table import table_printer
-
     settings = settings.for_output(out)
     check_paths([trajectories, dialogues, config], files=[out, settings.judge.cache_path])
     with progress("judging", total=0) as update:

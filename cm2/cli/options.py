@@ -1,5 +1,5 @@
-"""The options every configurable command shares: `--config FILE`, repeatable `--set a.b=VALUE` and flags generated
-from the config model (`configured`)."""
+"""The options commands share: `--config FILE`, repeatable `--set a.b=VALUE` and flags generated from the config
+model (`configured`), and `--chat-template` for a served checkpoint."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from cm2.config import load_config, parse_overrides
+
 M = TypeVar("M", bound=BaseModel)
 
 ConfigFile = Annotated[
@@ -23,6 +25,9 @@ ConfigFile = Annotated[
 ]
 RunConfigFile = Annotated[
     Path, typer.Option("--config", exists=True, dir_okay=False, help="YAML run config (see configs/*.yaml).")
+]
+ChatTemplate = Annotated[
+    Path | None, typer.Option(exists=True, dir_okay=False, help="Jinja chat template for --checkpoint.")
 ]
 Sets = Annotated[
     list[str] | None,
@@ -46,8 +51,6 @@ def command_config(
 ) -> M:
     """`model` from `--config` (else `base`, else defaults), then `fields` (the command's own flags, None
     ones skipped), then `--set` overrides; raises ValueError naming the file or override (one `error:` line)."""
-    from cm2.config import load_config, parse_overrides
-
     flags = {name: value for name, value in fields.items() if value is not None}
     overrides = {**flags, **parse_overrides(sets or [])}
     return load_config(model, config, overrides, base=base)

@@ -11,6 +11,9 @@ import typer
 from cm2.cli.guard import check_paths, fail, say
 from cm2.cli.options import Sets, configured, model_flags
 from cm2.cli.root import app
+from cm2.config import parse_overrides
+from cm2.data.errors import NoUsableRecordsError, RecordError
+from cm2.report import build_report, write_view
 from cm2.report.report import ReportConfig
 from cm2.reward import RewardConfig
 
@@ -19,8 +22,6 @@ T = TypeVar("T")
 
 def _reported(make: Callable[[], T]) -> T:
     """`make()`, with a bad record of a file it reads an exit 2 like any bad input (nothing usable: exit 1)."""
-    from cm2.data.errors import NoUsableRecordsError, RecordError
-
     try:
         result = make()
     except RecordError as exc:
@@ -48,8 +49,6 @@ def report_command(
 ) -> None:
     """Write OUT/report.html (self-contained) and PNG plots: rewards, early stops, calls, tokens, dollars,
     pass rate per checklist focus, trainer metrics, and the trajectory viewer with every verdict."""
-    from cm2.report import build_report
-
     if out is None:
         if len(run_dirs) > 1:
             raise fail("several runs: pass --out DIR")
@@ -80,9 +79,6 @@ def view_command(
     """Write a standalone HTML trajectory viewer: turns, steps, tool results and their source, every verdict,
     flips, and the rewards and advantages each step received; --set overrides the reward settings the advantages
     are recomputed with (default: the run's)."""
-    from cm2.config import parse_overrides
-    from cm2.report import write_view
-
     target = out or file.with_suffix(".html")
     check_paths([file, dialogues, trajectories], files=[target])
     options: dict[str, Any] = {"max_rollouts": max_rollouts, "max_chars": max_chars}

