@@ -15,10 +15,7 @@ import cm2.cli.report
 import cm2.cli.demo  # noqa: F401 (each import above registers verbs)
 
 # isort: on
-from cm2.cli.guard import guard_app
 from cm2.cli.root import app
-
-guard_app(app)
 
 
 def main() -> None:
