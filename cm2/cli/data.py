@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, print_table, progress, say
+from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, fail_on, print_problems, print_table, progress, say
 from cm2.cli.options import configured, split_values
 from cm2.cli.root import app
 from cm2.data.convert import convert_file
@@ -126,13 +126,11 @@ def split(
     count, a fraction of the candidates (0.5) or "all".
     """
     check_paths([source, config], dirs=[outdir])
-    with progress(f"splitting {source.name}") as tick:
-        try:
-            manifest = run_split(
-                source, outdir, settings, fmt=fmt, skip_invalid=skip_invalid, progress=lambda _, n: tick(completed=n)
-            )
-        except RuntimeError as exc:  # the input changed while it was split
-            raise fail(str(exc), EXIT_BAD_INPUT) from None
+    # RuntimeError: the input changed while it was split
+    with progress(f"splitting {source.name}") as tick, fail_on(RuntimeError, code=EXIT_BAD_INPUT):
+        manifest = run_split(
+            source, outdir, settings, fmt=fmt, skip_invalid=skip_invalid, progress=lambda _, n: tick(completed=n)
+        )
     print_table(*manifest_table(manifest))
     say(*manifest_notes(manifest, outdir))
     print_problems([(item.location, item.error or "") for item in manifest.invalid], 5, "left out")

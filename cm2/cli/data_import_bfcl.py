@@ -9,7 +9,7 @@ import typer
 
 from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl, manifest_path
 from cm2.cli.data import data_app
-from cm2.cli.guard import check_paths, fail, print_problems, say
+from cm2.cli.guard import check_paths, fail_on, print_problems, say
 from cm2.cli.options import configured
 
 FLAGS = ("categories", "ids=id", "split", "limit", "classes", "tool_docs", "reply_item", "turn_checks")
@@ -34,10 +34,8 @@ def import_bfcl_command(
     if call_budget_slack is not None:  # -1 stands for None (no budget item), which a flag cannot say
         slack = None if call_budget_slack == -1 else call_budget_slack
         settings = settings.model_copy(update={"call_budget_slack": slack})
-    try:
+    with fail_on(ImportError):  # BFCL's package is missing
         manifest = import_bfcl(out, settings)
-    except ImportError as exc:
-        raise fail(str(exc)) from None
     counts = ", ".join(f"{name} {count}" for name, count in manifest.counts.items())
     say(f"wrote {sum(manifest.counts.values())} dialogues ({counts}) → {out}", err=True)
     print_problems([(item.id, item.reason) for item in manifest.skipped], 5, "  left out")

@@ -45,6 +45,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
+@contextmanager
+def fail_on(*errors: type[Exception], code: int = EXIT_USAGE) -> Iterator[None]:
+    """Turn the library's own `errors` raised inside into one `error:` line and exit `code`."""
+    try:
+        yield
+    except errors as exc:
+        raise fail(str(exc), code) from None
+
+
 def say(*lines: str, err: bool = False) -> None:
     """Print plain lines (no markup) on stdout, or stderr with `err`."""
     console = Console(stderr=err)

@@ -9,15 +9,13 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from cm2.config import load_config, parse_overrides
-
-M = TypeVar("M", bound=BaseModel)
 
 ConfigFile = Annotated[
     Path | None,
@@ -40,22 +38,6 @@ Sets = Annotated[
 ]
 
 
-def command_config(
-    model: type[M],
-    config: Path | None,
-    sets: list[str] | None,
-    /,
-    *,
-    base: BaseModel | Mapping[str, Any] | None = None,
-    **fields: Any,
-) -> M:
-    """`model` from `--config` (else `base`, else defaults), then `fields` (the command's own flags, None
-    ones skipped), then `--set` overrides; raises ValueError naming the file or override (one `error:` line)."""
-    flags = {name: value for name, value in fields.items() if value is not None}
-    overrides = {**flags, **parse_overrides(sets or [])}
-    return load_config(model, config, overrides, base=base)
-
-
 def configured(
     model: type[BaseModel],
     *names: str,
@@ -64,8 +46,10 @@ def configured(
     options: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `--config FILE` (`required` or not), `--set KEY=VALUE` and the `model_flags` of `names`, and
-    hand it the `model` they make as `settings` (see `command_config`; `base` stands in for a missing `--config`),
-    plus the file as `config` when it has such a parameter."""
+    hand it the `model` they make as `settings`, plus the file as `config` when it has such a parameter.
+
+    The settings are the file's (else `base`, else the defaults), then the flags given, then the `--set`
+    overrides; a bad value raises ValueError naming the file or the override (one `error:` line)."""
     file_option = (RunConfigFile, inspect.Parameter.empty) if required else (ConfigFile, None)
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,7 +59,7 @@ def configured(
 
         @functools.wraps(command)
         def run(*args: Any, config: Path | None, sets: list[str] | None, flags: dict[str, Any], **kwargs: Any) -> Any:
-            settings = command_config(model, config, sets, base=base, **flags)
+            settings = load_config(model, config, {**flags, **parse_overrides(sets or [])}, base=base)
             return command(*args, settings=settings, **({"config": config} if wants_file else {}), **kwargs)
 
         shared = [_option("config", *file_option), _option("sets", Sets)]
@@ -89,7 +73,7 @@ def model_flags(
     model: type[BaseModel], *names: str, options: Mapping[str, Any] | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give a command `--field` options for `model`'s fields `names`; it receives the ones given as `flags`, a
-    mapping of dotted field names to values to pass on to `command_config` (where `--set` wins).
+    mapping of dotted field names to values (overrides, as `--set` gives them).
 
     A flag takes its type and help from the field: a dotted name reaches a nested field and its flag is named
     after the last part, `field=flag-name` names it; a list field is repeatable and takes comma-separated values,

@@ -81,15 +81,16 @@ def view_command(
     are recomputed with (default: the run's)."""
     target = out or file.with_suffix(".html")
     check_paths([file, dialogues, trajectories], files=[target])
-    options: dict[str, Any] = {"max_rollouts": max_rollouts, "max_chars": max_chars}
+    reward = {**flags, **parse_overrides(sets or [])}
     result = _reported(
         lambda: write_view(
             file,
             target,
             dialogues=dialogues,
             trajectories=trajectories,
-            reward={**flags, **parse_overrides(sets or [])},
-            **options,
+            reward=reward,
+            max_rollouts=max_rollouts,
+            max_chars=max_chars,
         )
     )
     typer.echo(f"wrote {result.html} ({result.rollouts} rollouts)")

@@ -12,7 +12,7 @@ import anyio
 import typer
 
 from cm2.build import build_environments
-from cm2.cli.guard import fail, say
+from cm2.cli.guard import fail, fail_on, say
 from cm2.cli.options import ChatTemplate, configured
 from cm2.cli.root import app
 from cm2.data.io import find_dialogue
@@ -46,10 +46,8 @@ def serve_command(
     /v1/completions, /v1/models, /health (local Host names only, no cross-origin requests; --api-key-env to
     require a key). `cm2 llm serve` is the same command."""
     guard = settings.guard()  # an unset key variable: one error line before anything loads
-    try:
+    with fail_on(RuntimeError):
         serve_checkpoint(checkpoint, chat_template=chat_template, guard=guard, **settings.serve_options())
-    except RuntimeError as exc:
-        raise fail(str(exc)) from None
 
 
 @llm_app.command("ping")

