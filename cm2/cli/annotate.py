@@ -14,7 +14,7 @@ import typer
 from cm2.annotate.config import AnnotateConfig
 from cm2.annotate.files import JobName, run_annotation, unfinished_message
 from cm2.cli.guard import fail, print_problems, print_rows
-from cm2.cli.options import configured
+from cm2.cli.options import InputFormat, configured
 from cm2.cli.root import app
 
 LABEL = """Write per-turn checklists for every dialogue of SOURCE into OUT (released CM2 format).
@@ -58,7 +58,7 @@ def job_command(verb: str, job: JobName, side: str, retry: str, doc: str) -> Cal
         allow_partial: Annotated[
             bool, typer.Option(help="Record dialogues the endpoint failed on in the side file (not retried); exit 0.")
         ] = False,
-        fmt: Annotated[str | None, typer.Option("--format", help="Input format: jsonl, json, parquet or hf.")] = None,
+        fmt: InputFormat = None,
         summary: Annotated[Path | None, typer.Option(dir_okay=False, help="Also write the summary as JSON.")] = None,
         progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
         *,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, fail_on, print_problems, print_table, progress, say
-from cm2.cli.options import configured, split_values
+from cm2.cli.options import InputFormat, configured, split_values
 from cm2.cli.root import app
 from cm2.data.convert import convert_file
 from cm2.data.filters.config import FilterConfig
@@ -24,7 +24,6 @@ data_app = typer.Typer(no_args_is_help=True)
 app.add_typer(data_app, name="data", help="Ingest, filter, split and describe dialogue data.")
 
 Source = Annotated[Path, typer.Argument(metavar="IN", help="Input file or dataset directory.", exists=True)]
-FromOpt = Annotated[FileFormat | None, typer.Option("--from", "--format", help="Input file format (default: from IN).")]
 ToOpt = Annotated[FileFormat | None, typer.Option("--to", help="Output file format (default: from OUT's name).")]
 Show = Annotated[int, typer.Option("--show", help="How many bad input records to list.", min=0)]
 
@@ -38,7 +37,7 @@ def convert(
         Literal["same", "cm2", "nemotron", "openai"],
         typer.Option("--as", help="Output record format; `same` keeps each record's own."),
     ] = "same",
-    from_: FromOpt = None,
+    from_: InputFormat = None,
     read_as: Annotated[
         Literal["auto", "cm2", "nemotron", "openai"],
         typer.Option("--read-as", help="Input record format; `auto` detects it per record."),
@@ -76,7 +75,7 @@ def filter_command(
         list[str] | None,
         typer.Option("--disable", metavar="RULE", help="Rule to switch off (repeatable or comma-separated)."),
     ] = None,
-    from_: FromOpt = None,
+    from_: InputFormat = None,
     to: ToOpt = None,
     show: Show = 10,
     *,
@@ -112,7 +111,7 @@ def filter_command(
 def split(
     source: Source,
     outdir: Annotated[Path, typer.Argument(metavar="OUTDIR", help="Where the three sets and the manifest go.")],
-    fmt: FromOpt = None,
+    fmt: InputFormat = None,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Leave unreadable records out (listed in the manifest).")
     ] = False,
@@ -149,7 +148,7 @@ def stats(
             "fast tokenizer-free estimate (about ±10% on English and JSON; see cm2/data/tokens.py)."
         ),
     ] = "approx",
-    fmt: FromOpt = None,
+    fmt: InputFormat = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG histograms (with --out).")] = True,
     show: Show = 5,
 ) -> None:

@@ -1,5 +1,5 @@
 """The options commands share: `--config FILE`, repeatable `--set a.b=VALUE` and flags generated from the config
-model (`configured`), and `--chat-template` for a served checkpoint."""
+model (`configured`); `--from` for an input's file format and `--chat-template` for a served checkpoint."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from cm2.config import load_config, parse_overrides
+from cm2.data.raw import FileFormat
 
 ConfigFile = Annotated[
     Path | None,
@@ -23,6 +24,9 @@ ConfigFile = Annotated[
 ]
 RunConfigFile = Annotated[
     Path, typer.Option("--config", exists=True, dir_okay=False, help="YAML run config (see configs/*.yaml).")
+]
+InputFormat = Annotated[
+    FileFormat | None, typer.Option("--from", "--format", help="Input file format (default: from the input's name).")
 ]
 ChatTemplate = Annotated[
     Path | None, typer.Option(exists=True, dir_okay=False, help="Jinja chat template for --checkpoint.")
