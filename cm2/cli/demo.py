@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
 from cm2.cli.guard import fail, say
-from cm2.cli.options import ConfigFile, Sets, configured
+from cm2.cli.options import ConfigFile, Sets, configured, model_flags
 from cm2.cli.root import app
 from cm2.config import parse_overrides
+from cm2.demo.config import DemoConfig
 from cm2.demo.experiment import run_experiment
 from cm2.demo.experiment_config import ExperimentConfig
 from cm2.demo.pipeline import quiet_libraries, run_demo
@@ -21,10 +22,10 @@ from cm2.demo.presets import load_config, uses_gpu_preset
 
 
 @app.command("demo")
+@model_flags(DemoConfig, "model.path=model")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Run folder; each stage writes OUT/<stage>/.")] = Path("runs/demo"),
     tiny: Annotated[bool, typer.Option("--tiny", help="Tiny random model, minimal sizes (smoke test).")] = False,
-    model: Annotated[str | None, typer.Option("--model", help="Start from this checkpoint folder.")] = None,
     config_path: ConfigFile = None,
     sets: Sets = None,
     scale: Annotated[
@@ -35,13 +36,15 @@ def demo_command(
             "CPU demo's; cpu; gpu.",
         ),
     ] = "auto",
+    *,
+    flags: dict[str, Any],
 ) -> None:
     """Import BFCL, label, filter, SFT, GRPO with real BFCL tools, held-out evaluation and an HTML report.
 
     Rerunning with the same OUT skips finished stages. Scores: a demo split of BFCL, not the leaderboard's.
     An LLM endpoint for labeling and judging: --set llm.model=NAME --set llm.base_url=URL. --config: a
     DemoConfig YAML (configs/demo/)."""
-    overrides = {**({"model.path": model} if model is not None else {}), **parse_overrides(sets or [])}
+    overrides = {**flags, **parse_overrides(sets or [])}
     gpu = uses_gpu_preset(config_path, tiny, scale)
     config = load_config(config_path, tiny, overrides, gpu=gpu)
     if gpu:
