@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import typer
+# Each module adds its verbs to `app` as it is imported; this order (the pipeline's) is `cm2 --help`'s.
+# isort: off
+import cm2.cli.data
+import cm2.cli.data_import_bfcl
+import cm2.cli.annotate
+import cm2.cli.judge
+import cm2.cli.serve
+import cm2.cli.train
+import cm2.cli.eval
+import cm2.cli.report
+import cm2.cli.demo  # noqa: F401 (each import above registers verbs)
 
-from cm2.cli import annotate, demo, judge, llm, report, tools, train
-from cm2.cli import data as data_cli
-from cm2.cli import eval as eval_cli
-from cm2.cli.guard import guard_app
-
-app = typer.Typer(help="cm2: train tool-using agents with checklist rewards.", no_args_is_help=True)
-app.add_typer(data_cli.app, name="data", help="Ingest, filter, split and describe dialogue data.")
-for module in (annotate, judge, llm, tools, train, eval_cli, report, demo):
-    module.register(app)
-guard_app(app)
-
-
-@app.callback()
-def _root() -> None:
-    """cm2: train tool-using agents with checklist rewards."""
+# isort: on
+from cm2.cli.root import app
 
 
 def main() -> None:

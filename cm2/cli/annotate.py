@@ -7,14 +7,15 @@
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from cm2.cli.options import ConfigFile, Sets, command_config
-
-if TYPE_CHECKING:
-    from cm2.annotate.files import JobName
+from cm2.annotate.config import AnnotateConfig
+from cm2.annotate.files import JobName, run_annotation, unfinished_message
+from cm2.cli.guard import fail, print_problems, print_rows
+from cm2.cli.options import InputFormat, configured
+from cm2.cli.root import app
 
 LABEL = """Write per-turn checklists for every dialogue of SOURCE into OUT (released CM2 format).
 
@@ -34,7 +35,7 @@ A rewrite that is empty, longer than the original or touches anything else is re
 each output record says so under `cot_compression`."""
 
 
-def job_command(verb: str, job: "JobName", side: str, retry: str, doc: str) -> Callable[..., None]:
+def job_command(verb: str, job: JobName, side: str, retry: str, doc: str) -> Callable[..., None]:
     """The command `cm2 VERB` running annotation job `job`: its side file is `--SIDE` (default OUT.SIDE.jsonl),
     `--RETRY` tries that file's dialogues again; `--allow-partial` only for jobs that take it, and
     `--from-reference-calls` only for `label`."""
@@ -45,8 +46,6 @@ def job_command(verb: str, job: "JobName", side: str, retry: str, doc: str) -> C
     def command(
         source: Annotated[Path, typer.Argument(exists=True, help="Dialogues (any format cm2 reads).")],
         out: Annotated[Path, typer.Argument(help="Output dialogues, JSONL (appended; resumable).")],
-        config: ConfigFile = None,
-        sets: Sets = None,
         from_reference_calls: Annotated[
             bool, typer.Option(help="Deterministic items from the reference tool calls; no LLM.")
         ] = False,
@@ -59,23 +58,21 @@ def job_command(verb: str, job: "JobName", side: str, retry: str, doc: str) -> C
         allow_partial: Annotated[
             bool, typer.Option(help="Record dialogues the endpoint failed on in the side file (not retried); exit 0.")
         ] = False,
-        fmt: Annotated[str | None, typer.Option("--format", help="Input format: jsonl, json, parquet or hf.")] = None,
+        fmt: InputFormat = None,
         summary: Annotated[Path | None, typer.Option(dir_okay=False, help="Also write the summary as JSON.")] = None,
         progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+        *,
+        settings: AnnotateConfig,
+        config: Path | None,
     ) -> None:
-        from cm2.annotate.config import AnnotateConfig
-        from cm2.annotate.files import run_annotation, unfinished_message
-        from cm2.cli.guard import fail, print_problems, print_rows
-
         name = "reference" if from_reference_calls else job
         options: dict[str, bool] = {retry.replace("-", "_"): retry_side} if name != "reference" else {}
         options |= {"allow_partial": allow_partial} if "allow_partial" not in dropped else {}
-        cfg = command_config(AnnotateConfig, config, sets)
         report, figures = run_annotation(
             name,
             source,
             out,
-            cfg,
+            settings,
             side=side_file,
             config=config,
             summary=summary,
@@ -94,11 +91,9 @@ def job_command(verb: str, job: "JobName", side: str, retry: str, doc: str) -> C
     params = [p for p in signature.parameters.values() if p.name not in dropped]
     command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     command.__doc__ = doc
-    return command
+    return configured(AnnotateConfig)(command)
 
 
-def register(app: typer.Typer) -> None:
-    """Add `label`, `filter-llm` and `compress-cot` to `app`."""
-    app.command("label")(job_command("label", "label", "failures", "retry-failures", LABEL))
-    app.command("filter-llm")(job_command("filter-llm", "filter", "rejected", "retry-errors", FILTER))
-    app.command("compress-cot")(job_command("compress-cot", "compress", "failures", "retry-failures", COMPRESS))
+app.command("label")(job_command("label", "label", "failures", "retry-failures", LABEL))
+app.command("filter-llm")(job_command("filter-llm", "filter", "rejected", "retry-errors", FILTER))
+app.command("compress-cot")(job_command("compress-cot", "compress", "failures", "retry-failures", COMPRESS))

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import typer
 
-from cm2.cli import data_import_bfcl
-from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, print_table, progress, say
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags, split_values
+from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, fail_on, print_problems, print_table, progress, say
+from cm2.cli.options import InputFormat, configured, split_values
+from cm2.cli.root import app
+from cm2.data.convert import convert_file
 from cm2.data.filters.config import FilterConfig
+from cm2.data.filters.files import filter_file
+from cm2.data.io import count_records, file_format
 from cm2.data.raw import FileFormat
 from cm2.data.split import SplitConfig
+from cm2.data.split_run import manifest_notes, manifest_table, run_split
+from cm2.data.stats import STATS_NAME, stats_file, write_stats
+from cm2.data.tokens import load_token_counter
 
-app = typer.Typer(no_args_is_help=True)
-data_import_bfcl.register(app)
+data_app = typer.Typer(no_args_is_help=True)
+app.add_typer(data_app, name="data", help="Ingest, filter, split and describe dialogue data.")
 
 Source = Annotated[Path, typer.Argument(metavar="IN", help="Input file or dataset directory.", exists=True)]
-FromOpt = Annotated[FileFormat | None, typer.Option("--from", "--format", help="Input file format (default: from IN).")]
 ToOpt = Annotated[FileFormat | None, typer.Option("--to", help="Output file format (default: from OUT's name).")]
 Show = Annotated[int, typer.Option("--show", help="How many bad input records to list.", min=0)]
 
 
-@app.command("convert")
+@data_app.command("convert")
 def convert(
     source: Source,
     target: Annotated[Path, typer.Argument(metavar="OUT", help="Output path (replaced atomically).")],
@@ -32,7 +37,7 @@ def convert(
         Literal["same", "cm2", "nemotron", "openai"],
         typer.Option("--as", help="Output record format; `same` keeps each record's own."),
     ] = "same",
-    from_: FromOpt = None,
+    from_: InputFormat = None,
     read_as: Annotated[
         Literal["auto", "cm2", "nemotron", "openai"],
         typer.Option("--read-as", help="Input record format; `auto` detects it per record."),
@@ -41,9 +46,6 @@ def convert(
     show: Show = 20,
 ) -> None:
     """Convert IN to OUT, validating every record; bad records are skipped and listed."""
-    from cm2.data.convert import convert_file
-    from cm2.data.io import count_records, file_format
-
     check_paths([source], files=[target])
     out_format = file_format(target, to)
     with progress(f"converting {source.name}", count_records(source, from_)) as tick:
@@ -61,8 +63,8 @@ def convert(
     print_problems(skipped, show, "  skipped", err=False)
 
 
-@app.command("filter")
-@model_flags(FilterConfig, "rules", "require_think")
+@data_app.command("filter")
+@configured(FilterConfig, "rules", "require_think")
 def filter_command(
     source: Source,
     target: Annotated[Path, typer.Argument(metavar="OUT", help="Kept records, unchanged (replaced atomically).")],
@@ -73,21 +75,17 @@ def filter_command(
         list[str] | None,
         typer.Option("--disable", metavar="RULE", help="Rule to switch off (repeatable or comma-separated)."),
     ] = None,
-    config: ConfigFile = None,
-    sets: Sets = None,
-    from_: FromOpt = None,
+    from_: InputFormat = None,
     to: ToOpt = None,
     show: Show = 10,
     *,
-    flags: dict[str, Any],
+    settings: FilterConfig,
+    config: Path | None,
 ) -> None:
     """Run the rule filters over IN; write the passing records to OUT and a per-rule report."""
-    from cm2.data.filters.files import filter_file
-    from cm2.data.io import count_records, file_format
-
     report_file = report_path or target.with_name(target.name + ".report.json")
     check_paths([source, config], files=[target, report_file])
-    settings = command_config(FilterConfig, config, sets, **flags).without(split_values(disable) or [])
+    settings = settings.without(split_values(disable) or [])
     out_format = file_format(target, to)
     with progress(f"filtering {source.name}", count_records(source, from_)) as tick:
         report = filter_file(source, target, report_file, settings, in_format=from_, out_format=out_format, tick=tick)
@@ -100,8 +98,8 @@ def filter_command(
     say(f"report → {report_file}")
 
 
-@app.command("split")
-@model_flags(
+@data_app.command("split")
+@configured(
     SplitConfig,
     "seed",
     "cold_start",
@@ -113,37 +111,31 @@ def filter_command(
 def split(
     source: Source,
     outdir: Annotated[Path, typer.Argument(metavar="OUTDIR", help="Where the three sets and the manifest go.")],
-    config: ConfigFile = None,
-    sets: Sets = None,
-    fmt: FromOpt = None,
+    fmt: InputFormat = None,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Leave unreadable records out (listed in the manifest).")
     ] = False,
     *,
-    flags: dict[str, Any],
+    settings: SplitConfig,
+    config: Path | None,
 ) -> None:
     """Split IN into OUTDIR/cold_start.jsonl, rl_train.jsonl, rl_val.jsonl and split_manifest.json.
 
     Order is a hash of (seed, uuid): the same seed gives the same sets whatever the input order. Sizes: a
     count, a fraction of the candidates (0.5) or "all".
     """
-    from cm2.data.split_run import manifest_notes, manifest_table, run_split
-
     check_paths([source, config], dirs=[outdir])
-    settings = command_config(SplitConfig, config, sets, **flags)
-    with progress(f"splitting {source.name}") as tick:
-        try:
-            manifest = run_split(
-                source, outdir, settings, fmt=fmt, skip_invalid=skip_invalid, progress=lambda _, n: tick(completed=n)
-            )
-        except RuntimeError as exc:  # the input changed while it was split
-            raise fail(str(exc), EXIT_BAD_INPUT) from None
+    # RuntimeError: the input changed while it was split
+    with progress(f"splitting {source.name}") as tick, fail_on(RuntimeError, code=EXIT_BAD_INPUT):
+        manifest = run_split(
+            source, outdir, settings, fmt=fmt, skip_invalid=skip_invalid, progress=lambda _, n: tick(completed=n)
+        )
     print_table(*manifest_table(manifest))
     say(*manifest_notes(manifest, outdir))
     print_problems([(item.location, item.error or "") for item in manifest.invalid], 5, "left out")
 
 
-@app.command("stats")
+@data_app.command("stats")
 def stats(
     source: Source,
     out: Annotated[
@@ -156,14 +148,11 @@ def stats(
             "fast tokenizer-free estimate (about ±10% on English and JSON; see cm2/data/tokens.py)."
         ),
     ] = "approx",
-    fmt: FromOpt = None,
+    fmt: InputFormat = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG histograms (with --out).")] = True,
     show: Show = 5,
 ) -> None:
     """Count turns, steps, tool calls, tools, messages and tokens per dialogue of IN and summarise them."""
-    from cm2.data.stats import STATS_NAME, stats_file, write_stats
-    from cm2.data.tokens import load_token_counter
-
     check_paths([source], dirs=[out])
     counter = load_token_counter(tokenizer)
     problems: list[tuple[str, str]] = []

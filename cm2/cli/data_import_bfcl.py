@@ -3,48 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from cm2.benchmarks.bfcl.data import ImportOptions
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
+from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl, manifest_path
+from cm2.cli.data import data_app
+from cm2.cli.guard import check_paths, fail_on, print_problems, say
+from cm2.cli.options import configured
 
 FLAGS = ("categories", "ids=id", "split", "limit", "classes", "tool_docs", "reply_item", "turn_checks")
 
 
-@model_flags(ImportOptions, *FLAGS)
+@data_app.command("import-bfcl")
+@configured(ImportOptions, *FLAGS)
 def import_bfcl_command(
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Output file (.jsonl, .json, .parquet); replaced.")],
     call_budget_slack: Annotated[
         int | None,
         typer.Option(min=-1, help="Call attempts allowed beyond the reference's; -1: no budget item (default 0)."),
     ] = None,
-    config: ConfigFile = None,
-    sets: Sets = None,
     *,
-    flags: dict[str, Any],
+    settings: ImportOptions,
+    config: Path | None,
 ) -> None:
     """Run each entry's ground-truth calls on BFCL's backends and write the dialogues (uuid = BFCL id, with
     deterministic checklists) plus OUT.manifest.json (split rule, ids per split, entries left out and why).
     The split is a fixed DEMO split by entry id; scores on it are not BFCL leaderboard numbers."""
-    from cm2.benchmarks.bfcl.data import import_bfcl, manifest_path
-    from cm2.cli.guard import check_paths, fail, print_problems, say
-
     check_paths([config], files=[out, manifest_path(out)])
-    no_budget = ["call_budget_slack=null"] if call_budget_slack == -1 else []
-    slack = call_budget_slack if call_budget_slack != -1 else None
-    options = command_config(ImportOptions, config, [*(sets or []), *no_budget], call_budget_slack=slack, **flags)
-    try:
-        manifest = import_bfcl(out, options)
-    except ImportError as exc:
-        raise fail(str(exc)) from None
+    if call_budget_slack is not None:  # -1 stands for None (no budget item), which a flag cannot say
+        slack = None if call_budget_slack == -1 else call_budget_slack
+        settings = settings.model_copy(update={"call_budget_slack": slack})
+    with fail_on(ImportError):  # BFCL's package is missing
+        manifest = import_bfcl(out, settings)
     counts = ", ".join(f"{name} {count}" for name, count in manifest.counts.items())
     say(f"wrote {sum(manifest.counts.values())} dialogues ({counts}) → {out}", err=True)
     print_problems([(item.id, item.reason) for item in manifest.skipped], 5, "  left out")
     say(f"manifest → {manifest_path(out)}", err=True)
-
-
-def register(app: typer.Typer) -> None:
-    """Add `import-bfcl` to the `cm2 data` group."""
-    app.command("import-bfcl")(import_bfcl_command)

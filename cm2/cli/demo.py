@@ -8,16 +8,24 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from rich.console import Console
 
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
+from cm2.cli.guard import fail, say
+from cm2.cli.options import ConfigFile, Sets, configured, model_flags
+from cm2.cli.root import app
 from cm2.config import parse_overrides
+from cm2.demo.config import DemoConfig
+from cm2.demo.experiment import run_experiment
 from cm2.demo.experiment_config import ExperimentConfig
+from cm2.demo.pipeline import quiet_libraries, run_demo
+from cm2.demo.presets import load_config, uses_gpu_preset
 
 
+@app.command("demo")
+@model_flags(DemoConfig, "model.path=model")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Run folder; each stage writes OUT/<stage>/.")] = Path("runs/demo"),
     tiny: Annotated[bool, typer.Option("--tiny", help="Tiny random model, minimal sizes (smoke test).")] = False,
-    model: Annotated[str | None, typer.Option("--model", help="Start from this checkpoint folder.")] = None,
     config_path: ConfigFile = None,
     sets: Sets = None,
     scale: Annotated[
@@ -28,19 +36,15 @@ def demo_command(
             "CPU demo's; cpu; gpu.",
         ),
     ] = "auto",
+    *,
+    flags: dict[str, Any],
 ) -> None:
     """Import BFCL, label, filter, SFT, GRPO with real BFCL tools, held-out evaluation and an HTML report.
 
     Rerunning with the same OUT skips finished stages. Scores: a demo split of BFCL, not the leaderboard's.
     An LLM endpoint for labeling and judging: --set llm.model=NAME --set llm.base_url=URL. --config: a
     DemoConfig YAML (configs/demo/)."""
-    from rich.console import Console
-
-    from cm2.cli.guard import fail, say
-    from cm2.demo.pipeline import quiet_libraries, run_demo
-    from cm2.demo.presets import load_config, uses_gpu_preset
-
-    overrides = {**({"model.path": model} if model is not None else {}), **parse_overrides(sets or [])}
+    overrides = {**flags, **parse_overrides(sets or [])}
     gpu = uses_gpu_preset(config_path, tiny, scale)
     config = load_config(config_path, tiny, overrides, gpu=gpu)
     if gpu:
@@ -55,18 +59,11 @@ def demo_command(
         raise stop from exc
 
 
-@model_flags(ExperimentConfig, *ExperimentConfig.model_fields)
-def experiment_command(config: ConfigFile = None, sets: Sets = None, *, flags: dict[str, Any]) -> None:
+@app.command("experiment")
+@configured(ExperimentConfig, *ExperimentConfig.model_fields)
+def experiment_command(*, settings: ExperimentConfig) -> None:
     """SFT, then GRPO with checklist rewards, then held-out evaluation of base, SFT and RL, on the BFCL demo split.
 
     Sizes come from configs/experiment/ unless a flag (or --set) changes them; a rerun with the same OUT skips
     finished stages. --seeds 0,1,2 runs a folder per seed side by side and writes OUT/results/seeds.md."""
-    from cm2.demo.experiment import run_experiment
-
-    run_experiment(command_config(ExperimentConfig, config, sets, **flags))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the top-level `demo` and `experiment` commands."""
-    app.command("demo")(demo_command)
-    app.command("experiment")(experiment_command)
+    run_experiment(settings)

@@ -1,51 +1,44 @@
-"""`cm2 eval checklist|bfcl|tau2` (one command per benchmark) and `cm2 serve` (a policy over an OpenAI API)."""
+"""`cm2 eval checklist|bfcl|tau2`: one command per benchmark."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import BaseModel
 
 from cm2.benchmarks.bfcl.evaluate import BfclConfig, run_bfcl_eval
 from cm2.benchmarks.tau2.evaluate import Tau2Config, run_tau2_eval
-from cm2.cli.guard import guard_app
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
+from cm2.cli.guard import check_paths, fail, print_problems, say
+from cm2.cli.options import ChatTemplate, configured
+from cm2.cli.root import app
 from cm2.eval.checklist import ChecklistEvalConfig
-from cm2.eval.serve import ServeConfig
-
-if TYPE_CHECKING:
-    from cm2.eval.results import EvalResult
+from cm2.eval.checklist_run import run_checklist_eval, unscored_message
+from cm2.eval.results import EvalResult
 
 eval_app = typer.Typer(
     help="Evaluate a policy: held-out checklists, BFCL-V4 multi-turn, τ²-bench.", no_args_is_help=True
 )
+app.add_typer(eval_app, name="eval")
 Checkpoint = Annotated[
     Path | None,
     typer.Option("--checkpoint", "--policy", help="A local checkpoint, served in-process for the run."),
-]
-ChatTemplate = Annotated[
-    Path | None, typer.Option(exists=True, dir_okay=False, help="Jinja chat template for --checkpoint.")
 ]
 Out = Annotated[Path | None, typer.Option(help="Results directory [default: runs/eval/<model>].")]
 
 
 def _report(result: EvalResult, out: Path) -> None:
-    from cm2.cli.guard import say
-
     json_path, md_path = result.write(out)
     say(result.markdown(), f"wrote {json_path} and {md_path}")
 
 
 @eval_app.command("checklist")
-@model_flags(ChecklistEvalConfig, "rollouts", "limit")
+@configured(ChecklistEvalConfig, "rollouts", "limit")
 def checklist_command(
     dialogues: Annotated[Path, typer.Argument(exists=True, help="Held-out dialogues with checklists.")],
-    config: ConfigFile = None,
-    sets: Sets = None,
     checkpoint: Checkpoint = None,
     chat_template: ChatTemplate = None,
     out: Out = None,
@@ -56,7 +49,8 @@ def checklist_command(
         ),
     ] = False,
     *,
-    flags: dict[str, Any],
+    settings: ChecklistEvalConfig,
+    config: Path | None,
 ) -> None:
     """Run a policy on held-out DIALOGUES (replayed users, hybrid tool simulator, checklist judge) and report
     trajectory / turn checklist scores, pass rates per item focus, early stops and cost.
@@ -66,10 +60,6 @@ def checklist_command(
     `check` are still decided in code; any other item has no verdict. A rollout that failed or lacks a verdict
     is left out of the scores and not saved: the command exits 1, and running it again retries just those.
     """
-    from cm2.cli.guard import check_paths, fail, print_problems
-    from cm2.eval.checklist_run import run_checklist_eval, unscored_message
-
-    settings = command_config(ChecklistEvalConfig, config, sets, **flags)
     check_paths([dialogues, config], dirs=[out])
     problems: list[tuple[str, str]] = []
     result, target = run_checklist_eval(
@@ -88,17 +78,10 @@ def benchmark_command(
     """Add `cm2 eval NAME`: settings `model` (flags for `fields`), the policy (or --checkpoint) through `run`;
     the help is `run`'s docstring."""
 
-    @model_flags(model, *fields)
+    @configured(model, *fields)
     def command(
-        config: ConfigFile = None,
-        sets: Sets = None,
-        checkpoint: Checkpoint = None,
-        chat_template: ChatTemplate = None,
-        out: Out = None,
-        *,
-        flags: dict[str, Any],
+        checkpoint: Checkpoint = None, chat_template: ChatTemplate = None, out: Out = None, *, settings: BaseModel
     ) -> None:
-        settings = command_config(model, config, sets, **flags)
         _report(*run(settings, out=out, checkpoint=checkpoint, chat_template=chat_template))
 
     eval_app.command(name, help=inspect.cleandoc(run.__doc__ or ""))(command)
@@ -106,37 +89,3 @@ def benchmark_command(
 
 benchmark_command("bfcl", BfclConfig, run_bfcl_eval, "categories", "ids", "limit")
 benchmark_command("tau2", Tau2Config, run_tau2_eval, "domains", "trials", "tasks", "num_tasks")
-
-
-@model_flags(
-    ServeConfig, *(name for name in ServeConfig.model_fields if name != "allowed_hosts"), "allowed_hosts=allowed-host"
-)
-def serve_command(
-    checkpoint: Annotated[
-        str, typer.Argument(help="A transformers checkpoint folder (or a cached hub id).", show_default=False)
-    ],
-    chat_template: ChatTemplate = None,
-    config: ConfigFile = None,
-    sets: Sets = None,
-    *,
-    flags: dict[str, Any],
-) -> None:
-    """Serve CHECKPOINT over an OpenAI-compatible API: /v1/chat/completions (tools → tool_calls),
-    /v1/completions, /v1/models, /health (local Host names only, no cross-origin requests; --api-key-env to
-    require a key). `cm2 llm serve` is the same command."""
-    from cm2.cli.guard import fail
-    from cm2.eval.serve import serve_checkpoint
-
-    settings = command_config(ServeConfig, config, sets, **flags)
-    guard = settings.guard()  # an unset key variable: one error line before anything loads
-    try:
-        serve_checkpoint(checkpoint, chat_template=chat_template, guard=guard, **settings.serve_options())
-    except RuntimeError as exc:
-        raise fail(str(exc)) from None
-
-
-def register(app: typer.Typer) -> None:
-    """Add `cm2 eval …` and `cm2 serve`."""
-    guard_app(eval_app)
-    app.add_typer(eval_app, name="eval")
-    app.command("serve")(serve_command)

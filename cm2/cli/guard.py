@@ -1,14 +1,13 @@
 """What every verb does at its edges: check paths before any work (`cm2.data.paths`), say what was wrong in
 one line, show progress and results, and exit non-zero when nothing usable was read.
 
-`guard_app` wraps every command so that bad input (a `ValueError`, which covers `RecordError`,
+`GuardedGroup`, the `cm2` app's group, sees to it that bad input (a `ValueError`, which covers `RecordError`,
 `ChecklistError` and pydantic's errors, or an `OSError`) ends in one `error:` line naming where, never a
 traceback. Set `CM2_TRACEBACK=1` to see the traceback instead.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -18,11 +17,15 @@ from typing import Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer.core import TyperGroup
 
 from cm2.data.errors import RecordError
 from cm2.data.paths import InputError, check_paths
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_USAGE", "InputError", "check_paths", "fail", "guard_app", "print_problems"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_USAGE", "GuardedGroup", "InputError", "check_paths", "fail", "print_problems"]
 
 EXIT_BAD_INPUT = 1
 """Nothing usable was read, or the input broke off."""
@@ -42,6 +45,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
+@contextmanager
+def fail_on(*errors: type[Exception], code: int = EXIT_USAGE) -> Iterator[None]:
+    """Turn the library's own `errors` raised inside into one `error:` line and exit `code`."""
+    try:
+        yield
+    except errors as exc:
+        raise fail(str(exc), code) from None
+
+
 def say(*lines: str, err: bool = False) -> None:
     """Print plain lines (no markup) on stdout, or stderr with `err`."""
     console = Console(stderr=err)
@@ -58,9 +70,6 @@ def print_problems(problems: Sequence[tuple[str, str]], show: int, verb: str = "
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], err: bool = False) -> None:
     """A table of results (a header when `columns` are named; numbers right-aligned); only the last column is
     cut to fit the terminal."""
-    from rich.markup import escape
-    from rich.table import Table
-
     cells = [[str(value) for value in row] for row in rows]
     names = list(columns or ("", ""))
     table = Table(title=escape(title), show_header=bool(columns), title_justify="left")
@@ -83,8 +92,6 @@ def print_rows(title: str, rows: Mapping[str, object]) -> None:
 def progress(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
     """A progress line on stderr (a bar when `total` is known); the callable advances it by one, or updates it
     with rich's keywords (`completed=`, `total=`)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     bar = (BarColumn(), MofNCompleteColumn()) if total is not None else (TextColumn("{task.completed:,.0f} records"),)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), *bar, TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True)) as shown:
@@ -98,27 +105,14 @@ def _code(exc: BaseException) -> int:
     return EXIT_BAD_INPUT if isinstance(exc, RecordError) else EXIT_USAGE
 
 
-def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`command`, with bad input ending in one `error:` line and a non-zero exit instead of a traceback."""
+class GuardedGroup(TyperGroup):
+    """A command group whose commands (its sub-groups' too) end bad input in one `error:` line and a non-zero
+    exit instead of a traceback."""
 
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # a click Context: typer bundles its own click in recent versions
         try:
-            return command(*args, **kwargs)
+            return super().invoke(ctx)
         except (ValueError, OSError) as exc:
             if os.environ.get("CM2_TRACEBACK"):
                 raise
             raise fail(str(exc) or type(exc).__name__, _code(exc)) from None
-
-    run.guarded = True  # type: ignore[attr-defined]
-    return run
-
-
-def guard_app(app: typer.Typer) -> None:
-    """Guard every command of `app` and of its sub-apps, in place."""
-    for command in app.registered_commands:
-        if command.callback is not None and not getattr(command.callback, "guarded", False):
-            command.callback = guarded(command.callback)
-    for group in app.registered_groups:
-        if group.typer_instance is not None:
-            guard_app(group.typer_instance)

@@ -6,16 +6,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
-from cm2.cli.options import ConfigFile, Sets, command_config
+from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, progress, say
+from cm2.cli.options import configured
+from cm2.cli.root import app
+from cm2.judging.files import JudgeFilesConfig, judge_with_config, summary_lines, unfinished_line
+from cm2.judging.table import table_printer
 
 
+@app.command("judge")
+@configured(JudgeFilesConfig)
 def judge_command(
     trajectories: Annotated[Path, typer.Argument(exists=True, help="Trajectories (JSONL of cm2 Trajectory records).")],
     dialogues: Annotated[Path, typer.Argument(exists=True, help="The reference dialogues with their checklists.")],
     out: Annotated[Path, typer.Argument(help="Output JSONL, appended to; rollouts already in it are skipped.")],
-    config: ConfigFile = None,
-    sets: Sets = None,
     allow_partial: Annotated[
         bool,
         typer.Option(
@@ -25,19 +30,16 @@ def judge_command(
         ),
     ] = False,
     show: Annotated[int, typer.Option(min=0, help="Print the per-turn tables of this many trajectories.")] = 3,
+    *,
+    settings: JudgeFilesConfig,
+    config: Path | None,
 ) -> None:
     """Judge TRAJECTORIES against the checklists of DIALOGUES; write verdicts, rewards and advantages to OUT.
 
     A group with a verdict the judge could not give (endpoint down, refused, timing out) is not written and
     the command exits 1; running it again retries just those groups.
     """
-    from rich.console import Console
-
-    from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, progress, say
-    from cm2.judging.files import JudgeFilesConfig, judge_with_config, summary_lines, unfinished_line
-    from cm2.judging.table import table_printer
-
-    settings = command_config(JudgeFilesConfig, config, sets).for_output(out)
+    settings = settings.for_output(out)
     check_paths([trajectories, dialogues, config], files=[out, settings.judge.cache_path])
     with progress("judging", total=0) as update:
         summary = judge_with_config(
@@ -54,8 +56,3 @@ def judge_command(
     say(*summary_lines(summary, out))
     if summary.unfinished:
         raise fail(unfinished_line(summary), EXIT_BAD_INPUT)
-
-
-def register(app: typer.Typer) -> None:
-    """Add `cm2 judge`."""
-    app.command("judge")(judge_command)

@@ -1,4 +1,5 @@
-"""The options every configurable command shares: `--config FILE` and repeatable `--set a.b=VALUE`."""
+"""The options commands share: `--config FILE`, repeatable `--set a.b=VALUE` and flags generated from the config
+model (`configured`); `--from` for an input's file format and `--chat-template` for a served checkpoint."""
 
 from __future__ import annotations
 
@@ -8,17 +9,27 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-M = TypeVar("M", bound=BaseModel)
+from cm2.config import load_config, parse_overrides
+from cm2.data.raw import FileFormat
 
 ConfigFile = Annotated[
     Path | None,
     typer.Option("--config", exists=True, dir_okay=False, help="YAML config file (its sections: see --set)."),
+]
+RunConfigFile = Annotated[
+    Path, typer.Option("--config", exists=True, dir_okay=False, help="YAML run config (see configs/*.yaml).")
+]
+InputFormat = Annotated[
+    FileFormat | None, typer.Option("--from", "--format", help="Input file format (default: from the input's name).")
+]
+ChatTemplate = Annotated[
+    Path | None, typer.Option(exists=True, dir_okay=False, help="Jinja chat template for --checkpoint.")
 ]
 Sets = Annotated[
     list[str] | None,
@@ -31,34 +42,52 @@ Sets = Annotated[
 ]
 
 
-def command_config(
-    model: type[M],
-    config: Path | None,
-    sets: list[str] | None,
-    /,
-    *,
+def configured(
+    model: type[BaseModel],
+    *names: str,
     base: BaseModel | Mapping[str, Any] | None = None,
-    **fields: Any,
-) -> M:
-    """`model` from `--config` (else `base`, else defaults), then `fields` (the command's own flags, None
-    ones skipped), then `--set` overrides; raises ValueError naming the file or override (one `error:` line)."""
-    from cm2.config import load_config, parse_overrides
+    required: bool = False,
+    options: Mapping[str, Any] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command `--config FILE` (`required` or not), `--set KEY=VALUE` and the `model_flags` of `names`, and
+    hand it the `model` they make as `settings`, plus the file as `config` when it has such a parameter.
 
-    flags = {name: value for name, value in fields.items() if value is not None}
-    overrides = {**flags, **parse_overrides(sets or [])}
-    return load_config(model, config, overrides, base=base)
+    The settings are the file's (else `base`, else the defaults), then the flags given, then the `--set`
+    overrides; a bad value raises ValueError naming the file or the override (one `error:` line)."""
+    file_option = (RunConfigFile, inspect.Parameter.empty) if required else (ConfigFile, None)
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        wants_file = "config" in signature.parameters
+        params = [p for p in signature.parameters.values() if p.name not in ("settings", "config")]
+
+        @functools.wraps(command)
+        def run(*args: Any, config: Path | None, sets: list[str] | None, flags: dict[str, Any], **kwargs: Any) -> Any:
+            settings = load_config(model, config, {**flags, **parse_overrides(sets or [])}, base=base)
+            return command(*args, settings=settings, **({"config": config} if wants_file else {}), **kwargs)
+
+        shared = [_option("config", *file_option), _option("sets", Sets)]
+        run.__signature__ = signature.replace(parameters=[*params, *shared])  # type: ignore[attr-defined]
+        return model_flags(model, *names, options=options)(run)
+
+    return decorate
 
 
-def model_flags(model: type[BaseModel], *names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Give a command `--field` options generated from `model`'s fields `names` (type and help from the
-    model; a dotted name reaches a nested field and its flag is named after the last part, `field=flag-name`
-    names it; a list field is repeatable and takes comma-separated values, a bool one is `--x/--no-x`). The
-    command receives the ones given as `flags`, a mapping to pass on to `command_config` (where `--set` wins)."""
+def model_flags(
+    model: type[BaseModel], *names: str, options: Mapping[str, Any] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command `--field` options for `model`'s fields `names`; it receives the ones given as `flags`, a
+    mapping of dotted field names to values (overrides, as `--set` gives them).
+
+    A flag takes its type and help from the field: a dotted name reaches a nested field and its flag is named
+    after the last part, `field=flag-name` names it; a list field is repeatable and takes comma-separated values,
+    a bool one is `--x/--no-x`; `options` declares some by hand instead (`Annotated[T | None, typer.Option(...)]`)."""
     renamed = {field: flag for field, _, flag in (name.partition("=") for name in names)}
-    names = tuple(renamed)
-    fields = {name: _field(model, name) for name in names}
+    fields = {name: _field(model, name) for name in renamed}
     lists = {name for name, field in fields.items() if typing.get_origin(field.annotation) is list}
     params_of = {name: (flag or name.rpartition(".")[2]).replace("-", "_") for name, flag in renamed.items()}
+    hand = options or {}
+    generated = [_flag(fields[name], name, params_of[name], name in lists, hand.get(name)) for name in renamed]
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(command, eval_str=True)
@@ -66,15 +95,18 @@ def model_flags(model: type[BaseModel], *names: str) -> Callable[[Callable[..., 
 
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
-            given = {name: kwargs.pop(params_of[name]) for name in names}
+            given = {name: kwargs.pop(param) for name, param in params_of.items()}
             flags = {name: split_values(value) if name in lists else value for name, value in given.items()}
             return command(*args, flags={k: v for k, v in flags.items() if v is not None}, **kwargs)
 
-        generated = [_flag(fields[name], name, params_of[name], name in lists) for name in names]
         run.__signature__ = signature.replace(parameters=[*params, *generated])  # type: ignore[attr-defined]
         return run
 
     return decorate
+
+
+def _option(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
 def _field(model: type[BaseModel], dotted: str) -> FieldInfo:
@@ -84,8 +116,11 @@ def _field(model: type[BaseModel], dotted: str) -> FieldInfo:
     return model.model_fields[leaf]
 
 
-def _flag(field: FieldInfo, name: str, param: str, listed: bool) -> inspect.Parameter:
-    """An optional `--name` option for the field `name` (None when not given: the config's value stands)."""
+def _flag(field: FieldInfo, name: str, param: str, listed: bool, declared: Any = None) -> inspect.Parameter:
+    """An optional `--name` option for the field `name` (None when not given: the config's value stands), made
+    from the field unless `declared` by hand."""
+    if declared is not None:
+        return _option(param, declared)
     union = typing.get_origin(field.annotation) in (typing.Union, types.UnionType)
     args = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)] if union else []
     as_text = len(args) > 1  # a union such as int | float | "all": pydantic reads the text
@@ -94,8 +129,7 @@ def _flag(field: FieldInfo, name: str, param: str, listed: bool) -> inspect.Para
     flag = f"--{param.replace('_', '-')}"
     names = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
     option = typer.Option(names, metavar="A,B" if listed else None, help=f"{help_text} (= --set {name}=…).")
-    annotation = Annotated[kind | None, option]
-    return inspect.Parameter(param, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+    return _option(param, Annotated[kind | None, option])
 
 
 def split_values(values: list[str] | None) -> list[str] | None:

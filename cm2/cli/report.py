@@ -9,7 +9,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from cm2.cli.guard import check_paths, fail, say
-from cm2.cli.options import ConfigFile, Sets, command_config, model_flags
+from cm2.cli.options import Sets, configured, model_flags
+from cm2.cli.root import app
+from cm2.config import parse_overrides
+from cm2.data.errors import NoUsableRecordsError, RecordError
+from cm2.report import build_report, write_view
 from cm2.report.report import ReportConfig
 from cm2.reward import RewardConfig
 
@@ -18,8 +22,6 @@ T = TypeVar("T")
 
 def _reported(make: Callable[[], T]) -> T:
     """`make()`, with a bad record of a file it reads an exit 2 like any bad input (nothing usable: exit 1)."""
-    from cm2.data.errors import NoUsableRecordsError, RecordError
-
     try:
         result = make()
     except RecordError as exc:
@@ -30,7 +32,8 @@ def _reported(make: Callable[[], T]) -> T:
     return result
 
 
-@model_flags(ReportConfig, "smooth", "max_rollouts", "max_chars")
+@app.command("report")
+@configured(ReportConfig, "smooth", "max_rollouts", "max_chars")
 def report_command(
     run_dirs: Annotated[
         list[Path], typer.Argument(exists=True, file_okay=False, help="RL run directories (several are overlaid).")
@@ -40,25 +43,22 @@ def report_command(
         Path | None,
         typer.Option(exists=True, help="Dialogues with checklists (default: each run's `data` in rl_config.json)."),
     ] = None,
-    config: ConfigFile = None,
-    sets: Sets = None,
     *,
-    flags: dict[str, Any],
+    settings: ReportConfig,
+    config: Path | None,
 ) -> None:
     """Write OUT/report.html (self-contained) and PNG plots: rewards, early stops, calls, tokens, dollars,
     pass rate per checklist focus, trainer metrics, and the trajectory viewer with every verdict."""
-    from cm2.report import build_report
-
     if out is None:
         if len(run_dirs) > 1:
             raise fail("several runs: pass --out DIR")
         out = run_dirs[0] / "report"
     check_paths([*run_dirs, dialogues, config], dirs=[out])
-    options = command_config(ReportConfig, config, sets, **flags)
-    result = _reported(lambda: build_report(run_dirs, out, dialogues=dialogues, options=options))
+    result = _reported(lambda: build_report(run_dirs, out, dialogues=dialogues, options=settings))
     typer.echo(f"wrote {result.html} ({result.rollouts_shown} rollouts in the viewer) and {len(result.pngs)} plots")
 
 
+@app.command("view")
 @model_flags(RewardConfig, "level", "scale")
 def view_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Trajectory JSONL or `cm2 judge` output.")],
@@ -79,26 +79,18 @@ def view_command(
     """Write a standalone HTML trajectory viewer: turns, steps, tool results and their source, every verdict,
     flips, and the rewards and advantages each step received; --set overrides the reward settings the advantages
     are recomputed with (default: the run's)."""
-    from cm2.config import parse_overrides
-    from cm2.report import write_view
-
     target = out or file.with_suffix(".html")
     check_paths([file, dialogues, trajectories], files=[target])
-    options: dict[str, Any] = {"max_rollouts": max_rollouts, "max_chars": max_chars}
+    reward = {**flags, **parse_overrides(sets or [])}
     result = _reported(
         lambda: write_view(
             file,
             target,
             dialogues=dialogues,
             trajectories=trajectories,
-            reward={**flags, **parse_overrides(sets or [])},
-            **options,
+            reward=reward,
+            max_rollouts=max_rollouts,
+            max_chars=max_chars,
         )
     )
     typer.echo(f"wrote {result.html} ({result.rollouts} rollouts)")
-
-
-def register(app: typer.Typer) -> None:
-    """Add `cm2 report` and `cm2 view`."""
-    app.command("report")(report_command)
-    app.command("view")(view_command)

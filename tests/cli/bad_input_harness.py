@@ -12,12 +12,12 @@ import json
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 import typer
@@ -268,7 +268,7 @@ class Tally:
     """Runs and what went wrong in them, with one example line per fault."""
 
     runs: int = 0
-    seconds: Counter[str] = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     """Time spent per verb."""
     faults: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
@@ -377,7 +377,8 @@ def run_harness(
     good_too = [line.replace(record["uuid"], "good-" + record["uuid"]) for line in trajectory_lines(record)]
     trajectories.write_text("\n".join([*trajectory_lines(record), *good_too]) + "\n")
     runner = CliRunner()
-    command = typer.main.get_command(app)  # built once: typer's runner rebuilds it per call (60 ms)
+    # built once (typer's runner rebuilds it per call, 60 ms); typer's bundled click has click's interface
+    command = cast(click.Command, typer.main.get_command(app))
     tally = Tally()
     with FakeOpenAIServer(lambda body: json.dumps({"verdicts": []})) as server:
         env = Env(root, server.base_url, dialogues, trajectories)

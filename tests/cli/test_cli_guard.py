@@ -5,12 +5,12 @@ from __future__ import annotations
 import typer
 from typer.testing import CliRunner
 
-from cm2.cli.guard import InputError, guard_app, one_line
+from cm2.cli.guard import GuardedGroup, InputError, one_line
 from cm2.data.errors import RecordError
 
 
 def test_guarded_commands_print_one_line_and_exit_non_zero() -> None:
-    app = typer.Typer()
+    app = typer.Typer(cls=GuardedGroup)
 
     @app.command("bad")
     def bad(kind: str) -> None:
@@ -25,7 +25,6 @@ def test_guarded_commands_print_one_line_and_exit_non_zero() -> None:
     @app.command("other")
     def other() -> None: ...
 
-    guard_app(app)
     runner = CliRunner()
     result = runner.invoke(app, ["bad", "record"])
     assert result.exit_code == 1 and result.output.count("\n") == 1

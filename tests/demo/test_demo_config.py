@@ -66,11 +66,11 @@ def test_the_experiment_command_reads_flags_config_and_sets(tmp_path: Path, monk
     """`cm2 experiment`: a YAML config, then the generated flags, then --set (which wins); lists comma-separated."""
     from typer.testing import CliRunner
 
-    import cm2.demo.experiment as experiment
+    import cm2.cli.demo as demo_cli
     from cm2.cli import app
 
     seen: list[ExperimentConfig] = []
-    monkeypatch.setattr(experiment, "run_experiment", seen.append)
+    monkeypatch.setattr(demo_cli, "run_experiment", seen.append)
     config = tmp_path / "exp.yaml"
     config.write_text("rl_max_steps: 7\nlevels: [turn]\n")
     args = ["experiment", "--config", str(config), "--seeds", "0,1,2", "--group-size", "4", "--tasks", "turn"]

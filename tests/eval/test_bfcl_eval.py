@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from cm2.benchmarks.bfcl.evaluate import BfclConfig, evaluate_bfcl, select_entries
@@ -119,10 +118,8 @@ def test_selection_errors() -> None:
 
 
 def test_cli(tmp_path: Path) -> None:
-    from cm2.cli.eval import register
+    from cm2.cli import app
 
-    app = typer.Typer()
-    register(app)
     with FakeOpenAIServer(GroundTruthReplay(BASE)) as server:
         args = ["eval", "bfcl", "--set", f"policy={{model: m, base_url: '{server.base_url}'}}", "--ids", ",".join(BASE)]
         result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
@@ -135,10 +132,8 @@ def test_cli(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_checkpoint_is_served_for_the_run(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    from cm2.cli.eval import register
+    from cm2.cli import app
 
-    app = typer.Typer()
-    register(app)
     args = ["eval", "bfcl", "--checkpoint", str(tiny_checkpoint), "--ids", "multi_turn_base_0", "--set", "max_tokens=4"]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from cm2.eval.checklist import ChecklistEvalConfig, evaluate_checklist, simulator_factory
@@ -228,14 +227,10 @@ def _out_of_order() -> Trajectory:
 
 
 def test_cli(tmp_path: Path) -> None:
-    from cm2.cli.eval import register
-    from cm2.cli.guard import guard_app
+    from cm2.cli import app
 
     data = tmp_path / "held_out.jsonl"
     data.write_text("".join(json.dumps(d.dump()) + "\n" for d in DIALOGUES), encoding="utf-8")
-    app = typer.Typer()
-    register(app)
-    guard_app(app)
     with FakeOpenAIServer(ReferenceReplay(DIALOGUES)) as policy, FakeOpenAIServer(judge) as judge_server:
         args = ["eval", "checklist", str(data), "--set", f"policy={{model: m, base_url: '{policy.base_url}'}}"]
         judge_args = ["--set", f"judge.llm={{model: judge, base_url: '{judge_server.base_url}'}}"]

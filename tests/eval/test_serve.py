@@ -164,7 +164,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_cm2_serve_command(tiny_checkpoint: Path) -> None:
     port = _free_port()
-    script = "import typer; from cm2.cli.eval import register; app = typer.Typer(); register(app); app()"
+    script = "from cm2.cli import main; main()"
     command = [sys.executable, "-c", script, "serve", str(tiny_checkpoint), "--port", str(port), "--device", "cpu"]
     command += ["--api-key-env", "CM2_TEST_SERVE_KEY"]
     env = {**os.environ, "CM2_TEST_SERVE_KEY": "k-42"}

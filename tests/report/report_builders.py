@@ -245,16 +245,11 @@ class CliReport:
 
 
 def invoke_cli(*args: str) -> Any:
-    """Run `cm2 report` / `cm2 view` through a Typer app with this module's commands registered."""
-    import typer
+    """Run `cm2 report` / `cm2 view` (or any other verb) in process."""
     from typer.testing import CliRunner
 
-    from cm2.cli import report as report_cli
-    from cm2.cli.guard import guard_app
+    from cm2.cli import app
 
-    app = typer.Typer()
-    report_cli.register(app)
-    guard_app(app)  # as `cm2.cli.app` does
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 

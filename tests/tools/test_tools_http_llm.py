@@ -12,7 +12,7 @@ import yaml
 from tools_builders import tool_call
 
 from cm2.build import build_environments
-from cm2.cli.options import command_config
+from cm2.config import load_config
 from cm2.data.io import find_dialogue
 from cm2.llm import make_client
 from cm2.llm.config import LLMConfig
@@ -77,7 +77,7 @@ def test_cli_llm_config_file_reaches_the_server(weather_dialogue: Dialogue, tmp_
         config, dataset = tmp_path / "simulator.yaml", tmp_path / "weather.jsonl"
         config.write_text(yaml.safe_dump({"llm": {"model": "sim", "api_key_env": None}}), encoding="utf-8")
         dataset.write_text(json.dumps(weather_dialogue.dump()) + "\n", encoding="utf-8")
-        settings = command_config(SimulatorConfig, config, [f"llm.base_url={server.base_url}"])
+        settings = load_config(SimulatorConfig, config, {"llm.base_url": server.base_url})
         sim = build_environments("simulated", settings)(find_dialogue(dataset))
         result = asyncio.run(sim.call(tool_call("get_weather", {"city": "Tromsø"})))
     assert json.loads(result.content)["city"] == "Tromsø" and server.requests[0]["model"] == "sim"

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from cm2.train.models import SPECIAL_TOKEN_SEEDS, ModelConfig, add_special_tokens, load_policy
@@ -172,12 +171,8 @@ def test_shipped_configs_load() -> None:
 
 
 def test_cli_train_sft(tiny_chatml_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cm2.cli.guard import guard_app
-    from cm2.cli.train import register
+    from cm2.cli import app
 
-    app = typer.Typer()
-    register(app)
-    guard_app(app)
     monkeypatch.chdir(REPO)  # the shipped config names the bundled sample relative to the repository
     out = tmp_path / "run"
     base = ["train", "sft", "--config", "configs/sft_tiny.yaml", "--set", f"model.path={tiny_chatml_model}"]
