@@ -27,11 +27,9 @@ def strip_think(text: str) -> str:
 
     Only leading reasoning is removed, so a JSON string that contains the tags later survives.
     """
-    rest = text
-    while True:
-        match = _LEADING_THINK.match(rest) or _LONE_CLOSE.match(rest)
-        if match is None:
-            break
+    lone = _LONE_CLOSE.match(text)  # only at the very start: after a closed block, a `</think>` is content
+    rest = text[lone.end() :] if lone is not None and not _LEADING_THINK.match(text) else text
+    while match := _LEADING_THINK.match(rest):
         rest = rest[match.end() :]
     if rest.lstrip().startswith("<think>"):
         return ""  # reasoning cut off before it closed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cm2.llm.jsonx import JSONExtractionError, extract_json, schema_kind, strip_think
@@ -89,6 +89,7 @@ json_values = st.recursive(
     after=st.text(alphabet="abc .,:\n", max_size=30),
     fenced=st.booleans(),
 )
+@example(value={"": "</think>"}, before="", after="", fenced=False)  # a closing tag inside the answer's JSON
 def test_any_object_embedded_in_prose_round_trips(value: dict, before: str, after: str, fenced: bool) -> None:
     body = json.dumps(value, ensure_ascii=False)
     if fenced:
