@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cm2.console import progress as show_progress
 from cm2.data.appender import JsonlAppender
 from cm2.llm.protocol import Usage
 from cm2.schema import Dialogue
@@ -58,14 +59,6 @@ class RunSummary:
         return self.written + self.side
 
 
-def _progress(total: int | None, description: str, enabled: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    progress = Progress(*columns, disable=not enabled, transient=False)
-    return progress, progress.add_task(description, total=total)
-
-
 async def run_resumable(
     dialogues: Iterable[Dialogue],
     worker: Worker,
@@ -89,7 +82,6 @@ async def run_resumable(
         done = out_file.keys(KEY) | side_file.keys(KEY)
         started: set[str] = set()
         source: Iterator[Dialogue] = iter(dialogues)
-        bar, task = _progress(total, description, progress)
 
         def next_job() -> Dialogue | None:
             for dialogue in source:
@@ -101,7 +93,7 @@ async def run_resumable(
                 else:
                     started.add(dialogue.uuid)
                     return dialogue
-                bar.advance(task)
+                tick()
             return None
 
         async def lane() -> None:
@@ -127,9 +119,9 @@ async def run_resumable(
                 summary.usage = summary.usage + result.usage
                 if on_result is not None:
                     on_result(result)
-                bar.advance(task)
+                tick()
 
-        with bar:
+        with show_progress(description, total, enabled=progress) as tick:
             async with asyncio.TaskGroup() as group:  # a failing write stops every lane before files close
                 for _ in range(max(1, concurrency)):
                     group.create_task(lane())

@@ -13,9 +13,10 @@ import typer
 
 from cm2.annotate.config import AnnotateConfig
 from cm2.annotate.files import JobName, run_annotation, unfinished_message
-from cm2.cli.guard import fail, print_problems, print_rows
+from cm2.cli.guard import fail
 from cm2.cli.options import InputFormat, configured
 from cm2.cli.root import app
+from cm2.console import print_problems, print_rows
 
 LABEL = """Write per-turn checklists for every dialogue of SOURCE into OUT (released CM2 format).
 

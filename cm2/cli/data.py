@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 import typer
 
-from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, fail_on, print_problems, print_table, progress, say
+from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, fail_on
 from cm2.cli.options import InputFormat, configured, split_values
 from cm2.cli.root import app
+from cm2.console import print_problems, print_table, progress, say
 from cm2.data.convert import convert_file
 from cm2.data.filters.config import FilterConfig
 from cm2.data.filters.files import filter_file

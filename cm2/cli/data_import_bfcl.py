@@ -9,8 +9,9 @@ import typer
 
 from cm2.benchmarks.bfcl.data import ImportOptions, import_bfcl, manifest_path
 from cm2.cli.data import data_app
-from cm2.cli.guard import check_paths, fail_on, print_problems, say
+from cm2.cli.guard import check_paths, fail_on
 from cm2.cli.options import configured
+from cm2.console import print_problems, say
 
 FLAGS = ("categories", "ids=id", "split", "limit", "classes", "tool_docs", "reply_item", "turn_checks")
 

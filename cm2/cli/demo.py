@@ -3,22 +3,22 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 
-from cm2.cli.guard import fail, say
+from cm2.cli.guard import fail
 from cm2.cli.options import ConfigFile, Sets, configured, model_flags
 from cm2.cli.root import app
 from cm2.config import parse_overrides
+from cm2.console import say
 from cm2.demo.config import DemoConfig
 from cm2.demo.experiment import run_experiment
 from cm2.demo.experiment_config import ExperimentConfig
-from cm2.demo.pipeline import quiet_libraries, run_demo
-from cm2.demo.presets import load_config, uses_gpu_preset
+from cm2.demo.pipeline import run_demo
+from cm2.demo.presets import prepare_run
 
 
 @app.command("demo")
@@ -44,13 +44,7 @@ def demo_command(
     Rerunning with the same OUT skips finished stages. Scores: a demo split of BFCL, not the leaderboard's.
     An LLM endpoint for labeling and judging: --set llm.model=NAME --set llm.base_url=URL. --config: a
     DemoConfig YAML (configs/demo/)."""
-    overrides = {**flags, **parse_overrides(sets or [])}
-    gpu = uses_gpu_preset(config_path, tiny, scale)
-    config = load_config(config_path, tiny, overrides, gpu=gpu)
-    if gpu:
-        say("GPU found: running the learning experiment's sizes (configs/experiment/; --scale cpu for the CPU demo)")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    quiet_libraries()
+    config = prepare_run(config_path, tiny, scale, {**flags, **parse_overrides(sets or [])})
     try:
         run_demo(config, out, Console(stderr=True))
     except (ValueError, RuntimeError, ImportError, FileNotFoundError) as exc:

@@ -12,9 +12,10 @@ from pydantic import BaseModel
 
 from cm2.benchmarks.bfcl.evaluate import BfclConfig, run_bfcl_eval
 from cm2.benchmarks.tau2.evaluate import Tau2Config, run_tau2_eval
-from cm2.cli.guard import check_paths, fail, print_problems, say
+from cm2.cli.guard import check_paths, fail
 from cm2.cli.options import ChatTemplate, configured
 from cm2.cli.root import app
+from cm2.console import print_problems, say
 from cm2.eval.checklist import ChecklistEvalConfig
 from cm2.eval.checklist_run import run_checklist_eval, unscored_message
 from cm2.eval.results import EvalResult

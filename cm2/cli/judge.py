@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail, print_problems, progress, say
+from cm2.cli.guard import EXIT_BAD_INPUT, check_paths, fail
 from cm2.cli.options import configured
 from cm2.cli.root import app
+from cm2.console import print_problems, progress, say
 from cm2.judging.files import JudgeFilesConfig, judge_with_config, summary_lines, unfinished_line
 from cm2.judging.table import table_printer
 

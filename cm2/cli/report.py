@@ -8,10 +8,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from cm2.cli.guard import check_paths, fail, say
+from cm2.cli.guard import check_paths, fail
 from cm2.cli.options import Sets, configured, model_flags
 from cm2.cli.root import app
 from cm2.config import parse_overrides
+from cm2.console import say
 from cm2.data.errors import NoUsableRecordsError, RecordError
 from cm2.report import build_report, write_view
 from cm2.report.report import ReportConfig

@@ -12,9 +12,10 @@ import anyio
 import typer
 
 from cm2.build import build_environments
-from cm2.cli.guard import fail, fail_on, say
+from cm2.cli.guard import fail, fail_on
 from cm2.cli.options import ChatTemplate, configured
 from cm2.cli.root import app
+from cm2.console import say
 from cm2.data.io import find_dialogue
 from cm2.eval.serve import ServeConfig, serve_checkpoint
 from cm2.llm.config import LLMConfig

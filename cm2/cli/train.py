@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cm2.cli.guard import fail_on, print_rows
+from cm2.cli.guard import fail_on
 from cm2.cli.options import configured
 from cm2.cli.root import app
+from cm2.console import print_rows, show_logs
 from cm2.rollout.transcript import TemplateError
 from cm2.train.gemma import GemmaSetupError, prepare_gemma270m
 from cm2.train.rl_config import RLRunConfig
@@ -27,10 +27,6 @@ Resume = Annotated[
 ]
 
 
-def _log_progress() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-
 @train_app.command("sft")
 @configured(SFTRunConfig, "resume", required=True, options={"resume": Resume})
 def sft_command(*, settings: SFTRunConfig) -> None:
@@ -38,20 +34,10 @@ def sft_command(*, settings: SFTRunConfig) -> None:
 
     Any field of the run config can be overridden, e.g. --set model.path=DIR --set data.path=FILE
     --set max_steps=10 --set output_dir=runs/sft."""
-    _log_progress()
+    show_logs()
     with fail_on(SFTError, ExampleError, TemplateError, code=1):
         result = run_sft(settings)
-    print_rows(
-        "cm2 train sft",
-        {
-            "final model": result.final_dir,
-            "steps": result.global_step,
-            "train loss": f"{result.train_loss:.4f}" if result.train_loss is not None else "-",
-            "resumed from": result.resumed_from or "-",
-            "added tokens": ", ".join(result.added_tokens) or "-",
-            **result.data,
-        },
-    )
+    print_rows("cm2 train sft", result.summary())
 
 
 @train_app.command("rl")
@@ -61,7 +47,7 @@ def rl_command(*, settings: RLRunConfig) -> None:
 
     Any field of the run config can be overridden, e.g. --set model.path=DIR --set data=FILE
     --set reward.level=turn --set judge.llm.base_url=URL."""
-    _log_progress()
+    show_logs()
     with fail_on(ValueError, FileNotFoundError, code=1):
         final = run_rl_from_config(settings)
     print_rows("cm2 train rl", {"final model": final, "trajectories": Path(settings.output_dir) / "trajectories.jsonl"})

@@ -47,3 +47,20 @@ def load_config(path: Path | None, tiny: bool, overrides: dict[str, Any], *, gpu
     else:
         preset = DemoConfig()
     return load_model(DemoConfig, None, overrides, base=preset)
+
+
+def prepare_run(path: Path | None, tiny: bool, scale: Scale, overrides: dict[str, Any]) -> DemoConfig:
+    """The config `cm2 demo` runs (`load_config`; a note when the GPU experiment's sizes apply), with warnings
+    logged and the libraries' own chatter quiet for the run."""
+    import logging
+
+    from cm2.console import say, show_logs
+    from cm2.demo.pipeline import quiet_libraries
+
+    gpu = uses_gpu_preset(path, tiny, scale)
+    config = load_config(path, tiny, overrides, gpu=gpu)
+    if gpu:
+        say("GPU found: running the learning experiment's sizes (configs/experiment/; --scale cpu for the CPU demo)")
+    show_logs(logging.WARNING)
+    quiet_libraries()
+    return config

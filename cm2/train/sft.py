@@ -45,6 +45,17 @@ class SFTResult(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict, description="What happened to the dialogues.")
     log_history: list[dict[str, Any]] = Field(default_factory=list)
 
+    def summary(self) -> dict[str, Any]:
+        """The run's results as rows: the model, steps, loss, resume point, added tokens, what the data gave."""
+        return {
+            "final model": self.final_dir,
+            "steps": self.global_step,
+            "train loss": f"{self.train_loss:.4f}" if self.train_loss is not None else "-",
+            "resumed from": self.resumed_from or "-",
+            "added tokens": ", ".join(self.added_tokens) or "-",
+            **self.data,
+        }
+
 
 def load_dialogues(data: SFTData, path: str, limit: int | None = None) -> list[Dialogue]:
     """The first `limit` dialogues of `path`; unreadable records are skipped and logged with `data.skip_invalid`."""

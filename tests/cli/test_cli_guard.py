@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 from typer.testing import CliRunner
 
-from cm2.cli.guard import GuardedGroup, InputError, one_line
+from cm2.cli.guard import GuardedGroup, InputError
+from cm2.console import one_line
 from cm2.data.errors import RecordError
 
 

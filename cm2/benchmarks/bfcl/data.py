@@ -153,24 +153,21 @@ def convert(entries: list[dict[str, Any]], options: ImportOptions, skipped: list
 def import_bfcl(out: str | Path, options: ImportOptions, *, progress: bool = True) -> ImportManifest:
     """Write the selected entries as dialogues to `out` (any format cm2 writes; replaced atomically) and the
     manifest beside it; returns the manifest."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from cm2.console import progress as show_progress
     from cm2.data.atomic import atomic_file
     from cm2.data.io import write_records
 
     entries = select_entries(options)
     skipped: list[SkippedEntry] = []
     ids: dict[str, list[str]] = {"train": [], "heldout": []}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not progress, transient=True) as bar:
-        task = bar.add_task("importing BFCL entries", total=len(entries))
+    with show_progress("importing BFCL entries", len(entries), enabled=progress, transient=True) as tick:
 
         def records() -> Iterator[dict[str, Any]]:
             for record in convert(entries, options, skipped):
                 ids[split_of(record["uuid"])].append(record["uuid"])
-                bar.advance(task)
+                tick()
                 yield record
-            bar.update(task, completed=len(entries))
+            tick(completed=len(entries))
 
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         write_records(out, records())
