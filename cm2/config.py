@@ -13,6 +13,7 @@ from typing import Any, Self, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
 
 M = TypeVar("M", bound=BaseModel)
 Overrides = Mapping[str, Any] | Iterable[str] | None
@@ -81,6 +82,14 @@ def ignored_keys(model: type[BaseModel], data: Mapping[str, Any], prefix: str = 
                 found += ignored_keys(nested, value, f"{prefix}{key}.")
                 break
     return found
+
+
+def field_at(model: type[BaseModel], dotted: str) -> FieldInfo:
+    """The field a dotted override such as `judge.llm.model` sets, through nested models (`X | None` too)."""
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        model = _models(model.model_fields[part].annotation)[0]
+    return model.model_fields[leaf]
 
 
 def _models(annotation: Any) -> list[type[BaseModel]]:

@@ -13,7 +13,7 @@ from cm2.cli.root import app
 from cm2.console import print_problems, print_table, progress, say
 from cm2.data.convert import convert_file
 from cm2.data.filters.config import FilterConfig
-from cm2.data.filters.files import filter_file
+from cm2.data.filters.files import default_report_path, filter_file, nothing_kept_message
 from cm2.data.io import count_records, file_format
 from cm2.data.raw import FileFormat
 from cm2.data.split import SplitConfig
@@ -84,7 +84,7 @@ def filter_command(
     config: Path | None,
 ) -> None:
     """Run the rule filters over IN; write the passing records to OUT and a per-rule report."""
-    report_file = report_path or target.with_name(target.name + ".report.json")
+    report_file = report_path or default_report_path(target)
     check_paths([source, config], files=[target, report_file])
     settings = settings.without(split_values(disable) or [])
     out_format = file_format(target, to)
@@ -93,9 +93,8 @@ def filter_command(
     print_table(*report.table())
     say(report.totals())
     print_problems([(m.location, m.error) for m in report.malformed_inputs], show, "  malformed", err=False)
-    if not report.kept:
-        what = "no records" if not report.total else f"none of its {report.total:,} records passed"
-        raise fail(f"{source}: {what}; nothing written to {target} (report: {report_file})", EXIT_BAD_INPUT)
+    if (message := nothing_kept_message(report, report_file)) is not None:
+        raise fail(message, EXIT_BAD_INPUT)
     say(f"report → {report_file}")
 
 

@@ -15,7 +15,7 @@ import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from cm2.config import load_config, parse_overrides
+from cm2.config import field_at, load_config, parse_overrides
 from cm2.data.raw import FileFormat
 
 ConfigFile = Annotated[
@@ -83,7 +83,7 @@ def model_flags(
     after the last part, `field=flag-name` names it; a list field is repeatable and takes comma-separated values,
     a bool one is `--x/--no-x`; `options` declares some by hand instead (`Annotated[T | None, typer.Option(...)]`)."""
     renamed = {field: flag for field, _, flag in (name.partition("=") for name in names)}
-    fields = {name: _field(model, name) for name in renamed}
+    fields = {name: field_at(model, name) for name in renamed}
     lists = {name for name, field in fields.items() if typing.get_origin(field.annotation) is list}
     params_of = {name: (flag or name.rpartition(".")[2]).replace("-", "_") for name, flag in renamed.items()}
     hand = options or {}
@@ -107,13 +107,6 @@ def model_flags(
 
 def _option(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-
-
-def _field(model: type[BaseModel], dotted: str) -> FieldInfo:
-    *parents, leaf = dotted.split(".")
-    for part in parents:
-        model = model.model_fields[part].annotation  # type: ignore[assignment]
-    return model.model_fields[leaf]
 
 
 def _flag(field: FieldInfo, name: str, param: str, listed: bool, declared: Any = None) -> inspect.Parameter:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,7 +11,7 @@ import anyio
 import typer
 
 from cm2.build import build_environments
-from cm2.cli.guard import fail, fail_on
+from cm2.cli.guard import fail_on
 from cm2.cli.options import ChatTemplate, configured
 from cm2.cli.root import app
 from cm2.console import say
@@ -68,11 +67,8 @@ def ping_command(
     The endpoint is an LLMConfig: --config FILE and/or --set model=NAME --set base_url=URL (also
     api_key_env, timeout_s, max_retries, structured_output, …)."""
     schema = json.loads(json_schema.read_text(encoding="utf-8")) if json_schema is not None else None
-    start = time.perf_counter()
-    try:
+    with fail_on(LLMError, code=1):
         answer = ping(settings, prompt, json_schema=schema, max_tokens=max_tokens, temperature=temperature)
-    except LLMError as exc:
-        raise fail(f"after {time.perf_counter() - start:.2f}s: {exc}", 1) from exc
     say(*answer.lines())
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from cm2.llm.config import LLMConfig
 from cm2.llm.openai_backend import OpenAIBackend
-from cm2.llm.protocol import ChatRequest, ChatResponse
+from cm2.llm.protocol import ChatRequest, ChatResponse, LLMError
 
 PING_DEFAULTS = {"timeout_s": 60.0, "max_retries": 1}
 """A ping gives up sooner than a job: one retry, a minute."""
@@ -39,7 +39,8 @@ class Ping:
 
 
 def ping(endpoint: LLMConfig, prompt: str, *, json_schema: dict[str, Any] | None = None, **sampling: Any) -> Ping:
-    """Send one user message to `endpoint` (an `LLMError` when it fails for good) and time the answer."""
+    """Send one user message to `endpoint` and time the answer; an `LLMError` saying after how long when it fails
+    for good."""
     request = ChatRequest(messages=[{"role": "user", "content": prompt}], json_schema=json_schema, **sampling)
 
     async def once() -> tuple[ChatResponse, str]:
@@ -47,5 +48,8 @@ def ping(endpoint: LLMConfig, prompt: str, *, json_schema: dict[str, Any] | None
             return await backend.chat(request), backend.dialect_for(backend.pool.endpoints[0])
 
     start = time.perf_counter()
-    response, dialect = asyncio.run(once())
+    try:
+        response, dialect = asyncio.run(once())
+    except LLMError as exc:
+        raise LLMError(f"after {time.perf_counter() - start:.2f}s: {exc}", usage=exc.usage) from exc
     return Ping(response, time.perf_counter() - start, dialect)

@@ -18,6 +18,19 @@ class _NothingKept(Exception):
     """No record passed: the output is not written."""
 
 
+def default_report_path(target: Path) -> Path:
+    """Where the report of a run writing `target` goes unless told: `target` with '.report.json' appended."""
+    return target.with_name(target.name + ".report.json")
+
+
+def nothing_kept_message(report: FilterReport, report_file: Path) -> str | None:
+    """The one-line error of a run that kept no record (its output was not written); None when one passed."""
+    if report.kept:
+        return None
+    what = "no records" if not report.total else f"none of its {report.total:,} records passed"
+    return f"{report.input}: {what}; nothing written to {report.output} (report: {report_file})"
+
+
 def filter_file(
     source: Path,
     target: Path,
