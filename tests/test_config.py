@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cm2.config import load_config, parse_overrides
+from cm2.config import field_at, load_config, parse_overrides
+from cm2.judge.config import JudgeConfig
 from cm2.llm import LLMConfig
 from cm2.train.rl_config import RLRunConfig
 
@@ -46,3 +47,8 @@ def test_old_endpoint_keys_still_load_and_merge_with_the_new_place() -> None:
 def test_a_typo_in_a_nested_section_is_an_error_not_a_silent_default(typo: str) -> None:
     with pytest.raises(ValueError, match=rf"{typo.split('=')[0]}: no such setting"):
         load_config(RLRunConfig, None, ["model.path=m", "data=d", typo])
+
+
+def test_field_at_finds_the_field_a_dotted_override_sets() -> None:
+    assert field_at(RLRunConfig, "judge.votes") is JudgeConfig.model_fields["votes"]
+    assert field_at(RLRunConfig, "simulator.llm.model") is LLMConfig.model_fields["model"]  # through `X | None`

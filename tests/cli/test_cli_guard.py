@@ -6,7 +6,6 @@ import typer
 from typer.testing import CliRunner
 
 from cm2.cli.guard import GuardedGroup, InputError
-from cm2.console import one_line
 from cm2.data.errors import RecordError
 
 
@@ -33,8 +32,3 @@ def test_guarded_commands_print_one_line_and_exit_non_zero() -> None:
     assert runner.invoke(app, ["bad", "usage"]).exit_code == 2
     assert "x.jsonl" in runner.invoke(app, ["bad", "os"]).output
     assert isinstance(runner.invoke(app, ["bad", "bug"]).exception, KeyError)
-
-
-def test_one_line_folds_and_cuts() -> None:
-    assert one_line("a\n  b\nc") == "a | b | c"
-    assert len(one_line("x" * 5000)) == 2000

@@ -12,7 +12,7 @@ import pytest
 from cm2.data.convert import convert_file
 from cm2.data.errors import NoUsableRecordsError, RecordError
 from cm2.data.filters import FilterConfig
-from cm2.data.filters.files import filter_file
+from cm2.data.filters.files import default_report_path, filter_file, nothing_kept_message
 from cm2.data.io import iter_records
 
 
@@ -48,3 +48,7 @@ def test_filter_file_writes_the_report_even_when_nothing_passes(tmp_path: Path) 
     report = filter_file(source, target, report_file, FilterConfig())
     assert (report.total, report.kept, report.malformed) == (2, 0, 2)
     assert not target.exists() and json.loads(report_file.read_text())["malformed"] == 2
+    assert nothing_kept_message(report, report_file) == (
+        f"{source}: none of its 2 records passed; nothing written to {target} (report: {report_file})"
+    )
+    assert default_report_path(target) == tmp_path / "out.jsonl.report.json"

@@ -185,5 +185,6 @@ def test_cli_train_sft(tiny_chatml_model: Path, tmp_path: Path, monkeypatch: pyt
     resumed = runner.invoke(app, [*base, "--set", f"output_dir={out}", "--set", "max_steps=2", "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert json.loads((out / "final" / MANIFEST).read_text())["global_step"] == 2
+    assert "resumed from" in resumed.output and "train loss" in resumed.output  # SFTResult.summary()
     bad = runner.invoke(app, ["train", "sft", "--config", "configs/sft_tiny.yaml", "--set", "max_steps=x"])
     assert bad.exit_code == 2 and "max_steps" in bad.output
