@@ -4,13 +4,13 @@ config checked before any work, the endpoint's client opened and closed, the end
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from cm2.annotate import jobs
 from cm2.annotate.config import AnnotateConfig
-from cm2.annotate.jobs import JobIO, JobReport
+from cm2.annotate.jobs import JobIO, JobReport, compress_job, filter_job, label_job, reference_label_job
 from cm2.annotate.report import job_summary
 from cm2.annotate.with_llm import endpoint, run_with_llm, side_path, write_summary
 from cm2.data.paths import InputError, check_paths
@@ -20,19 +20,22 @@ JobName = Literal["label", "filter", "compress", "reference"]
 
 @dataclass(frozen=True)
 class JobKind:
-    """How a job names its LLM role and its two outputs, and the default side file's suffix."""
+    """How a job names its LLM role and its two outputs, the default side file's suffix, the flag that tries
+    the side file's dialogues again, and the job (its docstring is the command's help)."""
 
     role: str
     written: str
     side: str
     side_file: str
+    retry: str
+    run: Callable[..., Any]
 
 
 JOBS: dict[JobName, JobKind] = {
-    "label": JobKind("annotator", "labeled", "failed", "failures"),
-    "reference": JobKind("annotator", "labeled", "failed", "failures"),
-    "filter": JobKind("filter", "kept", "rejected", "rejected"),
-    "compress": JobKind("compressor", "compressed", "failed", "failures"),
+    "label": JobKind("annotator", "labeled", "failed", "failures", "retry-failures", label_job),
+    "reference": JobKind("annotator", "labeled", "failed", "failures", "retry-failures", reference_label_job),
+    "filter": JobKind("filter", "kept", "rejected", "rejected", "retry-errors", filter_job),
+    "compress": JobKind("compressor", "compressed", "failed", "failures", "retry-failures", compress_job),
 }
 
 
@@ -61,15 +64,12 @@ def run_annotation(
     check_paths([source, config, prices], files=[out, side, summary])
     io = JobIO(source, out, side, fmt, cfg.concurrency, progress, name not in ("label", "reference"))
     if name == "reference":
-        report = asyncio.run(jobs.reference_label_job(io, cfg.reference))
+        report = asyncio.run(reference_label_job(io, cfg.reference))
         figures = job_summary(report, kind.written, kind.side, llm=False)
     else:
         settings = {"label": cfg.label, "filter": cfg.filter, "compress": cfg.compress}[name]
-        job = {"label": jobs.label_job, "filter": jobs.filter_job, "compress": jobs.compress_job}[name]
         report, requests = run_with_llm(
-            endpoint(cfg),
-            kind.role,
-            lambda client: job(io, client, settings, **options),  # type: ignore[operator]
+            endpoint(cfg), kind.role, lambda client: kind.run(io, client, settings, **options)
         )
         figures = {**job_summary(report, kind.written, kind.side), **requests}
     if summary is not None:

@@ -109,10 +109,13 @@ async def label_job(
     retry_failures: bool = False,
     allow_partial: bool = False,
 ) -> JobReport:
-    """`cm2 label`: K validated checklists per dialogue; unrecoverable dialogues go to `io.side`.
+    """Write per-turn checklists for every dialogue of SOURCE into OUT (released CM2 format).
 
-    A dialogue that failed because the endpoint gave no answer is left unfinished (written nowhere, tried
-    again by the next run), unless `allow_partial` records it as failed.
+    With an LLM, each checklist is validated (evidence, dependencies, weights, checks) and the problems are sent
+    back to the model for repair (`label.*` settings). Checklists already in SOURCE are replaced. Each item's
+    `extra_info.price_usd` is the cost of the conversation that wrote its checklist. Rerunning skips dialogues
+    already in OUT or in the failures file. A dialogue whose last request failed for good (endpoint down, refused,
+    timing out) is written nowhere and the command exits 1: rerun to retry it.
     """
     labeler = ChecklistLabeler(client, options)
 
@@ -157,10 +160,11 @@ async def filter_job(
     retry_errors: bool = False,
     allow_partial: bool = False,
 ) -> JobReport:
-    """`cm2 filter-llm`: kept dialogues go to `io.out` unchanged, rejected ones to `io.side` with stage and reasons.
+    """Keep the dialogues every LLM review stage accepts (`filter.stages`, e.g. --set 'filter.stages=[low,
+    medium]'); the first stage that flags one drops it (with stage and reasons in OUT.rejected.jsonl).
 
-    A dialogue whose review request failed for good is left unfinished (tried again by the next run), unless
-    `allow_partial` records it as rejected with `error: true`.
+    A dialogue whose review request failed for good (endpoint down, refused, timing out) is written nowhere and
+    the command exits 1: rerun to review it.
     """
     reviewer = DialogueFilter(client, options)
 
@@ -181,8 +185,11 @@ async def filter_job(
 async def compress_job(
     io: JobIO, client: LLMClient, options: CompressConfig, *, retry_failures: bool = False
 ) -> JobReport:
-    """`cm2 compress-cot`: shortened reasoning, everything else byte-identical; per-dialogue stats are kept in
-    each output record under `cot_compression`."""
+    """Shorten the `<think>` text of every assistant message; all else stays byte-identical (verified).
+
+    A rewrite that is empty, longer than the original or touches anything else is refused and the original kept;
+    each output record says so under `cot_compression`.
+    """
     compressor = CotCompressor(client, options)
 
     async def work(dialogue: Dialogue) -> Done:

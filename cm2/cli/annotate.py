@@ -12,34 +12,18 @@ from typing import Annotated
 import typer
 
 from cm2.annotate.config import AnnotateConfig
-from cm2.annotate.files import JobName, run_annotation, unfinished_message
+from cm2.annotate.files import JOBS, JobName, run_annotation, unfinished_message
 from cm2.cli.guard import fail
 from cm2.cli.options import InputFormat, configured
 from cm2.cli.root import app
 from cm2.console import print_problems, print_rows
 
-LABEL = """Write per-turn checklists for every dialogue of SOURCE into OUT (released CM2 format).
 
-With an LLM, each checklist is validated (evidence, dependencies, weights, checks) and the problems are sent
-back to the model for repair (`label.*` settings). Checklists already in SOURCE are replaced. Each item's
-`extra_info.price_usd` is the cost of the conversation that wrote its checklist. Rerunning skips dialogues
-already in OUT or in the failures file. A dialogue whose last request failed for good (endpoint down, refused,
-timing out) is written nowhere and the command exits 1: rerun to retry it."""
-FILTER = """Keep the dialogues every LLM review stage accepts (`filter.stages`, e.g. --set 'filter.stages=[low,
-medium]'); the first stage that flags one drops it (with stage and reasons in OUT.rejected.jsonl).
-
-A dialogue whose review request failed for good (endpoint down, refused, timing out) is written nowhere and
-the command exits 1: rerun to review it."""
-COMPRESS = """Shorten the `<think>` text of every assistant message; all else stays byte-identical (verified).
-
-A rewrite that is empty, longer than the original or touches anything else is refused and the original kept;
-each output record says so under `cot_compression`."""
-
-
-def job_command(verb: str, job: JobName, side: str, retry: str, doc: str) -> Callable[..., None]:
-    """The command `cm2 VERB` running annotation job `job`: its side file is `--SIDE` (default OUT.SIDE.jsonl),
-    `--RETRY` tries that file's dialogues again; `--allow-partial` only for jobs that take it, and
-    `--from-reference-calls` only for `label`."""
+def job_command(verb: str, job: JobName) -> Callable[..., None]:
+    """The command `cm2 VERB` running annotation job `job` (its help: the job's docstring): its side file is
+    `--SIDE` (default OUT.SIDE.jsonl), `--RETRY` tries that file's dialogues again; `--allow-partial` only for
+    jobs that take it, and `--from-reference-calls` only for `label`."""
+    side, retry = JOBS[job].side_file, JOBS[job].retry
     dropped = ({"from_reference_calls"} if job != "label" else set()) | (
         {"allow_partial"} if job == "compress" else set()
     )
@@ -91,10 +75,10 @@ def job_command(verb: str, job: JobName, side: str, retry: str, doc: str) -> Cal
     signature = inspect.signature(command)
     params = [p for p in signature.parameters.values() if p.name not in dropped]
     command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    command.__doc__ = doc
+    command.__doc__ = inspect.getdoc(JOBS[job].run)
     return configured(AnnotateConfig)(command)
 
 
-app.command("label")(job_command("label", "label", "failures", "retry-failures", LABEL))
-app.command("filter-llm")(job_command("filter-llm", "filter", "rejected", "retry-errors", FILTER))
-app.command("compress-cot")(job_command("compress-cot", "compress", "failures", "retry-failures", COMPRESS))
+app.command("label")(job_command("label", "label"))
+app.command("filter-llm")(job_command("filter-llm", "filter"))
+app.command("compress-cot")(job_command("compress-cot", "compress"))

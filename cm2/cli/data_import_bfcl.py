@@ -17,13 +17,9 @@ FLAGS = ("categories", "ids=id", "split", "limit", "classes", "tool_docs", "repl
 
 
 @data_app.command("import-bfcl")
-@configured(ImportOptions, *FLAGS)
+@configured(ImportOptions, *FLAGS, "call_budget_slack")
 def import_bfcl_command(
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Output file (.jsonl, .json, .parquet); replaced.")],
-    call_budget_slack: Annotated[
-        int | None,
-        typer.Option(min=-1, help="Call attempts allowed beyond the reference's; -1: no budget item (default 0)."),
-    ] = None,
     *,
     settings: ImportOptions,
     config: Path | None,
@@ -32,9 +28,6 @@ def import_bfcl_command(
     deterministic checklists) plus OUT.manifest.json (split rule, ids per split, entries left out and why).
     The split is a fixed DEMO split by entry id; scores on it are not BFCL leaderboard numbers."""
     check_paths([config], files=[out, manifest_path(out)])
-    if call_budget_slack is not None:  # -1 stands for None (no budget item), which a flag cannot say
-        slack = None if call_budget_slack == -1 else call_budget_slack
-        settings = settings.model_copy(update={"call_budget_slack": slack})
     with fail_on(ImportError):  # BFCL's package is missing
         manifest = import_bfcl(out, settings)
     counts = ", ".join(f"{name} {count}" for name, count in manifest.counts.items())

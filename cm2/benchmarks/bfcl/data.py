@@ -52,10 +52,17 @@ class ImportOptions(BaseModel):
         description="Add each turn's code-checked turn-end items: a visible reply, the call budget and BFCL's state "
         "check (off: call items only).",
     )
-    call_budget_slack: Annotated[int, Field(ge=0)] | None = Field(
+    call_budget_slack: int | None = Field(
         default=0,
-        description="Call attempts allowed beyond the reference's before the call-budget item fails; None: no item.",
+        ge=0,
+        description="Call attempts allowed beyond the reference's before the call-budget item fails; -1 or None: "
+        "no budget item.",
     )
+
+    @field_validator("call_budget_slack", mode="before")
+    @classmethod
+    def _minus_one_is_none(cls, slack: Any) -> Any:
+        return None if slack in (-1, "-1") else slack  # a command-line flag cannot say None
 
     @field_validator("categories")
     @classmethod
