@@ -1,0 +1,11 @@
+# GPU machine, a later session: puts back a seed's run that device_fetch.sh brought home, so device_run.sh with
+# the same flags (and --rl-lora) goes on where RL stopped. Before it: device_setup.sh; then, one call each,
+# carry [".gpu-stage/sft<K>"] with `mkdir -p ~/sft-pack && cp .gpu-stage/sft<K>/* ~/sft-pack/` for every file of
+# the pack; this call carries [".gpu-stage/state"] (state.tgz). Stage records hold absolute paths: same user, ~/exp.
+set -eu
+export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1
+seed=${SEED:-0}
+tar -xzf .gpu-stage/state/state.tgz -C ~
+sft=$(python3 -c "import json, pathlib; p = pathlib.Path.home() / 'exp/seed$seed/sft/stage.json'; print(json.loads(p.read_text())['outputs']['final'])")
+python3 -m cm2.train.portable unpack ~/sft-pack "$sft"
+ls ~/exp/seed$seed/rl 2>/dev/null | grep checkpoint- || echo "no RL checkpoint yet: RL starts from step 0"
