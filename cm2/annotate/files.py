@@ -64,7 +64,7 @@ def run_annotation(
     check_paths([source, config, prices], files=[out, side, summary])
     io = JobIO(source, out, side, fmt, cfg.concurrency, progress, name not in ("label", "reference"))
     if name == "reference":
-        report = asyncio.run(reference_label_job(io, cfg.reference))
+        report = asyncio.run(kind.run(io, cfg.reference))
         figures = job_summary(report, kind.written, kind.side, llm=False)
     else:
         settings = {"label": cfg.label, "filter": cfg.filter, "compress": cfg.compress}[name]
