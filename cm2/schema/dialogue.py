@@ -116,6 +116,15 @@ class Dialogue(_Record):
     def id(self) -> str:
         return self.uuid
 
+    def with_context(self) -> Dialogue:
+        """The source dialogue of a per-turn task: its context folded back in before the played turns (itself
+        when there is no context)."""
+        if not self.context:
+            return self
+        head = self.messages[:1] if self.system else []
+        messages = [*head, *self.context, *self.messages[len(head) :]]
+        return self.model_copy(update={"messages": messages, "context": [], "first_turn": 0})
+
     @property
     def system(self) -> Message | None:
         first = self.messages[0] if self.messages else None

@@ -32,9 +32,10 @@ def _pair(step: AssistantStep) -> list[tuple[ToolCall, Message]]:
 
 
 def recorded_calls(dialogue: Dialogue) -> list[RecordedCall]:
-    """Every answered call of `dialogue` whose arguments are a JSON object, in dialogue order."""
+    """Every answered call of `dialogue` whose arguments are a JSON object, in dialogue order; a per-turn task's
+    context counts too, since the episode replays its calls into the environment first."""
     out: list[RecordedCall] = []
-    for step in dialogue.steps():
+    for step in dialogue.with_context().steps():
         for call, answer in _pair(step):
             try:
                 arguments = call.function.parsed_arguments()
