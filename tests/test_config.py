@@ -19,7 +19,10 @@ def test_overrides_are_dotted_yaml_values_over_the_file(tmp_path: Path) -> None:
     config = load_config(RLRunConfig, path, sets)
     assert (config.judge.votes, config.max_steps, config.reward.level, config.report_to) == (3, 7, "turn", [])
     assert config.judge.llm is not None and config.judge.llm.base_urls == ["http://h:1/v1"]
-    assert config.judge.model == "j"  # the verdict cache key names the endpoint's model
+    assert config.judge.cache_model == "j"  # the verdict cache key names the endpoint's model
+    # derived, not stored: a later override of the endpoint's model changes the key too
+    again = load_config(RLRunConfig, None, ["judge.llm.model=k"], base=config.model_dump(mode="json"))
+    assert again.judge.cache_model == "k"
 
 
 def test_errors_name_the_file_or_the_override_and_the_field(tmp_path: Path) -> None:

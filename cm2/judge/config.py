@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
 
 from cm2.config import YamlConfig
 from cm2.judge.kinds import judge_name
@@ -74,11 +74,11 @@ class JudgeConfig(YamlConfig):
         LLMConfig | None, Field(description="The judge's endpoint; None: only items with a `check` get verdicts.")
     ] = None
 
-    @model_validator(mode="after")
-    def _name_from_endpoint(self) -> JudgeConfig:
-        if not self.model and self.llm is not None:
-            self.model = self.llm.model
-        return self
+    @property
+    def cache_model(self) -> str:
+        """The model named in the verdict cache key: `model`, else the endpoint's (derived, so an override of
+        `llm.model` can never reuse another model's verdicts)."""
+        return self.model or (self.llm.model if self.llm is not None else "")
 
     @classmethod
     def from_file_mapping(cls, data: dict[str, Any]) -> dict[str, Any]:

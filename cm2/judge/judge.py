@@ -94,7 +94,7 @@ class ChecklistJudge:
         self.step_usage = JudgeUsage()
         """Calls, tokens and cost of every `judge_step` so far."""
         self._fingerprint: dict[str, Any] = {
-            "model": self.config.model,
+            "model": self.config.cache_model,
             "prompt": self.kind,
             "version": prompt_version(self.kind),
             "votes": self.config.votes,
