@@ -96,16 +96,14 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
     The run resumes from its last checkpoint in `folder` (the stage runner keeps the folder only when it was
     started with the same settings). A run that stops on its time budget before `max_steps` keeps that
     checkpoint and raises `StageUnfinished`: the next run of the pipeline carries it on."""
-    from cm2.build import build_environments, build_judge
     from cm2.demo.stages import StageUnfinished
-    from cm2.train.grpo import run_rl
     from cm2.train.resume import latest_checkpoint, trained_steps
+    from cm2.train.rl_run import run_rl_from_config
 
     run = config.rl_run(model, str(data), str(folder), level).model_copy(update={"resume": True})
     first_step, started = trained_steps(folder), time.perf_counter()
     with bf16_generation(run.bf16, run.use_cpu):
-        make_env = build_environments(run.tools, run.simulator)
-        final = run_rl(run, make_env=make_env, judge=build_judge(run.judge))
+        final = run_rl_from_config(run)
     steps = trained_steps(folder)
     piece = {"from_step": first_step, "to_step": steps, "seconds": round(time.perf_counter() - started, 1)}
     with JsonlAppender(folder / PIECES_FILE) as sink:  # the stage's own time covers its last piece only

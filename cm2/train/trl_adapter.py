@@ -15,7 +15,7 @@ override: huggingface/trl#4525; `rollout_func` is marked experimental):
   2. replace `output["advantages"]` (TRL's (B,) group-normalized rewards) with cm2's per-token (B, T)
      advantages at the trajectory, turn or step level, T = `output["completion_ids"].size(1)`;
 - the loss accepting (B, T) advantages: `GRPOTrainer._compute_loss` unsqueezes only 1-D ones (trl 1.16,
-  grpo_trainer.py l.3056), and `split_tensor_dict`/`shuffle_sequence_dict` keep dim 0 aligned.
+  grpo_trainer.py), and `split_tensor_dict`/`shuffle_sequence_dict` keep dim 0 aligned.
 `tests/train/test_trl_adapter.py` checks these names and shapes against the installed TRL.
 """
 
