@@ -44,8 +44,6 @@ def fail_on(*errors: type[Exception], code: int = EXIT_USAGE) -> Iterator[None]:
 
 
 def _code(exc: BaseException) -> int:
-    if isinstance(exc, InputError):
-        return exc.code
     return EXIT_BAD_INPUT if isinstance(exc, RecordError) else EXIT_USAGE
 
 

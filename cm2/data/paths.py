@@ -8,12 +8,7 @@ from pathlib import Path
 
 
 class InputError(ValueError):
-    """Input or output paths that cannot work, or input with nothing usable in it; `code` is the exit status a
-    command line gives it (2: the command cannot work as given)."""
-
-    def __init__(self, message: str, code: int = 2):
-        self.code = code
-        super().__init__(message)
+    """Input or output paths (or input) that cannot work as given: a command line exits 2."""
 
 
 def _same(a: Path, b: Path) -> bool:
