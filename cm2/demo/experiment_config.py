@@ -15,6 +15,7 @@ from cm2.benchmarks.bfcl.dialogue import ToolDocs
 from cm2.config import YamlConfig
 from cm2.demo.config import EVAL_MODELS, EvalModel
 from cm2.reward.config import Level
+from cm2.train.rl_config import TaskKind, ZeroSpreadAction
 
 LEVELS: list[Level] = ["trajectory", "turn", "step"]
 
@@ -51,9 +52,9 @@ class ExperimentConfig(YamlConfig):
     )
     group_size: int | None = None
     dialogues_per_step: int | None = None
-    tasks: Literal["dialogue", "turn"] | None = Field(default=None, description="RL tasks: dialogues or turns.")
+    tasks: TaskKind | None = Field(default=None, description="RL tasks: dialogues or turns.")
     warmup_ratio: float | None = Field(default=None, description="Share of RL steps warming the lr up.")
-    zero_spread: Literal["keep", "resample"] | None = Field(default=None, description="Flat groups in RL.")
+    zero_spread: ZeroSpreadAction | None = Field(default=None, description="Flat groups in RL.")
     rl_max_turns: int | None = Field(default=None, description="Turns per RL episode.")
     rl_max_steps_per_turn: int | None = None
     temperature: float | None = Field(default=None, description="Sampling temperature of RL rollouts.")

@@ -15,6 +15,10 @@ from cm2.tools import SimulatorConfig
 from cm2.tools.environments import EnvironmentName
 from cm2.train.models import LoraAdapterConfig, ModelConfig
 
+TaskKind = Literal["dialogue", "turn"]
+"""RL tasks: whole dialogues, or one task per turn with the earlier turns as context."""
+ZeroSpreadAction = Literal["keep", "resample"]
+"""What a step does with groups whose rewards are all equal."""
 
 class ProbeConfig(BaseModel):
     """Which train dialogues form the probe set and how often it is evaluated."""
@@ -52,7 +56,7 @@ class ZeroSpreadGroups(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["keep", "resample"] = "keep"
+    action: ZeroSpreadAction = "keep"
     rounds: int = Field(default=2, ge=1, description="Resampling rounds per step at most.")
 
 
@@ -73,7 +77,7 @@ class RLRunConfig(YamlConfig):
     )
     tools: EnvironmentName = "simulated"
     simulator: SimulatorConfig = Field(default_factory=SimulatorConfig)
-    tasks: Literal["dialogue", "turn"] = Field(
+    tasks: TaskKind = Field(
         default="dialogue",
         description="dialogue: an episode plays every turn from the first; turn: one task per turn, the earlier "
         "turns given as reference history and the environment put in their state (cm2.data.turn_tasks).",
