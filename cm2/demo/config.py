@@ -18,6 +18,7 @@ from cm2.llm.config import LLMConfig
 from cm2.reward.config import Level
 
 EvalModel = Literal["base", "sft", "rl"]
+RLBudget = Literal["pause", "end"]
 EVAL_MODELS: tuple[EvalModel, ...] = ("base", "sft", "rl")
 TRAJECTORY: Level = "trajectory"
 
@@ -168,6 +169,12 @@ class DemoConfig(YamlConfig):
         default="auto",
         description="What SFT, RL and evaluation compute in (sets sft.bf16, rl.bf16, eval.dtype); auto: bfloat16 "
         "only where this machine runs it clearly faster (cm2.demo.precision).",
+    )
+    rl_budget: RLBudget = Field(
+        default="pause",
+        description="An RL run stopped by its time budget (rl.max_minutes) before max_steps: pause keeps its "
+        "checkpoint and the stages after it wait for a rerun to carry it on; end finishes it there, so the model of "
+        "that step is evaluated (the record says where it stopped).",
     )
     seed: int = 0
 

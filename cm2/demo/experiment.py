@@ -137,6 +137,7 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
             "rl": rl,
             "rl_levels": levels,
             "rl_by_level": by_level,
+            "rl_budget": args.rl_budget,
             "eval": eval_section,
         }
     )

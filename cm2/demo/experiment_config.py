@@ -13,7 +13,7 @@ from pydantic import Field
 
 from cm2.benchmarks.bfcl.dialogue import ToolDocs
 from cm2.config import YamlConfig
-from cm2.demo.config import EVAL_MODELS, EvalModel
+from cm2.demo.config import EVAL_MODELS, EvalModel, RLBudget
 from cm2.reward.config import Level
 from cm2.train.rl_config import TaskKind, ZeroSpreadAction
 
@@ -46,6 +46,10 @@ class ExperimentConfig(YamlConfig):
     kl_coef: float | None = Field(default=None, description="KL weight to the SFT model in RL.")
     rl_max_minutes: float | None = Field(
         default=None, description="Wall-clock budget of each RL run in this process; a rerun carries it on."
+    )
+    rl_budget: RLBudget = Field(
+        default="pause",
+        description="When the RL budget stops a run early: pause (a rerun carries it on) or end (evaluate it there).",
     )
     rl_lora: bool = Field(
         default=False, description="RL trains a LoRA adapter (CONFIGS/rl_lora.yaml): checkpoints of a few MiB."

@@ -95,7 +95,8 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
 
     The run resumes from its last checkpoint in `folder` (the stage runner keeps the folder only when it was
     started with the same settings). A run that stops on its time budget before `max_steps` keeps that
-    checkpoint and raises `StageUnfinished`: the next run of the pipeline carries it on."""
+    checkpoint and raises `StageUnfinished` (the next run of the pipeline carries it on), or with
+    `rl_budget: end` finishes there."""
     from cm2.demo.stages import StageUnfinished
     from cm2.train.resume import latest_checkpoint, trained_steps
     from cm2.train.rl_run import run_rl_from_config
@@ -108,7 +109,7 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
     piece = {"from_step": first_step, "to_step": steps, "seconds": round(time.perf_counter() - started, 1)}
     with JsonlAppender(folder / PIECES_FILE) as sink:  # the stage's own time covers its last piece only
         sink.write(piece)
-    if steps < run.max_steps:
+    if steps < run.max_steps and config.rl_budget == "pause":
         raise StageUnfinished(
             f"{folder.name}: stopped on its time budget at step {steps} of {run.max_steps}; "
             f"{latest_checkpoint(folder)} is kept: run the same command again to carry it on"
@@ -124,6 +125,7 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
         "level": level,
         "steps": len(rewards),
         "max_steps": run.max_steps,
+        "stopped_on_budget": steps < run.max_steps,
         "group_size": run.group_size,
         "mean_reward_per_step": rewards,
         "probe_reward_by_step": probe,

@@ -64,3 +64,24 @@ def test_an_rl_stage_stopped_on_its_budget_is_carried_on_by_the_next_run(
     final = out / "rl" / "final"
     assert (final / "config.json").is_file() and not (final / "adapter_config.json").exists()
     assert read_record(out / "eval_rl") is not None
+
+
+@pytest.mark.slow
+def test_with_rl_budget_end_a_run_stopped_on_its_budget_ends_there_and_is_evaluated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[float] = []
+
+    def clock() -> float:
+        reads.append(60.0 * len(reads))
+        return reads[-1]
+
+    monkeypatch.setattr(grpo, "time_budget", lambda minutes: time_budget(minutes, clock=clock))
+    out = tmp_path / "run"
+    config = _config(minutes=1.0).model_copy(update={"rl_budget": "end"})
+    run_demo(config, out, Console(quiet=True))
+    record = read_record(out / "rl")
+    assert record is not None
+    assert (record.outputs["steps"], record.outputs["max_steps"], record.outputs["stopped_on_budget"]) == (1, 2, True)
+    assert not [*(out / "rl").glob("checkpoint-*")]
+    assert read_record(out / "eval_rl") is not None  # the model of step 1 was evaluated
