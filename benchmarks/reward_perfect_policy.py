@@ -10,7 +10,9 @@ Policies, per turn: perfect = the reference calls then a reply; refusing = a rep
 the reference calls, the last one again, then a reply; never ending = the reference calls, then the last one
 again until the step limit cuts the turn; malformed retry = one unparseable call first, then as perfect;
 partial = the reference calls but the last, then a reply (an honest miss); partial, retried = the same miss,
-with the turn's first call made twice more in place of the last (compared with partial, not perfect).
+with the turn's first call made twice more in place of the last; partial, guessed = the same miss, with a call to
+a tool the turn's reference does not call in place of the last (within the call budget; both compared with
+partial, not perfect).
 
     python benchmarks/reward_perfect_policy.py                # all 159 train dialogues, 20 steps a turn
     python benchmarks/reward_perfect_policy.py --max-steps 4 --max-turns 3   # the RL limits of the experiment
@@ -46,6 +48,18 @@ REPLY = "<think>done</think>\n\nDone."
 MALFORMED = '<think>try</think>\n<tool_call>{"name": "ls", "arguments": </tool_call>'
 
 
+def guess_for(dialogue: Dialogue, calls: list[str]) -> list[str]:
+    """One call to a tool of the dialogue that none of `calls` names, without arguments (a guess); none when the
+    turn makes no call."""
+    if not calls:
+        return []
+    named = {json.loads(c.split("<tool_call>")[1].split("</tool_call>")[0])["name"] for c in calls}
+    other = next((t.name for t in dialogue.tools if t.name not in named), None)
+    if other is None:
+        return []
+    return [f"<think>{other}</think>\n<tool_call>{json.dumps({'name': other, 'arguments': {}})}</tool_call>"]
+
+
 def turn_calls(dialogue: Dialogue) -> list[list[str]]:
     """Per turn, the reference's calls as policy outputs (one call a step, as the reference makes them)."""
     out = []
@@ -59,16 +73,18 @@ def turn_calls(dialogue: Dialogue) -> list[list[str]]:
     return out
 
 
-POLICIES: dict[str, Callable[[list[str], int], list[str]]] = {
-    "perfect": lambda calls, limit: [*calls, REPLY],
-    "refusing": lambda calls, limit: [REPLY],
-    "extra call": lambda calls, limit: [*calls, *calls[-1:], REPLY],
-    "never ending": lambda calls, limit: [*calls, *(calls[-1:] * limit)] if calls else [REPLY],
-    "malformed retry": lambda calls, limit: [MALFORMED, *calls, REPLY],
-    "partial": lambda calls, limit: [*calls[:-1], REPLY],
-    "partial, retried": lambda calls, limit: [*calls[:-1], *(calls[:1] * 2 if len(calls) > 1 else []), REPLY],
+Policy = Callable[[Dialogue, list[str], int], list[str]]
+POLICIES: dict[str, Policy] = {
+    "perfect": lambda d, calls, limit: [*calls, REPLY],
+    "refusing": lambda d, calls, limit: [REPLY],
+    "extra call": lambda d, calls, limit: [*calls, *calls[-1:], REPLY],
+    "never ending": lambda d, calls, limit: [*calls, *(calls[-1:] * limit)] if calls else [REPLY],
+    "malformed retry": lambda d, calls, limit: [MALFORMED, *calls, REPLY],
+    "partial": lambda d, calls, limit: [*calls[:-1], REPLY],
+    "partial, retried": lambda d, calls, limit: [*calls[:-1], *(calls[:1] * 2 if len(calls) > 1 else []), REPLY],
+    "partial, guessed": lambda d, calls, limit: [*calls[:-1], *guess_for(d, calls), REPLY],
 }
-CLEAN = {"partial, retried": "partial"}
+CLEAN = {"partial, retried": "partial", "partial, guessed": "partial"}
 """The clean policy each one is compared with (the perfect one unless named here)."""
 
 
@@ -126,7 +142,7 @@ def main() -> None:
     started = time.perf_counter()
     seen: dict[tuple[str, str], np.ndarray] = {}
     for name, make in POLICIES.items():
-        outputs = [[make(calls, args.max_steps) for calls in turn_calls(d)] for d in dialogues]
+        outputs = [[make(d, calls, args.max_steps) for calls in turn_calls(d)] for d in dialogues]
         for label, labeled in labelings.items():
             trajectories = [asyncio.run(play(d, o, config)) for d, o in zip(labeled, outputs, strict=True)]
             rewards = np.asarray([reward(d, t) for d, t in zip(labeled, trajectories, strict=True)])

@@ -48,8 +48,8 @@ class TurnCheckConfig(_Options):
     reply, not cut at the step limit), `call_budget` (at most the reference's calls plus `call_budget_slack`
     attempts, malformed ones included) and, for a dialogue whose environment reports its state
     (`environment_reports_state: true`, as a benchmark's importer may set), `environment_state` (the state
-    equals the reference after the turn). Each depends on the turn's first call item. A plain string sets
-    `mode` alone."""
+    equals the reference after the turn), and `reference_calls_only` (no call the reference did not make). Each
+    depends on the turn's first call item. A plain string sets `mode` alone."""
 
     mode: Literal["auto", "on", "off"] = Field(
         default="auto",
@@ -59,6 +59,11 @@ class TurnCheckConfig(_Options):
         default=0,
         description="Tool-call attempts allowed beyond the reference's count before the `call_budget` item fails; "
         "None leaves the item out (no efficiency pressure).",
+    )
+    reference_calls_only: bool = Field(
+        default=True,
+        description="Add `reference_calls_only` where every call item of the turn is decided in code: it fails when "
+        "the turn makes a call the reference did not (a guess costs reward even within the call budget).",
     )
     weight: Annotated[float, Field(ge=0, le=1)] | None = Field(
         default=None,

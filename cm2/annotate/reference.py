@@ -151,6 +151,7 @@ def label_turn(dialogue: Dialogue, turn: Turn, opts: ReferenceLabelConfig) -> Tu
     items = [call_item(f"C{n}", turn.index, site, opts) for n, site in enumerate(sites)]
     for b, sources in value_flow(turn, _known_context(dialogue, turn), min_chars=opts.min_value_chars).items():
         items[b].dependence = [items[a].id for a in sources]
+    call_items = list(items)
     call_ids = [item.id for item in items]
     fixed: dict[str, float] = {}
     if opts.final_reply_item:
@@ -161,7 +162,7 @@ def label_turn(dialogue: Dialogue, turn: Turn, opts: ReferenceLabelConfig) -> Tu
             if opts.reply_weight is not None:
                 fixed[reply.id] = opts.reply_weight
             items.append(reply)
-    for extra in turn_items(dialogue, turn, call_ids, len(items), opts.turn_checks):
+    for extra in turn_items(dialogue, turn, call_items, len(items), opts.turn_checks):
         if opts.turn_checks.weight is not None:
             fixed[extra.id] = opts.turn_checks.weight
         items.append(extra)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,53 @@ def summarize(out: Path, seeds: list[int]) -> dict[str, Any]:
         "gain_over_sft": gains,
         "spearman_checklist_vs_state_match": {"rho": correlation, "checkpoints": len(points)},
         "spearman_per_dialogue": dialogue_correlations(out, sorted(by_seed)),
+        "paired_over_dialogues": paired_gains(out, sorted(by_seed)),
     }
+
+
+# metric → a dialogue_scores.jsonl row's (numerator, denominator): turns for the per-turn rates, the dialogue's
+# score out of 1 for the checklist (its held-out score is the mean over dialogues)
+PAIRED: dict[str, Callable[[dict[str, Any]], tuple[float, float]]] = {
+    "state_match_accuracy": lambda row: (row["state_turns"], row["turns"]),
+    "exact_call_accuracy": lambda row: (row["exact_turns"], row["turns"]),
+    "checklist_score": lambda row: (
+        row["checklist_earned"] / row["checklist_earnable"] if row["checklist_earnable"] else 0.0,
+        1.0,
+    ),
+}
+
+
+def _dialogue_rows(path: Path) -> dict[str, dict[str, Any]]:
+    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {row["uuid"]: row for row in rows}
+
+
+def paired_gains(out: Path, seeds: list[int]) -> dict[str, dict[str, Any]]:
+    """Per seed, each trained model minus SFT on the same held-out dialogues, with a paired bootstrap interval
+    (dialogues resampled together for both models)."""
+    from cm2.eval.intervals import paired_difference_interval
+
+    found: dict[str, dict[str, Any]] = {}
+    for seed in seeds:
+        folder = out / f"seed{seed}"
+        sft_path = folder / "eval_sft" / "dialogue_scores.jsonl"
+        if not sft_path.is_file():
+            continue
+        sft = _dialogue_rows(sft_path)
+        for path in sorted(folder.glob("eval_*/dialogue_scores.jsonl")):
+            model = path.parent.name.removeprefix("eval_")
+            if model in ("base", "sft"):
+                continue
+            rows = _dialogue_rows(path)
+            both = [uuid for uuid in rows if uuid in sft]
+            found[f"seed {seed}: {model} - sft"] = {
+                metric: paired_difference_interval(
+                    *zip(*(part(rows[u]) for u in both), strict=True),
+                    *zip(*(part(sft[u]) for u in both), strict=True),
+                ).as_dict()
+                for metric, part in PAIRED.items()
+            }
+    return found
 
 
 def dialogue_correlations(out: Path, seeds: list[int]) -> dict[str, Any]:
@@ -137,6 +184,22 @@ def seed_markdown(summary: dict[str, Any]) -> str:
     lines.append("\nGain over SFT (points, same seed):\n\n" + head.replace("| model | seeds |", "| difference | |"))
     for name, row in summary["gain_over_sft"].items():
         lines.append(f"| {name} | | " + " | ".join(_cell(row[m]) for m in METRICS) + " |\n")
+    paired = summary.get("paired_over_dialogues") or {}
+    if paired:
+        lines.append(
+            "\nPaired over held-out dialogues (points; 95% bootstrap, the same dialogues resampled for both):\n\n"
+            + "| difference | "
+            + " | ".join(PAIRED)
+            + " |\n|"
+            + " --- |" * (len(PAIRED) + 1)
+            + "\n"
+        )
+        for name, row in paired.items():
+            differences = [
+                f"{100 * row[m]['value']:+.1f} [{100 * row[m]['low']:+.1f}, {100 * row[m]['high']:+.1f}]"
+                for m in PAIRED
+            ]
+            lines.append(f"| {name} | " + " | ".join(differences) + " |\n")
     rho = summary["spearman_checklist_vs_state_match"]
     lines.append(f"\nSpearman rank correlation, checklist score vs state match over {rho['checkpoints']} checkpoints: ")
     lines.append(f"{rho['rho']:.3f}\n" if rho["rho"] is not None else "undefined (a constant side)\n")

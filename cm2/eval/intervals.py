@@ -8,6 +8,8 @@
   not independent, so whole dialogues are resampled; the estimate is Σ numerators / Σ denominators.
   When every dialogue scores the same the interval has zero width (the bootstrap cannot see beyond the
   sample), which is why yes/no scores per dialogue get Wilson's; over a single dialogue it is [0, 1].
+- `paired_difference_interval`: the same bootstrap for model A minus model B on the same dialogues, each
+  resample drawing the same dialogues for both, so what the two share (a dialogue's difficulty) cancels.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from typing import Literal
 
 import numpy as np
 
-Method = Literal["wilson", "bootstrap"]
+Method = Literal["wilson", "bootstrap", "paired_bootstrap"]
 Z_95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
 class Interval:
-    """An estimate with its confidence interval, all in [0, 1], and how the interval was made."""
+    """An estimate with its confidence interval, all in [0, 1] ([-1, 1] for a paired difference), and how the
+    interval was made."""
 
     value: float
     low: float
@@ -50,6 +53,13 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> Interval:
     return Interval(p, max(0.0, centre - half), min(1.0, centre + half), "wilson", n)
 
 
+def _check(num: np.ndarray, den: np.ndarray, level: float, resamples: int) -> None:
+    if (den < 0).any() or (num < 0).any() or (num > den).any():
+        raise ValueError("need 0 <= numerator <= denominator for every cluster")
+    if not 0 < level < 1 or resamples < 1:
+        raise ValueError(f"need 0 < level < 1 and resamples >= 1, got {level}, {resamples}")
+
+
 def bootstrap_interval(
     numerators: Sequence[float],
     denominators: Sequence[float],
@@ -67,10 +77,7 @@ def bootstrap_interval(
     den = np.asarray(denominators, dtype=float)
     if num.shape != den.shape or num.ndim != 1:
         raise ValueError(f"need two equally long lists, got {num.shape} and {den.shape}")
-    if (den < 0).any() or (num < 0).any() or (num > den).any():
-        raise ValueError("need 0 <= numerator <= denominator for every cluster")
-    if not 0 < level < 1 or resamples < 1:
-        raise ValueError(f"need 0 < level < 1 and resamples >= 1, got {level}, {resamples}")
+    _check(num, den, level, resamples)
     n = len(num)
     if n == 0 or den.sum() == 0:
         return Interval(0.0, 0.0, 1.0, "bootstrap", n)
@@ -83,3 +90,39 @@ def bootstrap_interval(
     tail = (1 - level) / 2
     low, high = np.quantile(ratios, [tail, 1 - tail])
     return Interval(value, float(min(low, value)), float(max(high, value)), "bootstrap", n)
+
+
+def _ratios(num: np.ndarray, den: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    totals = den[picks].sum(axis=1)
+    return np.divide(num[picks].sum(axis=1), totals, out=np.zeros(len(picks)), where=totals > 0)
+
+
+def paired_difference_interval(
+    numerators_a: Sequence[float],
+    denominators_a: Sequence[float],
+    numerators_b: Sequence[float],
+    denominators_b: Sequence[float],
+    *,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap of Σa/Σa_den − Σb/Σb_den, where position i of every list is the same dialogue
+    (cluster) scored for models A and B; each resample picks the same dialogues for both."""
+    arrays = [np.asarray(v, dtype=float) for v in (numerators_a, denominators_a, numerators_b, denominators_b)]
+    if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1:
+        raise ValueError(f"need four equally long lists, got {[a.shape for a in arrays]}")
+    num_a, den_a, num_b, den_b = arrays
+    _check(num_a, den_a, level, resamples)
+    _check(num_b, den_b, level, resamples)
+    n = len(num_a)
+    if n == 0 or den_a.sum() == 0 or den_b.sum() == 0:
+        return Interval(0.0, -1.0, 1.0, "paired_bootstrap", n)
+    value = float(num_a.sum() / den_a.sum() - num_b.sum() / den_b.sum())
+    if n == 1:
+        return Interval(value, -1.0, 1.0, "paired_bootstrap", n)
+    picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    differences = _ratios(num_a, den_a, picks) - _ratios(num_b, den_b, picks)
+    tail = (1 - level) / 2
+    low, high = np.quantile(differences, [tail, 1 - tail])
+    return Interval(value, float(min(low, value)), float(max(high, value)), "paired_bootstrap", n)

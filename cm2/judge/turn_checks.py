@@ -1,10 +1,12 @@
-"""Items decided in code from how a turn ends: a visible reply, a call budget, the environment's state."""
+"""Items decided in code from how a turn ends: a visible reply, a call budget, the environment's state, no call
+beyond the reference's."""
 
 from __future__ import annotations
 
 import json
 
-from cm2.schema import AssistantStep, Message, Turn, TurnCheck
+from cm2.judge.checks import call_meets
+from cm2.schema import AssistantStep, Message, ToolCallCheck, Turn, TurnCheck
 from cm2.tools import ERROR_KEY
 
 
@@ -27,6 +29,17 @@ def call_attempts(turn: Turn, upto: int) -> int:
     return sum(len(step.calls) + malformed_outputs(step) for step in turn.steps[: upto + 1])
 
 
+def _stray_call(turn: Turn, upto: int, allowed: list[ToolCallCheck]) -> str | None:
+    """The first attempt in steps 0..`upto` of `turn` that meets none of `allowed` (its name), else None."""
+    for step in turn.steps[: upto + 1]:
+        if malformed_outputs(step):
+            return "a call that did not parse"
+        for call in step.calls:
+            if not any(call_meets(check, call) for check in allowed):
+                return f"{call.name}(…)"
+    return None
+
+
 def decide_turn_check(check: TurnCheck, turn: Turn, step: AssistantStep) -> tuple[bool | None, str]:
     """The check's verdict at `step` of `turn` with a one-line reason (None: the environment reported nothing)."""
     if not step.ends_turn:
@@ -37,6 +50,11 @@ def decide_turn_check(check: TurnCheck, turn: Turn, step: AssistantStep) -> tupl
         attempts = call_attempts(turn, step.index)
         within = check.max_calls is not None and attempts <= check.max_calls
         return within, f"{attempts} tool-call attempts in the turn, budget {check.max_calls}"
+    if check.kind == "reference_calls_only":
+        stray = _stray_call(turn, step.index, check.calls or [])
+        if stray is not None:
+            return False, f"{stray} is none of the turn's {len(check.calls or [])} reference call(s)"
+        return True, "every call of the turn is one of the reference's"
     if step.state is None:
         return None, "the tool environment reported no state for this turn"
     if step.state.matched:

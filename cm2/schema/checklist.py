@@ -57,7 +57,7 @@ class ToolCallCheck(_Record):
     allow_extra_arguments: bool = True
 
 
-TurnCheckKind = Literal["ends_with_reply", "call_budget", "environment_state"]
+TurnCheckKind = Literal["ends_with_reply", "call_budget", "environment_state", "reference_calls_only"]
 
 
 class TurnCheck(_Record):
@@ -68,16 +68,21 @@ class TurnCheck(_Record):
     - `call_budget`: the turn so far made at most `max_calls` tool-call attempts (calls, and outputs whose
       calls did not parse);
     - `environment_state`: the tool environment reported that its state matches the reference state after
-      this turn (an environment that reports nothing leaves the verdict unavailable).
+      this turn (an environment that reports nothing leaves the verdict unavailable);
+    - `reference_calls_only`: every tool-call attempt of the turn so far meets one of `calls` (the reference's
+      calls of the turn); a call the reference did not make, or one that did not parse, fails it.
     """
 
     kind: TurnCheckKind
     max_calls: int | None = Field(default=None, ge=0)
+    calls: list[ToolCallCheck] | None = None
 
     @model_validator(mode="after")
-    def _budget_has_a_size(self) -> TurnCheck:
+    def _sized_kinds(self) -> TurnCheck:
         if (self.kind == "call_budget") != (self.max_calls is not None):
             raise ValueError("max_calls is set exactly when kind is 'call_budget'")
+        if (self.kind == "reference_calls_only") != (self.calls is not None):
+            raise ValueError("calls is set exactly when kind is 'reference_calls_only'")
         return self
 
 

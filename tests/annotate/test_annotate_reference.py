@@ -140,11 +140,14 @@ def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> Non
     assert _kinds(label_from_reference(source).checklists[0][0]) == ["call"] * 5 + ["reply"]
     on = ReferenceLabelConfig(final_reply_item=False, turn_checks=TurnCheckConfig(mode="on", call_budget_slack=1))
     turn = label_from_reference(source, on).checklists[0][0]
-    assert _kinds(turn) == ["call"] * 5 + ["ends_with_reply", "call_budget"]  # no state item: nothing reports it
+    # no state item: nothing reports it
+    assert _kinds(turn) == ["call"] * 5 + ["ends_with_reply", "call_budget", "reference_calls_only"]
     by_kind = {kind: item for kind, item in zip(_kinds(turn), turn.items, strict=True)}
-    calls = [item.id for item in turn.items if item.check is not None and not isinstance(item.check, TurnCheck)]
-    assert by_kind["ends_with_reply"].dependence == by_kind["call_budget"].dependence == calls[:1]
-    assert isinstance(by_kind["call_budget"].check, TurnCheck) and by_kind["call_budget"].check.max_calls == 6
+    calls = [item for item in turn.items if item.check is not None and not isinstance(item.check, TurnCheck)]
+    ends, budget, only = by_kind["ends_with_reply"], by_kind["call_budget"], by_kind["reference_calls_only"]
+    assert ends.dependence == budget.dependence == only.dependence == [calls[0].id]
+    assert isinstance(budget.check, TurnCheck) and budget.check.max_calls == 6
+    assert isinstance(only.check, TurnCheck) and only.check.calls == [item.check for item in calls]
     assert sum(i.weight for i in turn.items) == pytest.approx(1.0) and len({i.weight for i in turn.items}) == 1
     # a dialogue that declares a state-reporting environment gets the state item under auto
     stateful = Dialogue.model_validate({**source.dump(), "environment_reports_state": True})
@@ -152,7 +155,8 @@ def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> Non
         {"final_reply_item": True, "turn_checks": {"call_budget_slack": None, "weight": 0.1}}
     )
     turn = label_from_reference(stateful, weighted).checklists[0][0]
-    assert _kinds(turn)[-3:] == ["reply", "ends_with_reply", "environment_state"]  # no budget item: slack None
+    # no budget item: slack None
+    assert _kinds(turn)[-4:] == ["reply", "ends_with_reply", "environment_state", "reference_calls_only"]
     weights = {kind: item.weight for kind, item in zip(_kinds(turn), turn.items, strict=True)}
     assert weights["ends_with_reply"] == weights["environment_state"] == 0.1
     assert sum(i.weight for i in turn.items) == pytest.approx(1.0)
@@ -167,9 +171,11 @@ def test_turn_end_items_follow_the_options_and_weights_still_sum_to_one() -> Non
 def test_a_turn_without_calls_gets_undependent_turn_end_items() -> None:
     on = ReferenceLabelConfig.model_validate({"turn_checks": "on"})  # a string sets the mode alone
     turn = label_from_reference(sample_dialogue(), on).checklists[0][1]
-    assert _kinds(turn) == ["reply", "ends_with_reply", "call_budget"]  # the LLM reply item, then the checks
+    # the LLM reply item, then the checks; a turn without calls allows none
+    assert _kinds(turn) == ["reply", "ends_with_reply", "call_budget", "reference_calls_only"]
     assert all(item.dependence == [] for item in turn.items)
     assert turn.items[2].check is not None and getattr(turn.items[2].check, "max_calls", None) == 0
+    assert getattr(turn.items[3].check, "calls", None) == []
 
 
 def test_a_call_budget_needs_its_size() -> None:
@@ -177,6 +183,8 @@ def test_a_call_budget_needs_its_size() -> None:
         TurnCheck(kind="call_budget")
     with pytest.raises(ValueError, match="max_calls"):
         TurnCheck(kind="ends_with_reply", max_calls=2)
+    with pytest.raises(ValueError, match="calls is set"):
+        TurnCheck(kind="reference_calls_only")
 
 
 def test_llm_checklists_get_the_turn_end_items_with_rescaled_weights() -> None:
@@ -186,11 +194,23 @@ def test_llm_checklists_get_the_turn_end_items_with_rescaled_weights() -> None:
     before = [item.weight for item in checklist[0].items]
     extended = with_turn_items(source, checklist, TurnCheckConfig())
     turn = extended[0]
-    assert [item.id for item in turn.items[-3:]] == ["ends_with_reply", "call_budget", "environment_state"]
+    added = ["ends_with_reply", "call_budget", "environment_state", "reference_calls_only"]
+    assert [item.id for item in turn.items[-4:]] == added  # every call item has a check: the last one too
     assert sum(item.weight for item in turn.items) == pytest.approx(1.0)
     n = len(before)
-    assert [item.weight for item in turn.items[:n]] == pytest.approx([w * n / (n + 3) for w in before])
+    assert [item.weight for item in turn.items[:n]] == pytest.approx([w * n / (n + 4) for w in before])
     calls = [item.id for item in checklist[0].items if item.focus_on == "assistant.tool_calls"]
-    assert all(item.dependence == calls[:1] for item in turn.items[-3:])
+    assert all(item.dependence == calls[:1] for item in turn.items[-4:])
     assert checklist_problems(source, extended, ValidationConfig()) == []
     assert with_turn_items(multi_call_dialogue(), checklist, TurnCheckConfig()) == checklist  # auto, no state: off
+
+
+def test_llm_call_items_decided_by_the_llm_get_no_reference_calls_item() -> None:
+    source = Dialogue.model_validate({**multi_call_dialogue().dump(), "environment_reports_state": True})
+    written = label_from_reference(source, ReferenceLabelConfig(turn_checks=TurnCheckConfig(mode="off")))
+    judged = [
+        TurnChecklist(items=[item.model_copy(update={"check": None}) for item in turn.items])
+        for turn in written.checklists[0]
+    ]
+    extended = with_turn_items(source, judged, TurnCheckConfig())
+    assert [item.id for item in extended[0].items[-3:]] == ["ends_with_reply", "call_budget", "environment_state"]

@@ -1,5 +1,5 @@
-"""Several seeds brought together: mean and t-interval, gain over SFT per seed, and the rank correlation of
-checklist score with state match; and the SFT validation slice."""
+"""Several seeds brought together: mean and t-interval, gain over SFT per seed (with a paired interval over
+dialogues), and the rank correlation of checklist score with state match; and the SFT validation slice."""
 
 from __future__ import annotations
 
@@ -81,6 +81,15 @@ def test_per_dialogue_correlation_reads_every_trained_evaluation(tmp_path: Path)
     assert per["state_match"] == pytest.approx(0.9486833)  # checklist 0.1 < 0.2 < 0.5 < 0.9, state 0 = 0 < 1 < 2 (tie)
     assert per["exact_calls"] == pytest.approx(-0.6324555)
     assert "Per held-out dialogue (4 trained" in (write_seed_summary(tmp_path, [0]) / "seeds.md").read_text()
+    # RL - SFT on the same dialogues: state (2 + 0) / 4 - (0 + 1) / 4, exact 3/4 - 1/4, checklist mean 0.5 - 0.35
+    paired = summarize(tmp_path, [0])["paired_over_dialogues"]
+    assert list(paired) == ["seed 0: rl - sft"]
+    gain = paired["seed 0: rl - sft"]
+    assert gain["state_match_accuracy"]["value"] == pytest.approx(0.25)
+    assert gain["exact_call_accuracy"]["value"] == pytest.approx(0.5)
+    assert gain["checklist_score"]["value"] == pytest.approx(0.15)
+    assert gain["state_match_accuracy"]["method"] == "paired_bootstrap" and gain["checklist_score"]["n"] == 2
+    assert "| seed 0: rl - sft | +25.0 [" in (tmp_path / "results" / "seeds.md").read_text()
 
 
 def test_the_validation_slice_is_held_out_of_sft(tmp_path: Path) -> None:

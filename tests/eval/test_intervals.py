@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cm2.eval.intervals import bootstrap_interval, wilson_interval
+from cm2.eval.intervals import bootstrap_interval, paired_difference_interval, wilson_interval
 
 
 def test_wilson_matches_the_textbook_values_and_is_not_empty_at_the_edges() -> None:
@@ -44,3 +44,24 @@ def test_bootstrap_of_a_constant_score_has_zero_width_and_bad_input_is_refused()
         bootstrap_interval([2], [1])
     with pytest.raises(ValueError, match="equally long"):
         bootstrap_interval([1, 2], [2])
+
+
+def test_a_paired_difference_is_tighter_than_the_two_intervals_and_sees_a_constant_gap() -> None:
+    rng = np.random.default_rng(2)
+    turns = rng.integers(1, 8, size=40)
+    skill = rng.uniform(0, 1, size=40)  # a dialogue's difficulty, shared by both models
+    better = rng.binomial(turns, np.clip(skill + 0.15, 0, 1))
+    worse = rng.binomial(turns, skill)
+    gap = paired_difference_interval(better, turns, worse, turns, seed=1)
+    assert gap.value == pytest.approx(better.sum() / turns.sum() - worse.sum() / turns.sum())
+    assert 0 < gap.low < gap.value < gap.high and gap.method == "paired_bootstrap"
+    alone = bootstrap_interval(better, turns, seed=1)
+    assert gap.high - gap.low < alone.high - alone.low  # the shared difficulty cancels
+    same = paired_difference_interval(worse, turns, worse, turns)
+    assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
+    one_each = paired_difference_interval([1], [2], [0], [2])
+    assert (one_each.value, one_each.low, one_each.high) == (0.5, -1.0, 1.0)
+    with pytest.raises(ValueError, match="equally long"):
+        paired_difference_interval([1], [1], [1, 0], [1, 1])
+    with pytest.raises(ValueError, match="numerator"):
+        paired_difference_interval([2], [1], [0], [1])

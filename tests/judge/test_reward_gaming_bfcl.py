@@ -39,6 +39,7 @@ HALF_AND_REPLY = [C0, REPLY]
 HALF_AND_FLAIL = [C0, WRONG, FAILS, READ]
 MISTAKE_AND_REPLY = [C0, WRONG, REPLY]
 MISTAKE_AND_RETRIES = [C0, WRONG, FAILS, REPLY]
+HALF_AND_GUESS = [C0, READ, REPLY]  # within the budget of 2, and `ls` leaves the state as it was
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def assert_better(dialogue: Dialogue, better: Trajectory, worse: Trajectory) -> 
 def test_the_checklist_has_call_reply_budget_and_state_items(dialogue: Dialogue) -> None:
     items = dialogue.checklists[0][0].items
     kinds = [getattr(item.check, "kind", None) or getattr(item.check, "tool", None) for item in items]
-    assert kinds == ["cd", "mkdir", "ends_with_reply", "call_budget", "environment_state"]
+    assert kinds == ["cd", "mkdir", "ends_with_reply", "call_budget", "environment_state", "reference_calls_only"]
     assert sum(item.weight for item in items) == pytest.approx(1.0)
 
 
@@ -85,6 +86,15 @@ def test_a_mistake_then_a_reply_beats_the_same_mistake_then_more_attempts(dialog
     # Both miss C1 and leave the state wrong. When the budget item depended on every call item, the extra
     # attempts cost nothing once C1 was missed, and the December 6 run learned to make them.
     assert_better(dialogue, play(dialogue, MISTAKE_AND_REPLY), play(dialogue, MISTAKE_AND_RETRIES))
+
+
+def test_half_the_work_and_a_reply_beats_the_same_plus_a_harmless_guess(dialogue: Dialogue) -> None:
+    # Run 3 (December 6): short of the reference's calls, a guessed read-only call cost nothing (within the
+    # budget, state unchanged), and RL raised stray calls on held-out turns from 41 to 69.
+    assert_better(dialogue, play(dialogue, HALF_AND_REPLY), play(dialogue, HALF_AND_GUESS))
+    guess = play(dialogue, HALF_AND_GUESS)
+    item = next(v for v in guess.verdicts if v.item == "C5" and v.step == 2)
+    assert item.satisfied is False and item.reason is not None and item.reason.startswith("ls(…) is none")
 
 
 def test_the_final_reply_step_earns_a_positive_step_advantage(dialogue: Dialogue) -> None:

@@ -8,7 +8,17 @@ import pytest
 
 from cm2.judge.turn_checks import call_attempts, decide_turn_check
 from cm2.rollout.episode import malformed_call_reply
-from cm2.schema import FunctionCall, Message, StateReport, ToolCall, Turn, TurnCheck, split_turns
+from cm2.schema import (
+    ArgConstraint,
+    FunctionCall,
+    Message,
+    StateReport,
+    ToolCall,
+    ToolCallCheck,
+    Turn,
+    TurnCheck,
+    split_turns,
+)
 
 
 def turn(*messages: Message) -> Turn:
@@ -67,3 +77,46 @@ def test_the_state_item_reads_the_report_and_is_unavailable_without_one() -> Non
     differs = replace(played.steps[0], state=StateReport(matched=False, reason="differs: Fs.{root}"))
     verdict, reason = decide_turn_check(STATE, played, differs)
     assert verdict is False and "Fs.{root}" in reason
+
+
+def named_call(call_id: str, name: str, arguments: str = "{}") -> Message:
+    function = FunctionCall(name=name, arguments=arguments)
+    return Message(role="assistant", content="", tool_calls=[ToolCall(id=call_id, function=function)])
+
+
+ONLY_F = TurnCheck(
+    kind="reference_calls_only", calls=[ToolCallCheck(tool="f", arguments={"x": ArgConstraint(value=1)})]
+)
+
+
+@pytest.mark.parametrize(
+    ("played", "holds", "why"),
+    [
+        ([named_call("a", "f", '{"x": 1}'), answer("a")], True, "every call of the turn is one of the reference's"),
+        ([named_call("a", "f", '{"x": 1}'), answer("a")] * 2, True, "every call"),  # a repeat is the budget's business
+        ([named_call("a", "g"), answer("a"), named_call("b", "f", '{"x": 1}'), answer("b")], False, "g(…) is none"),
+        ([named_call("a", "f", '{"x": 2}'), answer("a")], False, "f(…) is none of the turn's 1 reference call(s)"),
+        (
+            [
+                Message(role="assistant", content="<tool_call>{oops"),
+                Message(role="tool", content=malformed_call_reply([])),
+            ],
+            False,
+            "a call that did not parse",
+        ),
+    ],
+)
+def test_reference_calls_only_fails_on_any_call_the_reference_did_not_make(
+    played: list[Message], holds: bool, why: str
+) -> None:
+    finished = turn(*played, REPLY)
+    verdict, reason = decide_turn_check(ONLY_F, finished, finished.steps[-1])
+    assert verdict is holds and why in reason
+    assert decide_turn_check(ONLY_F, finished, finished.steps[0])[0] is False  # not the turn's end
+
+
+def test_a_turn_whose_reference_makes_no_call_allows_none() -> None:
+    none = TurnCheck(kind="reference_calls_only", calls=[])
+    quiet, busy = turn(REPLY), turn(call("a"), answer("a"), REPLY)
+    assert decide_turn_check(none, quiet, quiet.steps[0])[0] is True
+    assert decide_turn_check(none, busy, busy.steps[-1])[0] is False
