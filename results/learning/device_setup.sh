@@ -14,4 +14,6 @@ echo "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818  $HOME/ge
 mkdir -p ~/tok && cp .gpu-stage/extra/tok/tokenizer_config.json .gpu-stage/extra/tok/chat_template.jinja ~/tok/
 gunzip -c .gpu-stage/extra/tok/tokenizer.json.gz > ~/tok/tokenizer.json
 python3 -c "from cm2.train.gemma import prepare_gemma270m as p; print(p('$HOME/gemma', gguf='$HOME/gemma.gguf', tokenizer_from='$HOME/tok'))" 2>&1 | tail -2
-python3 -c "import torch, transformers, trl, cm2.tools.environments as t, cm2.benchmarks.bfcl.environment as b; print(torch.__version__, transformers.__version__, trl.__version__, t.environment_name('bfcl')); b.load_entry('multi_turn_base_0')"
+# the CLI imports its server modules at the top (starlette, uvicorn, sse-starlette must be among the wheels):
+# fail here, not minutes later in the detached experiment
+python3 -c "import cm2.cli.root, torch, transformers, trl, cm2.tools.environments as t, cm2.benchmarks.bfcl.environment as b; print(torch.__version__, transformers.__version__, trl.__version__, t.environment_name('bfcl')); b.load_entry('multi_turn_base_0')"
