@@ -218,7 +218,8 @@ class EpisodeRunner:
             messages.extend(replies)
             state = None
             if not replies and isinstance(env, ReportsState):
-                state = env.state_report(dialogue.first_turn + turn)
+                with self.times.timing("tools_s"):
+                    state = env.state_report(dialogue.first_turn + turn)
             record: dict[str, Any] = {
                 "turn": turn,
                 "step": step,

@@ -50,7 +50,7 @@ class EpisodeTimes:
     env_setup_s: float = 0.0
     """Building each episode's tool environment and replaying its context's calls."""
     tools_s: float = 0.0
-    """Tool calls (`ToolEnvironment.call`)."""
+    """Tool calls (`ToolEnvironment.call`) and the environment's state reports at the end of a turn."""
     judge_s: float = 0.0
     """Judging steps (`StepJudge.judge_step`), waits for an endpoint included."""
     template_s: float = 0.0
