@@ -279,7 +279,7 @@ class TransformersPolicy:
             sampling.top_p,
             self.stop_token_ids,
             self._ends_with_stop_string if self.stop_strings else None,
-            lambda row, ids, lps: deliver(row, self._to_generation(ids, lps)),
+            lambda row, ids, lps: deliver(row, self._to_generation(ids, lps, cut=True)),
         )
 
     def _count_generate(self, generations: list[Generation], seconds: float) -> None:
@@ -294,12 +294,14 @@ class TransformersPolicy:
         tail = self.tokenizer.decode(ids[-8:], skip_special_tokens=False)
         return any(tail.endswith(s) for s in self.stop_strings)
 
-    def _to_generation(self, tokens: list[int], logprobs: list[float]) -> Generation:
+    def _to_generation(self, tokens: list[int], logprobs: list[float], cut: bool = False) -> Generation:
+        """`cut`: the row already ends at its first stop (the loop engine checked every token with the same
+        tests), so only its last token is looked at instead of decoding a tail at every token again."""
         # Finished rows may run on (padding, or tokens past a stop string); cut each row at its own stop.
-        ids: list[int] = []
-        lps: list[float] = []
+        ids: list[int] = list(tokens[:-1]) if cut else []
+        lps: list[float] = [float(lp) for lp in logprobs[:-1]] if cut else []
         finish, stop_text = "length", ""
-        for token, logprob in zip(tokens, logprobs, strict=True):
+        for token, logprob in zip(tokens[len(ids) :], logprobs[len(ids) :], strict=True):
             ids.append(token)
             lps.append(float(logprob))
             if token in self.stop_token_ids:
