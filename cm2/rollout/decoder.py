@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ import torch
 
 from cm2.rollout.policy import DecoderConfig
 from cm2.rollout.sampling import sample_next
+from cm2.rollout.timing import DecoderStats
 
 log = logging.getLogger(__name__)
 RowDone = Callable[[int, list[int], list[float]], None]
@@ -37,8 +39,10 @@ def forward_parameters(model: Any) -> Any:
 class LoopDecoder:
     """Batched sampling with exact per-token log-probs; see the module docstring."""
 
-    def __init__(self, model: Any, config: DecoderConfig, pad_id: int):
+    def __init__(self, model: Any, config: DecoderConfig, pad_id: int, stats: DecoderStats | None = None):
         self.model = model
+        self.stats = stats or DecoderStats()
+        """Where the decoder's time went, added to by every `run` (its owner may share it)."""
         self.config = config
         self.pad_id = pad_id
         self.device = next(model.parameters()).device
@@ -97,11 +101,14 @@ class LoopDecoder:
     ) -> None:
         """Sample up to `caps[i]` tokens after `contexts[i]`; `on_row(i, ids, logprobs)` once per row, as
         soon as it ends (a stop id, `text_stop` true, or its cap)."""
+        started = time.perf_counter()
+        events = _PrefillEvents.start() if self.device.type == "cuda" else None
         n, width, steps = len(contexts), max(len(c) for c in contexts), max(caps)
         static = self.static and n <= self.config.max_batch_size
         if static and width + steps > self.config.max_cache_len:
             static = False
             self.fallbacks += 1
+            self.stats.dynamic_batches += 1
             if self.fallbacks == 1:
                 log.warning("context %d + %d new tokens > max_cache_len: dynamic cache (said once)", width, steps)
         rows = self.config.max_batch_size if static else n
@@ -117,6 +124,9 @@ class LoopDecoder:
         positions = (mask[:, :width].cumsum(-1) - 1).clamp(min=0)
         with torch.no_grad():
             cache, logits = self._prefill(padded, ids, mask[:, :width], positions, static)
+            prefilled = time.perf_counter()
+            if events is not None:
+                events.prefilled()
             self._decode(
                 cache,
                 logits,
@@ -132,6 +142,13 @@ class LoopDecoder:
                 text_stop,
                 on_row,
             )
+        # Every path out of `_decode` read tokens back to the host, so the device is done by now.
+        ended = time.perf_counter()
+        prefill_s = events.seconds() if events is not None else prefilled - started
+        self.stats.batches += 1
+        self.stats.rows += n
+        self.stats.prefill_s += prefill_s
+        self.stats.decode_s += max(0.0, ended - started - prefill_s)
 
     def _prefill(
         self, contexts: list[list[int]], ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, static: bool
@@ -186,12 +203,17 @@ class LoopDecoder:
         host_lps: list[list[float]] = [[] for _ in caps]
         checked = 0
         step_fn = self._step if static else self._forward
+        # A device scalar: a fresh `torch.tensor(..., device=cuda)` every step would wait for the device each time.
+        first_at = torch.tensor(width, device=self.device)
+        stats = self.stats
         for step in range(steps):
             token, logprob = sample_next(logits, temperature, top_p)
             tokens[:, step], logprobs[:, step] = token, logprob
+            stats.iterations += 1
             last = step == steps - 1
             if last or (step + 1) % self.config.check_every == 0:
                 new_ids, new_lps = tokens[:, checked : step + 1].tolist(), logprobs[:, checked : step + 1].tolist()
+                checking = time.perf_counter()
                 checked = step + 1
                 for row in range(len(caps)):
                     if done[row]:
@@ -202,15 +224,38 @@ class LoopDecoder:
                         ended = tok in stop_ids or (text_stop is not None and text_stop(host_ids[row]))
                         if ended or len(host_ids[row]) >= caps[row]:
                             done[row] = True
+                            stats.tokens += len(host_ids[row])
                             on_row(row, host_ids[row], host_lps[row])
                             break
+                stats.host_s += time.perf_counter() - checking
                 if all(done):
                     return
             if last:
                 break
-            at = torch.tensor(width + step, device=self.device)
+            at = first_at + step
             view = mask if static else mask[:, : width + step + 1]
             logits = step_fn(token.unsqueeze(1), next_position + step, view, cache, at)
         for row in range(real_rows):  # every row has reached its cap by now
             if not done[row]:
+                stats.tokens += len(host_ids[row])
                 on_row(row, host_ids[row], host_lps[row])
+
+
+class _PrefillEvents:
+    """CUDA events around a batch's prefill: read once the batch is done, so timing it adds no synchronisation."""
+
+    def __init__(self) -> None:
+        self.begin = torch.cuda.Event(enable_timing=True)
+        self.end = torch.cuda.Event(enable_timing=True)
+
+    @classmethod
+    def start(cls) -> _PrefillEvents:
+        events = cls()
+        events.begin.record()
+        return events
+
+    def prefilled(self) -> None:
+        self.end.record()
+
+    def seconds(self) -> float:
+        return float(self.begin.elapsed_time(self.end)) / 1000.0

@@ -16,6 +16,7 @@ from cm2.judge.step import StepToJudge
 from cm2.llm import Usage
 from cm2.llm.toolcalls import parse_output
 from cm2.rollout.policy import ChatPolicy, Generation, SamplingConfig, TokenPolicy
+from cm2.rollout.timing import EpisodeTimes
 from cm2.rollout.transcript import TokenTranscript
 from cm2.schema import (
     AssistantStep,
@@ -105,15 +106,18 @@ class EpisodeRunner:
         self.make_env = make_env
         self.judge = judge
         self.config = config or EpisodeConfig()
+        self.times = EpisodeTimes()
+        """Seconds its episodes spent on tools, judging and templates, summed over episodes."""
 
     async def run(
         self, dialogue: Dialogue, *, checklist: int = 0, rollout: int = 0, group: str | None = None
     ) -> Trajectory:
-        limits = self.config.limits
-        env = self.make_env(dialogue)
+        limits, times = self.config.limits, self.times
+        with times.timing("env_setup_s"):
+            env = self.make_env(dialogue)
+            await replay_context(env, dialogue.context)
         turns = dialogue.turns()
         head: list[Message] = [dialogue.system] if dialogue.system else []
-        await replay_context(env, dialogue.context)
         messages: list[Message] = [*head, *dialogue.context]
         transcript: TokenTranscript | None = None
         step_sources: list[dict[str, Any]] = []
@@ -125,10 +129,11 @@ class EpisodeRunner:
         for turn in turns[: limits.max_turns]:
             messages.append(turn.user)
             if isinstance(self.policy, TokenPolicy):
-                if transcript is None:
-                    transcript = TokenTranscript(self.policy.tokenizer, dialogue.tools, messages)
-                else:
-                    transcript.add_environment([*unsent, turn.user])
+                with times.timing("template_s"):
+                    if transcript is None:
+                        transcript = TokenTranscript(self.policy.tokenizer, dialogue.tools, messages)
+                    else:
+                        transcript.add_environment([*unsent, turn.user])
             unsent = []
             judging = _TurnJudging(self._items(dialogue, checklist, turn.index), accounts)
             turn_stop = await self._run_turn(
@@ -203,7 +208,8 @@ class EpisodeRunner:
                 replies.append(Message(role="tool", content=malformed_call_reply(parsed.errors)))
                 sources.append("error")
             for call in assistant.calls:
-                result = await env.call(call)
+                with self.times.timing("tools_s"):
+                    result = await env.call(call)
                 if result.attempts:
                     judging.accounts.simulator += result.usage
                     judging.accounts.simulator_calls += result.attempts
@@ -212,7 +218,8 @@ class EpisodeRunner:
             messages.extend(replies)
             state = None
             if not replies and isinstance(env, ReportsState):
-                state = env.state_report(dialogue.first_turn + turn)
+                with self.times.timing("tools_s"):
+                    state = env.state_report(dialogue.first_turn + turn)
             record: dict[str, Any] = {
                 "turn": turn,
                 "step": step,
@@ -229,7 +236,8 @@ class EpisodeRunner:
             if hand_over and step == limits.max_steps_per_turn - 1:
                 unsent.extend(replies)
             elif transcript is not None:
-                transcript.add_environment(replies)
+                with self.times.timing("template_s"):
+                    transcript.add_environment(replies)
         return "max_steps"
 
     async def _generate(
@@ -258,7 +266,8 @@ class EpisodeRunner:
             if not open_items:
                 return
             asked = StepToJudge(dialogue, history, step, open_items)
-            step_verdicts = await judge.judge_step(asked, judging.accounts.judge)
+            with self.times.timing("judge_s"):
+                step_verdicts = await judge.judge_step(asked, judging.accounts.judge)
             judging.verdicts.extend(step_verdicts)
             judging.satisfied.update(v.item for v in step_verdicts if v.satisfied)
 

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cm2.rollout.policy import DecoderConfig, Generation, SamplingConfig
+from cm2.rollout.timing import DecoderStats
 
 T = TypeVar("T")
 # End-of-turn markers of common chat formats; when the vocabulary has one as a single token, generation
@@ -97,6 +99,8 @@ class TransformersPolicy:
         self._threads: set[asyncio.Task[None]] = set()
         self.generate_calls = 0
         self.oom_splits = 0
+        self.decoder_stats = DecoderStats()
+        """Where generation's time went, cumulative (the `generate` engine counts all of it as decoding)."""
 
     @property
     def pad_id(self) -> int:
@@ -245,6 +249,7 @@ class TransformersPolicy:
         if self.decoder_config.engine == "generate":
             from cm2.rollout.hf_generate_engine import generate_tokens
 
+            started = time.perf_counter()
             tokens, logprobs = generate_tokens(
                 self.model,
                 self.tokenizer,
@@ -254,15 +259,17 @@ class TransformersPolicy:
                 stop_token_ids=self.stop_token_ids,
                 stop_strings=self.stop_strings,
             )
-            for row in range(len(contexts)):
-                deliver(row, self._to_generation(tokens[row], logprobs[row]))
+            generations = [self._to_generation(tokens[row], logprobs[row]) for row in range(len(contexts))]
+            self._count_generate(generations, time.perf_counter() - started)
+            for row, generation in enumerate(generations):
+                deliver(row, generation)
             return
         import torch
 
         from cm2.rollout.decoder import LoopDecoder
 
         if self._decoder is None:
-            self._decoder = LoopDecoder(self.model, self.decoder_config, self.pad_id)
+            self._decoder = LoopDecoder(self.model, self.decoder_config, self.pad_id, self.decoder_stats)
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         self._decoder.run(
@@ -272,19 +279,29 @@ class TransformersPolicy:
             sampling.top_p,
             self.stop_token_ids,
             self._ends_with_stop_string if self.stop_strings else None,
-            lambda row, ids, lps: deliver(row, self._to_generation(ids, lps)),
+            lambda row, ids, lps: deliver(row, self._to_generation(ids, lps, cut=True)),
         )
+
+    def _count_generate(self, generations: list[Generation], seconds: float) -> None:
+        stats = self.decoder_stats
+        stats.batches += 1
+        stats.rows += len(generations)
+        stats.decode_s += seconds
+        stats.tokens += sum(len(g.token_ids) for g in generations)
+        stats.iterations += max(len(g.token_ids) for g in generations)
 
     def _ends_with_stop_string(self, ids: list[int]) -> bool:
         tail = self.tokenizer.decode(ids[-8:], skip_special_tokens=False)
         return any(tail.endswith(s) for s in self.stop_strings)
 
-    def _to_generation(self, tokens: list[int], logprobs: list[float]) -> Generation:
+    def _to_generation(self, tokens: list[int], logprobs: list[float], cut: bool = False) -> Generation:
+        """`cut`: the row already ends at its first stop (the loop engine checked every token with the same
+        tests), so only its last token is looked at instead of decoding a tail at every token again."""
         # Finished rows may run on (padding, or tokens past a stop string); cut each row at its own stop.
-        ids: list[int] = []
-        lps: list[float] = []
+        ids: list[int] = list(tokens[:-1]) if cut else []
+        lps: list[float] = [float(lp) for lp in logprobs[:-1]] if cut else []
         finish, stop_text = "length", ""
-        for token, logprob in zip(tokens, logprobs, strict=True):
+        for token, logprob in zip(tokens[len(ids) :], logprobs[len(ids) :], strict=True):
             ids.append(token)
             lps.append(float(logprob))
             if token in self.stop_token_ids:

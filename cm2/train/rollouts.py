@@ -14,6 +14,7 @@ from cm2.reward import GroupScores, RewardConfig
 from cm2.rollout.episode import EpisodeConfig, EpisodeRunner, StepJudge, run_episodes
 from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
 from cm2.rollout.policy import DecoderConfig
+from cm2.rollout.timing import rollout_time_metrics
 from cm2.schema import Dialogue, Trajectory
 from cm2.scoring import score_group
 from cm2.tools import ToolEnvironment
@@ -82,16 +83,20 @@ class CM2Rollouts:
         self.zero_spread = zero_spread or ZeroSpreadGroups()
         self.seed = seed
         self.flat_counts = FlatGroupCounts()
+        self.score_seconds = 0.0
+        """Seconds spent scoring the last batch (every round of resampling included)."""
 
     def __call__(self, request: RolloutRequest) -> ScoredBatch:
         jobs = [(self.dialogues[row["cm2_uuid"]], int(row["cm2_checklist"])) for row in request.rows]
         # The model is entered once per batch: under ZeRO-3/FSDP the parameters are gathered once, so ranks
         # whose episodes stop early never leave the others waiting in a collective.
         started = time.perf_counter()
+        self.score_seconds = 0.0
         with request.policy_model() as model:
             was_training = model.training
             model.eval()
             policy = self.policy_for(model, request.tokenizer)
+            decoder_before = policy.decoder_stats.copy()
             runner = EpisodeRunner(policy, self.make_env, self.judge, self.episode)
             step = request.step
             trajectories = policy.drive(self._run(runner, jobs, step))
@@ -110,7 +115,10 @@ class CM2Rollouts:
         if self.zero_spread.action == "keep":
             flat = len(self.flat_groups(self.last))
             self.flat_counts = FlatGroupCounts(flat=flat, left=flat)
-        self.last.extra_metrics = self.flat_counts.as_metrics()
+        times = rollout_time_metrics(
+            self.last_rollout_seconds, policy.decoder_stats.since(decoder_before), runner.times, self.score_seconds
+        )
+        self.last.extra_metrics = {**self.flat_counts.as_metrics(), **times}
         return self.last
 
     def policy_for(self, model: Any, tokenizer: Any) -> TransformersPolicy:
@@ -207,6 +215,7 @@ class CM2Rollouts:
 
     def score(self, trajectories: list[Trajectory]) -> ScoredBatch:
         """Group by `group` (in order) and score each group."""
+        started = time.perf_counter()
         groups: dict[str, list[int]] = {}
         for index, trajectory in enumerate(trajectories):
             groups.setdefault(trajectory.group or str(index), []).append(index)
@@ -225,6 +234,7 @@ class CM2Rollouts:
             for i, reward, per_turn, adv in zip(members, group_rewards, group_turns, group_advantages, strict=True):
                 rewards[i], turn_rewards[i], advantages[i] = reward, per_turn, adv
                 trajectories[i].rewards = {"trajectory": reward, "turns": per_turn, "valid": i not in dropped}
+        self.score_seconds += time.perf_counter() - started
         return ScoredBatch(trajectories, rewards, advantages, turn_rewards, dropped=len(dropped))
 
 

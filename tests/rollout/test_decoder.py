@@ -141,3 +141,14 @@ def test_a_lora_model_decodes_with_its_adapter_applied(model: Any, lora_model: A
         assert torch.allclose(torch.tensor(lps), want[range(len(ids)), ids], atol=1e-4)
     _, base = decode(model, [10] * 4, cache="static", compile="off")
     assert any(base[row][0] != rows[row][0] for row in range(4))  # the adapter changes what is generated
+
+
+@pytest.mark.parametrize("cache", ["dynamic", "static"])
+def test_the_decoder_counts_its_batches_rows_steps_and_tokens(model: Any, cache: str) -> None:
+    decoder, rows = decode(model, [10, 10, 6, 10], cache=cache, compile="off")
+    decoder.run(CONTEXTS[:2], [3, 5], 0.0, 1.0, [1], None, lambda r, i, lp: None)
+    stats = decoder.stats
+    assert (stats.batches, stats.rows, stats.dynamic_batches) == (2, 6, 0)
+    assert stats.iterations == 10 + 5  # each batch steps until its longest row is done (none stops early here)
+    assert stats.tokens == sum(len(ids) for ids, _ in rows.values()) + 3 + 5
+    assert stats.prefill_s > 0 and stats.decode_s > stats.host_s > 0

@@ -68,3 +68,23 @@ def test_a_turn_cut_at_the_step_limit_can_hand_over_to_the_next_turn() -> None:
     roles = [m.role for m in trajectory.messages]
     assert roles == ["user", "assistant", "tool", "assistant", "tool", "user", "assistant"]
     assert trajectory.metadata["turns_cut_at_step_limit"] == 1
+
+
+def test_the_runner_adds_up_its_episodes_tool_and_judge_seconds() -> None:
+    class SlowJudge(RuleJudge):
+        async def judge_step(self, asked, usage=None):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(0.02)
+            return await super().judge_step(asked, usage)
+
+    def policy() -> ScriptedPolicy:
+        return ScriptedPolicy([LOOKUP_CALL, "<think>x</think>\n\nanswer", "<think>y</think>\n\nbye"])
+
+    policies = iter([policy(), policy()])
+    runner = EpisodeRunner(policy(), lambda d: EchoTools(latency_s=0.05), SlowJudge())
+    for _ in range(2):  # two episodes, one after the other: one tool call and two judged steps each
+        runner.policy = next(policies)
+        asyncio.run(runner.run(call_dialogue()))
+    times = runner.times
+    assert 0.1 <= times.tools_s < 0.1 + 0.5
+    assert 0.08 <= times.judge_s < 0.08 + 0.5
+    assert times.env_setup_s >= 0 and times.template_s == 0  # a chat policy keeps no token transcript

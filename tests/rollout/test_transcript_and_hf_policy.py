@@ -2,6 +2,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import torch
 
 from cm2.llm.testing.tiny_model import build_tiny_model
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner, run_episodes
@@ -115,3 +116,19 @@ def test_a_turn_cut_at_the_step_limit_hands_over_with_consistent_tokens(tiny: tu
     assert context.index("second") > context.rindex("<tool_response>")
     seen = len(policy.contexts[2]) - len(tokens.prompt_ids)
     assert policy.contexts[2] == tokens.prompt_ids + tokens.completion_ids[:seen]
+
+
+def test_rows_the_decoder_cut_at_their_stop_read_as_a_full_scan_would(tiny: tuple[Any, Any]) -> None:
+    """The loop engine hands a row back at its first stop (id or text); the policy then looks at its last token
+    only. Common letters as stop strings make many rows stop on text, some on an id, some at the cap."""
+    model, tokenizer = tiny
+    stop_ids = list(range(0, model.config.vocab_size, 11))
+    policy = TransformersPolicy(model, tokenizer, stop_token_ids=stop_ids, stop_strings=["e", "a"])
+    torch.manual_seed(0)
+    contexts = [[5, 6, 7, 8 + i] for i in range(16)]
+    generations = policy.generate(contexts, SamplingConfig(max_new_tokens=12, temperature=1.0))
+    finishes = {(g.finish_reason, bool(g.stop_text)) for g in generations}
+    assert {("stop", False), ("stop", True)} <= finishes, finishes  # text stops and id stops both happened
+    for generation in generations:
+        logprobs = generation.logprobs or []
+        assert policy._to_generation(generation.token_ids, logprobs) == generation
