@@ -1,8 +1,10 @@
 """cm2's own decode loop for in-process rollouts: static KV cache + torch.compile (CUDA graphs) on the GPU.
 
-One `LoopDecoder` lives as long as its policy: the static cache (`max_batch_size` rows of `max_cache_len`
-tokens) and the compiled one-token step are built once, so compilation is paid once per run, not per
-prompt length. Prompts that repeat within a batch (the episodes of a GRPO group start from the same
+One `LoopDecoder` lives as long as its policy: the static caches (`max_batch_size` rows of `max_cache_len`
+tokens, and halves of it for smaller batches) and the compiled one-token step are built once, so compilation is
+paid once per batch size, not per prompt length. Every decode step attends over the whole cache of every row,
+so a batch of 5 rows decoded in a 64-row cache would cost as much per token as 64 rows: it goes to an 8-row one.
+Prompts that repeat within a batch (the episodes of a GRPO group start from the same
 context) are prefilled once and their keys and values copied to every row through the cache's own
 `update`. Each row is handed back as soon as it stops (its episode goes on to tools and judging) while
 the others decode on; its slot keeps riding in the fixed-shape batch until the last row stops.
@@ -53,7 +55,7 @@ class LoopDecoder:
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._cache_position = "cache_position" in params
         self._logits_to_keep = "logits_to_keep" in params
-        self._static_cache: Any = None
+        self._static_caches: dict[int, Any] = {}
         self._step: Callable[..., torch.Tensor] = self._forward
         if self.compiled:
             self._step = torch.compile(self._forward, mode="reduce-overhead", fullgraph=False, dynamic=False)
@@ -70,7 +72,13 @@ class LoopDecoder:
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, **kwargs)
         return out.logits[:, -1, :]
 
-    def _new_static_cache(self) -> Any:
+    def static_rows(self, n: int) -> int:
+        """Rows of the static cache a batch of `n` rows decodes in: the smallest bucket that holds it."""
+        top = self.config.max_batch_size
+        buckets = [top >> k for k in range(self.config.batch_buckets) if top >> k >= 1]
+        return min(rows for rows in buckets if rows >= n)
+
+    def _new_static_cache(self, rows: int) -> Any:
         """Full-length static layers everywhere, sliding-window layers included: a sliding layer of
         transformers' `StaticCache` keeps its fill level in a Python int, which torch.compile guards on and
         recompiles for at every step. The sliding window still applies, through the attention mask."""
@@ -84,7 +92,7 @@ class LoopDecoder:
         return caches.StaticCache(
             config=self.model.config,
             max_cache_len=length,
-            max_batch_size=self.config.max_batch_size,
+            max_batch_size=rows,
             device=self.device,
             dtype=dtype,
         )
@@ -111,7 +119,7 @@ class LoopDecoder:
             self.stats.dynamic_batches += 1
             if self.fallbacks == 1:
                 log.warning("context %d + %d new tokens > max_cache_len: dynamic cache (said once)", width, steps)
-        rows = self.config.max_batch_size if static else n
+        rows = self.static_rows(n) if static else n
         padded = [*contexts, *[contexts[0]] * (rows - n)]
         row_caps = [*caps, *[0] * (rows - n)]
         length = self.config.max_cache_len if static else width + steps
@@ -168,9 +176,10 @@ class LoopDecoder:
         start = torch.zeros((), dtype=torch.long, device=self.device)
         logits = self._forward(ids[pick], positions[pick], mask[pick], scratch, start)
         if static:
-            if self._static_cache is None:
-                self._static_cache = self._new_static_cache()
-            cache = self._static_cache
+            rows = len(contexts)
+            if rows not in self._static_caches:
+                self._static_caches[rows] = self._new_static_cache(rows)
+            cache = self._static_caches[rows]
             cache.reset()
         else:
             cache = DynamicCache(config=self.model.config)

@@ -34,6 +34,12 @@ class DecoderConfig(BaseModel):
         default="auto", description="torch.compile the one-token step (CUDA graphs); auto: with a static cache on CUDA."
     )
     max_batch_size: int = Field(default=32, ge=1, description="Rows per batch (the static cache holds this many).")
+    batch_buckets: int = Field(
+        default=4,
+        ge=1,
+        description="Static caches (and compiled steps) for this many batch sizes: max_batch_size, its half, its "
+        "quarter, …; a batch decodes in the smallest that holds it (1: always max_batch_size rows).",
+    )
     max_cache_len: int = Field(
         default=4096, ge=16, description="Tokens per row of the static cache: prompt and new tokens of one step."
     )

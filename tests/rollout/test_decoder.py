@@ -152,3 +152,28 @@ def test_the_decoder_counts_its_batches_rows_steps_and_tokens(model: Any, cache:
     assert stats.iterations == 10 + 5  # each batch steps until its longest row is done (none stops early here)
     assert stats.tokens == sum(len(ids) for ids, _ in rows.values()) + 3 + 5
     assert stats.prefill_s > 0 and stats.decode_s > stats.host_s > 0
+
+
+def test_a_small_batch_decodes_in_the_smallest_static_cache_that_holds_it(model: Any) -> None:
+    config = DecoderConfig(max_batch_size=8, max_cache_len=64, cache="static", compile="off", batch_buckets=3)
+    decoder = LoopDecoder(model, config, pad_id=0)
+    assert [decoder.static_rows(n) for n in (1, 2, 3, 5, 8)] == [2, 2, 4, 8, 8]  # buckets 8, 4, 2
+    widths: list[int] = []
+    forward = decoder._forward
+
+    def counting(ids: torch.Tensor, *args: Any) -> torch.Tensor:
+        widths.append(ids.shape[0])
+        return forward(ids, *args)
+
+    decoder._forward = decoder._step = counting  # type: ignore[method-assign, assignment]
+    for contexts in (CONTEXTS[:2], CONTEXTS):
+        rows: dict[int, list[int]] = {}
+        decoder.run(
+            contexts, [6] * len(contexts), 0.0, 1.0, [1], None, lambda r, i, lp, rows=rows: rows.__setitem__(r, i)
+        )
+        for row, context in enumerate(contexts):  # the same greedy tokens in either cache
+            assert rows[row] == full_logprobs(model, context, rows[row]).argmax(dim=-1).tolist()
+    assert sorted(decoder._static_caches) == [2, 4]
+    assert set(widths[1:6]) == {2}  # the two-row batch's decode steps ran two rows, not eight
+    one = LoopDecoder(model, config.model_copy(update={"batch_buckets": 1}), pad_id=0)
+    assert one.static_rows(1) == 8

@@ -1,0 +1,80 @@
+"""A few rows decoded in a static cache sized for them against the full-size cache, in one run.
+
+In a GRPO step the first round of episode steps fills the decoder (8 tasks x 8 rollouts = 64 rows); the later
+rounds carry the few episodes still calling tools (1-6 rows in the CPU trace of the rollout-timing work). The
+static cache makes every decode step attend over all `max_batch_size` rows x `max_cache_len` positions, so
+those later rounds cost as much per token as a full one. `DecoderConfig.batch_buckets` gives smaller batches a
+smaller cache. This times `--rows` rows decoding `--tokens` tokens with buckets (the cache that holds them)
+and without (`batch_buckets: 1`), same model, prompts and greedy tokens, after one warm-up batch each
+(compilation on the GPU).
+
+    python benchmarks/decoder_buckets.py                          # GPU: Gemma-3-270M shape, 64 x 8192 cache
+    python benchmarks/decoder_buckets.py --device cpu --shape tiny-gemma3 --max-batch 32 --cache-len 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from grpo_throughput import build
+
+from cm2.rollout.decoder import LoopDecoder
+from cm2.rollout.policy import DecoderConfig
+
+
+def timed(decoder: LoopDecoder, contexts: list[list[int]], tokens: int, device: str) -> tuple[float, list[list[int]]]:
+    import torch
+
+    rows: dict[int, list[int]] = {}
+    decoder.run(contexts, [tokens] * len(contexts), 0.0, 1.0, [], None, lambda r, i, lp: rows.__setitem__(r, i))
+    if device == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    decoder.run(contexts, [tokens] * len(contexts), 0.0, 1.0, [], None, lambda r, i, lp: rows.__setitem__(r, i))
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started, [rows[r] for r in range(len(contexts))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--shape", default="gemma3-270m")
+    parser.add_argument("--vocab", type=int, default=32000)
+    parser.add_argument("--max-batch", type=int, default=64)
+    parser.add_argument("--cache-len", type=int, default=8192)
+    parser.add_argument("--prompt", type=int, default=3500, help="prompt tokens per row")
+    parser.add_argument("--tokens", type=int, default=64, help="new tokens per row")
+    parser.add_argument("--rows", type=int, nargs="+", default=[4, 16, 64])
+    args = parser.parse_args()
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = build(Path(folder) / "model", args.shape, args.vocab)
+        dtype = torch.bfloat16 if args.device == "cuda" else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(args.device).eval()
+    prompt = min(args.prompt, args.cache_len - args.tokens)
+    print(f"{args.shape} on {args.device}: cache {args.max_batch} rows x {args.cache_len}, prompts of {prompt} tokens")
+    print(f"{'rows':>5}{'full cache s':>14}{'bucket s':>10}{'bucket rows':>13}{'speed-up':>10}  same tokens")
+    for n in args.rows:
+        generator = torch.Generator().manual_seed(n)
+        contexts = [torch.randint(3, args.vocab, (prompt,), generator=generator).tolist() for _ in range(n)]
+        results = {}
+        for buckets in (1, 4):
+            config = DecoderConfig(
+                max_batch_size=args.max_batch, max_cache_len=args.cache_len, batch_buckets=buckets, cache="static"
+            )
+            decoder = LoopDecoder(model, config, pad_id=0)
+            results[buckets] = (*timed(decoder, contexts, args.tokens, args.device), decoder.static_rows(n))
+        (full, full_ids, _), (bucket, bucket_ids, rows) = results[1], results[4]
+        print(f"{n:>5}{full:>14.3f}{bucket:>10.3f}{rows:>13}{full / bucket:>9.2f}x  {full_ids == bucket_ids}")
+
+
+if __name__ == "__main__":
+    main()
