@@ -13,6 +13,8 @@ for f in sorted(glob.glob(os.path.expanduser('~/exp/seed*/rl/train_log.json'))):
     rows = [r for r in log if 'reward' in r]
     print(f.split('/')[-3], len(rows), 'steps; reward', [round(r['reward'], 2) for r in rows][-12:],
           'flat', [r.get('cm2/flat_groups') for r in rows][-5:], 'rollout_s', [round(r.get('cm2/rollout_seconds', 0), 1) for r in rows][-3:])
+    if rows:  # where the last step's rollout time went (cm2.rollout.timing)
+        print('  last step', {k.split('/', 1)[1]: round(v, 2) for k, v in rows[-1].items() if k.startswith(('cm2/time/', 'cm2/decoder/'))})
 for f in sorted(glob.glob(os.path.expanduser('~/exp/seed*/*/stage.json'))):
     out = json.load(open(f)).get('outputs', {})
     s = out.get('scores')
