@@ -48,6 +48,10 @@ class ModelScores(BaseModel):
     bfcl_errors: dict[str, int] = Field(default_factory=dict)
     failed_rollouts: int = 0
     steps_per_rollout: float = 0.0
+    calls_per_turn: float = Field(default=0.0, description="Tool calls the policy made per reference turn.")
+    stray_call_share: float = Field(
+        default=0.0, description="Share of those calls that no reference call of their turn matches (guesses)."
+    )
 
 
 def load_checkpoint(path: str, dtype: str) -> tuple[Any, Any]:
@@ -207,6 +211,8 @@ def evaluate_policy(
         bfcl_errors=dict(errors),
         failed_rollouts=failed,
         steps_per_rollout=result.metrics.get("steps_per_rollout", 0.0),
+        calls_per_turn=sum(s.calls for s in scores) / max(1, sum(s.turns for s in scores)),
+        stray_call_share=sum(s.stray_calls for s in scores) / max(1, sum(s.calls for s in scores)),
     )
 
 

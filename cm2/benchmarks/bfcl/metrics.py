@@ -55,6 +55,21 @@ def exact_turns(reference: Dialogue, trajectory: Trajectory, max_turns: int) -> 
     return exact, len(expected)
 
 
+def call_counts(reference: Dialogue, trajectory: Trajectory, max_turns: int) -> tuple[int, int]:
+    """(calls the rollout made in the counted turns, those of them the reference turn did not make: no reference
+    call of that turn has the same name and arguments). Stray calls are what `exact_turns` misses when a policy
+    learns to add guesses (run 3 of the learning experiment)."""
+    expected = turn_calls(reference.messages)[:max_turns]
+    actual = turn_calls(trajectory.messages)[: len(expected)]
+    made = stray = 0
+    for t, calls in enumerate(actual):
+        for call in calls:
+            made += 1
+            if not any(same_calls([wanted], [call]) for wanted in expected[t]):
+                stray += 1
+    return made, stray
+
+
 def bfcl_responses(trajectory: Trajectory, turns: int) -> list[list[StepResponse]]:
     """BFCL's `result` for the first `turns` turns: per turn, the step responses (a turn not reached: none)."""
     responses: list[list[list[dict[str, str]] | str]] = [

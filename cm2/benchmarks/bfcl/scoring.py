@@ -4,7 +4,8 @@ Per dialogue (every reference turn counts; a turn the rollout never reached is w
 - exact calls: turns whose tool calls are the reference's (`cm2.benchmarks.bfcl.metrics`);
 - state match: turns after which the backends hold the ground truth's state (`cm2.benchmarks.bfcl.state_match`);
 - BFCL checker: whether `bfcl_eval`'s multi-turn checker passes the whole dialogue;
-- checklist score: weight earned / weight the checklist offers (a perfect rollout earns all of it).
+- checklist score: weight earned / weight the checklist offers (a perfect rollout earns all of it);
+- and, as monitors, the calls made and the stray ones among them (no reference call of that turn is the same).
 
 Over dialogues: exact calls and state match are shares of all reference turns, with a bootstrap over
 dialogues; the BFCL checker is a share of dialogues with Wilson's interval; the checklist score is the mean
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from cm2.benchmarks.bfcl.metrics import bfcl_verdict, exact_turns
+from cm2.benchmarks.bfcl.metrics import bfcl_verdict, call_counts, exact_turns
 from cm2.benchmarks.bfcl.state_match import turn_state_matches
 from cm2.eval.deterministic import earnable_weight
 from cm2.eval.intervals import Interval, bootstrap_interval, wilson_interval
@@ -38,6 +39,8 @@ class DialogueScore:
     checklist_earned: float
     checklist_earnable: float
     bfcl_error: str | None = None
+    calls: int = 0
+    stray_calls: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -51,6 +54,7 @@ async def score_dialogue(reference: Dialogue, trajectory: Trajectory, entry_id: 
     checklist = reference.checklists[trajectory.checklist]
     # Weight earned: the paper's flip rewards, whatever the trained run's reward settings were.
     earned = sum(score_trajectory(reference, trajectory, RewardConfig()).turn_rewards("paper")[: len(checklist)])
+    calls, stray = call_counts(reference, trajectory, max_turns)
     return DialogueScore(
         uuid=reference.uuid,
         turns=counted,
@@ -60,6 +64,8 @@ async def score_dialogue(reference: Dialogue, trajectory: Trajectory, entry_id: 
         checklist_earned=earned,
         checklist_earnable=earnable_weight(checklist[:counted]),
         bfcl_error=error,
+        calls=calls,
+        stray_calls=stray,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cm2.benchmarks.bfcl.metrics import bfcl_responses, exact_turns, same_calls
+from cm2.benchmarks.bfcl.metrics import bfcl_responses, call_counts, exact_turns, same_calls
 from cm2.schema import Dialogue, FunctionCall, Message, ToolCall, Trajectory
 
 
@@ -46,6 +46,16 @@ def test_a_turn_counts_only_with_the_same_calls_in_the_same_order() -> None:
     assert same_calls([_call("f", x=1, y={"a": 1, "b": 2})], [_call("f", y={"b": 2, "a": 1}, x=1.0)])
     assert not same_calls([_call("f", x=1)], [_call("f", x=1), _call("f", x=1)])
     assert not same_calls([_call("f", x=True)], [_call("f", x=1)])
+
+
+def test_stray_calls_are_the_ones_no_reference_call_of_their_turn_matches() -> None:
+    assert call_counts(REFERENCE, _rollout(REFERENCE.messages), max_turns=30) == (4, 0)
+    swapped = _turn("move it", _call("mv", source="a", destination="b"), _call("cd", folder="document"))
+    guessed = _turn("count", _call("ls"), _call("wc", file_name="a", mode="l"), _call("wc", file_name="a", mode="w"))
+    played = _rollout([*swapped, *guessed, *_turn("sort", _call("sort", file_name="b"))])
+    assert call_counts(REFERENCE, played, max_turns=30) == (6, 2)  # order is exact_turns' business; ls and mode w
+    assert call_counts(REFERENCE, played, max_turns=1) == (2, 0)  # only the counted turns
+    assert exact_turns(REFERENCE, played, max_turns=30) == (1, 3)
 
 
 def test_bfcl_responses_follow_bfcls_result_format() -> None:
