@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--prompt", type=int, default=3500, help="prompt tokens per row")
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per row")
     parser.add_argument("--rows", type=int, nargs="+", default=[4, 16, 64])
+    parser.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="the one-token step")
     args = parser.parse_args()
     import torch
     from transformers import AutoModelForCausalLM
@@ -68,12 +69,18 @@ def main() -> None:
         results = {}
         for buckets in (1, 4):
             config = DecoderConfig(
-                max_batch_size=args.max_batch, max_cache_len=args.cache_len, batch_buckets=buckets, cache="static"
+                max_batch_size=args.max_batch,
+                max_cache_len=args.cache_len,
+                batch_buckets=buckets,
+                cache="static",
+                compile=args.compile,
             )
             decoder = LoopDecoder(model, config, pad_id=0)
             results[buckets] = (*timed(decoder, contexts, args.tokens, args.device), decoder.static_rows(n))
         (full, full_ids, _), (bucket, bucket_ids, rows) = results[1], results[4]
-        print(f"{n:>5}{full:>14.3f}{bucket:>10.3f}{rows:>13}{full / bucket:>9.2f}x  {full_ids == bucket_ids}")
+        print(
+            f"{n:>5}{full:>14.3f}{bucket:>10.3f}{rows:>13}{full / bucket:>9.2f}x  {full_ids == bucket_ids}", flush=True
+        )
 
 
 if __name__ == "__main__":
