@@ -10,6 +10,13 @@ and without (`batch_buckets: 1`), same model, prompts and greedy tokens, after o
 
     python benchmarks/decoder_buckets.py                          # GPU: Gemma-3-270M shape, 64 x 8192 cache
     python benchmarks/decoder_buckets.py --device cpu --shape tiny-gemma3 --max-batch 32 --cache-len 1024
+
+Measured on one H100 (December 6, bf16, 3,500-token prompts, 64 new tokens, compiled step): 4 rows 0.759 s in
+the 64-row cache, 0.210 s in the 8-row one (3.62x, the same greedy tokens); 16 rows 0.902 s against 0.424 s
+(2.13x; the greedy tokens differ: bf16 kernels vary with the batch shape and a random-weight model's logits are
+nearly tied). With `--compile off` the gain vanishes (4 rows, 32 tokens: 0.774 s against 0.737 s) because
+eager kernel launches, not the cache, set the pace. CPU, tiny shape (`--max-batch 32 --cache-len 1024 --prompt
+500 --tokens 32`): 1.28x at 4 rows, tokens equal.
 """
 
 from __future__ import annotations
