@@ -85,7 +85,8 @@ def main() -> int:
             print(line(scores) + f" ({time.perf_counter() - started:.1f} s)")
             values = {key: scores.intervals[key]["value"] for key, _ in ROWS}
             if name == "reference":
-                ok &= all(value > 1 - 1e-9 for value in values.values())  # weights like 1/6 sum to 1 only within rounding
+                # weights like 1/6 sum to 1 only within rounding
+                ok &= all(value > 1 - 1e-9 for value in values.values())
             else:
                 ok &= values["bfcl_checker"] == 0.0 and values["checklist_score"] <= silent_per_dialogue + 1e-9
                 ok &= values["exact_calls"] <= silent + 1e-9 and values["state_match"] <= silent + 1e-9
