@@ -92,14 +92,14 @@ def summarize(out: Path, seeds: list[int]) -> dict[str, Any]:
     }
 
 
-# metric → a dialogue_scores.jsonl row's (numerator, denominator): turns for the per-turn rates, the dialogue's
-# score out of 1 for the checklist (its held-out score is the mean over dialogues)
+# metric → a dialogue_scores.jsonl row's (numerator, denominator), as `heldout_intervals` counts them: turns for
+# the per-turn rates; for the checklist the dialogue's score out of 1, and nothing from a dialogue whose
+# checklist offers no weight
 PAIRED: dict[str, Callable[[dict[str, Any]], tuple[float, float]]] = {
     "state_match_accuracy": lambda row: (row["state_turns"], row["turns"]),
     "exact_call_accuracy": lambda row: (row["exact_turns"], row["turns"]),
     "checklist_score": lambda row: (
-        row["checklist_earned"] / row["checklist_earnable"] if row["checklist_earnable"] else 0.0,
-        1.0,
+        (min(1.0, row["checklist_earned"] / row["checklist_earnable"]), 1.0) if row["checklist_earnable"] else (0, 0)
     ),
 }
 
@@ -141,12 +141,11 @@ def dialogue_correlations(out: Path, seeds: list[int]) -> dict[str, Any]:
     """Spearman's rho between a held-out dialogue's checklist score and its state match and exact-call rates,
     over every (trained checkpoint, dialogue) pair; the base model is left out, its zeros would only add ties."""
     rows = [
-        json.loads(line)
+        row
         for seed in seeds
         for path in sorted((out / f"seed{seed}").glob("eval_*/dialogue_scores.jsonl"))
         if path.parent.name != "eval_base"
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
+        for row in _dialogue_rows(path).values()
     ]
     rows = [r for r in rows if r["turns"] and r["checklist_earnable"]]
     checklist = [r["checklist_earned"] / r["checklist_earnable"] for r in rows]

@@ -85,16 +85,19 @@ def bootstrap_interval(
     if n == 1:  # one dialogue says nothing about the spread between dialogues
         return Interval(value, 0.0, 1.0, "bootstrap", n)
     picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    return _percentile(_ratios(num, den, picks, value), value, level, "bootstrap", n)
+
+
+def _ratios(num: np.ndarray, den: np.ndarray, picks: np.ndarray, empty: float) -> np.ndarray:
+    """Σ num / Σ den over each resample's picked clusters (`empty` where the picks have no denominator)."""
     totals = den[picks].sum(axis=1)
-    ratios = np.divide(num[picks].sum(axis=1), totals, out=np.full(resamples, value), where=totals > 0)
+    return np.divide(num[picks].sum(axis=1), totals, out=np.full(len(picks), empty), where=totals > 0)
+
+
+def _percentile(samples: np.ndarray, value: float, level: float, method: Method, n: int) -> Interval:
     tail = (1 - level) / 2
-    low, high = np.quantile(ratios, [tail, 1 - tail])
-    return Interval(value, float(min(low, value)), float(max(high, value)), "bootstrap", n)
-
-
-def _ratios(num: np.ndarray, den: np.ndarray, picks: np.ndarray) -> np.ndarray:
-    totals = den[picks].sum(axis=1)
-    return np.divide(num[picks].sum(axis=1), totals, out=np.zeros(len(picks)), where=totals > 0)
+    low, high = np.quantile(samples, [tail, 1 - tail])
+    return Interval(value, float(min(low, value)), float(max(high, value)), method, n)
 
 
 def paired_difference_interval(
@@ -122,7 +125,6 @@ def paired_difference_interval(
     if n == 1:
         return Interval(value, -1.0, 1.0, "paired_bootstrap", n)
     picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-    differences = _ratios(num_a, den_a, picks) - _ratios(num_b, den_b, picks)
-    tail = (1 - level) / 2
-    low, high = np.quantile(differences, [tail, 1 - tail])
-    return Interval(value, float(min(low, value)), float(max(high, value)), "paired_bootstrap", n)
+    a, b = num_a.sum() / den_a.sum(), num_b.sum() / den_b.sum()
+    differences = _ratios(num_a, den_a, picks, a) - _ratios(num_b, den_b, picks, b)
+    return _percentile(differences, value, level, "paired_bootstrap", n)

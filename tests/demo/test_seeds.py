@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cm2.demo.seeds import mean_interval, spearman, summarize, write_seed_summary
+from cm2.demo.seeds import mean_interval, paired_gains, spearman, summarize, write_seed_summary
 from cm2.demo.sft_selection import save_every, split_validation
 from cm2.demo.stages import MARKER, StageRecord
 from cm2.testing.annotation import order_dialogue
@@ -108,3 +108,19 @@ def test_checkpoints_are_evenly_spaced() -> None:
     run = SimpleNamespace(max_steps=-1, per_device_batch_size=4, gradient_accumulation_steps=4, epochs=3)
     assert save_every(run, 143, 3) == 9  # 9 optimizer steps an epoch, 27 in all
     assert save_every(SimpleNamespace(max_steps=2), 10, 3) == 1
+
+
+def test_the_paired_checklist_gain_leaves_out_dialogues_whose_checklist_offers_nothing(tmp_path: Path) -> None:
+    def row(uuid: str, earned: float, earnable: float) -> str:
+        base = {"uuid": uuid, "turns": 1, "state_turns": 0, "exact_turns": 0}
+        return json.dumps({**base, "checklist_earned": earned, "checklist_earnable": earnable})
+
+    for model, lines in {
+        "sft": [row("a", 0.2, 1.0), row("b", 0.0, 0.0)],
+        "rl": [row("a", 0.6, 1.0), row("b", 0, 0)],
+    }.items():
+        folder = tmp_path / "seed0" / f"eval_{model}"
+        folder.mkdir(parents=True)
+        (folder / "dialogue_scores.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    gain = paired_gains(tmp_path, [0])["seed 0: rl - sft"]["checklist_score"]
+    assert gain["value"] == pytest.approx(0.4)  # as the held-out checklist score counts: dialogue b not at all
