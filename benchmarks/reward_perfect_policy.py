@@ -11,7 +11,7 @@ the reference calls, the last one again, then a reply; never ending = the refere
 again until the step limit cuts the turn; malformed retry = one unparseable call first, then as perfect;
 partial = the reference calls but the last, then a reply (an honest miss); partial, retried = the same miss,
 with the turn's first call made twice more in place of the last; partial, guessed = the same miss, with a call to
-a tool the turn's reference does not call in place of the last (within the call budget; both compared with
+a tool the dialogue's reference never calls in place of the last (within the call budget; both compared with
 partial, not perfect).
 
     python benchmarks/reward_perfect_policy.py                # all 159 train dialogues, 20 steps a turn
@@ -49,13 +49,11 @@ MALFORMED = '<think>try</think>\n<tool_call>{"name": "ls", "arguments": </tool_c
 
 
 def guess_for(dialogue: Dialogue, calls: list[str]) -> list[str]:
-    """One call to a tool of the dialogue that none of `calls` names, without arguments (a guess); none when the
-    turn makes no call."""
-    if not calls:
-        return []
-    named = {json.loads(c.split("<tool_call>")[1].split("</tool_call>")[0])["name"] for c in calls}
-    other = next((t.name for t in dialogue.tools if t.name not in named), None)
-    if other is None:
+    """One call, without arguments, to a tool of the dialogue that its reference never calls (a guess); none
+    for a turn that makes no call."""
+    called = {call.name for message in dialogue.messages for call in message.calls}
+    other = next((tool.name for tool in dialogue.tools if tool.name not in called), None)
+    if not calls or other is None:
         return []
     return [f"<think>{other}</think>\n<tool_call>{json.dumps({'name': other, 'arguments': {}})}</tool_call>"]
 
