@@ -119,6 +119,64 @@ def recording_trainer_class(gaps: list[float], base_gaps: list[float] | None = N
     return Recording
 
 
+def step_gain_trainer_class(gains: list[tuple[float, float]]) -> Any:
+    """cm2's trainer that keeps each batch and, when the next one is asked for (the optimizer has stepped on
+    the kept one by then), records the advantage-weighted log-prob of the kept batch's trained tokens before
+    and after that step."""
+    import torch
+
+    base = MAKE_TRAINER_CLASS()
+
+    class StepGain(base):  # type: ignore[misc, valid-type]
+        kept: dict[str, Any] | None = None
+
+        def weighted_logprob(self, batch: dict[str, Any]) -> float:
+            ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+            mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+            with torch.no_grad():
+                logps, _, _ = self._get_per_token_logps_and_entropies(
+                    self.model, ids, mask, batch["completion_ids"].size(1)
+                )
+            scored = batch["completion_mask"] * batch["tool_mask"]
+            return float((batch["cm2_advantages"] * logps * scored).sum())
+
+        def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+            if self.kept is not None:
+                gains.append((self.kept["before"], self.weighted_logprob(self.kept)))
+            output: dict[str, Any] = super()._generate_and_score_completions(inputs)
+            kept = {k: v.detach().clone() for k, v in output.items() if isinstance(v, torch.Tensor)}
+            width = kept["completion_ids"].size(1)  # cm2's own advantages, not the tensor handed to TRL
+            rows = [(a + [0.0] * width)[:width] for a in self.cm2_batch.token_advantages]
+            kept["cm2_advantages"] = torch.tensor(rows, dtype=torch.float32)
+            assert kept["cm2_advantages"].abs().sum() > 0, "no advantage to follow"
+            self.kept = kept | {"before": self.weighted_logprob(kept)}
+            return output
+
+    return StepGain
+
+
+@pytest.mark.parametrize("level", ["trajectory", "step"])
+def test_an_optimizer_step_moves_log_probs_the_way_the_advantages_point(
+    tmp_path: Path, tiny_model: Path, level: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sign and alignment of cm2's advantages inside TRL's loss: after one small step on a batch, its
+    tokens with positive advantages are likelier and those with negative ones less likely, in sum."""
+    config = tiny_rl_config(
+        tmp_path,
+        tiny_model,
+        max_steps=2,
+        learning_rate=1e-4,
+        reward={"level": level, "scale": "one"},
+        episode={"sampling": {"max_new_tokens": 8, "temperature": 1.0}, "early_stop": False},
+    )
+    gains: list[tuple[float, float]] = []
+    monkeypatch.setattr(grpo, "make_trainer_class", lambda: step_gain_trainer_class(gains))
+    run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
+    assert len(gains) == 1, gains
+    before, after = gains[0]
+    assert after > before, gains
+
+
 @pytest.mark.parametrize("engine", ["loop", "generate"])
 def test_training_logprobs_equal_rollout_logprobs_at_temperature_07(
     tmp_path: Path, tiny_model: Path, engine: str, monkeypatch: pytest.MonkeyPatch
