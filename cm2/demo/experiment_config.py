@@ -64,7 +64,9 @@ class ExperimentConfig(YamlConfig):
     temperature: float | None = Field(default=None, description="Sampling temperature of RL rollouts.")
     max_new_tokens: int | None = Field(default=None, description="Per assistant step, in RL and evaluation.")
     probe_every: int | None = Field(default=None, description="Probe set every N RL steps (0: off).")
-    probe_dialogues: int | None = Field(default=None, description="Train tasks in the probe set.")
+    probe_dialogues: int | None = Field(
+        default=None, description="Tasks in the probe set (of the validation slice when SFT holds one out)."
+    )
     eval_models: list[EvalModel] = Field(
         default_factory=lambda: list(EVAL_MODELS), description="Models to evaluate (rl: every RL run)."
     )

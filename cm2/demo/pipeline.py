@@ -134,10 +134,12 @@ def _eval_stage(config: DemoConfig, out: Path, stage: str, model: str, llm: str 
 
 
 def _rl_runner(config: DemoConfig, out: Path, level: Level) -> Callable[[Path], dict[str, Any]]:
-    from cm2.demo.training import rl_stage
+    from cm2.demo.training import rl_data, rl_stage
 
     def run(folder: Path) -> dict[str, Any]:
-        return rl_stage(config, _outputs(out, "sft")["final"], out / "filter" / "train.jsonl", folder, level)
+        sft = _outputs(out, "sft")
+        data, probe_data = rl_data(sft, out / "filter" / "train.jsonl")
+        return rl_stage(config, sft["final"], data, folder, level, probe_data)
 
     return run
 

@@ -66,7 +66,7 @@ def plot_rewards(rewards: dict[str, list[float]], path: Path) -> Path:
 
 
 def plot_probe(probes: dict[str, dict[str, float]], path: Path) -> Path:
-    """The probe set's mean reward (fixed train dialogues, greedy) at each probed step, one line per RL run."""
+    """The probe set's mean reward (fixed dialogues, greedy) at each probed step, one line per RL run."""
     figure, axes = _figure(5.5, 3.4)
     for name, by_step in probes.items():
         if by_step:

@@ -71,6 +71,8 @@ def sft_stage(config: DemoConfig, model: str, data: Path, folder: Path) -> dict[
         run = run.model_copy(update={"save_steps": every, "save_total_limit": None})
     result = run_sft(run)
     chosen = select_checkpoint(config, folder, validation) if validation is not None else {}
+    if validation is not None:  # RL leaves the slice out too and probes it (`rl_data`)
+        chosen |= {"train_data": str(data), "validation_data": str(validation)}
     drop_checkpoints(folder)
     return {
         "final": result.final_dir,
@@ -90,7 +92,17 @@ def _log_rewards(folder: Path) -> list[float]:
     return [float(e["reward"]) for e in entries if isinstance(e, dict) and "reward" in e]
 
 
-def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Level) -> dict[str, Any]:
+def rl_data(sft: dict[str, Any], data: Path) -> tuple[Path, str | None]:
+    """RL's train file and probe file from the SFT stage's outputs: with a validation slice, RL trains on SFT's
+    train dialogues and probes the slice (unseen by both); without one, it trains on `data` and probes that."""
+    if sft.get("validation_data"):
+        return Path(sft["train_data"]), str(sft["validation_data"])
+    return data, None
+
+
+def rl_stage(
+    config: DemoConfig, model: str, data: Path, folder: Path, level: Level, probe_data: str | None = None
+) -> dict[str, Any]:
     """GRPO with checklist rewards from the SFT model; every rollout calls BFCL's backends for real.
 
     The run resumes from its last checkpoint in `folder` (the stage runner keeps the folder only when it was
@@ -102,6 +114,8 @@ def rl_stage(config: DemoConfig, model: str, data: Path, folder: Path, level: Le
     from cm2.train.rl_run import run_rl_from_config
 
     run = config.rl_run(model, str(data), str(folder), level).model_copy(update={"resume": True})
+    if probe_data is not None:
+        run = run.model_copy(update={"probe": run.probe.model_copy(update={"data": probe_data})})
     first_step, started = trained_steps(folder), time.perf_counter()
     with bf16_generation(run.bf16, run.use_cpu):
         final = run_rl_from_config(run)

@@ -46,7 +46,7 @@ def reward_panels(runs: Sequence[RunCurves]) -> list[Panel]:
     return [
         Panel("training reward (mean R of the step's rollouts)", "reward", training),
         Panel(
-            "probe reward (fixed train dialogues, greedy)",
+            "probe reward (fixed dialogues, greedy)",
             "reward",
             probe,
             missing="not recorded (probe.every_steps: 0, and no eval_reward in the trainer's log)",

@@ -119,6 +119,31 @@ def rl_dataset(dialogues: dict[str, Dialogue], min_rows: int = 1) -> Any:
     return Dataset.from_list(rows)
 
 
+def rl_tasks(config: RLRunConfig, path: str) -> dict[str, Dialogue]:
+    """The labelled dialogues of `path` as the run's tasks (one per turn with `tasks: turn`), by uuid."""
+    dialogues = load_rl_dialogues(path)
+    if config.tasks == "turn":
+        from cm2.data.turn_tasks import expand_turn_tasks
+
+        dialogues = expand_turn_tasks(dialogues)
+    return dialogues
+
+
+def probe_dialogues(config: RLRunConfig, train: dict[str, Dialogue]) -> dict[str, Dialogue]:
+    """The tasks the probe draws from: `probe.data`'s, which must share no dialogue with training, else the
+    train tasks."""
+    if config.probe.data is None:
+        return train
+    from cm2.data.turn_tasks import source_uuid
+
+    tasks = rl_tasks(config, config.probe.data)
+    trained = {source_uuid(uuid) for uuid in train}
+    shared = sorted({source_uuid(uuid) for uuid in tasks} & trained)
+    if shared:
+        raise ValueError(f"probe.data {config.probe.data}: {len(shared)} dialogue(s) also in data, first {shared[0]}")
+    return tasks
+
+
 def run_rl(
     config: RLRunConfig,
     *,
@@ -130,11 +155,8 @@ def run_rl(
     """Train with GRPO on checklist rewards; returns the folder of the final model."""
     from cm2.train.models import load_policy
 
-    dialogues = load_rl_dialogues(config.data)
-    if config.tasks == "turn":
-        from cm2.data.turn_tasks import expand_turn_tasks
-
-        dialogues = expand_turn_tasks(dialogues)
+    dialogues = rl_tasks(config, config.data)
+    probed = probe_dialogues(config, dialogues) if config.probe.every_steps > 0 else {}  # its errors come first
     if model is None or tokenizer is None:
         model, tokenizer = load_policy(config.model)
     out = Path(config.output_dir)
@@ -173,7 +195,7 @@ def run_rl(
         if config.probe.every_steps > 0:
             from cm2.train.probe import probe_callback, probe_set
 
-            chosen = probe_set(dialogues, config.probe.dialogues)
+            chosen = probe_set(probed, config.probe.dialogues)
             probe = probe_callback(
                 config.probe,
                 chosen,

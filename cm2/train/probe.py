@@ -1,4 +1,5 @@
-"""A fixed probe set of train dialogues, evaluated greedily every N optimizer steps of an RL run.
+"""A fixed probe set, evaluated greedily every N optimizer steps of an RL run: train dialogues, or with
+`probe.data` a validation slice that training never sees (what carries over to unseen dialogues).
 
 The rewards of fresh training batches mix what the policy learnt with which dialogues and samples the step
 drew; the probe holds both fixed (the same dialogues, greedy decoding, no early stop), so its curve shows

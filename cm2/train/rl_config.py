@@ -20,11 +20,17 @@ TaskKind = Literal["dialogue", "turn"]
 ZeroSpreadAction = Literal["keep", "resample"]
 """What a step does with groups whose rewards are all equal."""
 
+
 class ProbeConfig(BaseModel):
-    """Which train dialogues form the probe set and how often it is evaluated."""
+    """Which dialogues form the probe set and how often it is evaluated."""
 
     every_steps: int = Field(default=10, ge=0, description="Evaluate every N optimizer steps (0: never).")
-    dialogues: int = Field(default=16, ge=1, description="The first N train dialogues by uuid (fixed for the run).")
+    dialogues: int = Field(default=16, ge=1, description="The first N dialogues by uuid (fixed for the run).")
+    data: str | None = Field(
+        default=None,
+        description="Labelled dialogues to probe, none of them in `data` (a validation slice: the probe then "
+        "measures what carries over to unseen dialogues); unset: the train dialogues themselves.",
+    )
     concurrency: int = Field(default=64, ge=1, description="Probe episodes at once.")
 
 

@@ -61,3 +61,26 @@ def test_the_probe_is_off_with_zero_and_its_settings_are_greedy(tmp_path: Path, 
     assert (episode.sampling.temperature, episode.early_stop, episode.limits) == (0.0, False, config.episode.limits)
     dialogues = {d: Dialogue(uuid=d, messages=[]) for d in ("b", "c", "a")}
     assert [d.uuid for d in probe_set(dialogues, 2)] == ["a", "b"]
+
+
+def test_a_validation_probe_reads_its_own_file_and_refuses_dialogues_also_trained_on(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    from cm2.testing import two_turn_dialogue
+
+    config = _config(tmp_path, tiny_model, learning_rate=0.0, every=3)
+    held = tmp_path / "validation.jsonl"
+    held.write_text("".join(json.dumps(two_turn_dialogue(u).dump()) + "\n" for u in ("v0", "v1", "v2")))
+    probed = config.model_copy(update={"tasks": "turn", "probe": config.probe.model_copy(update={"data": str(held)})})
+    run_rl(probed, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
+    records = read_probe(tmp_path / "out" / PROBE_FILE)
+    assert [r["step"] for r in records] == [0, 3]
+    assert all(sorted(r["rewards"]) == ["v0@turn0", "v0@turn1"] for r in records), records  # per-turn tasks too
+    leaky = tmp_path / "leaky.jsonl"
+    leaky.write_text(held.read_text() + json.dumps(two_turn_dialogue("d1").dump()) + "\n")
+    with pytest.raises(ValueError, match=r"1 dialogue.*also in data, first d1"):
+        run_rl(
+            probed.model_copy(update={"probe": probed.probe.model_copy(update={"data": str(leaky)})}),
+            make_env=HybridToolSimulator,
+            judge=RuleJudge(even_length),
+        )
