@@ -77,13 +77,14 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         os.chmod(tmp, _mode(target, 0o777))
         yield tmp
-        _swap_in(tmp, target)
+        swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _swap_in(new: Path, target: Path) -> None:
+def swap_in(new: Path, target: Path) -> None:
+    """Put the directory `new` in the place of `target` by renames (the old one, if any, is deleted after)."""
     if not target.exists():
         os.replace(new, target)
         fsync_dir(target.parent)

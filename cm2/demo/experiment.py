@@ -160,20 +160,25 @@ def write_results(out: Path, config: DemoConfig, seconds: float) -> Path:
         name: (read_record(out / name) or _empty(name)).outputs.get("mean_reward_per_step", [])
         for name in rl_names(config)
     }
-    probes = {
-        name: (read_record(out / name) or _empty(name)).outputs.get("probe_reward_by_step", {})
-        for name in rl_names(config)
-    }
+    rl_outputs = {name: (read_record(out / name) or _empty(name)).outputs for name in rl_names(config)}
+    probes = {name: outputs.get("probe_reward_by_step", {}) for name, outputs in rl_outputs.items()}
+    kept = {name: outputs["kept_step"] for name, outputs in rl_outputs.items() if outputs.get("kept_step") is not None}
     data = {
         "scores": scores,
         "rl_rewards": rewards,
         "probe_rewards": probes,
+        "rl_kept_steps": kept,
         "stage_seconds": {r.name: r.seconds for r in records},
         "wall_seconds_this_run": round(seconds, 1),
         "config": redact_tree(config.model_dump(mode="json")),
     }
     (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    (folder / "results.md").write_text(markdown(scores, records), encoding="utf-8")
+    notes = "".join(
+        f"\n{name}: the evaluated model is step {step}, the best probed one (`probe.keep_best`)"
+        + (": the starting model, as no RL step beat it on the probe.\n" if step == 0 else ".\n")
+        for name, step in kept.items()
+    )
+    (folder / "results.md").write_text(markdown(scores, records) + notes, encoding="utf-8")
     if scores:
         plot_heldout(scores, folder / "heldout.png")
     if any(rewards.values()):

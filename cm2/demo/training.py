@@ -130,9 +130,11 @@ def rl_stage(
         )
     drop_checkpoints(folder)
     rewards = _log_rewards(folder)
+    from cm2.train.best import read_best
     from cm2.train.probe import PROBE_FILE, read_probe
 
     probe = {str(r["step"]): r["probe_reward"] for r in read_probe(folder / PROBE_FILE)}
+    best = read_best(folder) if run.probe.keep_best else None
     pieces = _read_pieces(folder / PIECES_FILE)
     return {
         "final": str(final),
@@ -143,6 +145,8 @@ def rl_stage(
         "group_size": run.group_size,
         "mean_reward_per_step": rewards,
         "probe_reward_by_step": probe,
+        "probe_data": run.probe.data,
+        "kept_step": best["step"] if best else None,  # the final model's step (`probe.keep_best`), else the last
         "trajectories": str(folder / run.trajectories_file),
         "pieces": pieces,
         "seconds_all_pieces": round(sum(p["seconds"] for p in pieces), 1),

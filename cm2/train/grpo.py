@@ -205,6 +205,7 @@ def run_rl(
                 config.reward,
                 out,
                 make_policy=rollouts.policy_for,
+                lora=config.lora is not None,
             )
             callbacks.insert(0, probe)  # before the log writer, which then saves the probe's numbers too
         trainer_class = make_trainer_class()
@@ -228,7 +229,22 @@ def run_rl(
         if probe is not None:
             probe.trainer = trainer
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
-        return save_final(trainer, out / "final", lora=config.lora is not None)
+        return final_model(trainer, config, out)
+
+
+def final_model(trainer: Any, config: RLRunConfig, out: Path) -> Path:
+    """`out/final`: the last policy, or with `probe.keep_best` the best probed one (`cm2.train.best`)."""
+    from cm2.train.best import copy_best, load_best_adapter, read_best
+
+    final, lora = out / "final", config.lora is not None
+    if config.probe.keep_best and read_best(out) is not None:
+        if not lora:
+            if trainer.is_world_process_zero():
+                copy_best(out, final, trainer.processing_class)
+            trainer.accelerator.wait_for_everyone()
+            return final
+        load_best_adapter(trainer, out)
+    return save_final(trainer, final, lora=lora)
 
 
 def save_final(trainer: Any, final: Path, *, lora: bool) -> Path:

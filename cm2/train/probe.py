@@ -73,18 +73,21 @@ def probe_callback(
     out: Path,
     stop_strings: tuple[str, ...] = ("</tool_call>",),
     make_policy: Callable[[Any, Any], Any] | None = None,
+    lora: bool = False,
 ) -> Any:
     """A trainer callback that runs the probe before the first step, after every `every_steps` steps and after
-    the last one.
+    the last one (also when a time budget ends training early).
     Set its `trainer` attribute to the trainer before training (it generates through the trainer's model).
     `make_policy(model, tokenizer)` gives the policy to generate with; pass the training rollouts' own, so the
-    probe reuses their compiled decoder instead of compiling another one."""
+    probe reuses their compiled decoder instead of compiling another one. With `config.keep_best` it keeps the
+    best probed policy (`cm2.train.best`; `lora`: the adapter alone)."""
     from transformers import TrainerCallback
 
     settings = probe_episode(episode)
 
     class Probe(TrainerCallback):
         trainer: Any = None
+        probed_step: int | None = None
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if state.global_step == 0:
@@ -94,6 +97,10 @@ def probe_callback(
             if state.global_step % config.every_steps == 0 or state.global_step >= state.max_steps:
                 self.run(state)
 
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.probed_step != state.global_step:  # stopped early (time budget): probe the last policy too
+                self.run(state)
+
         def run(self, state: Any) -> None:
             from cm2.rollout.hf_policy import TransformersPolicy, stop_token_ids
             from cm2.train.trl_adapter import generation_model
@@ -101,7 +108,7 @@ def probe_callback(
             trainer = self.trainer
             if trainer is None:
                 raise RuntimeError("probe callback: set its `trainer` before training")
-            started = time.perf_counter()
+            started, self.probed_step = time.perf_counter(), state.global_step
             with generation_model(trainer) as model:
                 was_training = model.training
                 model.eval()
@@ -122,6 +129,10 @@ def probe_callback(
                 with JsonlAppender(out / PROBE_FILE) as sink:
                     sink.write(record)
             state.log_history.append({k: v for k, v in record.items() if k in LOGGED} | {"step": state.global_step})
+            if config.keep_best:
+                from cm2.train.best import keep_if_best
+
+                keep_if_best(trainer, out, state.global_step, record["probe_reward"], lora=lora)
 
     return Probe()
 

@@ -31,6 +31,11 @@ class ProbeConfig(BaseModel):
         description="Labelled dialogues to probe, none of them in `data` (a validation slice: the probe then "
         "measures what carries over to unseen dialogues); unset: the train dialogues themselves.",
     )
+    keep_best: bool = Field(
+        default=False,
+        description="Early stopping: the run's final model is the policy of the best probe (ties: the earlier "
+        "step), step 0 included; see cm2.train.best. Meant with `data` (a validation slice).",
+    )
     concurrency: int = Field(default=64, ge=1, description="Probe episodes at once.")
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from cm2.data.atomic import swap_in
 from cm2.data.io import Problem, read_dialogues
 from cm2.schema import Dialogue
 from cm2.train.models import SPECIAL_TOKEN_SEEDS, LoraAdapterConfig, add_special_tokens, load_policy
@@ -187,16 +187,6 @@ def training_arguments(config: SFTRunConfig, has_eval: bool) -> Any:
     )
 
 
-def _swap_into_place(new: Path, target: Path) -> None:
-    """Replace `target` (a folder) by `new`; an older `target` is removed only once `new` is in place."""
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _save_final(trainer: Any, config: SFTRunConfig, manifest: dict[str, Any]) -> Path:
     final = config.final_dir
     partial = final.with_name(f".{final.name}.partial")
@@ -213,7 +203,7 @@ def _save_final(trainer: Any, config: SFTRunConfig, manifest: dict[str, Any]) ->
         tokenizer = trainer.processing_class
         tokenizer.save_pretrained(partial)
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-        _swap_into_place(partial, final)
+        swap_in(partial, final)
     trainer.accelerator.wait_for_everyone()
     return final
 

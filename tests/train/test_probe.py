@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rl_builders import tiny_rl_config
@@ -14,6 +15,7 @@ from cm2.report.metrics_log import read_train_log
 from cm2.schema import Dialogue
 from cm2.testing import RuleJudge, even_length
 from cm2.tools import HybridToolSimulator
+from cm2.train.best import read_best
 from cm2.train.grpo import run_rl
 from cm2.train.probe import PROBE_FILE, probe_episode, probe_set, read_probe
 from cm2.train.rl_config import RLRunConfig
@@ -84,3 +86,55 @@ def test_a_validation_probe_reads_its_own_file_and_refuses_dialogues_also_traine
             make_env=HybridToolSimulator,
             judge=RuleJudge(even_length),
         )
+
+
+class ScriptedProbe:
+    """Probe rewards by step, in place of the greedy episodes (which a tiny random model scores as 0)."""
+
+    def __init__(self, by_step: dict[int, float]) -> None:
+        self.by_step = by_step
+
+    def __call__(self, step: int, dialogues: Any, trajectories: Any, reward: Any, seconds: float) -> dict[str, Any]:
+        return {"step": step, "probe_reward": self.by_step[step], "probe_turn_reward": 0.0, "rewards": {}}
+
+
+def _weights(folder: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_keep_best_makes_the_best_probed_policy_the_final_model(
+    tmp_path: Path, tiny_model: Path, lora: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    import cm2.train.probe as probe
+
+    monkeypatch.setattr(probe, "probe_record", ScriptedProbe({0: 0.1, 1: 0.1, 2: 0.5, 3: 0.5}))
+    config = _config(tmp_path, tiny_model, learning_rate=5e-2, every=1)
+    config = RLRunConfig.model_validate(
+        config.model_dump()
+        | {
+            "probe": config.probe.model_dump() | {"keep_best": True},
+            "save_steps": 1,
+            "lora": {"r": 4, "alpha": 8, "dropout": 0.0} if lora else None,
+        }
+    )
+    final = run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
+    out = tmp_path / "out"
+    assert read_best(out) == {"step": 2, "probe_reward": 0.5}  # the tie at step 3 keeps the earlier step
+    assert [r["step"] for r in read_probe(out / PROBE_FILE)] == [0, 1, 2, 3]
+    # the final model is step 2's policy, as a plain checkpoint (an adapter merged in)
+    assert (final / "config.json").exists() and not (final / "adapter_config.json").exists()
+    if lora:
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM
+
+        base = AutoModelForCausalLM.from_pretrained(str(tiny_model))
+        step2 = PeftModel.from_pretrained(base, str(out / "checkpoint-2")).merge_and_unload().state_dict()
+    else:
+        step2 = _weights(out / "checkpoint-2")
+    kept = _weights(final)
+    assert kept.keys() <= step2.keys() and all(torch.equal(kept[name], step2[name]) for name in kept)

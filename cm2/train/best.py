@@ -1,0 +1,70 @@
+"""Early stopping on the probe: the policy of the best probed step, kept beside the run and made its final model.
+
+With `probe.keep_best`, every probe that beats the best so far (ties keep the earlier step, the one nearer the
+starting policy) replaces `<output_dir>/best`: the full weights, or the LoRA adapter alone (a few MiB, so it
+travels with a run carried on in pieces). `best.json` names the step. Both are replaced atomically and read
+back on resume, so a run carried on keeps comparing against the same best. Meant for a validation probe
+(`probe.data`), never for the held-out split.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from cm2.data.atomic import atomic_file, swap_in
+
+BEST_DIR = "best"
+BEST_FILE = "best.json"
+
+
+def read_best(out: Path) -> dict[str, Any] | None:
+    """The kept step and its probe reward (`step`, `probe_reward`), or None when nothing is kept."""
+    path = out / BEST_FILE
+    if not path.is_file() or not (out / BEST_DIR).is_dir():
+        return None
+    record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return record
+
+
+def keep_if_best(trainer: Any, out: Path, step: int, reward: float, *, lora: bool) -> bool:
+    """Snapshot the trainer's policy when `reward` beats the kept one's; returns whether it did."""
+    best = read_best(out)
+    if best is not None and reward <= best["probe_reward"]:
+        return False
+    staging = out / f".{BEST_DIR}.tmp"
+    main = trainer.is_world_process_zero()
+    if main:
+        shutil.rmtree(staging, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    if not lora:
+        trainer.save_model(str(staging))  # every rank takes part (sharded weights are gathered)
+    elif main:
+        trainer.accelerator.unwrap_model(trainer.model).save_pretrained(str(staging))  # the adapter alone
+    if main:
+        swap_in(staging, out / BEST_DIR)
+        with atomic_file(out / BEST_FILE) as tmp:
+            tmp.write_text(json.dumps({"step": step, "probe_reward": reward}) + "\n", encoding="utf-8")
+    trainer.accelerator.wait_for_everyone()
+    return True
+
+
+def load_best_adapter(trainer: Any, out: Path) -> None:
+    """Put the kept LoRA adapter's weights back into the trainer's model."""
+    from peft.utils import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    set_peft_model_state_dict(model, load_file(str(out / BEST_DIR / "adapter_model.safetensors")))
+
+
+def copy_best(out: Path, final: Path, tokenizer: Any) -> Path:
+    """The kept full-weight policy as the run's final model folder, with the tokenizer."""
+    staging = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(out / BEST_DIR, staging)
+    tokenizer.save_pretrained(str(staging))
+    swap_in(staging, final)
+    return final
