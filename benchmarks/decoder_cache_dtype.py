@@ -8,6 +8,12 @@ checks that the tokens and log-probs are the same (attention casts the cache to 
 
     python benchmarks/decoder_cache_dtype.py                      # GPU: Gemma-3-270M shape, 64 x 8192 cache
     python benchmarks/decoder_cache_dtype.py --device cpu --shape tiny-gemma3 --cache-len 1024 --prompt 500 --rows 4
+
+Measured on one H100 (December 6; random weights of Gemma-3-270M's shape, 3,500-token prompts, 32 new tokens,
+compiled step, `--rows 64 16 --tokens 32`): 64 rows 1.939 s with the float32 cache, 1.204 s with bfloat16
+(1.61x); 16 rows 0.530 s against 0.349 s (1.52x). The greedy tokens are the same; the log-probs differ by up to
+0.016 (GPU kernels differ with the input dtype). CPU, tiny shape (the second command, 16 tokens): 1.27x, tokens
+and log-probs identical. Its effect on a whole GRPO step is not measured.
 """
 
 from __future__ import annotations

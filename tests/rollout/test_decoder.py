@@ -177,3 +177,22 @@ def test_a_small_batch_decodes_in_the_smallest_static_cache_that_holds_it(model:
     assert set(widths[1:6]) == {2}  # the two-row batch's decode steps ran two rows, not eight
     one = LoopDecoder(model, config.model_copy(update={"batch_buckets": 1}), pad_id=0)
     assert one.static_rows(1) == 8
+
+
+def test_under_autocast_the_static_cache_holds_the_autocast_dtype_and_decodes_as_before(
+    model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RL samples from float32 weights under bfloat16 autocast: the cache stores bfloat16 (half the bytes each
+    step reads) and decodes the same tokens and log-probs as a cache that keeps the float32 keys and values."""
+    import cm2.rollout.decoder as decoder_module
+
+    caps = [8, 8, 6, 8]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        decoder, rows = decode(model, caps, cache="static", compile="off")
+        monkeypatch.setattr(decoder_module, "_storing", lambda layer, dtype: lambda n: layer(max_cache_len=n))
+        before, float32_rows = decode(model, caps, cache="static", compile="off")
+    (cache,) = decoder._static_caches.values()
+    assert {layer.keys.dtype for layer in cache.layers} == {torch.bfloat16}
+    (float32_cache,) = before._static_caches.values()
+    assert {layer.keys.dtype for layer in float32_cache.layers} == {torch.float32}
+    assert rows == float32_rows
