@@ -65,7 +65,7 @@ class ExperimentConfig(YamlConfig):
     max_new_tokens: int | None = Field(default=None, description="Per assistant step, in RL and evaluation.")
     probe_every: int | None = Field(default=None, description="Probe set every N RL steps (0: off).")
     probe_dialogues: int | None = Field(
-        default=None, description="Tasks in the probe set (of the validation slice when SFT holds one out)."
+        default=None, description="Probe set size: train tasks, or validation dialogues when SFT holds a slice out."
     )
     eval_models: list[EvalModel] = Field(
         default_factory=lambda: list(EVAL_MODELS), description="Models to evaluate (rl: every RL run)."

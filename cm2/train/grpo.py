@@ -130,18 +130,18 @@ def rl_tasks(config: RLRunConfig, path: str) -> dict[str, Dialogue]:
 
 
 def probe_dialogues(config: RLRunConfig, train: dict[str, Dialogue]) -> dict[str, Dialogue]:
-    """The tasks the probe draws from: `probe.data`'s, which must share no dialogue with training, else the
-    train tasks."""
+    """What the probe plays: the train tasks, or `probe.data`'s dialogues whole (every turn on the policy's own
+    history, as a held-out evaluation plays them, whatever `tasks` says), none of which may be trained on."""
     if config.probe.data is None:
         return train
     from cm2.data.turn_tasks import source_uuid
 
-    tasks = rl_tasks(config, config.probe.data)
+    dialogues = load_rl_dialogues(config.probe.data)
     trained = {source_uuid(uuid) for uuid in train}
-    shared = sorted({source_uuid(uuid) for uuid in tasks} & trained)
+    shared = sorted(set(dialogues) & trained)
     if shared:
         raise ValueError(f"probe.data {config.probe.data}: {len(shared)} dialogue(s) also in data, first {shared[0]}")
-    return tasks
+    return dialogues
 
 
 def run_rl(

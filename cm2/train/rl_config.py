@@ -29,7 +29,8 @@ class ProbeConfig(BaseModel):
     data: str | None = Field(
         default=None,
         description="Labelled dialogues to probe, none of them in `data` (a validation slice: the probe then "
-        "measures what carries over to unseen dialogues); unset: the train dialogues themselves.",
+        "measures what carries over to unseen dialogues), played whole as a held-out evaluation plays them; "
+        "unset: the train tasks themselves.",
     )
     keep_best: bool = Field(
         default=False,
