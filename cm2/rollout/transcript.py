@@ -11,20 +11,43 @@ from __future__ import annotations
 from typing import Any
 
 from cm2.rollout.policy import Generation
-from cm2.schema import Message, StepSpan, ToolSpec
+from cm2.schema import Message, StepSpan, ToolCall, ToolSpec
 
 
 class TemplateError(RuntimeError):
     """The chat template does not render a growing conversation as a growing string."""
 
 
-def _template_message(message: Message) -> dict[str, Any]:
-    data: dict[str, Any] = {"role": message.role, "content": message.content or ""}
-    if message.tool_call_id:
-        data["tool_call_id"] = message.tool_call_id
-    if message.name:
-        data["name"] = message.name
+def _call_dict(call: ToolCall) -> dict[str, Any]:
+    try:
+        arguments: str | dict[str, Any] = call.function.parsed_arguments()
+    except ValueError:
+        arguments = call.function.arguments  # kept verbatim; templates render a string as is
+    data: dict[str, Any] = {"type": "function", "function": {"name": call.function.name, "arguments": arguments}}
+    if call.id:
+        data["id"] = call.id
     return data
+
+
+def template_message(message: Message, call_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """`message` as chat templates take it, tool calls included (arguments as objects when they are valid JSON,
+    what most templates expect); a tool message gets the name of the tool it answers (`call_names`: call id →
+    tool name) when the data left it out. SFT examples and rollout prompts both render through this."""
+    data: dict[str, Any] = {"role": message.role, "content": message.content or ""}
+    if message.calls:
+        data["tool_calls"] = [_call_dict(call) for call in message.calls]
+    if message.role == "tool":
+        if message.tool_call_id:
+            data["tool_call_id"] = message.tool_call_id
+        name = message.name or (call_names or {}).get(message.tool_call_id or "")
+        if name:
+            data["name"] = name
+    return data
+
+
+def call_names(messages: list[Message]) -> dict[str, str]:
+    """Call id → tool name over `messages`."""
+    return {call.id: call.name for m in messages for call in m.calls if call.id}
 
 
 class TokenTranscript:
@@ -33,7 +56,8 @@ class TokenTranscript:
     def __init__(self, tokenizer: Any, tools: list[ToolSpec], messages: list[Message]):
         self.tokenizer = tokenizer
         self._tools = [tool.dump() for tool in tools] or None
-        self._messages = [_template_message(m) for m in messages]
+        self._names = call_names(messages)
+        self._messages = [template_message(m, self._names) for m in messages]
         self._rendered = self._render(add_generation_prompt=True)
         self.prompt_ids: list[int] = self._encode(self._rendered)
         self.completion_ids: list[int] = []
@@ -75,7 +99,7 @@ class TokenTranscript:
 
     def add_environment(self, messages: list[Message]) -> int:
         """Append tool responses or a user turn (not trained on); returns the number of new tokens."""
-        self._messages.extend(_template_message(m) for m in messages)
+        self._messages.extend(template_message(m, self._names) for m in messages)
         full = self._render(add_generation_prompt=True)
         if not full.startswith(self._rendered):
             raise TemplateError(

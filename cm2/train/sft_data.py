@@ -15,36 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cm2.rollout.transcript import TemplateError
-from cm2.schema import Dialogue, Message, ToolCall
+from cm2.rollout.transcript import TemplateError, call_names, template_message
+from cm2.schema import Dialogue
 
 
 class ExampleError(ValueError):
     """A dialogue that cannot become a training example; the message names the dialogue."""
-
-
-def _call_dict(call: ToolCall) -> dict[str, Any]:
-    try:
-        arguments: str | dict[str, Any] = call.function.parsed_arguments()
-    except ValueError:
-        arguments = call.function.arguments  # kept verbatim; templates render a string as is
-    data: dict[str, Any] = {"type": "function", "function": {"name": call.function.name, "arguments": arguments}}
-    if call.id:
-        data["id"] = call.id
-    return data
-
-
-def _message_dict(message: Message, call_names: dict[str, str]) -> dict[str, Any]:
-    data: dict[str, Any] = {"role": message.role, "content": message.content or ""}
-    if message.calls:
-        data["tool_calls"] = [_call_dict(call) for call in message.calls]
-    if message.role == "tool":
-        if message.tool_call_id:
-            data["tool_call_id"] = message.tool_call_id
-        name = message.name or call_names.get(message.tool_call_id or "")
-        if name:
-            data["name"] = name
-    return data
 
 
 def to_conversation(dialogue: Dialogue) -> dict[str, Any]:
@@ -53,9 +29,9 @@ def to_conversation(dialogue: Dialogue) -> dict[str, Any]:
     Tool-call arguments become objects when they are valid JSON (what most chat templates expect);
     a tool message gets the name of the tool it answers when the data left it out.
     """
-    call_names = {call.id: call.name for m in dialogue.messages for call in m.calls if call.id}
+    names = call_names(dialogue.messages)
     return {
-        "messages": [_message_dict(m, call_names) for m in dialogue.messages],
+        "messages": [template_message(m, names) for m in dialogue.messages],
         "tools": [tool.dump() for tool in dialogue.tools],
     }
 

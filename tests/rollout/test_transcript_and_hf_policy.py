@@ -132,3 +132,30 @@ def test_rows_the_decoder_cut_at_their_stop_read_as_a_full_scan_would(tiny: tupl
     for generation in generations:
         logprobs = generation.logprobs or []
         assert policy._to_generation(generation.token_ids, logprobs) == generation
+
+
+@pytest.mark.parametrize("template", ["chatml", "gemma"])
+def test_a_per_turn_prompt_renders_the_reference_history_as_sft_trained_on_it(
+    tiny: tuple[Any, Any], template: str
+) -> None:
+    """Turn t's prompt holds turns 0..t-1 of the reference, tool calls included, exactly as the SFT examples
+    render them (run 4's prompts dropped the calls: the history showed thoughts answered by tool responses)."""
+    import copy
+
+    from cm2.data.turn_tasks import turn_tasks
+    from cm2.rollout.chat_template import gemma_tools_template
+    from cm2.rollout.transcript import TokenTranscript
+    from cm2.testing import weather_dialogue
+    from cm2.train.sft_data import to_conversation
+
+    tokenizer = copy.deepcopy(tiny[1])
+    if template == "gemma":
+        tokenizer.chat_template = gemma_tools_template()
+    dialogue = weather_dialogue()
+    task = turn_tasks(dialogue)[1]
+    messages = [*([task.system] if task.system else []), *task.context, task.turns()[0].user]
+    prompt = tokenizer.decode(TokenTranscript(tokenizer, task.tools, messages).prompt_ids)
+    assert '"name": "get_weather"' in prompt and '"city": "Paris"' in prompt
+    example = to_conversation(dialogue)
+    sft_text = tokenizer.apply_chat_template(example["messages"], tools=example["tools"], tokenize=False)
+    assert sft_text.startswith(prompt) and len(prompt) < len(sft_text)  # the next message is the reference's
