@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cm2.reward import checklist_specs
-from cm2.rollout.transcript import TokenTranscript
+from cm2.rollout.transcript import TokenTranscript, call_names, template_message
 from cm2.schema import Dialogue, Message
 
 ROWS_MARKER = b"cm2_verl_rows"
@@ -41,11 +41,12 @@ class RowReport:
 
 
 def first_prompt(dialogue: Dialogue) -> list[Message]:
-    """The messages before the first assistant step: the system message, if any, and the first user turn."""
+    """The messages before the first assistant step: the system message, if any, a per-turn task's reference
+    history (`context`), and the first user turn."""
     turns = dialogue.turns()
     if not turns:
         raise ValueError(f"dialogue {dialogue.uuid}: no user message")
-    return [*([dialogue.system] if dialogue.system else []), turns[0].user]
+    return [*([dialogue.system] if dialogue.system else []), *dialogue.context, turns[0].user]
 
 
 def prompt_tokens(dialogue: Dialogue, tokenizer: Any) -> int:
@@ -90,7 +91,9 @@ def verl_rows(
         if too_long:
             report.skip(f"first prompt over {max_prompt_length} tokens", dialogue.uuid)
             continue
-        prompt = [{"role": m.role, "content": m.content or ""} for m in first_prompt(dialogue)]
+        messages = first_prompt(dialogue)
+        names = call_names(messages)
+        prompt = [template_message(m, names) for m in messages]
         text = json.dumps(dialogue.dump(), ensure_ascii=False)
         for k in range(len(dialogue.checklists)):
             yield {

@@ -131,3 +131,18 @@ def test_custom_dataset_converts_cm2_files_once(tmp_path: Path, source: Path) ->
     stamp = cached[0].stat().st_mtime_ns
     again = cls([str(source)], build_tiny_tokenizer(), config)
     assert len(again) == 2 and cached[0].stat().st_mtime_ns == stamp  # not converted twice
+
+
+def test_a_per_turn_task_row_carries_its_reference_history_with_the_tool_calls() -> None:
+    from cm2.data.turn_tasks import turn_tasks
+    from cm2.integrations.verl.rows import verl_rows
+
+    tokenizer = build_tiny_tokenizer()
+    dialogue = weather_dialogue()
+    task = turn_tasks(dialogue)[1]
+    row = next(verl_rows([task]))
+    roles = [m["role"] for m in row["prompt"]]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
+    assert row["prompt"][2]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": {"city": "Paris"}}
+    # the prompt-length filter counts the history too
+    assert prompt_tokens(task, tokenizer) > prompt_tokens(turn_tasks(dialogue)[0], tokenizer)
