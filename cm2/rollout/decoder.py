@@ -109,8 +109,8 @@ class LoopDecoder:
             layers = self.model.config.get_text_config().num_hidden_layers
             device = self.device.type
             if torch.is_autocast_enabled(device):  # float32 weights computing in bfloat16 (RL's mixed precision)
-                store = torch.get_autocast_dtype(device)
-                return caches.Cache(layers=[_storing(caches.StaticLayer, store)(length) for _ in range(layers)])
+                storing = _storing(caches.StaticLayer, torch.get_autocast_dtype(device))
+                return caches.Cache(layers=[storing(length) for _ in range(layers)])
             return caches.Cache(layers=[caches.StaticLayer(max_cache_len=length) for _ in range(layers)])
         dtype = next(self.model.parameters()).dtype  # transformers 4.x
         return caches.StaticCache(

@@ -29,17 +29,17 @@ def _call_dict(call: ToolCall) -> dict[str, Any]:
     return data
 
 
-def template_message(message: Message, call_names: dict[str, str] | None = None) -> dict[str, Any]:
+def template_message(message: Message, names: dict[str, str] | None = None) -> dict[str, Any]:
     """`message` as chat templates take it, tool calls included (arguments as objects when they are valid JSON,
-    what most templates expect); a tool message gets the name of the tool it answers (`call_names`: call id →
-    tool name) when the data left it out. SFT examples and rollout prompts both render through this."""
+    what most templates expect); a tool message gets the name of the tool it answers (`names`: call id → tool
+    name, see `call_names`) when the data left it out. SFT examples and rollout prompts both render through this."""
     data: dict[str, Any] = {"role": message.role, "content": message.content or ""}
     if message.calls:
         data["tool_calls"] = [_call_dict(call) for call in message.calls]
     if message.role == "tool":
         if message.tool_call_id:
             data["tool_call_id"] = message.tool_call_id
-        name = message.name or (call_names or {}).get(message.tool_call_id or "")
+        name = message.name or (names or {}).get(message.tool_call_id or "")
         if name:
             data["name"] = name
     return data

@@ -85,3 +85,32 @@ def test_with_rl_budget_end_a_run_stopped_on_its_budget_ends_there_and_is_evalua
     assert (record.outputs["steps"], record.outputs["max_steps"], record.outputs["stopped_on_budget"]) == (1, 2, True)
     assert not [*(out / "rl").glob("checkpoint-*")]
     assert read_record(out / "eval_rl") is not None  # the model of step 1 was evaluated
+
+
+@pytest.mark.slow
+def test_with_a_validation_slice_rl_trains_without_it_probes_it_whole_and_keeps_its_best_step(tmp_path: Path) -> None:
+    values = DemoConfig.tiny().model_dump(mode="json")
+    values["data"]["train_limit"] = 3
+    values["sft_selection"] = {"val_dialogues": 1, "checkpoints": 1}
+    values["rl"] |= {"max_steps": 2, "tasks": "turn"}
+    values["rl"]["probe"] |= {"every_steps": 1, "keep_best": True}
+    values["eval"] |= {"models": ["rl"], "max_steps_per_turn": 20}  # the validation dialogue's longest turn
+    out = tmp_path / "run"
+    run_demo(DemoConfig.model_validate(values), out, Console(quiet=True))
+    sft, rl = read_record(out / "sft"), read_record(out / "rl")
+    assert sft is not None and rl is not None
+    validation = [json.loads(line)["uuid"] for line in Path(sft.outputs["validation_data"]).read_text().splitlines()]
+    trained = {json.loads(line)["uuid"] for line in Path(sft.outputs["train_data"]).read_text().splitlines()}
+    assert len(validation) == 1 and not trained & set(validation)
+    config = json.loads((out / "rl" / "rl_config.json").read_text())
+    assert config["data"] == sft.outputs["train_data"] and config["probe"]["data"] == sft.outputs["validation_data"]
+    probes = [json.loads(line) for line in (out / "rl" / "probe.jsonl").read_text().splitlines()]
+    assert [p["step"] for p in probes] == [0, 1, 2]
+    assert all(list(p["rewards"]) == validation for p in probes)  # the whole dialogue, not its per-turn tasks
+    rollouts = [
+        json.loads(line)["dialogue_uuid"] for line in (out / "rl" / "trajectories.jsonl").read_text().splitlines()
+    ]
+    assert rollouts and all(uuid.split("@turn")[0] in trained for uuid in rollouts)
+    best = max(probes, key=lambda p: (p["probe_reward"], -p["step"]))["step"]  # ties: the earlier step
+    assert rl.outputs["kept_step"] == best and rl.outputs["probe_data"] == sft.outputs["validation_data"]
+    assert read_record(out / "eval_rl") is not None
