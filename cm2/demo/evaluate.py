@@ -133,8 +133,7 @@ def evaluate_policy(
     drive: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run,
 ) -> ModelScores:
     """Run and score every held-out dialogue once with `policy` (`drive` runs the episodes' event loop)."""
-    from cm2.benchmarks.bfcl.environment import bfcl_entry_id
-    from cm2.benchmarks.bfcl.scoring import heldout_intervals, score_dialogue
+    from cm2.benchmarks.bfcl.scoring import heldout_intervals, score_rollouts
     from cm2.build import build_environments, build_judge
     from cm2.eval.checklist import ChecklistEvalConfig, evaluate_checklist
     from cm2.eval.deterministic import deterministic_only
@@ -180,16 +179,8 @@ def evaluate_policy(
             f"{name}: {failed} of {len(dialogues)} held-out rollouts failed or lack judge verdicts ({unfinished}; "
             "reasons in the log above); run again to retry just those"
         )
-    by_uuid = {d.uuid: d for d in dialogues}
     trajectories = _trajectories(folder / "checklist_trajectories.jsonl", name)
-
-    async def score_all() -> list[Any]:
-        return [
-            await score_dialogue(by_uuid[t.dialogue_uuid], t, bfcl_entry_id(by_uuid[t.dialogue_uuid]), max_turns)
-            for t in trajectories
-        ]
-
-    scores = asyncio.run(score_all())
+    scores = score_rollouts(dialogues, trajectories, max_turns)
     _write_scores(folder / "dialogue_scores.jsonl", scores)
     intervals = heldout_intervals(scores)
     errors = Counter(s.bfcl_error for s in scores if s.bfcl_error)

@@ -174,8 +174,8 @@ def write_results(out: Path, config: DemoConfig, seconds: float) -> Path:
     }
     (folder / "results.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     notes = "".join(
-        f"\n{name}: the evaluated model is step {step}, the best probed one (`probe.keep_best`)"
-        + (": the starting model, as no RL step beat it on the probe.\n" if step == 0 else ".\n")
+        f"\n{name}: the evaluated model is step {step}, the best probed one on {rl_outputs[name].get('kept_on')} "
+        "(`probe.keep_best`)" + (": the starting model, as no RL step beat it.\n" if step == 0 else ".\n")
         for name, step in kept.items()
     )
     (folder / "results.md").write_text(markdown(scores, records) + notes, encoding="utf-8")

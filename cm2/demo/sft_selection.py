@@ -37,8 +37,9 @@ def save_every(run: Any, dialogues: int, checkpoints: int) -> int:
 
 
 def select_checkpoint(config: DemoConfig, folder: Path, validation: Path) -> dict[str, Any]:
-    """Evaluate every `checkpoint-*` greedily on `validation`; the best (ties: the later) moves to
-    `folder/selected`, the others are removed. Returns the choice and every candidate's scores."""
+    """Evaluate every `checkpoint-*` greedily on `validation`; the best by `state_and_calls` (ties: the later)
+    moves to `folder/selected`, the others are removed. Returns the choice and every candidate's scores."""
+    from cm2.benchmarks.bfcl.scoring import state_and_calls
     from cm2.demo.evaluate import evaluate_model
 
     candidates = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
@@ -50,8 +51,10 @@ def select_checkpoint(config: DemoConfig, folder: Path, validation: Path) -> dic
             f"sft/{checkpoint.name}", str(checkpoint), validation, config.eval, folder / "validation" / checkpoint.name
         )
         scored.append((checkpoint, scores))
+    # Run 5 chose on exact calls first: one validation turn of 56 (17.9% against 16.1%) beat four turns of state
+    # match (19.6% against 26.8%), and the chosen checkpoint scored 15.3% exact calls on the held-out split.
     best, best_scores = max(
-        reversed(scored), key=lambda pair: (pair[1].exact_call_accuracy, pair[1].state_match_accuracy)
+        reversed(scored), key=lambda pair: state_and_calls(pair[1].state_match_accuracy, pair[1].exact_call_accuracy)
     )
     chosen = folder / SELECTED
     if chosen.exists():
@@ -66,5 +69,5 @@ def select_checkpoint(config: DemoConfig, folder: Path, validation: Path) -> dic
             c.name: {"exact_calls": s.exact_call_accuracy, "state_match": s.state_match_accuracy, "turns": s.turns}
             for c, s in scored
         },
-        "selected_exact_calls": best_scores.exact_call_accuracy,
+        "selected_score": state_and_calls(best_scores.state_match_accuracy, best_scores.exact_call_accuracy),
     }

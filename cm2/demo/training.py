@@ -111,11 +111,13 @@ def rl_stage(
     `rl_budget: end` finishes there."""
     from cm2.demo.stages import StageUnfinished
     from cm2.train.resume import latest_checkpoint, trained_steps
+    from cm2.train.rl_config import ProbeConfig
     from cm2.train.rl_run import run_rl_from_config
 
     run = config.rl_run(model, str(data), str(folder), level).model_copy(update={"resume": True})
-    if probe_data is not None:
-        run = run.model_copy(update={"probe": run.probe.model_copy(update={"data": probe_data})})
+    if probe_data is not None:  # a validation slice: scored on BFCL's own numbers too, and kept by them
+        validation = ProbeConfig.model_validate(run.probe.model_dump() | {"data": probe_data, "metric": "bfcl"})
+        run = run.model_copy(update={"probe": validation})
     first_step, started = trained_steps(folder), time.perf_counter()
     with bf16_generation(run.bf16, run.use_cpu):
         final = run_rl_from_config(run)
@@ -133,7 +135,9 @@ def rl_stage(
     from cm2.train.best import read_best
     from cm2.train.probe import PROBE_FILE, read_probe
 
-    probe = {str(r["step"]): r["probe_reward"] for r in read_probe(folder / PROBE_FILE)}
+    probes = read_probe(folder / PROBE_FILE)
+    probe = {str(r["step"]): r["probe_reward"] for r in probes}
+    validated = {str(r["step"]): r["validation"] for r in probes if "validation" in r}
     best = read_best(folder) if run.probe.keep_best else None
     pieces = _read_pieces(folder / PIECES_FILE)
     return {
@@ -146,7 +150,9 @@ def rl_stage(
         "mean_reward_per_step": rewards,
         "probe_reward_by_step": probe,
         "probe_data": run.probe.data,
+        "probe_validation_by_step": validated,
         "kept_step": best["step"] if best else None,  # the final model's step (`probe.keep_best`), else the last
+        "kept_on": best["on"] if best else None,
         "trajectories": str(folder / run.trajectories_file),
         "pieces": pieces,
         "seconds_all_pieces": round(sum(p["seconds"] for p in pieces), 1),

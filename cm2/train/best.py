@@ -1,10 +1,11 @@
 """Early stopping on the probe: the policy of the best probed step, kept beside the run and made its final model.
 
-With `probe.keep_best`, every probe that beats the best so far (ties keep the earlier step, the one nearer the
-starting policy) replaces `<output_dir>/best`: the full weights, or the LoRA adapter alone (a few MiB, so it
-travels with a run carried on in pieces). `best.json` names the step. Both are replaced atomically and read
-back on resume, so a run carried on keeps comparing against the same best. Meant for a validation probe
-(`probe.data`), never for the held-out split.
+With `probe.keep_best`, every probe that beats the best so far (on its validation metric's score when
+`probe.metric` is set, else on its probe reward; ties keep the earlier step, the one nearer the starting
+policy) replaces `<output_dir>/best`: the full weights, or the LoRA adapter alone (a few MiB, so it
+travels with a run carried on in pieces). `best.json` names the step and its score. Both are replaced
+atomically and read back on resume, so a run carried on keeps comparing against the same best. Meant for a
+validation probe (`probe.data`), never for the held-out split.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ BEST_FILE = "best.json"
 
 
 def read_best(out: Path) -> dict[str, Any] | None:
-    """The kept step and its probe reward (`step`, `probe_reward`), or None when nothing is kept."""
+    """The kept step, its score and what the score is (`step`, `score`, `on`), or None when nothing is kept."""
     path = out / BEST_FILE
     if not path.is_file() or not (out / BEST_DIR).is_dir():
         return None
@@ -29,10 +30,11 @@ def read_best(out: Path) -> dict[str, Any] | None:
     return record
 
 
-def keep_if_best(trainer: Any, out: Path, step: int, reward: float, *, lora: bool) -> bool:
-    """Snapshot the trainer's policy when `reward` beats the kept one's; returns whether it did."""
+def keep_if_best(trainer: Any, out: Path, step: int, score: float, *, on: str, lora: bool) -> bool:
+    """Snapshot the trainer's policy when `score` (of what `on` names) beats the kept one's; returns whether it
+    did. A kept policy scored on something else (a run resumed with another criterion) is replaced."""
     best = read_best(out)
-    if best is not None and reward <= best["probe_reward"]:
+    if best is not None and best.get("on") == on and score <= best["score"]:
         return False
     staging = out / f".{BEST_DIR}.tmp"
     main = trainer.is_world_process_zero()
@@ -46,7 +48,7 @@ def keep_if_best(trainer: Any, out: Path, step: int, reward: float, *, lora: boo
     if main:
         swap_in(staging, out / BEST_DIR)
         with atomic_file(out / BEST_FILE) as tmp:
-            tmp.write_text(json.dumps({"step": step, "probe_reward": reward}) + "\n", encoding="utf-8")
+            tmp.write_text(json.dumps({"step": step, "score": score, "on": on}) + "\n", encoding="utf-8")
     trainer.accelerator.wait_for_everyone()
     return True
 

@@ -76,14 +76,20 @@ def probe_callback(
     lora: bool = False,
 ) -> Any:
     """A trainer callback that runs the probe before the first step, after every `every_steps` steps and after
-    the last one (also when a time budget ends training early).
+    the last one (also when a time budget ends training early). With `config.metric` each probe line also
+    holds that validation metric's values and score (`validation`).
     Set its `trainer` attribute to the trainer before training (it generates through the trainer's model).
     `make_policy(model, tokenizer)` gives the policy to generate with; pass the training rollouts' own, so the
     probe reuses their compiled decoder instead of compiling another one. With `config.keep_best` it keeps the
-    best probed policy (`cm2.train.best`; `lora`: the adapter alone)."""
+    best probed policy (`cm2.train.best`, by `best_score`; `lora`: the adapter alone)."""
     from transformers import TrainerCallback
 
     settings = probe_episode(episode)
+    metric = None
+    if config.metric is not None:
+        from cm2.train.validation import VALIDATION_METRICS
+
+        metric = VALIDATION_METRICS.get(config.metric)
 
     class Probe(TrainerCallback):
         trainer: Any = None
@@ -125,19 +131,35 @@ def probe_callback(
                     model.train()
             seconds = time.perf_counter() - started
             record = probe_record(state.global_step, dialogues, trajectories, reward, seconds)
+            if metric is not None:
+                scored = metric(dialogues, trajectories)
+                record["validation"] = {"metric": config.metric, **scored.values, "score": scored.score}
             if state.is_world_process_zero:
                 with JsonlAppender(out / PROBE_FILE) as sink:
                     sink.write(record)
-            state.log_history.append({k: v for k, v in record.items() if k in LOGGED} | {"step": state.global_step})
+            logged = {k: v for k, v in record.items() if k in LOGGED}
+            if "validation" in record:
+                logged["probe_validation_score"] = record["validation"]["score"]
+            state.log_history.append(logged | {"step": state.global_step})
             if config.keep_best:
                 from cm2.train.best import keep_if_best
 
-                keep_if_best(trainer, out, state.global_step, record["probe_reward"], lora=lora)
+                on, score = best_score(record)
+                keep_if_best(trainer, out, state.global_step, score, on=on, lora=lora)
 
     return Probe()
 
 
 LOGGED = ("probe_reward", "probe_turn_reward")
+
+
+def best_score(record: dict[str, Any]) -> tuple[str, float]:
+    """What early stopping compares for a probe line: its validation metric's score when it has one, else its
+    probe reward; with the name of the one chosen."""
+    validation = record.get("validation")
+    if validation is not None:
+        return str(validation["metric"]), float(validation["score"])
+    return "probe_reward", float(record["probe_reward"])
 
 
 def read_probe(path: Path) -> list[dict[str, Any]]:

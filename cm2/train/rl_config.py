@@ -14,6 +14,7 @@ from cm2.rollout.policy import DecoderConfig
 from cm2.tools import SimulatorConfig
 from cm2.tools.environments import EnvironmentName
 from cm2.train.models import LoraAdapterConfig, ModelConfig
+from cm2.train.validation import ValidationMetricName
 
 TaskKind = Literal["dialogue", "turn"]
 """RL tasks: whole dialogues, or one task per turn with the earlier turns as context."""
@@ -35,9 +36,21 @@ class ProbeConfig(BaseModel):
     keep_best: bool = Field(
         default=False,
         description="Early stopping: the run's final model is the policy of the best probe (ties: the earlier "
-        "step), step 0 included; see cm2.train.best. Meant with `data` (a validation slice).",
+        "step), step 0 included, best by `metric`'s score when set, else by the probe reward; see "
+        "cm2.train.best. Meant with `data` (a validation slice).",
+    )
+    metric: ValidationMetricName | None = Field(
+        default=None,
+        description="A registered validation metric (cm2.train.validation) computed on every probe of `data` "
+        "(required with it), e.g. a benchmark's own outcome numbers.",
     )
     concurrency: int = Field(default=64, ge=1, description="Probe episodes at once.")
+
+    @model_validator(mode="after")
+    def _metric_needs_dialogues(self) -> ProbeConfig:
+        if self.metric is not None and self.data is None:
+            raise ValueError("probe.metric scores whole dialogues: set probe.data (a validation slice) with it")
+        return self
 
 
 class UnavailableVerdicts(BaseModel):

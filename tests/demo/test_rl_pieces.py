@@ -111,6 +111,10 @@ def test_with_a_validation_slice_rl_trains_without_it_probes_it_whole_and_keeps_
         json.loads(line)["dialogue_uuid"] for line in (out / "rl" / "trajectories.jsonl").read_text().splitlines()
     ]
     assert rollouts and all(uuid.split("@turn")[0] in trained for uuid in rollouts)
-    best = max(probes, key=lambda p: (p["probe_reward"], -p["step"]))["step"]  # ties: the earlier step
-    assert rl.outputs["kept_step"] == best and rl.outputs["probe_data"] == sft.outputs["validation_data"]
+    # kept on BFCL's own numbers for the validation slice (ties: the earlier step), not on the probe reward
+    assert all(set(p["validation"]) == {"metric", "state_match", "exact_calls", "score"} for p in probes)
+    best = max(probes, key=lambda p: (p["validation"]["score"], -p["step"]))["step"]
+    assert (rl.outputs["kept_step"], rl.outputs["kept_on"]) == (best, "bfcl")
+    assert rl.outputs["probe_data"] == sft.outputs["validation_data"]
+    assert "selected_score" in sft.outputs and set(sft.outputs["validation"]) == {sft.outputs["selected"]}
     assert read_record(out / "eval_rl") is not None

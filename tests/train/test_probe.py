@@ -125,7 +125,7 @@ def test_keep_best_makes_the_best_probed_policy_the_final_model(
     )
     final = run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
     out = tmp_path / "out"
-    assert read_best(out) == {"step": 2, "probe_reward": 0.5}  # the tie at step 3 keeps the earlier step
+    assert read_best(out) == {"step": 2, "score": 0.5, "on": "probe_reward"}  # the tie at step 3 keeps step 2
     assert [r["step"] for r in read_probe(out / PROBE_FILE)] == [0, 1, 2, 3]
     # the final model is step 2's policy, as a plain checkpoint (an adapter merged in)
     assert (final / "config.json").exists() and not (final / "adapter_config.json").exists()
@@ -139,3 +139,44 @@ def test_keep_best_makes_the_best_probed_policy_the_final_model(
         step2 = _weights(out / "checkpoint-2")
     kept = _weights(final)
     assert kept.keys() <= step2.keys() and all(torch.equal(kept[name], step2[name]) for name in kept)
+
+
+def test_with_a_validation_metric_keep_best_follows_its_score_not_the_probe_reward(
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cm2.train.probe as probe
+    from cm2.testing import two_turn_dialogue
+    from cm2.train.validation import ValidationScore, register_validation_metric
+
+    monkeypatch.setattr(probe, "probe_record", ScriptedProbe({0: 0.1, 1: 0.9, 2: 0.1, 3: 0.1}))
+    scores = iter([0.2, 0.1, 0.6, 0.6])
+    seen: list[list[str]] = []
+
+    @register_validation_metric("scripted_for_test")
+    def scripted(dialogues: list[Dialogue], trajectories: list[Any]) -> ValidationScore:
+        seen.append(sorted(t.dialogue_uuid for t in trajectories))
+        return ValidationScore({"state_match": 0.5}, next(scores))
+
+    held = tmp_path / "validation.jsonl"
+    held.write_text("".join(json.dumps(two_turn_dialogue(u).dump()) + "\n" for u in ("v0", "v1")))
+    config = _config(tmp_path, tiny_model, learning_rate=5e-2, every=1)
+    probed = {"data": str(held), "metric": "scripted_for_test", "keep_best": True}
+    config = RLRunConfig.model_validate(config.model_dump() | {"probe": config.probe.model_dump() | probed})
+    run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
+    out = tmp_path / "out"
+    assert read_best(out) == {"step": 2, "score": 0.6, "on": "scripted_for_test"}
+    assert seen == [["v0", "v1"]] * 4  # the probe's whole validation dialogues, at steps 0 to 3
+    records = read_probe(out / PROBE_FILE)
+    assert records[2]["validation"] == {"metric": "scripted_for_test", "state_match": 0.5, "score": 0.6}
+    assert read_train_log(out / "train_log.json")[2]["probe_validation_score"] == 0.6
+
+
+def test_a_validation_metric_needs_validation_dialogues_and_a_registered_name() -> None:
+    from pydantic import ValidationError
+
+    from cm2.train.rl_config import ProbeConfig
+
+    with pytest.raises(ValidationError, match=r"set probe\.data"):
+        ProbeConfig(metric="bfcl")
+    with pytest.raises(ValidationError, match=r"unknown validation metric 'nope'; known: .*bfcl"):
+        ProbeConfig(metric="nope", data="v.jsonl")

@@ -14,8 +14,10 @@ over dialogues (those whose checklist offers any weight) with a bootstrap over d
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass
 
+from cm2.benchmarks.bfcl.environment import bfcl_entry_id
 from cm2.benchmarks.bfcl.metrics import bfcl_verdict, call_counts, exact_turns
 from cm2.benchmarks.bfcl.state_match import turn_state_matches
 from cm2.eval.deterministic import earnable_weight
@@ -67,6 +69,25 @@ async def score_dialogue(reference: Dialogue, trajectory: Trajectory, entry_id: 
         calls=calls,
         stray_calls=stray,
     )
+
+
+def score_rollouts(dialogues: list[Dialogue], trajectories: list[Trajectory], max_turns: int) -> list[DialogueScore]:
+    """`score_dialogue` for each rollout (its `dialogue_uuid` names its dialogue among `dialogues`), in order."""
+    by_uuid = {d.uuid: d for d in dialogues}
+
+    async def score_all() -> list[DialogueScore]:
+        return [
+            await score_dialogue(by_uuid[t.dialogue_uuid], t, bfcl_entry_id(by_uuid[t.dialogue_uuid]), max_turns)
+            for t in trajectories
+        ]
+
+    return asyncio.run(score_all())
+
+
+def state_and_calls(state_match: float, exact_calls: float) -> float:
+    """The one number cm2 ranks models by on BFCL validation dialogues (SFT checkpoints, RL steps): the mean of
+    state match and exact calls per turn, the two numbers the held-out result is judged on."""
+    return (state_match + exact_calls) / 2
 
 
 def heldout_intervals(scores: list[DialogueScore], *, seed: int = 0) -> dict[str, Interval]:
