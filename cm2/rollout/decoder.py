@@ -78,7 +78,8 @@ class LoopDecoder:
         self._static_caches: dict[int, Any] = {}
         self._step: Callable[..., torch.Tensor] = self._forward
         if self.compiled:
-            self._step = torch.compile(self._forward, mode="reduce-overhead", fullgraph=False, dynamic=False)
+            dynamic = None if config.compile_shapes == "dynamic" else False  # None: dynamic once a shape changes
+            self._step = torch.compile(self._forward, mode="reduce-overhead", fullgraph=False, dynamic=dynamic)
         self.fallbacks = 0
 
     def _forward(

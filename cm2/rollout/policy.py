@@ -33,6 +33,12 @@ class DecoderConfig(BaseModel):
     compile: Literal["auto", "on", "off"] = Field(
         default="auto", description="torch.compile the one-token step (CUDA graphs); auto: with a static cache on CUDA."
     )
+    compile_shapes: Literal["static", "dynamic"] = Field(
+        default="static",
+        description="static: one compilation per batch bucket; dynamic: torch's automatic dynamic shapes, so after "
+        "the second bucket the batch dimension is symbolic and later buckets only record their CUDA graphs "
+        "(benchmarks/decoder_compile.py).",
+    )
     max_batch_size: int = Field(default=32, ge=1, description="Rows per batch (the static cache holds this many).")
     batch_buckets: int = Field(
         default=4,

@@ -114,6 +114,29 @@ def test_the_compiled_static_step_decodes_like_the_eager_one(model: Any) -> None
         assert torch.allclose(torch.tensor(compiled[row][1]), torch.tensor(eager[row][1]), atol=1e-4)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("shapes", "compilations"), [("static", 3), ("dynamic", 2)])
+def test_a_step_compiled_with_dynamic_shapes_compiles_less_and_decodes_like_the_eager_one(
+    model: Any, shapes: str, compilations: int
+) -> None:
+    from torch._dynamo import reset
+    from torch._dynamo.utils import counters
+
+    config = DecoderConfig(max_batch_size=8, max_cache_len=64, cache="static", compile="on", batch_buckets=3)
+    eager = LoopDecoder(model, config.model_copy(update={"compile": "off"}), pad_id=0)
+    compiled = LoopDecoder(model, config.model_copy(update={"compile_shapes": shapes}), pad_id=0)
+    reset()
+    counters.clear()
+    for rows in (8, 4, 2, 4):  # buckets 8, 4 and 2: after the second the batch dimension is dynamic
+        want: dict[int, list[int]] = {}
+        got: dict[int, list[int]] = {}
+        contexts = (CONTEXTS * 2)[:rows]
+        eager.run(contexts, [6] * rows, 0.0, 1.0, [1], None, lambda r, i, lp, d=want: d.__setitem__(r, i))
+        compiled.run(contexts, [6] * rows, 0.0, 1.0, [1], None, lambda r, i, lp, d=got: d.__setitem__(r, i))
+        assert got == want, rows
+    assert counters["stats"]["unique_graphs"] == compilations
+
+
 @pytest.fixture(scope="module")
 def lora_model(model: Any) -> Any:
     """`model` with a LoRA adapter whose weights are random (a fresh adapter is zero: the base model)."""
