@@ -16,6 +16,7 @@ from cm2.benchmarks.bfcl.dialogue import ToolDocs
 from cm2.config import YamlConfig, set_dotted
 from cm2.llm.config import LLMConfig
 from cm2.reward.config import Level
+from cm2.rollout.policy import CompileShapes
 
 EvalModel = Literal["base", "sft", "rl"]
 RLBudget = Literal["pause", "end"]
@@ -84,6 +85,7 @@ class EvalSection(_Section):
     max_context_tokens: Annotated[int, Field(ge=64)] = 4096
     dtype: str = Field(default="bfloat16", description="Weights' precision while evaluating.")
     concurrency: Annotated[int, Field(ge=1, description="Episodes at once (their steps share generate calls).")] = 8
+    compile_shapes: CompileShapes = Field(default="static", description="The decoder's (`DecoderConfig`).")
 
 
 class SFTSelection(_Section):

@@ -113,7 +113,11 @@ def evaluate_model(
 
     model, tokenizer = load_checkpoint(checkpoint, settings.dtype)
     # A static cache as long as the longest allowed context, so no step falls back to the dynamic cache.
-    decoder = DecoderConfig(max_batch_size=settings.concurrency, max_cache_len=settings.max_context_tokens)
+    decoder = DecoderConfig(
+        max_batch_size=settings.concurrency,
+        max_cache_len=settings.max_context_tokens,
+        compile_shapes=settings.compile_shapes,
+    )
     policy = TransformersPolicy(
         model, tokenizer, stop_token_ids=stop_token_ids(model, tokenizer), stop_strings=STOP_STRINGS, decoder=decoder
     )

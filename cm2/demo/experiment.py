@@ -99,6 +99,8 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
             limits["max_steps_per_turn"] = args.rl_max_steps_per_turn
         if args.zero_spread is not None:
             values["zero_spread"]["action"] = args.zero_spread
+        if args.compile_shapes is not None:
+            values.setdefault("decoder", {})["compile_shapes"] = args.compile_shapes
         if args.probe_every is not None:
             values["probe"]["every_steps"] = args.probe_every
         if args.probe_dialogues is not None:
@@ -116,6 +118,7 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
         "max_context_tokens": 10_000,
         "dtype": "bfloat16",
         "concurrency": args.eval_concurrency,
+        "compile_shapes": args.compile_shapes or "static",
     }
     selection = {
         key: value

@@ -15,6 +15,7 @@ from cm2.benchmarks.bfcl.dialogue import ToolDocs
 from cm2.config import YamlConfig
 from cm2.demo.config import EVAL_MODELS, EvalModel, RLBudget
 from cm2.reward.config import Level
+from cm2.rollout.policy import CompileShapes
 from cm2.train.rl_config import TaskKind, ZeroSpreadAction
 
 LEVELS: list[Level] = ["trajectory", "turn", "step"]
@@ -63,6 +64,9 @@ class ExperimentConfig(YamlConfig):
     rl_max_steps_per_turn: int | None = None
     temperature: float | None = Field(default=None, description="Sampling temperature of RL rollouts.")
     max_new_tokens: int | None = Field(default=None, description="Per assistant step, in RL and evaluation.")
+    compile_shapes: CompileShapes | None = Field(
+        default=None, description="How RL's and the evaluations' decoders compile (static: once per batch bucket)."
+    )
     probe_every: int | None = Field(default=None, description="Probe set every N RL steps (0: off).")
     probe_dialogues: int | None = Field(
         default=None, description="Probe set size: train tasks, or validation dialogues when SFT holds a slice out."

@@ -19,6 +19,10 @@ class SamplingConfig(BaseModel):
     seed: int | None = None
 
 
+CompileShapes = Literal["static", "dynamic"]
+"""How the decode step is compiled across batch buckets: once per bucket, or with a symbolic batch dimension."""
+
+
 class DecoderConfig(BaseModel):
     """How the in-process policy decodes (`TransformersPolicy`)."""
 
@@ -33,7 +37,7 @@ class DecoderConfig(BaseModel):
     compile: Literal["auto", "on", "off"] = Field(
         default="auto", description="torch.compile the one-token step (CUDA graphs); auto: with a static cache on CUDA."
     )
-    compile_shapes: Literal["static", "dynamic"] = Field(
+    compile_shapes: CompileShapes = Field(
         default="static",
         description="static: one compilation per batch bucket; dynamic: torch's automatic dynamic shapes, so after "
         "the second bucket the batch dimension is symbolic and later buckets only record their CUDA graphs "

@@ -1,7 +1,7 @@
 """Validation metrics chosen by name: a benchmark's own outcome numbers for the rollouts of a validation probe.
 
-The checklist reward is what RL optimizes; a benchmark often has outcome numbers of its own (BFCL: the
-backends' state and the exact calls per turn). A validation metric computes them for the probe's greedy
+The checklist reward is what RL optimizes; a benchmark often has outcome numbers of its own (the state its
+backends end in, the exact calls per turn). A validation metric computes them for the probe's greedy
 rollouts of unseen dialogues, so the probe's curve shows them and early stopping (`probe.keep_best`) can keep
 the step that is best on them. Register one with `@register_validation_metric("name")`, or from an installed
 package through the entry-point group `cm2.validation_metrics`.
@@ -46,5 +46,5 @@ def validation_metric_name(name: str) -> str:
 ValidationMetricName = Annotated[
     str,
     AfterValidator(validation_metric_name),
-    Field(description="A registered validation metric (a plug-in's, e.g. bfcl)."),
+    Field(description="A registered validation metric (one a plug-in registers)."),
 ]

@@ -60,6 +60,10 @@ def test_experiment_config_from_the_shipped_yamls_and_flags() -> None:
     assert (config.sft_selection.val_dialogues, config.sft_selection.checkpoints) == (16, 3)
     sft = config.sft_run("base", "train.jsonl", "sft")
     assert sft.learning_rate > 3e-6 and sft.bf16 and not sft.use_cpu and sft.max_steps == -1
+    assert runs["turn"].decoder.compile_shapes == config.eval.compile_shapes == "static"
+    dynamic = build_config(args.model_copy(update={"compile_shapes": "dynamic"}))
+    rl_decoder = dynamic.rl_run("m", "d.jsonl", "rl", "turn").decoder
+    assert rl_decoder.compile_shapes == dynamic.eval.compile_shapes == "dynamic"
 
 
 def test_the_experiment_command_reads_flags_config_and_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
