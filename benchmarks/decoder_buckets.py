@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpo_throughput import build
+from decoder_bench import decoder_arguments, random_model, random_prompts
 
 from cm2.rollout.decoder import LoopDecoder
 from cm2.rollout.policy import DecoderConfig
@@ -50,29 +49,19 @@ def timed(decoder: LoopDecoder, contexts: list[list[int]], tokens: int, device: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--shape", default="gemma3-270m")
-    parser.add_argument("--vocab", type=int, default=32000)
+    decoder_arguments(parser, cache_len=8192, prompt=3500, tokens=64)
     parser.add_argument("--max-batch", type=int, default=64)
-    parser.add_argument("--cache-len", type=int, default=8192)
-    parser.add_argument("--prompt", type=int, default=3500, help="prompt tokens per row")
-    parser.add_argument("--tokens", type=int, default=64, help="new tokens per row")
     parser.add_argument("--rows", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="the one-token step")
     args = parser.parse_args()
     import torch
-    from transformers import AutoModelForCausalLM
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = build(Path(folder) / "model", args.shape, args.vocab)
-        dtype = torch.bfloat16 if args.device == "cuda" else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(args.device).eval()
+    model = random_model(args, torch.bfloat16 if args.device == "cuda" else torch.float32)
     prompt = min(args.prompt, args.cache_len - args.tokens)
     print(f"{args.shape} on {args.device}: cache {args.max_batch} rows x {args.cache_len}, prompts of {prompt} tokens")
     print(f"{'rows':>5}{'full cache s':>14}{'bucket s':>10}{'bucket rows':>13}{'speed-up':>10}  same tokens")
     for n in args.rows:
-        generator = torch.Generator().manual_seed(n)
-        contexts = [torch.randint(3, args.vocab, (prompt,), generator=generator).tolist() for _ in range(n)]
+        contexts = random_prompts(n, prompt, args.vocab)
         results = {}
         for buckets in (1, 4):
             config = DecoderConfig(

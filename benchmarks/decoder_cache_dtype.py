@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpo_throughput import build
+from decoder_bench import decoder_arguments, random_model, random_prompts
 
 import cm2.rollout.decoder as decoder_module
 from cm2.rollout.policy import DecoderConfig
@@ -56,28 +55,19 @@ def timed(decoder: Any, contexts: list[list[int]], tokens: int, device: str) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--shape", default="gemma3-270m")
-    parser.add_argument("--vocab", type=int, default=32000)
-    parser.add_argument("--cache-len", type=int, default=8192)
-    parser.add_argument("--prompt", type=int, default=3500, help="prompt tokens per row")
-    parser.add_argument("--tokens", type=int, default=32, help="new tokens per row")
+    decoder_arguments(parser, cache_len=8192, prompt=3500, tokens=32)
     parser.add_argument("--rows", type=int, nargs="+", default=[64, 16])
     parser.add_argument("--compile", choices=["auto", "on", "off"], default="auto", help="the one-token step")
     args = parser.parse_args()
     import torch
-    from transformers import AutoModelForCausalLM
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = build(Path(folder) / "model", args.shape, args.vocab)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(args.device).eval()
+    model = random_model(args, torch.float32)
     prompt = min(args.prompt, args.cache_len - args.tokens)
     print(f"{args.shape} float32 under bf16 autocast on {args.device}: cache len {args.cache_len}, prompts {prompt}")
     print(f"{'rows':>5}{'f32 cache s':>13}{'bf16 cache s':>14}{'speed-up':>10}  same tokens  max |log-prob diff|")
     storing = decoder_module._storing
     for n in args.rows:
-        generator = torch.Generator().manual_seed(n)
-        contexts = [torch.randint(3, args.vocab, (prompt,), generator=generator).tolist() for _ in range(n)]
+        contexts = random_prompts(n, prompt, args.vocab)
         results = {}
         for name, layer in (("f32", float32_cache), ("bf16", storing)):
             decoder_module._storing = layer

@@ -41,7 +41,7 @@ class DecoderConfig(BaseModel):
         default="static",
         description="static: one compilation per batch bucket; dynamic: torch's automatic dynamic shapes, so after "
         "the second bucket the batch dimension is symbolic and later buckets only record their CUDA graphs "
-        "(benchmarks/decoder_compile.py).",
+        "(benchmarks/decoder_compile.py; not yet measured on a GPU).",
     )
     max_batch_size: int = Field(default=32, ge=1, description="Rows per batch (the static cache holds this many).")
     batch_buckets: int = Field(
