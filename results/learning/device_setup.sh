@@ -1,4 +1,5 @@
-# GPU machine, after the four GGUF chunks are in ~/stage (../shared/tools/gpu-stage-gemma) and this call carries
+# GPU machine, after the GGUF's parts are in ~/stage (stage_chunks.sh, or ../shared/tools/gpu-stage-gemma's four
+# chunks) and this call carries
 # .gpu-stage/extra (tokenizer files) and .whl (wheels the image lacks): packages, then Gemma-3-270M converted once.
 set -eu
 mkdir -p /tmp/site
