@@ -118,8 +118,9 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
         "max_context_tokens": 10_000,
         "dtype": "bfloat16",
         "concurrency": args.eval_concurrency,
-        "compile_shapes": args.compile_shapes or "static",
     }
+    if args.compile_shapes is not None:
+        eval_section["compile_shapes"] = args.compile_shapes
     selection = {
         key: value
         for key, value in {"val_dialogues": args.val_dialogues, "checkpoints": args.sft_checkpoints}.items()

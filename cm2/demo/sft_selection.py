@@ -38,7 +38,8 @@ def save_every(run: Any, dialogues: int, checkpoints: int) -> int:
 
 def select_checkpoint(config: DemoConfig, folder: Path, validation: Path) -> dict[str, Any]:
     """Evaluate every `checkpoint-*` greedily on `validation`; the best by `state_and_calls` (ties: the later)
-    moves to `folder/selected`, the others are removed. Returns the choice and every candidate's scores."""
+    moves to `folder/selected`, without its optimizer state (the caller drops the others). Returns the choice and
+    every candidate's scores."""
     from cm2.benchmarks.bfcl.scoring import state_and_calls
     from cm2.demo.evaluate import evaluate_model
 

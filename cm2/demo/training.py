@@ -152,7 +152,7 @@ def rl_stage(
         "probe_data": run.probe.data,
         "probe_validation_by_step": validated,
         "kept_step": best["step"] if best else None,  # the final model's step (`probe.keep_best`), else the last
-        "kept_on": best["on"] if best else None,
+        "kept_on": best.get("on") if best else None,
         "trajectories": str(folder / run.trajectories_file),
         "pieces": pieces,
         "seconds_all_pieces": round(sum(p["seconds"] for p in pieces), 1),

@@ -1,5 +1,5 @@
 """BFCL's validation metric (`probe.metric: bfcl`) on BFCL's real backends: the reference scores 1, a refusal 0,
-and a rollout that stops calling after its first turn in between; SFT checkpoints are ranked by the same rule."""
+and a rollout that stops calling after its first turn, or repeats each call, scores in between."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ def _refusing_after(dialogue: Dialogue, kept_turns: int) -> Trajectory:
     return Trajectory(dialogue_uuid=dialogue.uuid, messages=messages)
 
 
+def _repeating_calls(dialogue: Dialogue) -> Trajectory:
+    """The reference with each turn's calls and their answers made twice before the turn's reply."""
+    turns = dialogue.turns()
+    messages = list(dialogue.messages[: turns[0].start])
+    for turn in turns:
+        steps = turn.messages[1:-1]
+        messages += [turn.user, *steps, *steps, turn.messages[-1]]
+    return Trajectory(dialogue_uuid=dialogue.uuid, messages=messages)
+
+
 def test_the_reference_scores_one_a_refusal_zero_and_a_partial_rollout_in_between(dialogues: list[Dialogue]) -> None:
     metric = VALIDATION_METRICS.get("bfcl")
     assert metric is bfcl_validation  # found through the entry point pyproject.toml registers
@@ -46,7 +56,5 @@ def test_the_reference_scores_one_a_refusal_zero_and_a_partial_rollout_in_betwee
     assert partial.values["exact_calls"] == pytest.approx(len(dialogues) / turns)
     assert 0 < partial.score < 1 and partial.score == state_and_calls(**partial.values)
 
-
-def test_checkpoints_are_ranked_on_state_match_and_exact_calls_alike() -> None:
-    # run 5's SFT validation: one turn of exact calls must not outweigh four turns of state match
-    assert state_and_calls(state_match=15 / 56, exact_calls=9 / 56) > state_and_calls(11 / 56, 10 / 56)
+    repeated = metric(dialogues, [_repeating_calls(d) for d in dialogues])
+    assert repeated.values["exact_calls"] == 0.0 and repeated.score < perfect.score

@@ -1,0 +1,51 @@
+"""Choosing the SFT checkpoint: ranked by the mean of state match and exact calls on the validation slice, with
+run 5's validation numbers standing in for the greedy evaluations (which `test_rl_pieces` runs for real)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cm2.demo.evaluate as evaluate
+from cm2.demo.config import DemoConfig
+from cm2.demo.evaluate import ModelScores
+from cm2.demo.sft_selection import select_checkpoint
+
+
+def _scripted(by_step: dict[int, tuple[float, float]]) -> Any:
+    def evaluate_model(name: str, checkpoint: str, *args: Any) -> ModelScores:
+        state, exact = by_step[int(checkpoint.rsplit("-", 1)[1])]
+        return ModelScores(
+            model=name, checkpoint=checkpoint, dialogues=16, exact_call_accuracy=exact, state_match_accuracy=state,
+            turns=56, bfcl_accuracy=0.0, checklist_score=0.0,
+        )  # fmt: skip
+
+    return evaluate_model
+
+
+def _checkpoints(folder: Path, steps: list[int]) -> None:
+    for step in steps:
+        (folder / f"checkpoint-{step}").mkdir(parents=True)
+        (folder / f"checkpoint-{step}" / "optimizer.pt").write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+    ("by_step", "chosen"),
+    [
+        # run 5: checkpoint 18 led by one turn of exact calls, 27 by four turns of state match
+        ({9: (9 / 56, 3 / 56), 18: (11 / 56, 10 / 56), 27: (15 / 56, 9 / 56)}, "checkpoint-27"),
+        ({9: (0.1, 0.1), 18: (0.3, 0.1), 27: (0.1, 0.3)}, "checkpoint-27"),  # a tie goes to the later one
+        ({9: (0.1, 0.1), 18: (0.3, 0.2), 27: (0.1, 0.3)}, "checkpoint-18"),
+    ],
+)
+def test_the_checkpoint_best_on_state_match_and_exact_calls_together_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by_step: dict[int, tuple[float, float]], chosen: str
+) -> None:
+    monkeypatch.setattr(evaluate, "evaluate_model", _scripted(by_step))
+    _checkpoints(tmp_path, [9, 18, 27])
+    result = select_checkpoint(DemoConfig.tiny(), tmp_path, tmp_path / "validation.jsonl")
+    state, exact = by_step[int(chosen.rsplit("-", 1)[1])]
+    assert (result["selected"], result["selected_score"]) == (chosen, pytest.approx((state + exact) / 2))
+    assert not (tmp_path / chosen).exists() and not (tmp_path / "selected" / "optimizer.pt").exists()
