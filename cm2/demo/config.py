@@ -95,6 +95,14 @@ class SFTSelection(_Section):
 
     val_dialogues: Annotated[int, Field(ge=0, description="Train dialogues held out of SFT (0: the final model).")] = 0
     checkpoints: Annotated[int, Field(ge=1, description="Evenly spaced checkpoints compared (the last included).")] = 3
+    rl_dialogues: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="Train dialogues held out of SFT for RL alone, as the paper's separate RL data "
+            "(0: RL trains on SFT's dialogues).",
+        ),
+    ] = 0
 
 
 def _sft_defaults() -> dict[str, Any]:

@@ -123,7 +123,11 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
         eval_section["compile_shapes"] = args.compile_shapes
     selection = {
         key: value
-        for key, value in {"val_dialogues": args.val_dialogues, "checkpoints": args.sft_checkpoints}.items()
+        for key, value in {
+            "val_dialogues": args.val_dialogues,
+            "checkpoints": args.sft_checkpoints,
+            "rl_dialogues": args.rl_dialogues,
+        }.items()
         if value is not None
     }
     return DemoConfig.model_validate(

@@ -42,6 +42,9 @@ class ExperimentConfig(YamlConfig):
     sft_batch: int | None = Field(default=None, description="Per-device batch size of SFT.")
     val_dialogues: int = Field(default=16, ge=0, description="Train dialogues held out of SFT to choose it by.")
     sft_checkpoints: int = Field(default=3, ge=1, description="SFT checkpoints compared on the validation slice.")
+    rl_dialogues: int = Field(
+        default=0, ge=0, description="Train dialogues held out of SFT for RL alone (0: RL trains on SFT's dialogues)."
+    )
     rl_max_steps: int | None = None
     rl_lr: float | None = None
     kl_coef: float | None = Field(default=None, description="KL weight to the SFT model in RL.")

@@ -13,17 +13,28 @@ from cm2.demo.config import DemoConfig
 SELECTED = "selected"
 
 
-def split_validation(data: Path, folder: Path, size: int) -> tuple[Path, Path]:
-    """The train file less its last `size` dialogues by uuid (for SFT), and those (the validation slice)."""
+def split_train(data: Path, folder: Path, size: int, rl: int = 0) -> tuple[Path, Path | None, Path | None]:
+    """The train file split by uuid: SFT's dialogues, then `rl` dialogues for RL alone (the paper trains RL on
+    dialogues cold-start SFT never saw), then the last `size` (the validation slice, held out of both). The
+    split files land in `folder`; a part asked with size 0 is None."""
     from cm2.data.io import read_dialogues
 
     dialogues = sorted(read_dialogues(data), key=lambda d: d.uuid)
-    if len(dialogues) <= size:
-        raise ValueError(f"{data}: {len(dialogues)} train dialogues, too few to hold out {size} for validation")
-    train, val = folder / "sft_train.jsonl", folder / "validation.jsonl"
-    write_jsonl(train, [d.dump() for d in dialogues[:-size]])
-    write_jsonl(val, [d.dump() for d in dialogues[-size:]])
-    return train, val
+    if len(dialogues) <= size + rl:
+        raise ValueError(
+            f"{data}: {len(dialogues)} train dialogues, too few to hold out {size} for validation and {rl} for RL"
+        )
+    sft_end, rl_end = len(dialogues) - size - rl, len(dialogues) - size
+    parts = {"sft_train.jsonl": dialogues[:sft_end], "rl_train.jsonl": dialogues[sft_end:rl_end]}
+    parts["validation.jsonl"] = dialogues[rl_end:]
+    for name, part in parts.items():
+        if part:
+            write_jsonl(folder / name, [d.dump() for d in part])
+    return (
+        folder / "sft_train.jsonl",
+        folder / "validation.jsonl" if size else None,
+        folder / "rl_train.jsonl" if rl else None,
+    )
 
 
 def save_every(run: Any, dialogues: int, checkpoints: int) -> int:

@@ -56,13 +56,13 @@ def drop_checkpoints(folder: Path) -> int:
 
 def sft_stage(config: DemoConfig, model: str, data: Path, folder: Path) -> dict[str, Any]:
     """Cold-start SFT on the filtered train dialogues; the model lands in `folder/final`."""
-    from cm2.demo.sft_selection import save_every, select_checkpoint, split_validation
+    from cm2.demo.sft_selection import save_every, select_checkpoint, split_train
     from cm2.train.sft import run_sft
 
     selection = config.sft_selection
-    validation = None
-    if selection.val_dialogues:
-        data, validation = split_validation(data, folder, selection.val_dialogues)
+    validation = rl = None
+    if selection.val_dialogues or selection.rl_dialogues:
+        data, validation, rl = split_train(data, folder, selection.val_dialogues, selection.rl_dialogues)
     run = config.sft_run(model, str(data), str(folder))
     if validation is not None:
         from cm2.data.io import read_dialogues
@@ -73,6 +73,8 @@ def sft_stage(config: DemoConfig, model: str, data: Path, folder: Path) -> dict[
     chosen = select_checkpoint(config, folder, validation) if validation is not None else {}
     if validation is not None:  # RL leaves the slice out too and probes it (`rl_data`)
         chosen |= {"train_data": str(data), "validation_data": str(validation)}
+    if rl is not None:
+        chosen |= {"rl_data": str(rl)}
     drop_checkpoints(folder)
     return {
         "final": result.final_dir,
@@ -93,10 +95,14 @@ def _log_rewards(folder: Path) -> list[float]:
 
 
 def rl_data(sft: dict[str, Any], data: Path) -> tuple[Path, str | None]:
-    """RL's train file and probe file from the SFT stage's outputs: with a validation slice, RL trains on SFT's
-    train dialogues and probes the slice (unseen by both); without one, it trains on `data` and probes that."""
-    if sft.get("validation_data"):
-        return Path(sft["train_data"]), str(sft["validation_data"])
+    """RL's train file and probe file from the SFT stage's outputs. RL trains on its own dialogues when SFT held
+    some out for it (`rl_dialogues`), else on SFT's train dialogues when there is a validation slice, else on
+    `data`; it probes the validation slice (unseen by SFT and RL) when there is one, else its train file."""
+    probe = str(sft["validation_data"]) if sft.get("validation_data") else None
+    if sft.get("rl_data"):
+        return Path(sft["rl_data"]), probe
+    if probe is not None:
+        return Path(sft["train_data"]), probe
     return data, None
 
 

@@ -88,10 +88,14 @@ def test_with_rl_budget_end_a_run_stopped_on_its_budget_ends_there_and_is_evalua
 
 
 @pytest.mark.slow
-def test_with_a_validation_slice_rl_trains_without_it_probes_it_whole_and_keeps_its_best_step(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rl_dialogues", [0, 1])
+def test_with_a_validation_slice_rl_trains_without_it_probes_it_whole_and_keeps_its_best_step(
+    tmp_path: Path, rl_dialogues: int
+) -> None:
+    """With `rl_dialogues`, RL trains on dialogues held out of SFT too (the paper's separate RL data)."""
     values = DemoConfig.tiny().model_dump(mode="json")
-    values["data"]["train_limit"] = 3
-    values["sft_selection"] = {"val_dialogues": 1, "checkpoints": 1}
+    values["data"]["train_limit"] = 3 + rl_dialogues
+    values["sft_selection"] = {"val_dialogues": 1, "checkpoints": 1, "rl_dialogues": rl_dialogues}
     values["rl"] |= {"max_steps": 2, "tasks": "turn"}
     values["rl"]["probe"] |= {"every_steps": 1, "keep_best": True}
     values["eval"] |= {"models": ["rl"], "max_steps_per_turn": 20}  # the validation dialogue's longest turn
@@ -99,11 +103,18 @@ def test_with_a_validation_slice_rl_trains_without_it_probes_it_whole_and_keeps_
     run_demo(DemoConfig.model_validate(values), out, Console(quiet=True))
     sft, rl = read_record(out / "sft"), read_record(out / "rl")
     assert sft is not None and rl is not None
-    validation = [json.loads(line)["uuid"] for line in Path(sft.outputs["validation_data"]).read_text().splitlines()]
-    trained = {json.loads(line)["uuid"] for line in Path(sft.outputs["train_data"]).read_text().splitlines()}
-    assert len(validation) == 1 and not trained & set(validation)
+
+    def uuids(key: str) -> list[str]:
+        return [json.loads(line)["uuid"] for line in Path(sft.outputs[key]).read_text().splitlines()]
+
+    validation, sft_trained = uuids("validation_data"), set(uuids("train_data"))
+    assert len(validation) == 1 and len(sft_trained) == 2 and not sft_trained & set(validation)
+    trained = set(uuids("rl_data")) if rl_dialogues else sft_trained
+    assert len(trained) == 2 - rl_dialogues and not trained & set(validation)
+    assert not rl_dialogues or not trained & sft_trained
     config = json.loads((out / "rl" / "rl_config.json").read_text())
-    assert config["data"] == sft.outputs["train_data"] and config["probe"]["data"] == sft.outputs["validation_data"]
+    assert config["data"] == sft.outputs["rl_data" if rl_dialogues else "train_data"]
+    assert config["probe"]["data"] == sft.outputs["validation_data"]
     probes = [json.loads(line) for line in (out / "rl" / "probe.jsonl").read_text().splitlines()]
     assert [p["step"] for p in probes] == [0, 1, 2]
     assert all(list(p["rewards"]) == validation for p in probes)  # the whole dialogue, not its per-turn tasks

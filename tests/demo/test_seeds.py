@@ -10,9 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from cm2.demo.seeds import mean_interval, paired_gains, spearman, summarize, write_seed_summary
-from cm2.demo.sft_selection import save_every, split_validation
+from cm2.demo.sft_selection import save_every
 from cm2.demo.stages import MARKER, StageRecord
-from cm2.testing.annotation import order_dialogue
 
 
 def scores(model: str, state: float, exact: float, checklist: float) -> dict[str, object]:
@@ -90,18 +89,6 @@ def test_per_dialogue_correlation_reads_every_trained_evaluation(tmp_path: Path)
     assert gain["checklist_score"]["value"] == pytest.approx(0.15)
     assert gain["state_match_accuracy"]["method"] == "paired_bootstrap" and gain["checklist_score"]["n"] == 2
     assert "| seed 0: rl - sft | +25.0 [" in (tmp_path / "results" / "seeds.md").read_text()
-
-
-def test_the_validation_slice_is_held_out_of_sft(tmp_path: Path) -> None:
-    data = tmp_path / "train.jsonl"
-    dialogues = [order_dialogue(i).model_copy(update={"uuid": f"d{i}"}) for i in range(5)]
-    data.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues))
-    train, val = split_validation(data, tmp_path, 2)
-    train_ids = [json.loads(line)["uuid"] for line in train.read_text().splitlines()]
-    val_ids = [json.loads(line)["uuid"] for line in val.read_text().splitlines()]
-    assert train_ids == ["d0", "d1", "d2"] and val_ids == ["d3", "d4"]
-    with pytest.raises(ValueError, match="too few"):
-        split_validation(data, tmp_path, 5)
 
 
 def test_checkpoints_are_evenly_spaced() -> None:

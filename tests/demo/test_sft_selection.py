@@ -1,8 +1,10 @@
-"""Choosing the SFT checkpoint: ranked by the mean of state match and exact calls on the validation slice, with
-run 5's validation numbers standing in for the greedy evaluations (which `test_rl_pieces` runs for real)."""
+"""Splitting the train dialogues (SFT, RL alone, validation) and choosing the SFT checkpoint: ranked by the mean
+of state match and exact calls on the validation slice, with run 5's validation numbers standing in for the
+greedy evaluations (which `test_rl_pieces` runs for real)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,9 @@ import pytest
 import cm2.demo.evaluate as evaluate
 from cm2.demo.config import DemoConfig
 from cm2.demo.evaluate import ModelScores
-from cm2.demo.sft_selection import select_checkpoint
+from cm2.demo.sft_selection import select_checkpoint, split_train
+from cm2.demo.training import rl_data
+from cm2.testing.annotation import order_dialogue
 
 
 def _scripted(by_step: dict[int, tuple[float, float]]) -> Any:
@@ -49,3 +53,40 @@ def test_the_checkpoint_best_on_state_match_and_exact_calls_together_is_kept(
     state, exact = by_step[int(chosen.rsplit("-", 1)[1])]
     assert (result["selected"], result["selected_score"]) == (chosen, pytest.approx((state + exact) / 2))
     assert not (tmp_path / chosen).exists() and not (tmp_path / "selected" / "optimizer.pt").exists()
+
+
+def _uuids(path: Path | None) -> list[str]:
+    assert path is not None
+    return [json.loads(line)["uuid"] for line in path.read_text().splitlines()]
+
+
+def _train_file(tmp_path: Path, count: int) -> Path:
+    data = tmp_path / "train.jsonl"
+    dialogues = [order_dialogue(i).model_copy(update={"uuid": f"d{i}"}) for i in range(count)]
+    data.write_text("".join(json.dumps(d.dump()) + "\n" for d in dialogues))
+    return data
+
+
+def test_the_validation_slice_is_held_out_of_sft(tmp_path: Path) -> None:
+    train, val, rl = split_train(_train_file(tmp_path, 5), tmp_path, 2)
+    assert _uuids(train) == ["d0", "d1", "d2"] and _uuids(val) == ["d3", "d4"] and rl is None
+    with pytest.raises(ValueError, match="too few"):
+        split_train(tmp_path / "train.jsonl", tmp_path, 5)
+
+
+def test_rl_dialogues_are_held_out_of_sft_and_of_the_validation_slice(tmp_path: Path) -> None:
+    train, val, rl = split_train(_train_file(tmp_path, 7), tmp_path, 2, rl=3)
+    assert _uuids(train) == ["d0", "d1"] and _uuids(rl) == ["d2", "d3", "d4"] and _uuids(val) == ["d5", "d6"]
+    with pytest.raises(ValueError, match="2 for validation and 5 for RL"):
+        split_train(tmp_path / "train.jsonl", tmp_path, 2, rl=5)
+    _, none, only_rl = split_train(tmp_path / "train.jsonl", tmp_path, 0, rl=3)
+    assert none is None and _uuids(only_rl) == ["d4", "d5", "d6"]
+
+
+def test_rl_trains_on_its_own_dialogues_when_sft_held_some_out_and_probes_the_validation_slice() -> None:
+    data = Path("filter/train.jsonl")
+    split = {"train_data": "sft_train.jsonl", "validation_data": "validation.jsonl"}
+    assert rl_data(split | {"rl_data": "rl_train.jsonl"}, data) == (Path("rl_train.jsonl"), "validation.jsonl")
+    assert rl_data(split, data) == (Path("sft_train.jsonl"), "validation.jsonl")
+    assert rl_data({"rl_data": "rl_train.jsonl"}, data) == (Path("rl_train.jsonl"), None)
+    assert rl_data({}, data) == (data, None)

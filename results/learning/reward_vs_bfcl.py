@@ -1,0 +1,106 @@
+"""Does the checklist reward rank RL's own training rollouts the way BFCL's numbers do? (run 6's question)
+
+    python results/learning/reward_vs_bfcl.py ~/exp/seed0      # after: tar xzf exp.tgz; tar xzf trajectories.tgz
+
+Each training rollout plays one turn k of a train dialogue after the reference's history. Here it is scored as
+the held-out evaluation scores a turn: exact calls (the turn's calls are the reference turn's) and state match
+(the reference's calls of turns 0..k-1, then the rollout's, leave BFCL's real backends in the ground truth's
+state after turn k). Printed:
+- per block of 8 steps: mean reward, exact-call and state-match rates of the training rollouts (does RL move
+  the held-out numbers on the very tasks it trains on?);
+- within groups (GRPO compares only rollouts of one task): of the pairs the reward orders, how many BFCL orders
+  the same way, the opposite way, or not at all; and the advantage-weighted mean of each metric (> 0: the
+  update pushes towards it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cm2.benchmarks.bfcl.environment import bfcl_entry_id
+from cm2.benchmarks.bfcl.metrics import same_calls, turn_calls
+from cm2.benchmarks.bfcl.state_match import turn_state_matches
+from cm2.data.io import read_dialogues
+from cm2.schema import Dialogue, Trajectory
+
+
+async def _score(reference: Dialogue, rollout: Trajectory, turn: int) -> tuple[bool, bool]:
+    context = rollout.metadata.get("context_messages", 0)
+    whole = rollout.model_copy(update={"messages": reference.messages[:context] + rollout.messages})
+    played = turn_calls(whole.messages)
+    wanted = turn_calls(reference.messages)
+    exact = turn < len(played) and same_calls(wanted[turn], played[turn])
+    states = await turn_state_matches(bfcl_entry_id(reference), whole, turn + 1)
+    return exact, states[turn]
+
+
+def _rows(run: Path) -> list[dict[str, Any]]:
+    references = {d.uuid: d for d in read_dialogues(run / "sft" / "sft_train.jsonl")}
+    lines = (run / "rl" / "trajectories.jsonl").read_text(encoding="utf-8").splitlines()
+
+    async def score_all() -> list[dict[str, Any]]:
+        rows = []
+        for line in lines:
+            rollout = Trajectory.model_validate_json(line)
+            uuid, _, turn = rollout.dialogue_uuid.partition("@turn")
+            exact, state = await _score(references[uuid], rollout, int(turn or 0))
+            rows.append(
+                {
+                    "step": rollout.metadata["train_step"],
+                    "group": rollout.group,
+                    "reward": float(rollout.rewards.get("trajectory", 0.0)),
+                    "exact": float(exact),
+                    "state": float(state),
+                }
+            )
+        return rows
+
+    return asyncio.run(score_all())
+
+
+def report(rows: list[dict[str, Any]]) -> None:
+    blocks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        blocks[(row["step"] - 1) // 8].append(row)
+        groups[row["group"]].append(row)
+    print("per block of 8 steps: reward, exact calls, state match of the training rollouts")
+    for block, members in sorted(blocks.items()):
+        means = {k: np.mean([r[k] for r in members]) for k in ("reward", "exact", "state")}
+        print(f"  steps {8 * block + 1}-{8 * block + 8}: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
+    for metric in ("exact", "state"):
+        same = opposite = tied = 0
+        pushed: list[float] = []
+        for members in groups.values():
+            rewards = np.array([r["reward"] for r in members])
+            if rewards.std() < 1e-9:
+                continue
+            values = np.array([r[metric] for r in members])
+            pushed.append(float(((rewards - rewards.mean()) / rewards.std() * values).mean()))
+            for a, b in combinations(members, 2):
+                if a["reward"] == b["reward"]:
+                    continue
+                order = np.sign(a["reward"] - b["reward"]) * np.sign(a[metric] - b[metric])
+                same, opposite, tied = same + (order > 0), opposite + (order < 0), tied + (order == 0)
+        overall = np.corrcoef([r["reward"] for r in rows], [r[metric] for r in rows])[0, 1]
+        print(
+            f"{metric}: correlation with reward {overall:.2f}; within groups with a spread ({len(pushed)}), pairs "
+            f"the reward orders: same order {same}, opposite {opposite}, {metric} tied {tied}; "
+            f"advantage-weighted mean {np.mean(pushed):+.3f}"
+        )
+
+
+if __name__ == "__main__":
+    run = Path(sys.argv[1])
+    cache = run / "rl" / "reward_vs_bfcl.json"
+    rows = json.loads(cache.read_text()) if cache.is_file() else _rows(run)
+    cache.write_text(json.dumps(rows))
+    report(rows)
