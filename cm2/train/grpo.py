@@ -224,6 +224,7 @@ def run_rl(
             processing_class=tokenizer,
             peft_config=peft_config,
             cm2_rollouts=rollouts,
+            cm2_logprob_check_every=config.logprob_check_every,
             callbacks=callbacks,
         )
         if probe is not None:

@@ -127,6 +127,13 @@ class RLRunConfig(YamlConfig):
         default=None, gt=0, description="Stop after the optimizer step that passes this wall-clock budget."
     )
     num_iterations: int = Field(default=1, ge=1, description="Optimisation passes per batch of rollouts.")
+    logprob_check_every: int = Field(
+        default=10,
+        ge=0,
+        description="Every N steps (the first included), score the batch's sampled tokens with the trainer's own "
+        "forward pass and log how far the rollout's log-probs are (`cm2/logprob_gap_mean`, `cm2/logprob_gap_max`; "
+        "near 0 when the sampler is the policy trained); 0: never. Costs one forward pass without gradients.",
+    )
     episode_concurrency: int = Field(default=64, ge=1)
     lora: LoraAdapterConfig | None = None
     use_cpu: bool = False

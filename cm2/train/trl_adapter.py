@@ -16,6 +16,8 @@ override: huggingface/trl#4525; `rollout_func` is marked experimental):
      advantages at the trajectory, turn or step level, T = `output["completion_ids"].size(1)`;
 - the loss accepting (B, T) advantages: `GRPOTrainer._compute_loss` unsqueezes only 1-D ones (trl 1.16,
   grpo_trainer.py), and `split_tensor_dict`/`shuffle_sequence_dict` keep dim 0 aligned.
+- `GRPOTrainer._get_per_token_logps_and_entropies` and `GRPOTrainer._metrics`, for the log-prob check
+  (`logprob_gap`): TRL scores sampled tokens with this method itself when its sampler is vLLM.
 `tests/train/test_trl_adapter.py` checks these names and shapes against the installed TRL.
 """
 
@@ -70,6 +72,27 @@ def advantage_tensor(batch: ScoredBatch, width: int, device: Any = None) -> Any:
     return advantages.to(device) if device is not None else advantages
 
 
+def logprob_gap(trainer: Any, output: dict[str, Any]) -> dict[str, float]:
+    """How far the rollout's log-probs of its trained tokens are from the trainer's own forward pass over the
+    same tokens, before the step: mean and largest absolute difference. Near zero when the sampler is the
+    policy being trained; large when it is not (stale weights, a precision or compilation difference, a prompt
+    rendered differently from the tokens trained on), which on-policy GRPO (`num_iterations: 1`) never corrects."""
+    import torch
+
+    completion = output["completion_ids"]
+    ids = torch.cat([output["prompt_ids"], completion], dim=1)
+    mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
+    with torch.no_grad():
+        trained, _, _ = trainer._get_per_token_logps_and_entropies(
+            trainer.model, ids, mask, completion.size(1), batch_size=trainer.args.per_device_train_batch_size
+        )
+    scored = output["completion_mask"] * output.get("tool_mask", torch.ones_like(completion))
+    gaps = (trained.float() - output["sampling_per_token_logps"].float()).abs()[scored.bool()]
+    if gaps.numel() == 0:
+        return {}
+    return {"cm2/logprob_gap_mean": float(gaps.mean()), "cm2/logprob_gap_max": float(gaps.max())}
+
+
 def generation_model(trainer: Any) -> AbstractContextManager[Any]:
     """The trainer's policy model entered for generation (TRL gathers ZeRO-3/FSDP parameters here)."""
     from trl.models.utils import unwrap_model_for_generation
@@ -84,8 +107,9 @@ def make_trainer_class() -> type:
     class CM2GRPOTrainer(GRPOTrainer):
         """GRPOTrainer whose rollouts and per-token advantages are cm2's (`cm2_rollouts`)."""
 
-        def __init__(self, *args: Any, cm2_rollouts: RolloutSource, **kwargs: Any):
+        def __init__(self, *args: Any, cm2_rollouts: RolloutSource, cm2_logprob_check_every: int = 0, **kwargs: Any):
             self.cm2_rollouts = cm2_rollouts
+            self.cm2_logprob_check_every = cm2_logprob_check_every
             self.cm2_rows: list[dict[str, Any]] = []
             self.cm2_batch: ScoredBatch | None = None
             kwargs.update(rollout_func=self.cm2_rollout, reward_funcs=[checklist_reward])
@@ -114,6 +138,11 @@ def make_trainer_class() -> type:
                 raise RuntimeError("TRL scored a batch without calling cm2's rollout_func")
             completion_ids = output["completion_ids"]
             output["advantages"] = advantage_tensor(self.cm2_batch, completion_ids.size(1), completion_ids.device)
+            every = self.cm2_logprob_check_every
+            if every and int(self.state.global_step) % every == 0:  # this batch feeds step global_step + 1
+                mode = "train" if self.model.training else "eval"
+                for name, value in logprob_gap(self, output).items():
+                    self._metrics[mode][name].append(value)
             return output
 
     return CM2GRPOTrainer

@@ -17,6 +17,8 @@ for f in sorted(glob.glob(os.path.expanduser('~/exp/seed*/rl/train_log.json'))):
           'flat', [r.get('cm2/flat_groups') for r in rows][-5:], 'rollout_s', [round(r.get('cm2/rollout_seconds', 0), 1) for r in rows][-3:])
     if rows:  # where the last step's rollout time went (cm2.rollout.timing)
         print('  last step', {k.split('/', 1)[1]: round(v, 2) for k, v in rows[-1].items() if k.startswith(('cm2/time/', 'cm2/decoder/'))})
+    checked = [(r['step'], round(r['cm2/logprob_gap_mean'], 4), round(r['cm2/logprob_gap_max'], 3)) for r in rows if 'cm2/logprob_gap_mean' in r]
+    print('  logprob gap (step, mean, max)', checked[-4:])
 for f in sorted(glob.glob(os.path.expanduser('~/exp/seed*/*/stage.json'))):
     out = json.load(open(f)).get('outputs', {})
     s = out.get('scores')

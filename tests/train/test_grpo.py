@@ -8,6 +8,7 @@ import pytest
 from rl_builders import tiny_rl_config
 
 import cm2.train.grpo as grpo
+import cm2.train.trl_adapter as trl_adapter
 from cm2.judge import StepToJudge
 from cm2.llm.testing.tiny_model import build_tiny_model
 from cm2.schema import Trajectory, Verdict
@@ -175,6 +176,37 @@ def test_an_optimizer_step_moves_log_probs_the_way_the_advantages_point(
     assert len(gains) == 1, gains
     before, after = gains[0]
     assert after > before, gains
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.5])
+def test_the_logprob_check_logs_how_far_the_sampler_is_from_the_trained_policy(
+    tmp_path: Path, tiny_model: Path, shift: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every `logprob_check_every` steps the log holds the gap between the rollout's log-probs and the trainer's
+    forward pass: none when the sampler is the policy, 0.5 when its log-probs are off by 0.5 (a stand-in for a
+    sampler that is not the trained policy)."""
+    config = tiny_rl_config(
+        tmp_path,
+        tiny_model,
+        max_steps=3,
+        logprob_check_every=2,
+        episode={"sampling": {"max_new_tokens": 8, "temperature": 1.0}, "early_stop": False},
+    )
+    if shift:
+        fields = trl_adapter.rollout_fields
+
+        def shifted(*args: Any) -> dict[str, Any]:
+            out = fields(*args)
+            return out | {"logprobs": [[logprob - shift for logprob in row] for row in out["logprobs"]]}
+
+        monkeypatch.setattr(trl_adapter, "rollout_fields", shifted)
+    run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
+    log = [e for e in json.loads((tmp_path / "out" / "train_log.json").read_text()) if "loss" in e]
+    checked = {e["step"]: e for e in log if "cm2/logprob_gap_mean" in e}
+    assert sorted(checked) == [1, 3], [sorted(e) for e in log]
+    for entry in checked.values():
+        assert entry["cm2/logprob_gap_mean"] == pytest.approx(shift, abs=1e-4)
+        assert entry["cm2/logprob_gap_max"] >= entry["cm2/logprob_gap_mean"]
 
 
 @pytest.mark.parametrize("engine", ["loop", "generate"])

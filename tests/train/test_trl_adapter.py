@@ -58,3 +58,7 @@ def test_the_private_trl_surface_the_adapter_relies_on_is_there() -> None:
     assert 'extra_fields.pop("env_mask"' in inspect.getsource(GRPOTrainer._generate)
     # The loss takes (B, T) advantages as they are and unsqueezes (B,) ones.
     assert "if advantages.dim() == 1:" in inspect.getsource(GRPOTrainer._compute_loss)
+    # The log-prob check scores a batch as TRL scores vLLM's samples, and logs beside TRL's own metrics.
+    scoring = list(inspect.signature(GRPOTrainer._get_per_token_logps_and_entropies).parameters)
+    assert scoring[:6] == ["self", "model", "input_ids", "attention_mask", "logits_to_keep", "batch_size"]
+    assert "self._metrics = " in inspect.getsource(GRPOTrainer.__init__)
