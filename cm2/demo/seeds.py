@@ -88,6 +88,7 @@ def summarize(out: Path, seeds: list[int]) -> dict[str, Any]:
         "gain_over_sft": gains,
         "spearman_checklist_vs_state_match": {"rho": correlation, "checkpoints": len(points)},
         "spearman_per_dialogue": dialogue_correlations(out, sorted(by_seed)),
+        "spearman_probe_steps": probe_correlations(out, sorted(by_seed)),
         "paired_over_dialogues": paired_gains(out, sorted(by_seed)),
     }
 
@@ -156,6 +157,27 @@ def dialogue_correlations(out: Path, seeds: list[int]) -> dict[str, Any]:
     }
 
 
+def probe_correlations(out: Path, seeds: list[int]) -> dict[str, Any]:
+    """Spearman's rho between the probe's checklist reward and the validation slice's state match and exact calls,
+    over every probed RL step (step 0 included) of every seed and level: whether the reward ranks the policies
+    of one run as the outcome numbers do (RL's checkpoints, as against `dialogue_correlations`' dialogues)."""
+    from cm2.train.probe import PROBE_FILE, read_probe
+
+    probes = [
+        record
+        for seed in seeds
+        for path in sorted((out / f"seed{seed}").glob(f"rl*/{PROBE_FILE}"))
+        for record in read_probe(path)
+        if isinstance(record.get("validation"), dict)
+    ]
+    reward = [float(r["probe_reward"]) for r in probes]
+    return {
+        "steps": len(probes),
+        "state_match": spearman(reward, [float(r["validation"]["state_match"]) for r in probes]),
+        "exact_calls": spearman(reward, [float(r["validation"]["exact_calls"]) for r in probes]),
+    }
+
+
 def write_seed_summary(out: Path, seeds: list[int]) -> Path:
     """OUT/results/seeds.json and seeds.md."""
     folder = out / "results"
@@ -208,4 +230,11 @@ def seed_markdown(summary: dict[str, Any]) -> str:
         f"Per held-out dialogue ({per['pairs']} trained checkpoint x dialogue pairs), checklist score vs state match: "
         f"{cells['state_match']}; vs exact calls: {cells['exact_calls']}\n"
     )
+    probe = summary.get("spearman_probe_steps") or {}
+    if probe.get("steps"):
+        cells = {k: "undefined" if probe[k] is None else f"{probe[k]:.3f}" for k in ("state_match", "exact_calls")}
+        lines.append(
+            f"Over RL's probed steps on the validation slice ({probe['steps']}), probe checklist reward vs state "
+            f"match: {cells['state_match']}; vs exact calls: {cells['exact_calls']}\n"
+        )
     return "".join(lines)

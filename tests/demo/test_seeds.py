@@ -91,6 +91,27 @@ def test_per_dialogue_correlation_reads_every_trained_evaluation(tmp_path: Path)
     assert "| seed 0: rl - sft | +25.0 [" in (tmp_path / "results" / "seeds.md").read_text()
 
 
+def test_the_probe_correlation_ranks_every_probed_rl_step_of_every_level(tmp_path: Path) -> None:
+    def probe(step: int, reward: float, state: float, exact: float | None = None) -> str:
+        line: dict[str, object] = {"step": step, "probe_reward": reward}
+        if exact is not None:
+            line["validation"] = {"metric": "bfcl", "state_match": state, "exact_calls": exact, "score": 0.0}
+        return json.dumps(line)
+
+    for level, lines in {
+        "rl": [probe(0, 0.1, 0.1, 0.2), probe(5, 0.2, 0.3, 0.2), probe(10, 0.9, 0.9)],  # step 10: no validation
+        "rl_turn": [probe(0, 0.3, 0.2, 0.2), probe(5, 0.4, 0.4, 0.2)],
+    }.items():
+        (tmp_path / "seed0" / level).mkdir(parents=True)
+        (tmp_path / "seed0" / level / "probe.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_eval(tmp_path, 0, [scores("sft", 0.3, 0.1, 0.2), scores("rl", 0.5, 0.2, 0.4)])
+    found = summarize(tmp_path, [0])["spearman_probe_steps"]
+    # rewards 0.1 < 0.2 < 0.3 < 0.4 against states 0.1 < 0.3 > 0.2 < 0.4: rho = 1 - 6 * 2 / (4 * 15)
+    assert found == {"steps": 4, "state_match": pytest.approx(0.8), "exact_calls": None}
+    text = (write_seed_summary(tmp_path, [0]) / "seeds.md").read_text()
+    assert "probed steps on the validation slice (4), probe checklist reward vs state match: 0.800" in text
+
+
 def test_checkpoints_are_evenly_spaced() -> None:
     run = SimpleNamespace(max_steps=-1, per_device_batch_size=4, gradient_accumulation_steps=4, epochs=3)
     assert save_every(run, 143, 3) == 9  # 9 optimizer steps an epoch, 27 in all
