@@ -157,4 +157,3 @@ __all__ = [
     "read_dialogues",
     "write_records",
 ]
-

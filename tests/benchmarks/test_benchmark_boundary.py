@@ -48,8 +48,7 @@ def test_bfcl_import_command_does_not_load_the_demo() -> None:
     """BFCL's import and its `cm2 data import-bfcl` command need nothing from the demo. (The `cm2` app as a whole
     does load the demo's settings model: `cm2 experiment` generates its flags from `ExperimentConfig`.)"""
     script = (
-        "import sys; import cm2.benchmarks.bfcl.data; "
-        "print(sorted(m for m in sys.modules if m.startswith('cm2.demo')))"
+        "import sys; import cm2.benchmarks.bfcl.data; print(sorted(m for m in sys.modules if m.startswith('cm2.demo')))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "[]"
