@@ -92,7 +92,7 @@ class SFTSelection(_Section):
     """Which SFT checkpoint the later stages use: the one with the best mean of greedy per-turn state match and
     exact calls on a validation slice of the train dialogues (held out of SFT), never anything chosen on the
     held-out split. RL probes the same slice and, with `probe.keep_best`, keeps its best step by the same mean.
-    With `rl_dialogues`, RL trains on dialogues SFT never saw (split off before the slice)."""
+    With `rl_dialogues`, RL trains on dialogues SFT never saw. Both parts are drawn by `cm2 data split`'s hash."""
 
     val_dialogues: Annotated[int, Field(ge=0, description="Train dialogues held out of SFT (0: the final model).")] = 0
     checkpoints: Annotated[int, Field(ge=1, description="Evenly spaced checkpoints compared (the last included).")] = 3

@@ -14,22 +14,28 @@ SELECTED = "selected"
 
 
 def split_train(data: Path, folder: Path, size: int, rl: int = 0) -> tuple[Path, Path | None, Path | None]:
-    """The train file split by uuid: SFT's dialogues, then `rl` dialogues for RL alone (the paper trains RL on
-    dialogues cold-start SFT never saw), then the last `size` (the validation slice, held out of both). The
-    split files land in `folder`; a part asked with size 0 is None."""
+    """The train file in three parts: the validation slice (`size` dialogues, held out of SFT and RL), `rl`
+    dialogues for RL alone (the paper trains RL on dialogues cold-start SFT never saw), and SFT's, in that order
+    of `cm2 data split`'s hash (`split_key`, seed 0, as it picks its RL hold-out). The hash spreads every part
+    over the split's domains: by uuid, BFCL's entries come in blocks of one domain, and runs 5-6 of the learning
+    experiment took their 16 validation dialogues from the end of that order, all VehicleControlAPI.
+    The files (each by uuid) land in `folder`; a part asked with size 0 is None."""
     from cm2.data.io import read_dialogues
+    from cm2.data.split import split_key
 
-    dialogues = sorted(read_dialogues(data), key=lambda d: d.uuid)
+    dialogues = sorted(read_dialogues(data), key=lambda d: split_key(0, "rl", d.uuid))
     if len(dialogues) <= size + rl:
         raise ValueError(
             f"{data}: {len(dialogues)} train dialogues, too few to hold out {size} for validation and {rl} for RL"
         )
-    sft_end, rl_end = len(dialogues) - size - rl, len(dialogues) - size
-    parts = {"sft_train.jsonl": dialogues[:sft_end], "rl_train.jsonl": dialogues[sft_end:rl_end]}
-    parts["validation.jsonl"] = dialogues[rl_end:]
+    parts = {
+        "validation.jsonl": dialogues[:size],
+        "rl_train.jsonl": dialogues[size : size + rl],
+        "sft_train.jsonl": dialogues[size + rl :],
+    }
     for name, part in parts.items():
         if part:
-            write_jsonl(folder / name, [d.dump() for d in part])
+            write_jsonl(folder / name, [d.dump() for d in sorted(part, key=lambda d: d.uuid)])
     return (
         folder / "sft_train.jsonl",
         folder / "validation.jsonl" if size else None,

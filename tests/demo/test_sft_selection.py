@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import cm2.demo.evaluate as evaluate
+from cm2.data.split import split_key
 from cm2.demo.config import DemoConfig
 from cm2.demo.evaluate import ModelScores
 from cm2.demo.sft_selection import select_checkpoint, split_train
@@ -69,18 +70,33 @@ def _train_file(tmp_path: Path, count: int) -> Path:
 
 def test_the_validation_slice_is_held_out_of_sft(tmp_path: Path) -> None:
     train, val, rl = split_train(_train_file(tmp_path, 5), tmp_path, 2)
-    assert _uuids(train) == ["d0", "d1", "d2"] and _uuids(val) == ["d3", "d4"] and rl is None
+    assert len(_uuids(val)) == 2 and sorted(_uuids(train) + _uuids(val)) == [f"d{i}" for i in range(5)]
+    assert rl is None and not (tmp_path / "rl_train.jsonl").exists()
     with pytest.raises(ValueError, match="too few"):
         split_train(tmp_path / "train.jsonl", tmp_path, 5)
 
 
 def test_rl_dialogues_are_held_out_of_sft_and_of_the_validation_slice(tmp_path: Path) -> None:
     train, val, rl = split_train(_train_file(tmp_path, 7), tmp_path, 2, rl=3)
-    assert _uuids(train) == ["d0", "d1"] and _uuids(rl) == ["d2", "d3", "d4"] and _uuids(val) == ["d5", "d6"]
+    parts = [_uuids(val), _uuids(rl), _uuids(train)]
+    assert [len(p) for p in parts] == [2, 3, 2]
+    assert sorted(uuid for part in parts for uuid in part) == [f"d{i}" for i in range(7)]
+    assert all(p == sorted(p) for p in parts)  # each file by uuid
     with pytest.raises(ValueError, match="2 for validation and 5 for RL"):
         split_train(tmp_path / "train.jsonl", tmp_path, 2, rl=5)
     _, none, only_rl = split_train(tmp_path / "train.jsonl", tmp_path, 0, rl=3)
-    assert none is None and _uuids(only_rl) == ["d4", "d5", "d6"]
+    assert none is None and len(_uuids(only_rl)) == 3
+
+
+def test_the_parts_follow_the_hash_not_the_uuids_order_and_span_blocks_of_one_domain(tmp_path: Path) -> None:
+    """BFCL's ids come in blocks of one domain; by uuid, a validation slice was one block (runs 5-6)."""
+    data = tmp_path / "train.jsonl"
+    dialogues = [order_dialogue(0).model_copy(update={"uuid": f"{block}{i}"}) for block in "abcd" for i in range(10)]
+    data.write_text("".join(json.dumps(d.dump()) + "\n" for d in reversed(dialogues)))  # input order is irrelevant
+    _, val, rl = split_train(data, tmp_path, 8, rl=8)
+    by_hash = sorted((d.uuid for d in dialogues), key=lambda uuid: split_key(0, "rl", uuid))
+    assert _uuids(val) == sorted(by_hash[:8]) and _uuids(rl) == sorted(by_hash[8:16])
+    assert len({uuid[0] for uuid in _uuids(val)}) >= 3
 
 
 def test_rl_trains_on_its_own_dialogues_when_sft_held_some_out_and_probes_the_validation_slice() -> None:
