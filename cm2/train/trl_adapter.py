@@ -79,6 +79,8 @@ def logprob_gap(trainer: Any, output: dict[str, Any]) -> dict[str, float]:
     rendered differently from the tokens trained on), which on-policy GRPO (`num_iterations: 1`) never corrects."""
     import torch
 
+    if output.get("sampling_per_token_logps") is None:  # a sampler that gave no log-probs: nothing to compare
+        return {}
     completion = output["completion_ids"]
     ids = torch.cat([output["prompt_ids"], completion], dim=1)
     mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
