@@ -26,7 +26,9 @@ class ProbeConfig(BaseModel):
     """Which dialogues form the probe set and how often it is evaluated."""
 
     every_steps: int = Field(default=10, ge=0, description="Evaluate every N optimizer steps (0: never).")
-    dialogues: int = Field(default=16, ge=1, description="The first N dialogues by uuid (fixed for the run).")
+    dialogues: int = Field(
+        default=16, ge=1, description="N dialogues (tasks) in `cm2 data split`'s hash order (fixed for the run)."
+    )
     data: str | None = Field(
         default=None,
         description="Labelled dialogues to probe, none of them in `data` (a validation slice: the probe then "
