@@ -38,13 +38,8 @@ def register_validation_metric(name: str) -> Callable[[ValidationMetric], Valida
     return VALIDATION_METRICS.register(name)
 
 
-def validation_metric_name(name: str) -> str:
-    """`name` when a validation metric is registered under it (a pydantic validator)."""
-    return VALIDATION_METRICS.check(name)
-
-
 ValidationMetricName = Annotated[
     str,
-    AfterValidator(validation_metric_name),
+    AfterValidator(VALIDATION_METRICS.check),
     Field(description="A registered validation metric (one a plug-in registers)."),
 ]

@@ -100,7 +100,10 @@ def report(rows: list[dict[str, Any]]) -> None:
 
 if __name__ == "__main__":
     run = Path(sys.argv[1])
-    cache = run / "rl" / "reward_vs_bfcl.json"
-    rows = json.loads(cache.read_text()) if cache.is_file() else _rows(run)
-    cache.write_text(json.dumps(rows))
+    cache = run / "rl" / "reward_vs_bfcl.json"  # the scored rows: a second reading skips the backends
+    if cache.is_file():
+        rows = json.loads(cache.read_text())
+    else:
+        rows = _rows(run)
+        cache.write_text(json.dumps(rows))
     report(rows)
