@@ -43,7 +43,8 @@ async def _score(reference: Dialogue, rollout: Trajectory, turn: int) -> tuple[b
 
 
 def _rows(run: Path) -> list[dict[str, Any]]:
-    references = {d.uuid: d for d in read_dialogues(run / "sft" / "sft_train.jsonl")}
+    # RL's tasks come from rl_train.jsonl where SFT left dialogues to RL (run 7 on), else from sft_train.jsonl
+    references = {d.uuid: d for path in sorted((run / "sft").glob("*.jsonl")) for d in read_dialogues(path)}
     lines = (run / "rl" / "trajectories.jsonl").read_text(encoding="utf-8").splitlines()
 
     async def score_all() -> list[dict[str, Any]]:
