@@ -2,7 +2,8 @@
 # git-ignored), so each staging call carries one part with the whole working tree (its four ~61 MiB chunks
 # leave under 3 MiB for the tree, which results/ outgrew). Then, back to back while the machine is warm:
 #   carry [".gpu-stage/sN"]: mkdir -p ~/stage && cp .gpu-stage/sN/* ~/stage/      (N = 1..5)
-# and device_setup.sh joins them (~/stage/*.part0*) and checks the sha256.
+# and device_setup.sh joins them (~/stage/*.part0*) and checks the sha256. Make the first call alone and batch the
+# rest only once it has a machine: a failed start is charged for every call of a batch (run 7 lost 16 minutes).
 set -eu
 cd "$(git rev-parse --show-toplevel)"
 whole=$(mktemp)
