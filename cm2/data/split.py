@@ -130,6 +130,13 @@ def split_key(seed: int, stage: Stage, uuid: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}:{stage}:{uuid}".encode(), digest_size=8).digest(), "big")
 
 
+def draw_order(uuid: str) -> int:
+    """A dialogue's place in the order `cm2 data split` draws its RL hold-out at seed 0: cm2's fixed subsets of
+    a train file (a validation slice, RL's own dialogues, a probe set) are its first N, so they spread over the
+    data instead of one block of similar uuids (a benchmark's ids often come in blocks of one domain)."""
+    return split_key(0, "rl", uuid)
+
+
 def resolve_size(size: Size, available: int) -> int:
     """How many of `available` candidates a size asks for (a fraction rounds half up)."""
     if size == "all":

@@ -16,14 +16,14 @@ SELECTED = "selected"
 def split_train(data: Path, folder: Path, size: int, rl: int = 0) -> tuple[Path, Path | None, Path | None]:
     """The train file in three parts: the validation slice (`size` dialogues, held out of SFT and RL), `rl`
     dialogues for RL alone (the paper trains RL on dialogues cold-start SFT never saw), and SFT's, in that order
-    of `cm2 data split`'s hash (`split_key`, seed 0, as it picks its RL hold-out). The hash spreads every part
-    over the split's domains: by uuid, BFCL's entries come in blocks of one domain, and runs 5-6 of the learning
-    experiment took their 16 validation dialogues from the end of that order, all VehicleControlAPI.
+    of `draw_order`, which spreads every part over the split's domains (runs 5-6 of the learning experiment
+    took their 16 validation dialogues from the end of the uuid order: all VehicleControlAPI, BFCL's ids coming
+    in blocks of one domain).
     The files (each by uuid) land in `folder`; a part asked with size 0 is None."""
     from cm2.data.io import read_dialogues
-    from cm2.data.split import split_key
+    from cm2.data.split import draw_order
 
-    dialogues = sorted(read_dialogues(data), key=lambda d: split_key(0, "rl", d.uuid))
+    dialogues = sorted(read_dialogues(data), key=lambda d: draw_order(d.uuid))
     if len(dialogues) <= size + rl:
         raise ValueError(
             f"{data}: {len(dialogues)} train dialogues, too few to hold out {size} for validation and {rl} for RL"

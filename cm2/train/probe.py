@@ -27,12 +27,11 @@ PROBE_FILE = "probe.jsonl"
 
 
 def probe_set(dialogues: dict[str, Dialogue], size: int) -> list[Dialogue]:
-    """The probe dialogues, by uuid: the first `size` in the order of `cm2 data split`'s hash (`split_key`,
-    seed 0), so a resumed or repeated run probes the same ones, and they spread over the data instead of one
-    block of similar uuids (a benchmark's ids often come in blocks of one domain)."""
-    from cm2.data.split import split_key
+    """The probe dialogues, by uuid: the first `size` in `draw_order`, so a resumed or repeated run probes the
+    same ones, spread over the data."""
+    from cm2.data.split import draw_order
 
-    chosen = sorted(dialogues, key=lambda uuid: split_key(0, "rl", uuid))[:size]
+    chosen = sorted(dialogues, key=draw_order)[:size]
     return [dialogues[uuid] for uuid in sorted(chosen)]
 
 

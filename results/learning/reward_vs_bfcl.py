@@ -29,6 +29,7 @@ from cm2.benchmarks.bfcl.environment import bfcl_entry_id
 from cm2.benchmarks.bfcl.metrics import same_calls, turn_calls
 from cm2.benchmarks.bfcl.state_match import turn_state_matches
 from cm2.data.io import read_dialogues
+from cm2.data.jsonarray import write_json
 from cm2.schema import Dialogue, Trajectory
 
 
@@ -106,5 +107,5 @@ if __name__ == "__main__":
         rows = json.loads(cache.read_text())
     else:
         rows = _rows(run)
-        cache.write_text(json.dumps(rows))
+        write_json(cache, rows, indent=None)
     report(rows)
