@@ -6,6 +6,9 @@ set -eu
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1
 seed=${SEED:-0}
 tar -xzf .gpu-stage/state/state.tgz -C ~
+# FRESH_RL=1: RL starts over from the restored SFT model (a full fine-tune's checkpoint cannot travel), so the
+# stages from RL on run again
+[ -n "${FRESH_RL:-}" ] && rm -rf ~/exp/seed$seed/{rl,eval_rl,eval,report,results} ~/exp/results
 sft=$(python3 -c "import json, pathlib; p = pathlib.Path.home() / 'exp/seed$seed/sft/stage.json'; print(json.loads(p.read_text())['outputs']['final'])")
 python3 -m cm2.train.portable unpack ~/sft-pack "$sft"
 ls ~/exp/seed$seed/rl 2>/dev/null | grep checkpoint- || echo "no RL checkpoint yet: RL starts from step 0"

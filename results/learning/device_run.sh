@@ -4,12 +4,13 @@
 # dialogues, played whole, every 5 steps), evaluation of RL.
 # From run 7 on, SFT leaves RL_DIALOGUES train dialogues to RL alone (the paper's separate RL data; 0: RL trains on
 # SFT's dialogues, as in runs 1-6) and compares SFT_CKPTS checkpoints over SFT_EPOCHS epochs (runs 1-6: 3 and 3,
-# where the last checkpoint was still the best).
+# where the last checkpoint was still the best; run 7: 3 of 5 epochs; 8 and 4 from run 8 on, where exact calls
+# peaked at the third).
 # SEEDS, RL_MIN and EXTRA (more flags) change it; one seed per device session fits the 30 minutes.
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO \
   PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 setsid nohup python3 -m cm2.cli experiment --out ~/exp --model ~/gemma --seeds ${SEEDS:-0,1,2} --levels trajectory \
   --tool-docs compact --rl-max-steps 100 --rl-max-minutes ${RL_MIN:-13} --group-size 8 --dialogues-per-step 8 \
   --probe-every 5 --probe-dialogues 16 --eval-concurrency 32 --rl-dialogues ${RL_DIALOGUES:-48} \
-  --sft-epochs ${SFT_EPOCHS:-5} --sft-checkpoints ${SFT_CKPTS:-5} ${EXTRA:-} > ~/exp.log 2>&1 < /dev/null &
+  --sft-epochs ${SFT_EPOCHS:-8} --sft-checkpoints ${SFT_CKPTS:-4} ${EXTRA:-} > ~/exp.log 2>&1 < /dev/null &
 echo "started pid $!"

@@ -54,7 +54,7 @@ def test_experiment_config_from_the_shipped_yamls_and_flags() -> None:
     assert config.data.train_limit is None and config.data.classes == []
     runs = {level: config.rl_run("sft/final", "train.jsonl", f"rl_{level}", level) for level in config.rl_levels}
     for level, run in runs.items():
-        assert (run.reward.level, run.max_steps, run.group_size, run.learning_rate) == (level, 4, 16, 1e-5)
+        assert (run.reward.level, run.max_steps, run.group_size, run.learning_rate) == (level, 4, 16, 3e-6)
         assert (run.tasks, run.warmup_ratio, run.zero_spread.action, run.probe.keep_best) == ("turn", 0.1, "keep", True)
         assert (run.kl_coef, run.reward.scale, run.bf16, run.use_cpu, run.tools) == (0.04, "one", True, False, "bfcl")
     assert (config.sft_selection.val_dialogues, config.sft_selection.checkpoints) == (16, 3)
