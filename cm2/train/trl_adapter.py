@@ -23,6 +23,7 @@ override: huggingface/trl#4525; `rollout_func` is marked experimental):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -135,14 +136,19 @@ def make_trainer_class() -> type:
             # Private TRL method (see the module's docstring): rows in for the rollout, cm2's advantages out.
             self.cm2_rows = inputs
             self.cm2_batch = None
+            started = time.perf_counter()
             output: dict[str, Any] = super()._generate_and_score_completions(inputs)
             if self.cm2_batch is None:
                 raise RuntimeError("TRL scored a batch without calling cm2's rollout_func")
+            mode = "train" if self.model.training else "eval"
+            # TRL's own share of the batch beside cm2's rollout: padding, the reference model's log-probs for the
+            # KL term; the rest of `step_time` is the loss's forward and backward and the optimizer
+            spent = time.perf_counter() - started - self.cm2_batch.rollout_seconds
+            self._metrics[mode]["cm2/time/trl_batch_s"].append(spent)
             completion_ids = output["completion_ids"]
             output["advantages"] = advantage_tensor(self.cm2_batch, completion_ids.size(1), completion_ids.device)
             every = self.cm2_logprob_check_every
             if every and int(self.state.global_step) % every == 0:  # this batch feeds step global_step + 1
-                mode = "train" if self.model.training else "eval"
                 for name, value in logprob_gap(self, output).items():
                     self._metrics[mode][name].append(value)
             return output

@@ -1,5 +1,6 @@
 """A GRPO step on CPU logs where its rollout time went (tiny random model, real BFCL backends, the judge's
-checks decided in code): decoder prefill and decode, tools, judge, templates, and the decoder's batch counts."""
+checks decided in code): decoder prefill and decode, tools, judge, templates, and the decoder's batch counts;
+and TRL's own share of the batch beside the rollout."""
 
 from __future__ import annotations
 
@@ -50,4 +51,6 @@ def test_a_grpo_step_logs_its_rollout_time_breakdown(tmp_path: Path, tiny_chatml
     # every episode built its BFCL environment and rendered its prompt; the judge's checks ran
     assert entry["cm2/time/env_setup_s"] > 0 and entry["cm2/time/template_s"] > 0 and entry["cm2/time/judge_s"] > 0
     assert entry["cm2/decoder/dynamic_batches"] == 0  # CPU: the dynamic cache is the plan, never a fallback
+    # TRL's share of the batch (the reference model's log-probs) beside the rollout, both inside the step
+    assert entry["cm2/time/trl_batch_s"] > 0 and rollout + entry["cm2/time/trl_batch_s"] < entry["step_time"]
     print({k: round(v, 4) for k, v in entry.items() if k.startswith(("cm2/time", "cm2/decoder", "cm2/rollout_s"))})
