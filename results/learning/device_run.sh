@@ -4,8 +4,8 @@
 # dialogues, played whole, every 5 steps), evaluation of RL.
 # From run 7 on, SFT leaves RL_DIALOGUES train dialogues to RL alone (the paper's separate RL data; 0: RL trains on
 # SFT's dialogues, as in runs 1-6) and compares SFT_CKPTS checkpoints over SFT_EPOCHS epochs (runs 1-6: 3 and 3,
-# where the last checkpoint was still the best; run 7: 3 of 5 epochs; 8 and 4 from run 8 on, where exact calls
-# peaked at the third).
+# where the last checkpoint was still the best; run 7: 3 checkpoints over 5 epochs; from run 8 on, 4 over 8, where
+# exact calls peaked at the third).
 # SEEDS, RL_MIN and EXTRA (more flags) change it; one seed per device session fits the 30 minutes.
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO \
   PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
