@@ -13,7 +13,10 @@ state after turn k). Printed:
   update pushes towards it);
 - per task that RL drew more than once (an epoch is about 21 steps for 48 dialogues): exact calls, state match and
   reward at its first and its last visit, with a 95% bootstrap interval over tasks of the change (does RL learn
-  the tasks it trains on? run 8 on).
+  the tasks it trains on? run 8 on);
+- what kind of mistake each turn's calls make against the reference's (wrong functions, extra or missing ones,
+  the right functions with other arguments): for the tasks drawn twice at their first and last visit, and for
+  each held-out evaluation (`eval_*`), so what RL fixed on its tasks can be checked on new dialogues.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from cm2.benchmarks.bfcl.metrics import same_calls, turn_calls
 from cm2.benchmarks.bfcl.state_match import turn_state_matches
 from cm2.data.io import read_dialogues
 from cm2.data.jsonarray import write_json
-from cm2.schema import Dialogue, Trajectory
+from cm2.schema import Dialogue, ToolCall, Trajectory
 
 
 async def _score(reference: Dialogue, rollout: Trajectory, turn: int) -> tuple[bool, bool]:
@@ -126,6 +129,60 @@ def revisits(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def mistake(wanted: list[ToolCall], played: list[ToolCall]) -> str:
+    """How a turn's calls differ from the reference turn's, by function names first."""
+    if same_calls(wanted, played):
+        return "exact"
+    if not played:
+        return "no call"
+    names, got = [c.function.name for c in wanted], [c.function.name for c in played]
+    if names == got:
+        return "same functions, other arguments"
+    if set(names) == set(got):
+        return "same functions, other count or order"
+    if set(names) < set(got):
+        return "extra functions"
+    if set(got) < set(names):
+        return "missing functions"
+    return "other functions"
+
+
+def _shares(counts: Counter[str]) -> str:
+    total = sum(counts.values())
+    return ", ".join(f"{kind} {n / total:.1%}" for kind, n in counts.most_common())
+
+
+def mistakes(run: Path) -> None:
+    """Mistake kinds of the training tasks drawn twice (first and last visit) and of each held-out evaluation."""
+    references = {d.uuid: d for path in sorted((run / "sft").glob("*.jsonl")) for d in read_dialogues(path)}
+    visits: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for line in (run / "rl" / "trajectories.jsonl").read_text(encoding="utf-8").splitlines():
+        rollout = Trajectory.model_validate_json(line)
+        uuid, _, turn = rollout.dialogue_uuid.partition("@turn")
+        reference = references[uuid].messages
+        played = turn_calls(reference[: rollout.metadata.get("context_messages", 0)] + rollout.messages)
+        index = int(turn or 0)
+        kind = mistake(turn_calls(reference)[index], played[index] if index < len(played) else [])
+        visits[rollout.dialogue_uuid][rollout.metadata["train_step"]].append(kind)
+    twice = [steps for steps in visits.values() if len(steps) > 1]
+    if twice:
+        print("mistakes of the tasks drawn twice, share of rollouts")
+        print("  first visit: " + _shares(Counter(k for steps in twice for k in steps[min(steps)])))
+        print("  last visit: " + _shares(Counter(k for steps in twice for k in steps[max(steps)])))
+    heldout = {d.uuid: d for d in read_dialogues(run / "filter" / "heldout.jsonl")}
+    for folder in sorted(run.glob("eval_*")):
+        path = folder / "checklist_trajectories.jsonl"
+        if not path.is_file():
+            continue
+        counts: Counter[str] = Counter()
+        for line in path.read_text(encoding="utf-8").splitlines():
+            trajectory = Trajectory.model_validate_json(line)
+            played = turn_calls(trajectory.messages)
+            for index, wanted in enumerate(turn_calls(heldout[trajectory.dialogue_uuid].messages)):
+                counts[mistake(wanted, played[index] if index < len(played) else [])] += 1
+        print(f"held-out {folder.name}, share of {sum(counts.values())} turns: " + _shares(counts))
+
+
 if __name__ == "__main__":
     run = Path(sys.argv[1])
     cache = run / "rl" / "reward_vs_bfcl.json"  # the scored rows: a second reading skips the backends
@@ -136,3 +193,4 @@ if __name__ == "__main__":
         write_json(cache, rows, indent=None)
     report(rows)
     revisits(rows)
+    mistakes(run)
