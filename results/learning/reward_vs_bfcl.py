@@ -39,14 +39,32 @@ from cm2.data.jsonarray import write_json
 from cm2.schema import Dialogue, ToolCall, Trajectory
 
 
-async def _score(reference: Dialogue, rollout: Trajectory, turn: int) -> tuple[bool, bool]:
+def mistake(wanted: list[ToolCall], played: list[ToolCall]) -> str:
+    """How a turn's calls differ from the reference turn's, by function names first."""
+    if same_calls(wanted, played):
+        return "exact"
+    if not played:
+        return "no call"
+    names, got = [c.function.name for c in wanted], [c.function.name for c in played]
+    if names == got:
+        return "same functions, other arguments"
+    if set(names) == set(got):
+        return "same functions, other count or order"
+    if set(names) < set(got):
+        return "extra functions"
+    if set(got) < set(names):
+        return "missing functions"
+    return "other functions"
+
+
+async def _score(reference: Dialogue, rollout: Trajectory, turn: int) -> tuple[bool, bool, str]:
     context = rollout.metadata.get("context_messages", 0)
     whole = rollout.model_copy(update={"messages": reference.messages[:context] + rollout.messages})
     played = turn_calls(whole.messages)
     wanted = turn_calls(reference.messages)
     exact = turn < len(played) and same_calls(wanted[turn], played[turn])
     states = await turn_state_matches(bfcl_entry_id(reference), whole, turn + 1)
-    return exact, states[turn]
+    return exact, states[turn], mistake(wanted[turn], played[turn] if turn < len(played) else [])
 
 
 def _rows(run: Path) -> list[dict[str, Any]]:
@@ -59,7 +77,7 @@ def _rows(run: Path) -> list[dict[str, Any]]:
         for line in lines:
             rollout = Trajectory.model_validate_json(line)
             uuid, _, turn = rollout.dialogue_uuid.partition("@turn")
-            exact, state = await _score(references[uuid], rollout, int(turn or 0))
+            exact, state, kind = await _score(references[uuid], rollout, int(turn or 0))
             rows.append(
                 {
                     "step": rollout.metadata["train_step"],
@@ -67,6 +85,7 @@ def _rows(run: Path) -> list[dict[str, Any]]:
                     "reward": float(rollout.rewards.get("trajectory", 0.0)),
                     "exact": float(exact),
                     "state": float(state),
+                    "mistake": kind,
                 }
             )
         return rows
@@ -106,17 +125,23 @@ def report(rows: list[dict[str, Any]]) -> None:
         )
 
 
-def revisits(rows: list[dict[str, Any]]) -> None:
-    """Each task's rollouts at its first and its last visit: what RL learned on the tasks it trains on."""
+def _first_and_last_visits(rows: list[dict[str, Any]]) -> list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """For each task RL drew more than once, its rollouts at the first and at the last visit."""
     visits: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         visits[row["group"].split(":")[0]][row["step"]].append(row)  # group id: "<uuid>@turn<k>:<seed>:step<n>:<i>"
-    pairs = [(steps[min(steps)], steps[max(steps)]) for steps in visits.values() if len(steps) > 1]
+    return [(steps[min(steps)], steps[max(steps)]) for steps in visits.values() if len(steps) > 1]
+
+
+def revisits(rows: list[dict[str, Any]]) -> None:
+    """Each task's rollouts at its first and its last visit: what RL learned on the tasks it trains on."""
+    pairs = _first_and_last_visits(rows)
     if not pairs:
-        print(f"no task drawn twice ({len(visits)} tasks)")
+        print("no task drawn twice")
         return
-    gaps = [max(steps) - min(steps) for steps in visits.values() if len(steps) > 1]
-    print(f"{len(pairs)} of {len(visits)} tasks drawn more than once (median {np.median(gaps):.0f} steps apart):")
+    gaps = [b[0]["step"] - a[0]["step"] for a, b in pairs]
+    tasks = len({row["group"].split(":")[0] for row in rows})
+    print(f"{len(pairs)} of {tasks} tasks drawn more than once (median {np.median(gaps):.0f} steps apart):")
     rng = np.random.default_rng(0)
     for metric in ("exact", "state", "reward"):
         first = np.array([np.mean([r[metric] for r in a]) for a, _ in pairs])
@@ -129,46 +154,18 @@ def revisits(rows: list[dict[str, Any]]) -> None:
         )
 
 
-def mistake(wanted: list[ToolCall], played: list[ToolCall]) -> str:
-    """How a turn's calls differ from the reference turn's, by function names first."""
-    if same_calls(wanted, played):
-        return "exact"
-    if not played:
-        return "no call"
-    names, got = [c.function.name for c in wanted], [c.function.name for c in played]
-    if names == got:
-        return "same functions, other arguments"
-    if set(names) == set(got):
-        return "same functions, other count or order"
-    if set(names) < set(got):
-        return "extra functions"
-    if set(got) < set(names):
-        return "missing functions"
-    return "other functions"
-
-
 def _shares(counts: Counter[str]) -> str:
     total = sum(counts.values())
     return ", ".join(f"{kind} {n / total:.1%}" for kind, n in counts.most_common())
 
 
-def mistakes(run: Path) -> None:
+def mistakes(run: Path, rows: list[dict[str, Any]]) -> None:
     """Mistake kinds of the training tasks drawn twice (first and last visit) and of each held-out evaluation."""
-    references = {d.uuid: d for path in sorted((run / "sft").glob("*.jsonl")) for d in read_dialogues(path)}
-    visits: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for line in (run / "rl" / "trajectories.jsonl").read_text(encoding="utf-8").splitlines():
-        rollout = Trajectory.model_validate_json(line)
-        uuid, _, turn = rollout.dialogue_uuid.partition("@turn")
-        reference = references[uuid].messages
-        played = turn_calls(reference[: rollout.metadata.get("context_messages", 0)] + rollout.messages)
-        index = int(turn or 0)
-        kind = mistake(turn_calls(reference)[index], played[index] if index < len(played) else [])
-        visits[rollout.dialogue_uuid][rollout.metadata["train_step"]].append(kind)
-    twice = [steps for steps in visits.values() if len(steps) > 1]
-    if twice:
+    pairs = _first_and_last_visits(rows)
+    if pairs and "mistake" in rows[0]:  # rows cached before run 8's reading have no mistake kind
         print("mistakes of the tasks drawn twice, share of rollouts")
-        print("  first visit: " + _shares(Counter(k for steps in twice for k in steps[min(steps)])))
-        print("  last visit: " + _shares(Counter(k for steps in twice for k in steps[max(steps)])))
+        print("  first visit: " + _shares(Counter(r["mistake"] for a, _ in pairs for r in a)))
+        print("  last visit: " + _shares(Counter(r["mistake"] for _, b in pairs for r in b)))
     heldout = {d.uuid: d for d in read_dialogues(run / "filter" / "heldout.jsonl")}
     for folder in sorted(run.glob("eval_*")):
         path = folder / "checklist_trajectories.jsonl"
@@ -193,4 +190,4 @@ if __name__ == "__main__":
         write_json(cache, rows, indent=None)
     report(rows)
     revisits(rows)
-    mistakes(run)
+    mistakes(run, rows)
