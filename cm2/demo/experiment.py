@@ -238,8 +238,9 @@ def run_side_by_side(settings: ExperimentConfig, config: DemoConfig, console: An
             console.print(f"{', '.join(group)}: {status}")
 
 
-def run_seeds(settings: ExperimentConfig, console: Any) -> None:
-    """One child process per seed (OUT/seed<N>, logs in OUT/logs/), side by side, then OUT/results/seeds.*."""
+def run_seeds(settings: ExperimentConfig, console: Any) -> int:
+    """One child process per seed (OUT/seed<N>, logs in OUT/logs/), side by side, then OUT/results/seeds.*.
+    Returns the command's exit status: 1 when a seed failed, `UNFINISHED_EXIT` when one stopped on its budget."""
     from cm2.demo.seeds import write_seed_summary
 
     out, seeds = settings.out, settings.seeds
@@ -252,13 +253,18 @@ def run_seeds(settings: ExperimentConfig, console: Any) -> None:
             changes["eval_models"] = [m for m in settings.eval_models if m != "base"] or ["sft"]
         children.append((seed, log, _child(settings, log, **changes)))
         console.print(f"seed {seed} started → {log}")
+    codes = []
     for seed, log, child in children:
         code = child.wait()
+        codes.append(code)
         status = "[green]done[/]" if code == 0 else f"[red]failed (exit {code}); see {log}[/]"
         if code == UNFINISHED_EXIT:
             status = "[yellow]RL stopped on its time budget; run the same command again to carry it on[/]"
         console.print(f"seed {seed}: {status}")
     console.print(f"results → {write_seed_summary(out, seeds)}")
+    if any(code not in (0, UNFINISHED_EXIT) for code in codes):
+        return 1
+    return UNFINISHED_EXIT if UNFINISHED_EXIT in codes else 0
 
 
 def run_experiment(settings: ExperimentConfig) -> None:
@@ -276,7 +282,9 @@ def run_experiment(settings: ExperimentConfig) -> None:
             return
         started = time.perf_counter()
         if settings.seeds:
-            run_seeds(settings, console)
+            code = run_seeds(settings, console)
+            if code:
+                raise SystemExit(code)
             return
         if settings.parallel:
             run_side_by_side(settings, config, console)

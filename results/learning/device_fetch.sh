@@ -1,9 +1,14 @@
-# GPU machine: bring a seed's run back in calls of at most 64 MiB, so the next session can go on with it
-# (RL in pieces, `--rl-lora`; see README, "What it takes to finish").
+# GPU machine: bring a seed's run back so the next session can go on with it (RL in pieces, `--rl-lora`, or RL
+# afresh from this SFT model; see README, "What it takes to finish"). The device tool returns at most 8 files a
+# call, 16 MiB each and 64 MiB together, so larger files come back in 15 MiB parts.
 #   bash results/learning/device_fetch.sh 0   the run folder without model weights (RL checkpoints of LoRA
-#                                             runs included: ~22 MiB) as state.tgz, and the SFT pack's file list
-#   bash results/learning/device_fetch.sh K   the K-th file (K >= 1) of the SFT model's pack (bf16 shards)
-# Locally, put file K under .gpu-stage/sft<K>/ (git-ignored); the next session carries one such folder a call.
+#                                             runs included: ~22 MiB) as state.tgz, the SFT pack's file list and
+#                                             its md5 sums
+#   bash results/learning/device_fetch.sh K   the K-th file (K >= 1) of the SFT model's pack (bf16 shards of
+#                                             60 MiB: four parts, NAME.part00 to NAME.part03)
+# Locally, join the parts (`cat NAME.part* > NAME`, then `md5sum -c` against pack_md5.txt) and put each file
+# of 60 MiB in a folder of its own under .gpu-stage/sft<K>/ (git-ignored; the small files share one): the next
+# session carries one such folder a call (64 MiB at most).
 set -eu
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1
 seed=${SEED:-0}
@@ -20,10 +25,15 @@ if [ "$k" = 0 ]; then
   tar -czf "$OUT/state.tgz" -X /tmp/left_behind.txt --exclude=tokenizer.json --exclude=trajectories.jsonl -C ~ exp
   sed 's/^/left behind: /' /tmp/left_behind.txt
   ls ~/sft-pack | tee "$OUT/pack_files.txt"
+  (cd ~/sft-pack && md5sum -- *) > "$OUT/pack_md5.txt"
 else
   f=$(ls ~/sft-pack | sed -n "${k}p")
   [ -n "$f" ] || { echo "no file $k in ~/sft-pack" >&2; exit 2; }
-  cp ~/sft-pack/"$f" "$OUT/"
+  if [ "$(stat -c %s ~/sft-pack/"$f")" -gt $((15 * 1024 * 1024)) ]; then
+    split -b 15M -d ~/sft-pack/"$f" "$OUT/$f.part"
+  else
+    cp ~/sft-pack/"$f" "$OUT/"
+  fi
   echo "$f ($(du -m ~/sft-pack/"$f" | cut -f1) MiB), file $k of $(ls ~/sft-pack | wc -l)"
 fi
 du -sm "$OUT"

@@ -1,11 +1,13 @@
 # GPU machine, a later session: puts back a seed's run that device_fetch.sh brought home, so device_run.sh with
 # the same flags (and --rl-lora) goes on where RL stopped. Before it: device_setup.sh; then, one call each,
 # carry [".gpu-stage/sft<K>"] with `mkdir -p ~/sft-pack && cp .gpu-stage/sft<K>/* ~/sft-pack/` for every file of
-# the pack; this call carries [".gpu-stage/state"] (state.tgz). Stage records hold absolute paths: same user, ~/exp.
+# the pack; this call carries [".gpu-stage/state"] (state.tgz, and pack_md5.txt to check the pack against). Stage
+# records hold absolute paths: same user, ~/exp.
 set -eu
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1
 seed=${SEED:-0}
 tar -xzf .gpu-stage/state/state.tgz -C ~
+if [ -f .gpu-stage/state/pack_md5.txt ]; then (cd ~/sft-pack && md5sum --quiet -c "$OLDPWD/.gpu-stage/state/pack_md5.txt"); fi
 # FRESH_RL=1: RL starts over from the restored SFT model (a full fine-tune's checkpoint cannot travel), so the
 # stages from RL on run again
 [ -n "${FRESH_RL:-}" ] && rm -rf ~/exp/seed$seed/{rl,eval_rl,eval,report,results} ~/exp/results

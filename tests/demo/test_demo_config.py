@@ -123,3 +123,32 @@ def test_a_piece_that_stops_on_its_budget_exits_3_and_the_budget_is_not_a_settin
         return fingerprint(stage.settings, "")
 
     assert rl_fingerprint(8.0) == rl_fingerprint(25.0)
+
+
+@pytest.mark.parametrize(("codes", "status"), [((0, 0), None), ((0, 2), 1), ((3, 0), 3), ((3, 2), 1)])
+def test_the_seeds_command_exits_non_zero_when_a_seed_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codes: tuple[int, int], status: int | None
+) -> None:
+    """A seed's child that failed (or stopped on its budget) is the parent's exit status, after the summary."""
+    import cm2.demo.experiment as experiment
+    import cm2.demo.seeds as seeds
+
+    class Finished:
+        def __init__(self, code: int) -> None:
+            self.code = code
+
+        def wait(self) -> int:
+            return self.code
+
+    pending = list(codes)
+    monkeypatch.setattr(experiment, "_child", lambda settings, log, **changes: Finished(pending.pop(0)))
+    summaries: list[list[int]] = []
+    monkeypatch.setattr(seeds, "write_seed_summary", lambda out, chosen: summaries.append(chosen) or out)
+    settings = ExperimentConfig(configs=ROOT / "configs/experiment", out=tmp_path, levels=["trajectory"], seeds=[0, 1])
+    if status is None:
+        experiment.run_experiment(settings)
+    else:
+        with pytest.raises(SystemExit) as stop:
+            experiment.run_experiment(settings)
+        assert stop.value.code == status
+    assert summaries == [[0, 1]]
