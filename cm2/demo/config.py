@@ -18,9 +18,12 @@ from cm2.llm.config import LLMConfig
 from cm2.reward.config import Level
 from cm2.rollout.policy import CompileShapes
 
-EvalModel = Literal["base", "sft", "rl"]
+EvalModel = Literal["base", "sft", "rl", "rl_last"]
+"""`rl`: each RL run's final model (with `probe.keep_best`, its best probed step); `rl_last`: its policy after
+the last step, which differs only when keep_best kept an earlier one."""
 RLBudget = Literal["pause", "end"]
 EVAL_MODELS: tuple[EvalModel, ...] = ("base", "sft", "rl")
+LAST_SUFFIX = "_last"
 TRAJECTORY: Level = "trajectory"
 
 

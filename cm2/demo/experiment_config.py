@@ -75,7 +75,9 @@ class ExperimentConfig(YamlConfig):
         default=None, description="Probe set size: train tasks, or validation dialogues when SFT holds a slice out."
     )
     eval_models: list[EvalModel] = Field(
-        default_factory=lambda: list(EVAL_MODELS), description="Models to evaluate (rl: every RL run)."
+        default_factory=lambda: list(EVAL_MODELS),
+        description="Models to evaluate (rl: every RL run's final model; rl_last: its last step's, when "
+        "keep_best kept an earlier one).",
     )
     eval_max_turns: int | None = Field(default=None, description="Turns per held-out dialogue (default: all).")
     eval_max_steps_per_turn: int = Field(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cm2.demo.config import DemoConfig
+from cm2.demo.config import LAST_SUFFIX, DemoConfig
 from cm2.demo.stages import Stage, StageResult, StageRunner
 from cm2.llm.redact import redact_tree
 from cm2.reward.config import Level
@@ -116,10 +116,17 @@ def _run_settings(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def eval_models(config: DemoConfig) -> dict[str, str]:
-    """Stage name → model name of each held-out evaluation (`rl` in `eval.models` means every RL run)."""
+    """Stage name → model name of each held-out evaluation (`rl` in `eval.models` means every RL run's final
+    model, `rl_last` every RL run's last policy: `<run>_last`)."""
     found: dict[str, str] = {}
     for model in config.eval.models:
-        for name in rl_names(config) if model == "rl" else [model]:
+        if model == "rl":
+            names = rl_names(config)
+        elif model == "rl_last":
+            names = [name + LAST_SUFFIX for name in rl_names(config)]
+        else:
+            names = [model]
+        for name in names:
             found[f"eval_{name}"] = name
     return found
 
@@ -145,8 +152,17 @@ def _rl_runner(config: DemoConfig, out: Path, level: Level) -> Callable[[Path], 
 
 
 def checkpoint_of(out: Path, model: str) -> str:
-    """The checkpoint folder of a model name: `base`, `sft` or an RL run's folder name."""
-    return _outputs(out, "model")["path"] if model == "base" else _outputs(out, model)["final"]
+    """The checkpoint folder of a model name: `base`, `sft`, an RL run's folder name, or that name with
+    `_last` (the run's policy after its last step)."""
+    if model == "base":
+        return str(_outputs(out, "model")["path"])
+    run = model.removesuffix(LAST_SUFFIX)
+    if run == model:
+        return str(_outputs(out, model)["final"])
+    outputs = _outputs(out, run)
+    if "last" not in outputs:
+        raise RuntimeError(f"{out / run}: finished before RL stages recorded their last policy; run RL again")
+    return str(outputs["last"])
 
 
 def evaluate_checkpoint(config: DemoConfig, out: Path, model: str, folder: Path) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def rl_stage(
         )
     drop_checkpoints(folder)
     rewards = _log_rewards(folder)
-    from cm2.train.best import read_best
+    from cm2.train.best import LAST_DIR, read_best
     from cm2.train.probe import PROBE_FILE, read_probe
 
     probes = read_probe(folder / PROBE_FILE)
@@ -146,8 +146,10 @@ def rl_stage(
     validated = {str(r["step"]): r["validation"] for r in probes if "validation" in r}
     best = read_best(folder) if run.probe.keep_best else None
     pieces = _read_pieces(folder / PIECES_FILE)
+    last = folder / LAST_DIR
     return {
         "final": str(final),
+        "last": str(last if last.is_dir() else final),  # the policy after the last step (`rl_last` evaluates it)
         "level": level,
         "steps": len(rewards),
         "max_steps": run.max_steps,

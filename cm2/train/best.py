@@ -19,6 +19,8 @@ from cm2.data.atomic import atomic_file, swap_in
 
 BEST_DIR = "best"
 BEST_FILE = "best.json"
+LAST_DIR = "last"
+"""Where the last policy goes when an earlier probed step became the final model."""
 
 
 def read_best(out: Path) -> dict[str, Any] | None:

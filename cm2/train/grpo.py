@@ -6,6 +6,7 @@ time budget, slim checkpoints and resuming are in `cm2.train.resume`."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -234,11 +235,17 @@ def run_rl(
 
 
 def final_model(trainer: Any, config: RLRunConfig, out: Path) -> Path:
-    """`out/final`: the last policy, or with `probe.keep_best` the best probed one (`cm2.train.best`)."""
-    from cm2.train.best import copy_best, load_best_adapter, read_best
+    """`out/final`: the last policy, or with `probe.keep_best` the best probed one (`cm2.train.best`); when that
+    is an earlier step, the last policy goes to `out/last` as well, so both can be evaluated."""
+    from cm2.train.best import LAST_DIR, copy_best, load_best_adapter, read_best
 
     final, lora = out / "final", config.lora is not None
-    if config.probe.keep_best and read_best(out) is not None:
+    best = read_best(out) if config.probe.keep_best else None
+    if best is not None and best["step"] != trainer.state.global_step:
+        save_last(trainer, out / LAST_DIR, lora=lora)
+    elif trainer.is_world_process_zero():
+        shutil.rmtree(out / LAST_DIR, ignore_errors=True)  # an earlier piece's: no longer the last policy
+    if best is not None:
         if not lora:
             if trainer.is_world_process_zero():
                 copy_best(out, final, trainer.processing_class)
@@ -246,6 +253,21 @@ def final_model(trainer: Any, config: RLRunConfig, out: Path) -> Path:
             return final
         load_best_adapter(trainer, out)
     return save_final(trainer, final, lora=lora)
+
+
+def save_last(trainer: Any, folder: Path, *, lora: bool) -> None:
+    """The policy as trained so far, as a plain checkpoint folder, leaving the trainer's model (and its adapter)
+    as it was."""
+    if not lora:
+        save_final(trainer, folder, lora=False)
+        return
+    if trainer.is_world_process_zero():
+        import copy
+
+        merged = copy.deepcopy(trainer.accelerator.unwrap_model(trainer.model)).merge_and_unload()
+        merged.save_pretrained(str(folder))
+        trainer.processing_class.save_pretrained(str(folder))
+    trainer.accelerator.wait_for_everyone()
 
 
 def save_final(trainer: Any, final: Path, *, lora: bool) -> Path:

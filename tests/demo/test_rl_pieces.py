@@ -98,7 +98,7 @@ def test_with_a_validation_slice_rl_trains_without_it_probes_it_whole_and_keeps_
     values["sft_selection"] = {"val_dialogues": 1, "checkpoints": 1, "rl_dialogues": rl_dialogues}
     values["rl"] |= {"max_steps": 2, "tasks": "turn"}
     values["rl"]["probe"] |= {"every_steps": 1, "keep_best": True}
-    values["eval"] |= {"models": ["rl"], "max_steps_per_turn": 20}  # the validation dialogue's longest turn
+    values["eval"] |= {"models": ["rl", "rl_last"], "max_steps_per_turn": 20}  # the longest validation turn
     out = tmp_path / "run"
     run_demo(DemoConfig.model_validate(values), out, Console(quiet=True))
     sft, rl = read_record(out / "sft"), read_record(out / "rl")
@@ -128,4 +128,8 @@ def test_with_a_validation_slice_rl_trains_without_it_probes_it_whole_and_keeps_
     assert (rl.outputs["kept_step"], rl.outputs["kept_on"]) == (best, "bfcl")
     assert rl.outputs["probe_data"] == sft.outputs["validation_data"]
     assert "selected_score" in sft.outputs and set(sft.outputs["validation"]) == {sft.outputs["selected"]}
-    assert read_record(out / "eval_rl") is not None
+    # both the kept step and the last one are evaluated on the held-out split (the same folder when they agree)
+    last = rl.outputs["last"]
+    assert last == (rl.outputs["final"] if best == 2 else str(out / "rl" / "last")) and Path(last).is_dir()
+    evaluated = [read_record(out / name) for name in ("eval_rl", "eval_rl_last")]
+    assert [r.outputs["scores"]["model"] for r in evaluated if r is not None] == ["rl", "rl_last"]

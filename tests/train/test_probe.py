@@ -147,6 +147,16 @@ def test_keep_best_makes_the_best_probed_policy_the_final_model(
         step2 = _weights(out / "checkpoint-2")
     kept = _weights(final)
     assert kept.keys() <= step2.keys() and all(torch.equal(kept[name], step2[name]) for name in kept)
+    # the last step's policy is kept beside it, also as a plain checkpoint
+    last = _weights(out / "last")
+    if lora:
+        base = AutoModelForCausalLM.from_pretrained(str(tiny_model))
+        step3 = PeftModel.from_pretrained(base, str(out / "checkpoint-3")).merge_and_unload().state_dict()
+    else:
+        step3 = _weights(out / "checkpoint-3")
+    assert not (out / "last" / "adapter_config.json").exists() and (out / "last" / "tokenizer_config.json").exists()
+    assert last.keys() <= step3.keys() and all(torch.equal(last[name], step3[name]) for name in last)
+    assert any(not torch.equal(last[name], kept[name]) for name in last)
 
 
 def test_with_a_validation_metric_keep_best_follows_its_score_not_the_probe_reward(
