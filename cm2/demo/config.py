@@ -22,6 +22,7 @@ EvalModel = Literal["base", "sft", "rl", "rl_last"]
 """`rl`: each RL run's final model (with `probe.keep_best`, its best probed step); `rl_last`: its policy after
 the last step, which differs only when keep_best kept an earlier one."""
 RLBudget = Literal["pause", "end"]
+RLData = Literal["rl_split", "all"]
 EVAL_MODELS: tuple[EvalModel, ...] = ("base", "sft", "rl")
 LAST_SUFFIX = "_last"
 TRAJECTORY: Level = "trajectory"
@@ -190,6 +191,12 @@ class DemoConfig(YamlConfig):
         description="An RL run stopped by its time budget (rl.max_minutes) before max_steps: pause keeps its "
         "checkpoint and the stages after it wait for a rerun to carry it on; end finishes it there, so the model of "
         "that step is evaluated (the record says where it stopped).",
+    )
+    rl_data: RLData = Field(
+        default="rl_split",
+        description="What RL trains on when SFT left dialogues to RL alone (`sft_selection.rl_dialogues`): "
+        "rl_split, those alone; all, those and SFT's. The validation slice stays out either way. An RL setting, "
+        "so changing it keeps a finished SFT stage.",
     )
     seed: int = 0
 

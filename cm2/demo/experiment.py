@@ -146,6 +146,7 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
             "rl_levels": levels,
             "rl_by_level": by_level,
             "rl_budget": args.rl_budget,
+            "rl_data": args.rl_data,
             "eval": eval_section,
         }
     )

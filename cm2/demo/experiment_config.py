@@ -13,7 +13,7 @@ from pydantic import Field
 
 from cm2.benchmarks.bfcl.dialogue import ToolDocs
 from cm2.config import YamlConfig
-from cm2.demo.config import EVAL_MODELS, EvalModel, RLBudget
+from cm2.demo.config import EVAL_MODELS, EvalModel, RLBudget, RLData
 from cm2.reward.config import Level
 from cm2.rollout.policy import CompileShapes
 from cm2.train.rl_config import TaskKind, ZeroSpreadAction
@@ -44,6 +44,10 @@ class ExperimentConfig(YamlConfig):
     sft_checkpoints: int = Field(default=3, ge=1, description="SFT checkpoints compared on the validation slice.")
     rl_dialogues: int = Field(
         default=0, ge=0, description="Train dialogues held out of SFT for RL alone (0: RL trains on SFT's dialogues)."
+    )
+    rl_data: RLData = Field(
+        default="rl_split",
+        description="With --rl-dialogues: RL trains on those dialogues alone (rl_split) or on SFT's too (all).",
     )
     rl_max_steps: int | None = None
     rl_lr: float | None = None

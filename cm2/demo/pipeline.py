@@ -84,11 +84,14 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
     stages += [_eval_stage(config, out, stage, model, llm) for stage, model in early.items()]
     for name, level in zip(rl_names(config), config.rl_levels, strict=True):
         by_level = config.rl_by_level.get(level, {})
+        settings = {"rl": _run_settings(config.rl), "level": level, "by_level": _run_settings(by_level), "llm": llm}
+        if config.rl_data != "rl_split":  # only then, so that RL records from before the setting still count
+            settings["rl_data"] = config.rl_data
         stages.append(
             Stage(
                 name,
                 f"GRPO with checklist rewards, {level} level, real BFCL tools",
-                {"rl": _run_settings(config.rl), "level": level, "by_level": _run_settings(by_level), "llm": llm},
+                settings,
                 _rl_runner(config, out, level),
                 clean=False,  # a run stopped on its time budget resumes from its last checkpoint
             )
@@ -145,7 +148,7 @@ def _rl_runner(config: DemoConfig, out: Path, level: Level) -> Callable[[Path], 
 
     def run(folder: Path) -> dict[str, Any]:
         sft = _outputs(out, "sft")
-        data, probe_data = rl_data(sft, out / "filter" / "train.jsonl")
+        data, probe_data = rl_data(sft, out / "filter" / "train.jsonl", config.rl_data, folder)
         return rl_stage(config, sft["final"], data, folder, level, probe_data)
 
     return run

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from cm2.data import JsonlAppender
-from cm2.demo.config import DemoConfig
+from cm2.data.atomic import atomic_file
+from cm2.demo.config import DemoConfig, RLData
 from cm2.reward.config import Level
 
 log = logging.getLogger(__name__)
@@ -94,11 +95,24 @@ def _log_rewards(folder: Path) -> list[float]:
     return [float(e["reward"]) for e in entries if isinstance(e, dict) and "reward" in e]
 
 
-def rl_data(sft: dict[str, Any], data: Path) -> tuple[Path, str | None]:
+def rl_data(
+    sft: dict[str, Any], data: Path, train_on: RLData = "rl_split", folder: Path | None = None
+) -> tuple[Path, str | None]:
     """RL's train file and probe file from the SFT stage's outputs. RL trains on its own dialogues when SFT held
-    some out for it (`rl_dialogues`), else on SFT's train dialogues when there is a validation slice, else on
-    `data`; it probes the validation slice (unseen by SFT and RL) when there is one, else its train file."""
+    some out for it (`rl_dialogues`; with `train_on` all, on those and SFT's, written to `folder`), else on SFT's
+    train dialogues when there is a validation slice, else on `data`; it probes the validation slice (unseen by
+    SFT and RL) when there is one, else its train file."""
     probe = str(sft["validation_data"]) if sft.get("validation_data") else None
+    if sft.get("rl_data") and train_on == "all":
+        if folder is None:
+            raise ValueError("rl_data all: name the folder the joined train file goes to")
+        joined = folder / "rl_and_sft_train.jsonl"
+        parts = [Path(sft["rl_data"]).read_text(encoding="utf-8"), Path(sft["train_data"]).read_text(encoding="utf-8")]
+        with atomic_file(joined) as tmp:
+            tmp.write_text(
+                "".join(part if part.endswith("\n") else part + "\n" for part in parts if part), encoding="utf-8"
+            )
+        return joined, probe
     if sft.get("rl_data"):
         return Path(sft["rl_data"]), probe
     if probe is not None:

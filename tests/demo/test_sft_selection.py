@@ -106,3 +106,26 @@ def test_rl_trains_on_its_own_dialogues_when_sft_held_some_out_and_probes_the_va
     assert rl_data(split, data) == (Path("sft_train.jsonl"), "validation.jsonl")
     assert rl_data({"rl_data": "rl_train.jsonl"}, data) == (Path("rl_train.jsonl"), None)
     assert rl_data({}, data) == (data, None)
+
+
+def test_with_rl_data_all_rl_trains_on_its_own_and_sfts_dialogues_never_the_validation_slice(tmp_path: Path) -> None:
+    train, val, rl = split_train(_train_file(tmp_path, 7), tmp_path, 2, rl=3)
+    assert val is not None and rl is not None
+    outputs = {"train_data": str(train), "validation_data": str(val), "rl_data": str(rl)}
+    folder = tmp_path / "rl"
+    folder.mkdir()
+    joined, probe = rl_data(outputs, tmp_path / "train.jsonl", "all", folder)
+    assert joined.parent == folder and probe == str(val)
+    assert sorted(_uuids(joined)) == sorted(_uuids(rl) + _uuids(train)) and not set(_uuids(joined)) & set(_uuids(val))
+    assert rl_data(outputs, tmp_path / "train.jsonl", "rl_split", folder) == (rl, str(val))
+
+
+def test_rl_data_is_an_rl_setting_so_a_finished_sft_stage_stays_done() -> None:
+    from cm2.demo.pipeline import build_stages
+
+    def settings(config: DemoConfig) -> dict[str, Any]:
+        return {stage.name: stage.settings for stage in build_stages(config, Path("out"))}
+
+    split, everything = settings(DemoConfig()), settings(DemoConfig(rl_data="all"))
+    assert split["sft"] == everything["sft"] and split["rl"] != everything["rl"]
+    assert "rl_data" not in split["rl"]  # RL records from before the setting keep their fingerprint
