@@ -57,15 +57,20 @@ def grpo_args(config: RLRunConfig) -> Any:
     """The `GRPOConfig` for `config`: one group per micro-batch, `dialogues_per_step` groups per step."""
     from trl import GRPOConfig
 
+    from cm2.train.models import renamed_training_fields
+
     sampling = config.episode.sampling
+    renamed = renamed_training_fields(
+        GRPOConfig, checkpointing=config.gradient_checkpointing, warmup=config.warmup_ratio
+    )
     return GRPOConfig(
+        **renamed,
         output_dir=config.output_dir,
         per_device_train_batch_size=config.group_size,
         num_generations=config.group_size,
         gradient_accumulation_steps=config.dialogues_per_step * config.gradient_accumulation_steps,
         learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of max_steps
         beta=config.kl_coef,
         loss_type=config.loss_type,
         scale_rewards="none",

@@ -95,3 +95,15 @@ def add_special_tokens(model: Any, tokenizer: Any, seeds: dict[str, list[str]]) 
             for table in tables:
                 table[token_id] = table[seed_ids].mean(dim=0)
     return new
+
+
+def renamed_training_fields(config_class: Any, *, checkpointing: bool, warmup: float) -> dict[str, Any]:
+    """Activation checkpointing and the warm-up share as `config_class` (a transformers `TrainingArguments`) spells
+    them: transformers renamed `gradient_checkpointing` to `activation_checkpointing` and folded `warmup_ratio`
+    into `warmup_steps` (a float below 1 is a share of the steps)."""
+    import dataclasses
+
+    fields = {field.name for field in dataclasses.fields(config_class)}
+    checkpoint_key = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+    warmup_key = "warmup_ratio" if "warmup_ratio" in fields else "warmup_steps"
+    return {checkpoint_key: checkpointing, warmup_key: warmup}

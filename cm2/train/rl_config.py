@@ -137,6 +137,11 @@ class RLRunConfig(YamlConfig):
         "near 0 when the sampler is the policy trained); 0: never. Costs one forward pass without gradients.",
     )
     episode_concurrency: int = Field(default=64, ge=1)
+    gradient_checkpointing: bool = Field(
+        default=True,
+        description="Recompute activations in the backward pass (TRL's default): less memory for another forward "
+        "pass in the training half of each step.",
+    )
     lora: LoraAdapterConfig | None = None
     use_cpu: bool = False
     bf16: bool = False

@@ -9,7 +9,6 @@ tokenizer (chat template included) to `output_dir/final`, ready for the RL stage
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
@@ -151,12 +150,11 @@ def training_arguments(config: SFTRunConfig, has_eval: bool) -> Any:
     """TRL's SFTConfig for this run."""
     from trl import SFTConfig
 
-    # transformers renamed `gradient_checkpointing` to `activation_checkpointing` and folded
-    # `warmup_ratio` into `warmup_steps` (a float below 1); support both spellings.
-    fields = {field.name for field in dataclasses.fields(SFTConfig)}
-    checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
-    warmup_key = "warmup_ratio" if "warmup_ratio" in fields else "warmup_steps"  # a float below 1 is a ratio
-    renamed: dict[str, Any] = {checkpointing: config.gradient_checkpointing, warmup_key: config.warmup_ratio}
+    from cm2.train.models import renamed_training_fields
+
+    renamed = renamed_training_fields(
+        SFTConfig, checkpointing=config.gradient_checkpointing, warmup=config.warmup_ratio
+    )
     return SFTConfig(
         **renamed,
         output_dir=config.output_dir,

@@ -297,3 +297,15 @@ def test_flat_groups_are_counted_and_resampled(tmp_path: Path, tiny_model: Path,
             assert entry["cm2/resampled_groups"] == 0
         else:
             assert entry["cm2/resampled_groups"] >= entry["cm2/flat_groups"]
+
+
+@pytest.mark.parametrize("checkpointing", [True, False])
+def test_activation_checkpointing_is_a_setting_and_training_runs_either_way(
+    tmp_path: Path, tiny_model: Path, checkpointing: bool
+) -> None:
+    """TRL turns it on by default; a small policy trains faster without it (one forward pass fewer a micro-batch)."""
+    config = tiny_rl_config(tmp_path, tiny_model).model_copy(update={"gradient_checkpointing": checkpointing})
+    args = grpo.grpo_args(config)
+    assert args.activation_checkpointing is checkpointing and args.warmup_steps == config.warmup_ratio
+    final = run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
+    assert (final / "config.json").exists()
