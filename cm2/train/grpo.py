@@ -231,6 +231,7 @@ def run_rl(
             peft_config=peft_config,
             cm2_rollouts=rollouts,
             cm2_logprob_check_every=config.logprob_check_every,
+            cm2_shared_prompt=config.shared_prompt_scoring,
             callbacks=callbacks,
         )
         if probe is not None:

@@ -142,6 +142,11 @@ class RLRunConfig(YamlConfig):
         description="Recompute activations in the backward pass (TRL's default): less memory for another forward "
         "pass in the training half of each step.",
     )
+    shared_prompt_scoring: bool = Field(
+        default=False,
+        description="Score the rows of a group with their shared prompt run once instead of once a row (the same "
+        "numbers; one process, without gradient_checkpointing; cm2.train.shared_prompt).",
+    )
     lora: LoraAdapterConfig | None = None
     use_cpu: bool = False
     bf16: bool = False
@@ -161,3 +166,12 @@ class RLRunConfig(YamlConfig):
     def _old_endpoint_keys(cls, data: Any) -> Any:
         """`judge_llm` and `simulator_llm` of older files are `judge.llm` and `simulator.llm`."""
         return move_keys(data)
+
+    @model_validator(mode="after")
+    def _shared_prompt_needs_the_cache(self) -> RLRunConfig:
+        if self.shared_prompt_scoring and self.gradient_checkpointing:
+            raise ValueError(
+                "shared_prompt_scoring: set gradient_checkpointing: false too (recomputing activations drops the "
+                "prompt's cache that the rows share)"
+            )
+        return self

@@ -17,7 +17,9 @@ override: huggingface/trl#4525; `rollout_func` is marked experimental):
 - the loss accepting (B, T) advantages: `GRPOTrainer._compute_loss` unsqueezes only 1-D ones (trl 1.16,
   grpo_trainer.py), and `split_tensor_dict`/`shuffle_sequence_dict` keep dim 0 aligned.
 - `GRPOTrainer._get_per_token_logps_and_entropies` and `GRPOTrainer._metrics`, for the log-prob check
-  (`logprob_gap`): TRL scores sampled tokens with this method itself when its sampler is vLLM.
+  (`logprob_gap`): TRL scores sampled tokens with this method itself when its sampler is vLLM. With
+  `shared_prompt_scoring` the method is overridden too: rows that share a prompt run it once
+  (`cm2.train.shared_prompt`), with the same log-probs and entropies.
 `tests/train/test_trl_adapter.py` checks these names and shapes against the installed TRL.
 """
 
@@ -110,9 +112,17 @@ def make_trainer_class() -> type:
     class CM2GRPOTrainer(GRPOTrainer):
         """GRPOTrainer whose rollouts and per-token advantages are cm2's (`cm2_rollouts`)."""
 
-        def __init__(self, *args: Any, cm2_rollouts: RolloutSource, cm2_logprob_check_every: int = 0, **kwargs: Any):
+        def __init__(
+            self,
+            *args: Any,
+            cm2_rollouts: RolloutSource,
+            cm2_logprob_check_every: int = 0,
+            cm2_shared_prompt: bool = False,
+            **kwargs: Any,
+        ):
             self.cm2_rollouts = cm2_rollouts
             self.cm2_logprob_check_every = cm2_logprob_check_every
+            self.cm2_shared_prompt = cm2_shared_prompt
             self.cm2_rows: list[dict[str, Any]] = []
             self.cm2_batch: ScoredBatch | None = None
             kwargs.update(rollout_func=self.cm2_rollout, reward_funcs=[checklist_reward])
@@ -131,6 +141,42 @@ def make_trainer_class() -> type:
             )
             self.cm2_batch = self.cm2_rollouts(request)
             return rollout_fields(self.cm2_batch, tokenizer.eos_token_id)
+
+        def _get_per_token_logps_and_entropies(
+            self,
+            model: Any,
+            input_ids: Any,
+            attention_mask: Any,
+            logits_to_keep: int,
+            batch_size: int | None = None,
+            compute_entropy: bool = False,
+            compute_aux_loss: bool = False,
+            **extra: Any,
+        ) -> tuple[Any, Any, Any]:
+            # Private TRL method (see the module's docstring): rows that share a prompt run it once
+            # (`shared_prompt_scoring`), where nothing else (images, MoE losses, several processes) is asked for.
+            from cm2.train.shared_prompt import shared_prompt_logps, supports_shared_prompt
+
+            plain = not compute_aux_loss and all(value is None for value in extra.values())
+            if (
+                self.cm2_shared_prompt
+                and plain
+                and self.accelerator.num_processes == 1
+                and supports_shared_prompt(model)
+            ):
+                logps, entropies = shared_prompt_logps(
+                    model,
+                    input_ids,
+                    attention_mask,
+                    logits_to_keep,
+                    temperature=self.temperature,
+                    compute_entropy=compute_entropy,
+                    autocast=self.accelerator.autocast,
+                )
+                return logps, entropies, None
+            return super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss, **extra
+            )
 
         def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
             # Private TRL method (see the module's docstring): rows in for the rollout, cm2's advantages out.

@@ -215,21 +215,36 @@ def test_the_logprob_check_logs_how_far_the_sampler_is_from_the_trained_policy(
     assert all(largest >= mean for mean, largest in gaps.values())
 
 
-@pytest.mark.parametrize("engine", ["loop", "generate"])
+@pytest.mark.parametrize(("engine", "shared"), [("loop", False), ("generate", False), ("loop", True)])
 def test_training_logprobs_equal_rollout_logprobs_at_temperature_07(
-    tmp_path: Path, tiny_model: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, tiny_model: Path, engine: str, shared: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With `shared_prompt_scoring`, the trainer scores each group's rows with their prompt run once."""
     config = tiny_rl_config(
         tmp_path,
         tiny_model,
         decoder={"engine": engine},
         episode={"sampling": {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9}, "early_stop": False},
+        shared_prompt_scoring=shared,
+        gradient_checkpointing=not shared,
     )
     assert grpo.grpo_args(config).temperature == 0.7 and grpo.grpo_args(config).top_p == 0.9
     gaps: list[float] = []
     monkeypatch.setattr(grpo, "make_trainer_class", lambda: recording_trainer_class(gaps))
+    import torch
+
+    import cm2.train.shared_prompt as shared_prompt
+
+    scored: list[bool] = []
+    original = shared_prompt.shared_prompt_logps
+    monkeypatch.setattr(
+        shared_prompt,
+        "shared_prompt_logps",
+        lambda *a, **k: scored.append(torch.is_grad_enabled()) or original(*a, **k),
+    )
     run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
     assert gaps and max(gaps) < 1e-4, gaps
+    assert (True in scored and False in scored) if shared else not scored  # the loss's pass and the checks'
 
 
 def test_lora_rollouts_sample_from_the_adapter_with_the_log_probs_training_sees(
@@ -309,3 +324,8 @@ def test_activation_checkpointing_is_a_setting_and_training_runs_either_way(
     assert args.activation_checkpointing is checkpointing and args.warmup_steps == config.warmup_ratio
     final = run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
     assert (final / "config.json").exists()
+
+
+def test_shared_prompt_scoring_asks_for_activation_checkpointing_off(tmp_path: Path, tiny_model: Path) -> None:
+    with pytest.raises(ValueError, match="gradient_checkpointing: false"):
+        tiny_rl_config(tmp_path, tiny_model, shared_prompt_scoring=True)
