@@ -15,24 +15,9 @@ CONTEXTS = [[5 + i for i in range(20)], [40, 41, 42], [7 + 3 * i for i in range(
 
 @pytest.fixture(scope="module")
 def model() -> Any:
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+    from cm2.llm.testing.tiny_model import tiny_gemma3
 
-    config = Gemma3TextConfig(
-        vocab_size=256,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=16,
-        sliding_window=WINDOW,
-        layer_types=["sliding_attention"] * 3 + ["full_attention"],
-        max_position_embeddings=256,
-        pad_token_id=0,
-        eos_token_id=1,
-    )
-    torch.manual_seed(0)
-    return Gemma3ForCausalLM(config).eval()
+    return tiny_gemma3(WINDOW).eval()
 
 
 def decode(model: Any, caps: list[int], temperature: float = 0.0, top_p: float = 1.0, **config: Any) -> Any:

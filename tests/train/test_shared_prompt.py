@@ -15,25 +15,13 @@ PROMPT, COMPLETION, TEMPERATURE = 20, 7, 0.7
 
 
 def _gemma(window: int = 8) -> Any:
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+    """A tiny Gemma 3 whose sliding window is shorter than the prompt (the repeated cache holds the window only),
+    with TRL's fused head."""
     from trl.trainer.utils import add_fused_lm_head
 
-    config = Gemma3TextConfig(
-        vocab_size=256,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=16,
-        sliding_window=window,  # shorter than the prompt: the repeated cache holds the window only
-        layer_types=["sliding_attention"] * 3 + ["full_attention"],
-        max_position_embeddings=256,
-        pad_token_id=0,
-        eos_token_id=1,
-    )
-    torch.manual_seed(0)
-    model = Gemma3ForCausalLM(config)
+    from cm2.llm.testing.tiny_model import tiny_gemma3
+
+    model = tiny_gemma3(window)
     add_fused_lm_head(model, temperature=TEMPERATURE, outputs=("log_probs", "entropy"))
     return model
 

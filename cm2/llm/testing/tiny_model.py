@@ -132,3 +132,27 @@ def build_tiny_model(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def tiny_gemma3(sliding_window: int, seed: int = 0):  # type: ignore[no-untyped-def]
+    """A random Gemma 3 of 4 layers (3 sliding-window, 1 global) over token ids 0-255 (0 pads, 1 ends), no
+    tokenizer: for checks that a window shorter than the context is handled."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    config = Gemma3TextConfig(
+        vocab_size=256,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        sliding_window=sliding_window,
+        layer_types=["sliding_attention"] * 3 + ["full_attention"],
+        max_position_embeddings=256,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    torch.manual_seed(seed)
+    return Gemma3ForCausalLM(config)
