@@ -25,12 +25,15 @@ override: huggingface/trl#4525; `rollout_func` is marked experimental):
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 from cm2.train.seam import RolloutRequest, RolloutSource, ScoredBatch
+
+log = logging.getLogger(__name__)
 
 
 def rollout_fields(batch: ScoredBatch, eos_token_id: int) -> dict[str, Any]:
@@ -164,16 +167,21 @@ def make_trainer_class() -> type:
                 and self.accelerator.num_processes == 1
                 and supports_shared_prompt(model)
             ):
-                logps, entropies = shared_prompt_logps(
-                    model,
-                    input_ids,
-                    attention_mask,
-                    logits_to_keep,
-                    temperature=self.temperature,
-                    compute_entropy=compute_entropy,
-                    autocast=self.accelerator.autocast,
-                )
-                return logps, entropies, None
+                try:
+                    logps, entropies = shared_prompt_logps(
+                        model,
+                        input_ids,
+                        attention_mask,
+                        logits_to_keep,
+                        temperature=self.temperature,
+                        compute_entropy=compute_entropy,
+                        autocast=self.accelerator.autocast,
+                    )
+                    return logps, entropies, None
+                except Exception as error:  # a speed-up must not end a run that TRL's path can carry on
+                    self.cm2_shared_prompt = False
+                    log.warning("shared-prompt scoring failed (%r); TRL scores every row whole from now on", error)
+                    self._metrics["train"]["cm2/shared_prompt_failed"].append(1.0)
             return super()._get_per_token_logps_and_entropies(
                 model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss, **extra
             )

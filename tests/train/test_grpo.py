@@ -330,3 +330,24 @@ def test_activation_checkpointing_is_a_setting_and_training_runs_either_way(
 def test_shared_prompt_scoring_asks_for_activation_checkpointing_off(tmp_path: Path, tiny_model: Path) -> None:
     with pytest.raises(ValueError, match="gradient_checkpointing: false"):
         tiny_rl_config(tmp_path, tiny_model, shared_prompt_scoring=True)
+
+
+def test_a_failing_shared_prompt_scoring_hands_over_to_trl_and_says_so(
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import cm2.train.shared_prompt as shared_prompt
+
+    calls: list[int] = []
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        raise RuntimeError("no cache here")
+
+    monkeypatch.setattr(shared_prompt, "shared_prompt_logps", broken)
+    config = tiny_rl_config(tmp_path, tiny_model, shared_prompt_scoring=True, gradient_checkpointing=False, max_steps=2)
+    with caplog.at_level("WARNING", logger="cm2.train.trl_adapter"):
+        final = run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
+    assert (final / "config.json").exists() and calls == [1]  # tried once, then TRL's path for the rest of the run
+    assert "shared-prompt scoring failed" in caplog.text
+    log = json.loads((tmp_path / "out" / "train_log.json").read_text())
+    assert any(entry.get("cm2/shared_prompt_failed") == 1.0 for entry in log)
