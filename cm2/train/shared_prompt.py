@@ -70,6 +70,7 @@ def shared_prompt_logps(
     import torch
 
     prompt_len = input_ids.size(1) - logits_to_keep
+    scaled_logits = _scaled_logits(model, temperature, autocast)
     logps: list[Any] = []
     entropies: list[Any] = []
     for start, end in prompt_runs(input_ids[:, :prompt_len], attention_mask[:, :prompt_len]):
@@ -78,10 +79,11 @@ def shared_prompt_logps(
         labels = input_ids[start:end, prompt_len:]
         keep = attention_mask[start:end, prompt_len:].to(torch.float32)
         for row in range(end - start):
-            logp, entropy = _head(model, hidden[row], labels[row], temperature, compute_entropy, autocast)
-            logps.append(logp * keep[row])
-            if entropy is not None:
-                entropies.append(entropy * keep[row])
+            logps.append(_label_logps(scaled_logits, hidden[row], labels[row]) * keep[row])
+            if compute_entropy:
+                with torch.no_grad():
+                    row_logps = scaled_logits(hidden[row]).log_softmax(-1)
+                    entropies.append(-(row_logps.exp() * row_logps).sum(-1) * keep[row])
     return torch.stack(logps), torch.stack(entropies) if compute_entropy else None
 
 
@@ -103,37 +105,34 @@ def _completion_hidden(model: Any, ids: Any, mask: Any, prompt_len: int) -> Any:
     return torch.cat([last_prompt, second.last_hidden_state[:, :-1]], dim=1)
 
 
-def _head(
-    model: Any,
-    hidden: Any,
-    labels: Any,
-    temperature: float,
-    compute_entropy: bool,
-    autocast: Callable[[], AbstractContextManager[Any]],
-) -> tuple[Any, Any]:
-    """One row's log-probs through the LM head, recomputed in the backward pass rather than kept: a row's logits
-    over Gemma's 262k-token vocabulary are 0.5 GB in float32."""
+def _scaled_logits(
+    model: Any, temperature: float, autocast: Callable[[], AbstractContextManager[Any]]
+) -> Callable[[Any], Any]:
+    """Hidden states to float32 logits through the LM head, soft-capped where the model caps them, divided by the
+    sampling temperature."""
     import torch
-    from torch.utils.checkpoint import checkpoint
 
     causal = _causal_lm(model)
     head = causal.get_output_embeddings()
     cap = getattr(causal.config.get_text_config(), "final_logit_softcapping", None)
 
-    def scaled_logits(states: Any) -> Any:
+    def scaled(states: Any) -> Any:
         with autocast():
             logits = head(states).float()
         if cap is not None:
             logits = torch.tanh(logits / cap) * cap
         return logits / temperature
 
+    return scaled
+
+
+def _label_logps(scaled_logits: Callable[[Any], Any], hidden: Any, labels: Any) -> Any:
+    """One row's log-probs of its labels, the logits recomputed in the backward pass rather than kept: a row's
+    logits over Gemma's 262k-token vocabulary take up to 0.5 GB in float32."""
+    import torch
+    from torch.utils.checkpoint import checkpoint
+
     def label_logps(states: Any) -> Any:
         return scaled_logits(states).log_softmax(-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
-    logp = checkpoint(label_logps, hidden, use_reentrant=False) if torch.is_grad_enabled() else label_logps(hidden)
-    if not compute_entropy:
-        return logp, None
-    with torch.no_grad():
-        all_logps = scaled_logits(hidden).log_softmax(-1)
-        entropy = -(all_logps.exp() * all_logps).sum(-1)
-    return logp, entropy
+    return checkpoint(label_logps, hidden, use_reentrant=False) if torch.is_grad_enabled() else label_logps(hidden)
