@@ -1,0 +1,34 @@
+# This machine, after a run's files came back: keeps a seed's small records under results/learning/data/RUN.
+# Usage: bash results/learning/store_run.sh FETCHED RUN [SEED]   (FETCHED holds exp.tgz, and trajectories.tgz if TRAJ=1)
+set -eu
+fetched=$1 run=$2 seed=${3:-0}
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+tar -xzf "$fetched/exp.tgz" -C "$work"
+[ -f "$fetched/trajectories.tgz" ] && tar -xzf "$fetched/trajectories.tgz" -C "$work"
+root=$work/$(ls "$work" | grep -v "\.log$" | head -1)  # exp on the device
+s=$root/seed$seed
+out=$here/data/$run
+mkdir -p "$out"
+cp "$s/demo_config.json" "$out/seed${seed}_demo_config.json"
+[ -f "$root/logs/seed$seed.log" ] && tr '\r' '\n' < "$root/logs/seed$seed.log" \
+  | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$" > "$out/seed$seed.log"
+for stage in sft rl; do
+  cp "$s/$stage/stage.json" "$out/seed${seed}_${stage}_stage.json"
+done
+cp "$s/rl/train_log.json" "$out/seed${seed}_rl_train_log.json"
+cp "$s/rl/rl_config.json" "$out/seed${seed}_rl_config.json"
+[ -f "$s/rl/best.json" ] && cp "$s/rl/best.json" "$out/seed${seed}_rl_best.json"
+[ -f "$s/rl/probe.jsonl" ] && cp "$s/rl/probe.jsonl" "$out/seed${seed}_probe.jsonl"
+for e in "$s"/eval_*; do
+  name=${e##*/eval_}
+  [ -f "$e/dialogue_scores.jsonl" ] && cp "$e/dialogue_scores.jsonl" "$out/seed${seed}_${name}_dialogue_scores.jsonl"
+done
+for f in results.json results.md; do [ -f "$s/results/$f" ] && cp "$s/results/$f" "$out/seed${seed}_$f"; done
+for f in "$root"/results/seeds.*; do [ -f "$f" ] && cp "$f" "$out/"; done
+if [ -f "$s/rl/trajectories.jsonl" ]; then
+  python "$here/reward_vs_bfcl.py" "$s" > "$out/seed${seed}_reward_vs_bfcl.txt"
+  gzip -c "$s/rl/reward_vs_bfcl.json" > "$out/seed${seed}_reward_vs_bfcl.json.gz"
+fi
+echo "kept in $out:"; ls "$out"
+echo "unpacked run: $root"
