@@ -54,12 +54,21 @@ def main() -> None:
     parser.add_argument("--prompt", type=int, default=2400, help="per-turn prompts: about 2,400 tokens (run 8)")
     parser.add_argument("--completion", type=int, default=160)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--lora", action="store_true", help="train a LoRA adapter (configs/experiment/rl_lora.yaml)")
+    parser.add_argument("--checkpointing", action="store_true", help="activation checkpointing (TRL path only)")
+    parser.add_argument("--only", choices=["trl", "shared"], help="time one path only")
     args = parser.parse_args()
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         model: Any = AutoModelForCausalLM.from_pretrained(build(Path(tmp) / "model", args.shape, args.vocab))
     model = model.to(args.device).train()
     add_fused_lm_head(model, temperature=1.0, outputs=("log_probs", "entropy"))
+    if args.checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if args.lora:  # rank 8 on every linear layer, as `cm2 experiment --rl-lora` trains
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules="all-linear"))
     dtype = getattr(torch, args.dtype)
     use_autocast = args.dtype != "float32"
 
@@ -94,17 +103,23 @@ def main() -> None:
         (logps * weights).sum().backward()
         return logps.detach()
 
-    trl_seconds, trl_logps = timed(trl_step, args.repeats, sync)
-    shared_seconds, shared_logps = timed(shared_step, args.repeats, sync)
-    gap = float((trl_logps.float() - shared_logps.float()).abs().max())
     device = torch.cuda.get_device_name() if args.device == "cuda" else args.device
     print(
         f"{device} | torch {torch.__version__} | {args.shape}, {args.dtype}, {args.rows} rows x "
         f"({args.prompt} prompt + {args.completion} completion), forward and backward"
+        + (", LoRA" if args.lora else "")
+        + (", activation checkpointing" if args.checkpointing else "")
     )
-    print(f"TRL, every row whole:     {trl_seconds:8.3f} s")
-    print(f"shared prompt, run once:  {shared_seconds:8.3f} s   ({trl_seconds / shared_seconds:.2f}x)")
-    print(f"largest log-prob difference: {gap:.2e}")
+    if args.only != "shared":
+        trl_seconds, trl_logps = timed(trl_step, args.repeats, sync)
+        print(f"TRL, every row whole:     {trl_seconds:8.3f} s")
+    if args.only != "trl" and not args.checkpointing:  # the shared path needs the cache checkpointing drops
+        shared_seconds, shared_logps = timed(shared_step, args.repeats, sync)
+        print(f"shared prompt, run once:  {shared_seconds:8.3f} s", end="")
+        if args.only is None:
+            gap = float((trl_logps.float() - shared_logps.float()).abs().max())
+            print(f"   ({trl_seconds / shared_seconds:.2f}x); largest log-prob difference: {gap:.2e}", end="")
+        print()
 
 
 if __name__ == "__main__":

@@ -109,9 +109,11 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
     return stages
 
 
-# How long one piece of an RL run may take is not part of what it trains: a rerun with another budget goes on
-# from the last checkpoint instead of starting over.
-_PIECE_KEYS = ("max_minutes", "resume")
+# How long one piece of an RL run may take is not part of what it trains, nor are the settings that only change
+# how fast the same numbers come (activation checkpointing; shared-prompt scoring, equal to TRL's scoring in
+# tests/train/test_shared_prompt.py): a rerun that changes them goes on from the last checkpoint instead of
+# starting over.
+_PIECE_KEYS = ("max_minutes", "resume", "gradient_checkpointing", "shared_prompt_scoring")
 
 
 def _run_settings(values: dict[str, Any]) -> dict[str, Any]:

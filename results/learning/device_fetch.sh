@@ -22,7 +22,13 @@ if [ "$k" = 0 ]; then
   # files over 50 MiB (full model weights, a full fine-tune's optimizer) and tokenizers stay behind: the SFT
   # model travels as its pack (tokenizer included); a LoRA checkpoint (adapter, optimizer) comes along
   (cd ~ && find exp -type f -size +50M) > /tmp/left_behind.txt
-  tar -czf "$OUT/state.tgz" -X /tmp/left_behind.txt --exclude=tokenizer.json --exclude=trajectories.jsonl -C ~ exp
+  tar -czf /tmp/state.tgz -X /tmp/left_behind.txt --exclude=tokenizer.json --exclude=trajectories.jsonl -C ~ exp
+  # a LoRA run's checkpoint makes it about 25 MiB: parts (state.tgz.part00, ...) that device_restore.sh joins
+  if [ "$(stat -c %s /tmp/state.tgz)" -gt $((15 * 1024 * 1024)) ]; then
+    split -b 15M -d /tmp/state.tgz "$OUT/state.tgz.part"
+  else
+    cp /tmp/state.tgz "$OUT/"
+  fi
   sed 's/^/left behind: /' /tmp/left_behind.txt
   ls ~/sft-pack | tee "$OUT/pack_files.txt"
   (cd ~/sft-pack && md5sum -- *) > "$OUT/pack_md5.txt"

@@ -6,6 +6,7 @@
 set -eu
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1
 seed=${SEED:-0}
+ls .gpu-stage/state/state.tgz.part* > /dev/null 2>&1 && cat .gpu-stage/state/state.tgz.part* > .gpu-stage/state/state.tgz
 tar -xzf .gpu-stage/state/state.tgz -C ~
 if [ -f .gpu-stage/state/pack_md5.txt ]; then (cd ~/sft-pack && md5sum --quiet -c "$OLDPWD/.gpu-stage/state/pack_md5.txt"); fi
 # FRESH_RL=1: RL starts over from the restored SFT model (a full fine-tune's checkpoint cannot travel), so the

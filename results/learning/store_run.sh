@@ -13,9 +13,10 @@ mkdir -p "$out"
 cp "$s/demo_config.json" "$out/seed${seed}_demo_config.json"
 [ -f "$root/logs/seed$seed.log" ] && tr '\r' '\n' < "$root/logs/seed$seed.log" \
   | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$" > "$out/seed$seed.log"
-for stage in sft rl; do
-  cp "$s/$stage/stage.json" "$out/seed${seed}_${stage}_stage.json"
+for stage in sft rl; do  # an RL run paused on its time budget has no record yet
+  [ -f "$s/$stage/stage.json" ] && cp "$s/$stage/stage.json" "$out/seed${seed}_${stage}_stage.json"
 done
+[ -f "$s/rl/pieces.jsonl" ] && cp "$s/rl/pieces.jsonl" "$out/seed${seed}_rl_pieces.jsonl"
 cp "$s/rl/train_log.json" "$out/seed${seed}_rl_train_log.json"
 cp "$s/rl/rl_config.json" "$out/seed${seed}_rl_config.json"
 [ -f "$s/rl/best.json" ] && cp "$s/rl/best.json" "$out/seed${seed}_rl_best.json"

@@ -94,7 +94,7 @@ def test_rl_lora_merges_the_shipped_adapter_settings_under_the_flags() -> None:
         full = build_config(base).rl_run("sft/final", "train.jsonl", "rl", level)
         run = build_config(lora).rl_run("sft/final", "train.jsonl", "rl", level)
         assert full.lora is None and run.lora is not None
-        assert (run.lora.r, run.lora.alpha, run.lora.dropout, run.learning_rate) == (8, 16, 0.0, 1e-4)
+        assert (run.lora.r, run.lora.alpha, run.lora.dropout, run.learning_rate) == (8, 16, 0.0, 3e-5)
         assert run.model_copy(update={"lora": None, "learning_rate": full.learning_rate}) == full
     flagged = build_config(lora.model_copy(update={"rl_lr": 3e-4})).rl_run("m", "d.jsonl", "rl", "turn")
     assert flagged.learning_rate == 3e-4  # a flag still wins over the overlay
@@ -116,13 +116,19 @@ def test_a_piece_that_stops_on_its_budget_exits_3_and_the_budget_is_not_a_settin
         run_experiment(settings)
     assert stop.value.code == UNFINISHED_EXIT
 
-    def rl_fingerprint(minutes: float) -> str:
+    def rl_fingerprint(minutes: float, **changes: object) -> str:
         config = build_config(settings.model_copy(update={"rl_max_minutes": minutes}))
+        by_level = config.rl_by_level | {"trajectory": config.rl_by_level.get("trajectory", {}) | changes}
+        config = config.model_copy(update={"rl_by_level": by_level})
         (stage,) = [s for s in pipeline.build_stages(config, tmp_path) if s.name == "rl"]
-        assert config.rl_run("m", "d.jsonl", "rl", "trajectory").max_minutes == minutes
+        run = config.rl_run("m", "d.jsonl", "rl", "trajectory")
+        assert run.max_minutes == minutes and all(getattr(run, key) == value for key, value in changes.items())
         return fingerprint(stage.settings, "")
 
     assert rl_fingerprint(8.0) == rl_fingerprint(25.0)
+    # settings that only change the speed: the same numbers, so a later piece may change them
+    assert rl_fingerprint(8.0) == rl_fingerprint(8.0, gradient_checkpointing=True, shared_prompt_scoring=False)
+    assert rl_fingerprint(8.0) != rl_fingerprint(8.0, learning_rate=1e-7)
 
 
 @pytest.mark.parametrize(("codes", "status"), [((0, 0), None), ((0, 2), 1), ((3, 0), 3), ((3, 2), 1)])
