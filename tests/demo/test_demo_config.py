@@ -94,7 +94,7 @@ def test_rl_lora_merges_the_shipped_adapter_settings_under_the_flags() -> None:
         full = build_config(base).rl_run("sft/final", "train.jsonl", "rl", level)
         run = build_config(lora).rl_run("sft/final", "train.jsonl", "rl", level)
         assert full.lora is None and run.lora is not None
-        assert (run.lora.r, run.lora.alpha, run.lora.dropout, run.learning_rate) == (8, 16, 0.0, 3e-5)
+        assert (run.lora.r, run.lora.alpha, run.lora.dropout, run.learning_rate) == (8, 16, 0.0, 2e-4)
         assert run.model_copy(update={"lora": None, "learning_rate": full.learning_rate}) == full
     flagged = build_config(lora.model_copy(update={"rl_lr": 3e-4})).rl_run("m", "d.jsonl", "rl", "turn")
     assert flagged.learning_rate == 3e-4  # a flag still wins over the overlay
