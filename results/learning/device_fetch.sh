@@ -19,6 +19,10 @@ if [ ! -f ~/sft-pack/portable.json ]; then
 fi
 k=${1:-0}
 if [ "$k" = 0 ]; then
+  # a piece stopped on its budget still writes its record and final models after its last step: wait for the
+  # experiment to exit (up to WAIT seconds, default 300), or the state misses them (run 10's piece 1 did)
+  for _ in $(seq $(( ${WAIT:-300} / 5 ))); do pgrep -f "cm2.cli experiment" > /dev/null || break; sleep 5; done
+  pgrep -f "cm2.cli experiment" > /dev/null && echo "warning: the experiment is still running; the state may be partial" >&2
   # files over 50 MiB (full model weights, a full fine-tune's optimizer) and tokenizers stay behind: the SFT
   # model travels as its pack (tokenizer included); a LoRA checkpoint (adapter, optimizer) comes along
   (cd ~ && find exp -type f -size +50M) > /tmp/left_behind.txt
