@@ -109,6 +109,11 @@ class StageRunner:
             self.console.print(f"[yellow]settings changed since {stage.name} last ran: running it again[/]")
         started_as = folder / STARTED
         resumable = not stage.clean and started_as.is_file() and started_as.read_text().strip() == expected
+        if done is None and not stage.clean and started_as.is_file() and not resumable:
+            self.console.print(
+                f"[yellow]settings changed since {stage.name} was started: its unfinished run "
+                "(checkpoints included) is discarded and it starts over[/]"
+            )
         if folder.exists() and not resumable:
             shutil.rmtree(folder)
         (folder / MARKER).unlink(missing_ok=True)

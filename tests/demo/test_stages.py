@@ -2,6 +2,7 @@
 resumable stages pick up only what was started with the same settings."""
 
 import contextlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,12 @@ from cm2.demo.stages import MARKER, Stage, StageRunner, read_record
 
 
 def _pipeline(
-    out: Path, calls: list[str], settings: dict[str, Any], fail_at: str | None = None, only: set[str] | None = None
+    out: Path,
+    calls: list[str],
+    settings: dict[str, Any],
+    fail_at: str | None = None,
+    only: set[str] | None = None,
+    console: Console | None = None,
 ) -> StageRunner:
     def work(name: str) -> Any:
         def run(folder: Path) -> dict[str, Any]:
@@ -24,7 +30,7 @@ def _pipeline(
 
         return run
 
-    runner = StageRunner(out, Console(quiet=True))
+    runner = StageRunner(out, console or Console(quiet=True))
     stages = [
         Stage("a", "first", settings.get("a"), work("a")),
         Stage("b", "second", settings.get("b"), work("b")),
@@ -70,6 +76,16 @@ def test_an_interrupted_stage_resumes_only_when_allowed(tmp_path: Path) -> None:
         assert calls == ([fail, "c"] if fail == "b" else ["c"])
     assert (tmp_path / "b" / "b" / "partial.txt").read_text() == "x"  # clean stage: started over
     assert (tmp_path / "c" / "c" / "partial.txt").read_text() == "xx"  # resumable: kept what it had
+
+
+def test_an_unfinished_resumable_stage_started_over_says_so(tmp_path: Path) -> None:
+    calls: list[str] = []
+    with contextlib.suppress(RuntimeError):
+        _pipeline(tmp_path, calls, {"a": 1, "b": 2, "c": 3}, fail_at="c")
+    console = Console(record=True, file=io.StringIO(), width=200)
+    _pipeline(tmp_path, calls, {"a": 1, "b": 2, "c": 30}, console=console)
+    assert (tmp_path / "c" / "partial.txt").read_text() == "x"  # started over
+    assert "settings changed since c was started: its unfinished run" in console.export_text()
 
 
 def test_stages_run_apart_get_the_fingerprints_of_a_full_run(tmp_path: Path) -> None:
