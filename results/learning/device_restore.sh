@@ -11,7 +11,7 @@ tar -xzf .gpu-stage/state/state.tgz -C ~
 if [ -f .gpu-stage/state/pack_md5.txt ]; then (cd ~/sft-pack && md5sum --quiet -c "$OLDPWD/.gpu-stage/state/pack_md5.txt"); fi
 # FRESH_RL=1: RL starts over from the restored SFT model (a full fine-tune's checkpoint cannot travel), so the
 # stages from RL on run again
-[ -n "${FRESH_RL:-}" ] && rm -rf ~/exp/seed$seed/{rl,eval_rl,eval,report,results} ~/exp/results
+[ -n "${FRESH_RL:-}" ] && rm -rf ~/exp/seed$seed/{rl,eval_rl,eval_rl_last,eval,report,results} ~/exp/results
 sft=$(python3 -c "import json, pathlib; p = pathlib.Path.home() / 'exp/seed$seed/sft/stage.json'; print(json.loads(p.read_text())['outputs']['final'])")
 python3 -m cm2.train.portable unpack ~/sft-pack "$sft"
 ls ~/exp/seed$seed/rl 2>/dev/null | grep checkpoint- || echo "no RL checkpoint yet: RL starts from step 0"
