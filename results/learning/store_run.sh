@@ -29,7 +29,9 @@ for f in results.json results.md; do [ -f "$s/results/$f" ] && cp "$s/results/$f
 for f in "$root"/results/seeds.*; do [ -f "$f" ] && cp "$f" "$out/"; done
 if [ -f "$s/rl/trajectories.jsonl" ]; then
   python "$here/reward_vs_bfcl.py" "$s" > "$out/seed${seed}_reward_vs_bfcl.txt"
-  gzip -c "$s/rl/reward_vs_bfcl.json" > "$out/seed${seed}_reward_vs_bfcl.json.gz"
+  gzip -nc "$s/rl/reward_vs_bfcl.json" > "$out/seed${seed}_reward_vs_bfcl.json.gz"
 fi
+[ -f "$out/seed${seed}_probe.jsonl" ] && (cd "$here" && python plot_run.py "data/$run/seed${seed}_rl_train_log.json" \
+  "${run}_curves.png" "data/$run/seed${seed}_probe.jsonl" > /dev/null)
 echo "kept in $out:"; ls "$out"
 echo "unpacked run: $root"
