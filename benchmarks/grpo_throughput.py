@@ -102,8 +102,8 @@ def build(path: Path, shape: str, vocab: int) -> Path:
     return path
 
 
-def prompt_text(length: int) -> str:
-    return " ".join(f"w{10 + i % 1000}" for i in range(length))
+def prompt_text(length: int, first: int = 0) -> str:
+    return " ".join(f"w{10 + (first + i) % 1000}" for i in range(length))
 
 
 def tokens_per_second(log: list[dict[str, Any]]) -> tuple[float, list[float]]:
@@ -160,14 +160,17 @@ def stock_trl(model_dir: Path, args: argparse.Namespace, out: Path) -> tuple[flo
     return tokens_per_second(trainer.state.log_history)
 
 
-def bench_rl_config(model_dir: Path, args: argparse.Namespace, out: Path, dialogues: int, **extra: Any) -> RLRunConfig:
-    """cm2's RL config for `dialogues` one-turn dialogues of the benchmark prompt (one reply item each), written
-    under `out`: a step alone, as stock TRL's (no probe, no checkpoints). `extra` is merged in at the top level."""
+def bench_rl_config(
+    model_dir: Path, args: argparse.Namespace, out: Path, dialogues: int, distinct: bool = False, **extra: Any
+) -> RLRunConfig:
+    """cm2's RL config for `dialogues` one-turn dialogues of the benchmark prompt (one reply item each; `distinct`:
+    each its own prompt, as a step's groups are), written under `out`: a step alone, as stock TRL's (no probe, no
+    checkpoints). `extra` is merged in at the top level."""
     rows = [
         {
             "uuid": f"bench-{i}",
             "messages": [
-                {"role": "user", "content": prompt_text(args.prompt_len)},
+                {"role": "user", "content": prompt_text(args.prompt_len, first=i if distinct else 0)},
                 {"role": "assistant", "content": "w5"},
             ],
             "checklists": [[[reply_item("C0")]]],

@@ -1,12 +1,12 @@
 """Where a GRPO step's time goes, for the training settings that should not change its numbers.
 
-cm2's GRPO step (`cm2.train.grpo.run_rl`) on a random-weight model of a real shape, with per-turn-sized prompts
-and completions (default: Gemma-3-270M, 8 groups of 8 rows, 2,400 prompt and 160 new tokens, as in
-`results/learning`), once per variant of: LoRA or every weight, activation checkpointing, shared-prompt scoring,
-and the decoder's compilation. Each step's time splits into the rollout (`cm2/rollout_seconds`), TRL's batch
-(`cm2/time/trl_batch_s`: padding, the reference log-probs) and the rest: the loss's forward and backward passes
-and the optimizer. Prints the median of each over the steps after the first, and each variant's rest as a ratio
-to the first variant's.
+cm2's GRPO step (`cm2.train.grpo.run_rl`) on a random-weight model of a real shape, with per-turn-sized prompts and
+completions (default: Gemma-3-270M, 8 groups of 8 rows, 2,400 prompt and 160 new tokens, as in `results/learning`;
+each group its own prompt), once per variant of: LoRA or every weight, activation checkpointing, shared-prompt
+scoring, and the decoder's compilation. Each step's time splits into the rollout (`cm2/rollout_seconds`), TRL's
+batch (`cm2/time/trl_batch_s`: padding, the reference log-probs) and the rest: the loss's forward and backward
+passes and the optimizer. Prints the median of each over the steps after the first, and each variant's rest as a
+ratio to the first variant's.
 
     python benchmarks/rl_step_split.py --device cuda                              # the variants below
     python benchmarks/rl_step_split.py --device cpu --shape tiny-gemma3 --vocab 4096 --prompt-len 64 \
@@ -91,7 +91,7 @@ def main() -> None:
             extra = {"decoder": {"max_batch_size": args.group * args.dialogues, "max_cache_len": 4096}}
             extra.update({key: value for key, value in VARIANTS[name].items() if key != "decoder"})
             extra["decoder"].update(VARIANTS[name].get("decoder", {}))
-            config = bench_rl_config(model_dir, args, out, args.dialogues, **extra)
+            config = bench_rl_config(model_dir, args, out, args.dialogues, distinct=True, **extra)
             run_rl(config, make_env=HybridToolSimulator, judge=instant_judge())
             results[name] = split(json.loads((out / "train_log.json").read_text()))
             print(name, results[name], flush=True)

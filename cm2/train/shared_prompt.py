@@ -55,6 +55,29 @@ def prompt_runs(prompt_ids: Any, prompt_mask: Any) -> list[tuple[int, int]]:
     return runs
 
 
+def shuffle_groups(batch: dict[str, Any], group_size: int) -> dict[str, Any]:
+    """TRL's `shuffle_sequence_dict` by whole groups: the runs of `group_size` rows (one prompt's rollouts) go in
+    a random order, each kept together. TRL shuffles the rows of a step before cutting them into micro-batches,
+    which would leave a micro-batch one row of each of several groups and nothing to share; with one optimizer
+    step per batch of rollouts (cm2's), the order only changes the order of summation."""
+    import torch
+
+    rows = len(next(value for value in batch.values() if value is not None))
+    if rows % group_size:
+        raise ValueError(f"{rows} rows are not whole groups of {group_size}")
+    order = torch.randperm(rows // group_size)
+    permutation = (order[:, None] * group_size + torch.arange(group_size)).flatten()
+
+    def permute(value: Any) -> Any:
+        if value is None or (isinstance(value, torch.Tensor) and value.ndim == 0):
+            return value
+        if isinstance(value, torch.Tensor):
+            return value[permutation]
+        return [value[i] for i in permutation]
+
+    return {key: permute(value) for key, value in batch.items()}
+
+
 def shared_prompt_logps(
     model: Any,
     input_ids: Any,

@@ -19,7 +19,9 @@ override: huggingface/trl#4525; `rollout_func` is marked experimental):
 - `GRPOTrainer._get_per_token_logps_and_entropies` and `GRPOTrainer._metrics`, for the log-prob check
   (`logprob_gap`): TRL scores sampled tokens with this method itself when its sampler is vLLM. With
   `shared_prompt_scoring` the method is overridden too: rows that share a prompt run it once
-  (`cm2.train.shared_prompt`), with the same log-probs and entropies.
+  (`cm2.train.shared_prompt`), with the same log-probs and entropies; and `GRPOTrainer._prepare_inputs` looks up
+  `shuffle_sequence_dict` in `trl.trainer.grpo_trainer` when it cuts a step's rows into micro-batches, where
+  cm2 puts a shuffle by whole groups, so that each micro-batch holds whole groups.
 `tests/train/test_trl_adapter.py` checks these names and shapes against the installed TRL.
 """
 
@@ -185,6 +187,26 @@ def make_trainer_class() -> type:
             return super()._get_per_token_logps_and_entropies(
                 model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss, **extra
             )
+
+        def _prepare_inputs(self, generation_batch: Any) -> Any:
+            # Private TRL names (see the module's docstring): with shared-prompt scoring, the rows of a step are
+            # shuffled by whole groups before TRL cuts them into micro-batches, so each micro-batch is groups
+            # whose rows share their prompt
+            if not self.cm2_shared_prompt:
+                return super()._prepare_inputs(generation_batch)
+            import functools
+
+            import trl.trainer.grpo_trainer as grpo_module
+
+            from cm2.train.shared_prompt import shuffle_groups
+
+            rows_shuffle = grpo_module.shuffle_sequence_dict
+            group = int(self.num_generations)  # type: ignore[arg-type]  # TRL sets it from num_generations
+            grpo_module.shuffle_sequence_dict = functools.partial(shuffle_groups, group_size=group)
+            try:
+                return super()._prepare_inputs(generation_batch)
+            finally:
+                grpo_module.shuffle_sequence_dict = rows_shuffle
 
         def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
             # Private TRL method (see the module's docstring): rows in for the rollout, cm2's advantages out.

@@ -351,3 +351,37 @@ def test_a_failing_shared_prompt_scoring_hands_over_to_trl_and_says_so(
     assert "shared-prompt scoring failed" in caplog.text
     log = json.loads((tmp_path / "out" / "train_log.json").read_text())
     assert any(entry.get("cm2/shared_prompt_failed") == 1.0 for entry in log)
+
+
+def test_with_shared_prompt_scoring_each_micro_batch_holds_whole_groups(
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TRL shuffles a step's rows before cutting them into micro-batches of one group's size; with shared-prompt
+    scoring the shuffle keeps groups whole, so the loss's every micro-batch is one prompt run once."""
+    import torch
+
+    import cm2.train.shared_prompt as shared_prompt
+
+    config = tiny_rl_config(
+        tmp_path,
+        tiny_model,
+        tasks="turn",  # the dialogue's two turns: two prompts a step
+        dialogues_per_step=2,
+        max_steps=2,
+        shared_prompt_scoring=True,
+        gradient_checkpointing=False,
+    )
+    runs: list[tuple[bool, int, list[tuple[int, int]]]] = []
+    original = shared_prompt.prompt_runs
+
+    def recording(prompt_ids: Any, prompt_mask: Any) -> list[tuple[int, int]]:
+        found = original(prompt_ids, prompt_mask)
+        runs.append((torch.is_grad_enabled(), prompt_ids.size(0), found))
+        return found
+
+    monkeypatch.setattr(shared_prompt, "prompt_runs", recording)
+    run_rl(config, make_env=HybridToolSimulator, judge=RuleJudge(even_length))
+    losses = [(rows, found) for grad, rows, found in runs if grad]
+    assert len(losses) == 2 * 2  # two micro-batches a step
+    assert all(rows == config.group_size and found == [(0, rows)] for rows, found in losses), losses
+    assert any(len(found) == 2 for grad, rows, found in runs if not grad)  # the whole step: two prompts

@@ -87,3 +87,28 @@ def test_a_model_that_recomputes_activations_is_left_to_trl() -> None:
     model = _gemma()
     model.gradient_checkpointing_enable()
     assert not supports_shared_prompt(model)
+
+
+def test_groups_are_shuffled_whole_and_every_row_kept() -> None:
+    from cm2.train.shared_prompt import shuffle_groups
+
+    torch.manual_seed(0)
+    rows = [(group, row) for group in range(3) for row in range(4)]
+    batch = {
+        "ids": torch.tensor([[10 * group + row] for group, row in rows]),
+        "names": [f"{group}.{row}" for group, row in rows],
+        "none": None,
+        "scalar": torch.tensor(3),
+    }
+    orders = set()
+    for _ in range(20):
+        shuffled = shuffle_groups(batch, group_size=4)
+        ids = shuffled["ids"][:, 0].tolist()
+        assert sorted(ids) == sorted(10 * group + row for group, row in rows)
+        assert all(len({i // 10 for i in ids[start : start + 4]}) == 1 for start in range(0, 12, 4))  # whole groups
+        assert shuffled["names"] == [f"{i // 10}.{i % 10}" for i in ids]  # every value in unison
+        assert shuffled["none"] is None and int(shuffled["scalar"]) == 3
+        orders.add(tuple(ids))
+    assert len(orders) > 1
+    with pytest.raises(ValueError, match="whole groups"):
+        shuffle_groups({"ids": batch["ids"][:10]}, group_size=4)

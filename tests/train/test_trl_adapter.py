@@ -62,3 +62,8 @@ def test_the_private_trl_surface_the_adapter_relies_on_is_there() -> None:
     scoring = list(inspect.signature(GRPOTrainer._get_per_token_logps_and_entropies).parameters)
     assert scoring[:6] == ["self", "model", "input_ids", "attention_mask", "logits_to_keep", "batch_size"]
     assert "self._metrics = " in inspect.getsource(GRPOTrainer.__init__)
+    # Shared-prompt scoring swaps the shuffle that cuts a step's rows into micro-batches for one by whole groups.
+    import trl.trainer.grpo_trainer as grpo_module
+
+    assert callable(grpo_module.shuffle_sequence_dict)
+    assert "shuffle_sequence_dict(generation_batch)" in inspect.getsource(GRPOTrainer._prepare_inputs)
