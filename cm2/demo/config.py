@@ -16,7 +16,7 @@ from cm2.benchmarks.bfcl.dialogue import ToolDocs
 from cm2.config import YamlConfig, set_dotted
 from cm2.llm.config import LLMConfig
 from cm2.reward.config import Level
-from cm2.rollout.policy import CompileShapes
+from cm2.rollout.policy import CompileShapes, WindowAttention
 
 EvalModel = Literal["base", "sft", "rl", "rl_last"]
 """`rl`: each RL run's final model (with `probe.keep_best`, its best probed step); `rl_last`: its policy after
@@ -90,6 +90,7 @@ class EvalSection(_Section):
     dtype: str = Field(default="bfloat16", description="Weights' precision while evaluating.")
     concurrency: Annotated[int, Field(ge=1, description="Episodes at once (their steps share generate calls).")] = 8
     compile_shapes: CompileShapes = Field(default="static", description="The decoder's (`DecoderConfig`).")
+    window_attention: WindowAttention = Field(default="off", description="The decoder's (`DecoderConfig`).")
 
 
 class SFTSelection(_Section):

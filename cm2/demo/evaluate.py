@@ -117,6 +117,7 @@ def evaluate_model(
         max_batch_size=settings.concurrency,
         max_cache_len=settings.max_context_tokens,
         compile_shapes=settings.compile_shapes,
+        window_attention=settings.window_attention,
     )
     policy = TransformersPolicy(
         model, tokenizer, stop_token_ids=stop_token_ids(model, tokenizer), stop_strings=STOP_STRINGS, decoder=decoder

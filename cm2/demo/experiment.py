@@ -101,6 +101,8 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
             values["zero_spread"]["action"] = args.zero_spread
         if args.compile_shapes is not None:
             values.setdefault("decoder", {})["compile_shapes"] = args.compile_shapes
+        if args.window_attention is not None:
+            values.setdefault("decoder", {})["window_attention"] = args.window_attention
         if args.probe_every is not None:
             values["probe"]["every_steps"] = args.probe_every
         if args.probe_dialogues is not None:
@@ -121,6 +123,8 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
     }
     if args.compile_shapes is not None:
         eval_section["compile_shapes"] = args.compile_shapes
+    if args.window_attention is not None:
+        eval_section["window_attention"] = args.window_attention
     selection = {
         key: value
         for key, value in {

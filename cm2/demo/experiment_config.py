@@ -15,7 +15,7 @@ from cm2.benchmarks.bfcl.dialogue import ToolDocs
 from cm2.config import YamlConfig
 from cm2.demo.config import EVAL_MODELS, EvalModel, RLBudget, RLData
 from cm2.reward.config import Level
-from cm2.rollout.policy import CompileShapes
+from cm2.rollout.policy import CompileShapes, WindowAttention
 from cm2.train.rl_config import TaskKind, ZeroSpreadAction
 
 LEVELS: list[Level] = ["trajectory", "turn", "step"]
@@ -73,6 +73,11 @@ class ExperimentConfig(YamlConfig):
     max_new_tokens: int | None = Field(default=None, description="Per assistant step, in RL and evaluation.")
     compile_shapes: CompileShapes | None = Field(
         default=None, description="How RL's and the evaluations' decoders compile (static: once per batch bucket)."
+    )
+    window_attention: WindowAttention | None = Field(
+        default=None,
+        description="Sliding-window layers attend over their window only, in RL's and the evaluations' "
+        "decoders (the same tokens, less to read; benchmarks/decoder_window.py).",
     )
     probe_every: int | None = Field(default=None, description="Probe set every N RL steps (0: off).")
     probe_dialogues: int | None = Field(

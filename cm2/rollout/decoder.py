@@ -76,14 +76,37 @@ class LoopDecoder:
         self._cache_position = "cache_position" in params
         self._logits_to_keep = "logits_to_keep" in params
         self._static_caches: dict[int, Any] = {}
-        self._step: Callable[..., torch.Tensor] = self._forward
+        self.window = self._window(model, config) if self.static else None
+        """The sliding window its static decode steps attend over (cm2.rollout.windowed_cache), or None."""
+        step = self._windowed_forward if self.window is not None else self._forward
+        self._step: Callable[..., torch.Tensor] = step
         if self.compiled:
             dynamic = None if config.compile_shapes == "dynamic" else False  # None: dynamic once a shape changes
-            self._step = torch.compile(self._forward, mode="reduce-overhead", fullgraph=False, dynamic=dynamic)
+            self._step = torch.compile(step, mode="reduce-overhead", fullgraph=False, dynamic=dynamic)
         self.fallbacks = 0
 
-    def _forward(
+    @staticmethod
+    def _window(model: Any, config: DecoderConfig) -> int | None:
+        import transformers.cache_utils as caches
+
+        from cm2.rollout.windowed_cache import sliding_window_of
+
+        if config.window_attention == "off" or not hasattr(caches, "StaticLayer"):
+            return None
+        window = sliding_window_of(model)
+        return window if window is not None and window < config.max_cache_len else None
+
+    def _windowed_forward(
         self, input_ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor, cache: Any, start: torch.Tensor
+    ) -> torch.Tensor:
+        """A static decode step whose sliding layers attend over their window only (`window_masks`)."""
+        from cm2.rollout.windowed_cache import window_masks
+
+        assert self.window is not None
+        return self._forward(input_ids, positions, window_masks(mask, start, self.window), cache, start)
+
+    def _forward(
+        self, input_ids: torch.Tensor, positions: torch.Tensor, mask: Any, cache: Any, start: torch.Tensor
     ) -> torch.Tensor:
         kwargs: dict[str, Any] = {self._cache_arg: cache, "use_cache": True}
         if self._cache_position:
@@ -102,17 +125,24 @@ class LoopDecoder:
     def _new_static_cache(self, rows: int) -> Any:
         """Full-length static layers everywhere, sliding-window layers included: a sliding layer of
         transformers' `StaticCache` keeps its fill level in a Python int, which torch.compile guards on and
-        recompiles for at every step. The sliding window still applies, through the attention mask."""
+        recompiles for at every step. The sliding window still applies, through the attention mask, or with
+        `window_attention` by handing a sliding layer only its window (cm2.rollout.windowed_cache)."""
         import transformers.cache_utils as caches
 
         length = self.config.max_cache_len
         if hasattr(caches, "StaticLayer"):
             layers = self.model.config.get_text_config().num_hidden_layers
             device = self.device.type
+            layer_class = caches.StaticLayer
             if torch.is_autocast_enabled(device):  # float32 weights computing in bfloat16 (RL's mixed precision)
-                storing = _storing(caches.StaticLayer, torch.get_autocast_dtype(device))
-                return caches.Cache(layers=[storing(length) for _ in range(layers)])
-            return caches.Cache(layers=[caches.StaticLayer(max_cache_len=length) for _ in range(layers)])
+                layer_class = _storing(caches.StaticLayer, torch.get_autocast_dtype(device))
+            if self.window is None:
+                return caches.Cache(layers=[layer_class(length) for _ in range(layers)])
+            from cm2.rollout.windowed_cache import sliding_layers, windowed
+
+            window_class = windowed(layer_class, self.window)
+            kinds = sliding_layers(self.model)
+            return caches.Cache(layers=[(window_class if sliding else layer_class)(length) for sliding in kinds])
         dtype = next(self.model.parameters()).dtype  # transformers 4.x
         return caches.StaticCache(
             config=self.model.config,

@@ -22,6 +22,9 @@ class SamplingConfig(BaseModel):
 CompileShapes = Literal["static", "dynamic"]
 """How the decode step is compiled across batch buckets: once per bucket, or with a symbolic batch dimension."""
 
+WindowAttention = Literal["on", "off"]
+"""Whether a static cache's sliding-window layers attend over their window only (cm2.rollout.windowed_cache)."""
+
 
 class DecoderConfig(BaseModel):
     """How the in-process policy decodes (`TransformersPolicy`)."""
@@ -42,6 +45,12 @@ class DecoderConfig(BaseModel):
         description="static: one compilation per batch bucket; dynamic: torch's automatic dynamic shapes, so after "
         "the second bucket the batch dimension is symbolic and later buckets only record their CUDA graphs "
         "(benchmarks/decoder_compile.py; not yet measured on a GPU).",
+    )
+    window_attention: WindowAttention = Field(
+        default="off",
+        description="on: with a static cache, a sliding-window layer attends over its window only, not the whole "
+        "cache (cm2.rollout.windowed_cache; Gemma-style models with SDPA attention, else ignored): the same tokens "
+        "and log-probs, fewer bytes read a step (benchmarks/decoder_window.py).",
     )
     max_batch_size: int = Field(default=32, ge=1, description="Rows per batch (the static cache holds this many).")
     batch_buckets: int = Field(

@@ -64,6 +64,10 @@ def test_experiment_config_from_the_shipped_yamls_and_flags() -> None:
     dynamic = build_config(args.model_copy(update={"compile_shapes": "dynamic"}))
     rl_decoder = dynamic.rl_run("m", "d.jsonl", "rl", "turn").decoder
     assert rl_decoder.compile_shapes == dynamic.eval.compile_shapes == "dynamic"
+    assert runs["turn"].decoder.window_attention == config.eval.window_attention == "off"
+    windowed = build_config(args.model_copy(update={"window_attention": "on"}))
+    assert windowed.rl_run("m", "d.jsonl", "rl", "turn").decoder.window_attention == windowed.eval.window_attention
+    assert windowed.eval.window_attention == "on"
 
 
 def test_the_experiment_command_reads_flags_config_and_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -204,3 +204,90 @@ def test_under_autocast_the_static_cache_holds_the_autocast_dtype_and_decodes_as
     (float32_cache,) = before._static_caches.values()
     assert {layer.keys.dtype for layer in float32_cache.layers} == {torch.float32}
     assert rows == float32_rows
+
+
+def attended_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Key lengths SDPA is handed from now on (one entry per attention call)."""
+    lengths: list[int] = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def recording(query: torch.Tensor, key: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        lengths.append(key.shape[-2])
+        return sdpa(query, key, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording)
+    return lengths
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_window_attention_hands_sliding_layers_their_window_and_decodes_the_same(
+    model: Any, temperature: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contexts longer than the window, left-padded: every decode step's sliding layers see `WINDOW` keys, the
+    global layer the whole cache, and tokens and log-probs equal a full forward pass (an off-by-one window
+    would shift which keys a sliding layer sees and change both)."""
+    caps = [10, 10, 6, 10]
+    lengths = attended_lengths(monkeypatch)
+    torch.manual_seed(3)
+    decoder, rows = decode(model, caps, temperature, cache="static", compile="off", window_attention="on")
+    assert decoder.window == WINDOW
+    decode_steps = lengths[-3 * 4 :]  # the last three decode steps: three sliding layers, then the global one
+    assert decode_steps == [WINDOW, WINDOW, WINDOW, 64] * 3
+    for row, context in enumerate(CONTEXTS):
+        ids, lps = rows[row]
+        want = full_logprobs(model, context, ids, temperature=temperature or 1.0)
+        if temperature == 0:
+            assert ids == want.argmax(dim=-1).tolist()
+        assert torch.allclose(torch.tensor(lps), want[range(len(ids)), ids], atol=1e-5)
+
+
+def test_window_attention_applies_only_where_it_can(model: Any, lora_model: Any) -> None:
+    on = {"cache": "static", "compile": "off", "window_attention": "on"}
+    assert LoopDecoder(lora_model, DecoderConfig(**on), pad_id=0).window == WINDOW  # a peft model's base config
+    from cm2.llm.testing.tiny_model import tiny_gemma3
+
+    wide = tiny_gemma3(64)  # its window is the whole cache: nothing to cut
+    assert LoopDecoder(wide, DecoderConfig(**on, max_cache_len=64), pad_id=0).window is None
+    assert LoopDecoder(model, DecoderConfig(**on | {"cache": "dynamic"}), pad_id=0).window is None
+    assert LoopDecoder(model, DecoderConfig(cache="static"), pad_id=0).window is None  # off by default
+    eager = copy_with_attention(model, "eager")  # eager attention adds its mask as numbers: not this mask
+    assert LoopDecoder(eager, DecoderConfig(**on), pad_id=0).window is None
+
+
+def copy_with_attention(model: Any, implementation: str) -> Any:
+    import copy
+
+    other = copy.deepcopy(model)
+    other.config._attn_implementation = implementation
+    return other
+
+
+@pytest.mark.parametrize("compile_step", ["off", pytest.param("on", marks=pytest.mark.slow)])
+def test_window_attention_decodes_like_the_whole_cache_with_lora_under_autocast(
+    model: Any, lora_model: Any, compile_step: str
+) -> None:
+    """RL's case: a peft model sampling in bfloat16 autocast from a compiled step."""
+    caps = [8, 8, 6, 8]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, whole = decode(lora_model, caps, cache="static", compile="off")
+        decoder, windowed = decode(lora_model, caps, cache="static", compile=compile_step, window_attention="on")
+    assert decoder.window == WINDOW and decoder.compiled == (compile_step == "on")
+    for row in range(4):
+        assert windowed[row][0] == whole[row][0]
+        assert torch.allclose(torch.tensor(windowed[row][1]), torch.tensor(whole[row][1]), atol=2e-2)
+
+
+def test_window_attention_with_contexts_shorter_than_the_window(model: Any) -> None:
+    """The first steps' windows reach before slot 0: those slots must not count (slot 0 is a real token here)."""
+    contexts, caps = [[40, 41, 42], [7, 8]], [10, 10]
+    decoder = LoopDecoder(
+        model, DecoderConfig(max_batch_size=2, max_cache_len=64, window_attention="on", cache="static"), pad_id=0
+    )
+    rows: dict[int, tuple[list[int], list[float]]] = {}
+    decoder.run(contexts, caps, 0.0, 1.0, [1], None, lambda r, i, lp: rows.__setitem__(r, (i, lp)))
+    assert decoder.window == WINDOW
+    for row, context in enumerate(contexts):
+        ids, lps = rows[row]
+        want = full_logprobs(model, context, ids)
+        assert ids == want.argmax(dim=-1).tolist()
+        assert torch.allclose(torch.tensor(lps), want[range(len(ids)), ids], atol=1e-5)
