@@ -11,7 +11,7 @@ excluded), the ratio, and whether the greedy tokens and log-probs agree.
     python benchmarks/decoder_window.py --device cpu --shape tiny-gemma3 --vocab 4096 --cache-len 2048 \\
         --prompt 1500 --tokens 16 --rows 8
 
-Not yet run on a GPU. CPU, the second command (December 7, 2 cores, eager step): see benchmarks/README.md.
+Not yet run on a GPU. CPU numbers (December 7, 2 cores, eager step) are in benchmarks/README.md.
 """
 
 from __future__ import annotations
