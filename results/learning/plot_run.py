@@ -24,7 +24,8 @@ validated = (
     else []
 )
 rows = [r for r in log if "reward" in r]
-probes = [r for r in log if "probe_reward" in r]
+# the probe file has every probe, the one after the last step too (the train log ends before it)
+probes = validated or [r for r in log if "probe_reward" in r]
 steps = [r["step"] for r in rows]
 panels = [
     ("checklist reward (rollouts; probe: 16 dialogues, greedy)", "reward"),
