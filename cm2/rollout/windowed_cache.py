@@ -23,7 +23,8 @@ FULL = "full_attention"
 
 def sliding_window_of(model: Any) -> int | None:
     """The window of the model's sliding-window layers, or None when the windowed decode does not apply: no such
-    layers, an attention other than SDPA (eager adds its mask as numbers), or no per-layer-type mask mapping."""
+    layers, layer kinds other than sliding and full, or an attention other than SDPA (eager adds its mask as
+    numbers). Transformers' models with such layers take the per-layer-type mask mapping (`layer_types`)."""
     text = model.config.get_text_config()
     layer_types = getattr(text, "layer_types", None) or []
     window = getattr(text, "sliding_window", None)
