@@ -56,13 +56,16 @@ def save_every(run: Any, dialogues: int, checkpoints: int) -> int:
 def select_checkpoint(config: DemoConfig, folder: Path, validation: Path) -> dict[str, Any]:
     """Evaluate every `checkpoint-*` greedily on `validation`; the best by `state_and_calls` (ties: the later)
     moves to `folder/selected`, without its optimizer state (the caller drops the others). Returns the choice and
-    every candidate's scores."""
+    every candidate's scores. A lone checkpoint is kept unevaluated: there is nothing to choose, and RL's step-0
+    probe scores the same model on the same slice (80 of SFT's 167 s in run 11 of the learning experiment)."""
     from cm2.benchmarks.bfcl.scoring import state_and_calls
     from cm2.demo.evaluate import evaluate_model
 
     candidates = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
     if not candidates:
         raise RuntimeError(f"{folder}: SFT saved no checkpoint to choose from")
+    if len(candidates) == 1:
+        return {"selected": candidates[0].name, "final": str(_keep(candidates[0], folder)), "validation": {}}
     scored = []
     for checkpoint in candidates:
         scores = evaluate_model(
@@ -74,18 +77,23 @@ def select_checkpoint(config: DemoConfig, folder: Path, validation: Path) -> dic
     best, best_scores = max(
         reversed(scored), key=lambda pair: state_and_calls(pair[1].state_match_accuracy, pair[1].exact_call_accuracy)
     )
-    chosen = folder / SELECTED
-    if chosen.exists():
-        shutil.rmtree(chosen)
-    best.rename(chosen)
-    for leftover in ("optimizer.pt", "scheduler.pt"):
-        (chosen / leftover).unlink(missing_ok=True)  # the weights are what later stages read
     return {
         "selected": best.name,
-        "final": str(chosen),
+        "final": str(_keep(best, folder)),
         "validation": {
             c.name: {"exact_calls": s.exact_call_accuracy, "state_match": s.state_match_accuracy, "turns": s.turns}
             for c, s in scored
         },
         "selected_score": state_and_calls(best_scores.state_match_accuracy, best_scores.exact_call_accuracy),
     }
+
+
+def _keep(checkpoint: Path, folder: Path) -> Path:
+    """`checkpoint` moved to `folder/selected`, without its optimizer state (the weights are what later stages read)."""
+    chosen = folder / SELECTED
+    if chosen.exists():
+        shutil.rmtree(chosen)
+    checkpoint.rename(chosen)
+    for leftover in ("optimizer.pt", "scheduler.pt"):
+        (chosen / leftover).unlink(missing_ok=True)
+    return chosen

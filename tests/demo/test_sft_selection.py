@@ -56,6 +56,17 @@ def test_the_checkpoint_best_on_state_match_and_exact_calls_together_is_kept(
     assert not (tmp_path / chosen).exists() and not (tmp_path / "selected" / "optimizer.pt").exists()
 
 
+def test_a_lone_checkpoint_is_kept_without_evaluating_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any) -> ModelScores:
+        raise AssertionError("one checkpoint: nothing to choose, so nothing to evaluate")
+
+    monkeypatch.setattr(evaluate, "evaluate_model", refuse)
+    _checkpoints(tmp_path, [48])
+    result = select_checkpoint(DemoConfig.tiny(), tmp_path, tmp_path / "validation.jsonl")
+    assert result == {"selected": "checkpoint-48", "final": str(tmp_path / "selected"), "validation": {}}
+    assert (tmp_path / "selected").is_dir() and not (tmp_path / "selected" / "optimizer.pt").exists()
+
+
 def _uuids(path: Path | None) -> list[str]:
     assert path is not None
     return [json.loads(line)["uuid"] for line in path.read_text().splitlines()]
