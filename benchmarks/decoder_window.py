@@ -51,10 +51,14 @@ def main() -> None:
     import torch
 
     model = random_model(args, torch.float32)
+    if args.device == "cuda":  # as cm2 loads Gemma checkpoints there (cm2.llm.attention.attention_kwargs)
+        from cm2.llm.attention import register_padded_sdpa
+
+        model.config._attn_implementation = register_padded_sdpa()
     prompt = min(args.prompt, args.cache_len - args.tokens)
     print(
-        f"{args.shape} float32 under bf16 autocast on {args.device}: cache {args.cache_len}, prompts {prompt}, "
-        f"{args.tokens} new tokens"
+        f"{args.shape} float32 under bf16 autocast on {args.device} ({model.config._attn_implementation}): "
+        f"cache {args.cache_len}, prompts {prompt}, {args.tokens} new tokens"
     )
     print(f"{'rows':>5}{'whole s':>10}{'window s':>10}{'speed-up':>10}{'ms/step':>9}  same tokens  max |log-prob diff|")
     for n in args.rows:

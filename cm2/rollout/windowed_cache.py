@@ -17,20 +17,25 @@ from typing import Any
 
 import torch
 
+from cm2.llm.attention import PADDED_SDPA
+
 SLIDING = "sliding_attention"
 FULL = "full_attention"
+# Both take a boolean mask as it is; cm2's (how Gemma checkpoints load on the GPU) only opens rows with no key.
+SDPA_KINDS = ("sdpa", PADDED_SDPA)
 
 
 def sliding_window_of(model: Any) -> int | None:
     """The window of the model's sliding-window layers, or None when the windowed decode does not apply: no such
-    layers, layer kinds other than sliding and full, or an attention other than SDPA (eager adds its mask as
-    numbers). Transformers' models with such layers take the per-layer-type mask mapping (`layer_types`)."""
+    layers, layer kinds other than sliding and full, or an attention other than SDPA or cm2's padding-safe SDPA
+    (eager adds its mask as numbers). Transformers' models with such layers take the per-layer-type mask mapping
+    (`layer_types`)."""
     text = model.config.get_text_config()
     layer_types = getattr(text, "layer_types", None) or []
     window = getattr(text, "sliding_window", None)
     if SLIDING not in layer_types or not window:
         return None
-    if getattr(text, "_attn_implementation", None) != "sdpa" or set(layer_types) - {SLIDING, FULL}:
+    if getattr(text, "_attn_implementation", None) not in SDPA_KINDS or set(layer_types) - {SLIDING, FULL}:
         return None
     return int(window)
 

@@ -262,6 +262,21 @@ def copy_with_attention(model: Any, implementation: str) -> Any:
     return other
 
 
+def test_window_attention_with_cm2s_padding_safe_sdpa(model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the GPU, Gemma checkpoints load with `cm2_sdpa` (cm2.llm.attention): the window applies there too."""
+    from cm2.llm.attention import register_padded_sdpa
+
+    padded = copy_with_attention(model, register_padded_sdpa())
+    lengths = attended_lengths(monkeypatch)
+    decoder, rows = decode(padded, [10, 10, 6, 10], cache="static", compile="off", window_attention="on")
+    assert decoder.window == WINDOW and lengths[-4:] == [WINDOW, WINDOW, WINDOW, 64]
+    for row, context in enumerate(CONTEXTS):
+        ids, lps = rows[row]
+        want = full_logprobs(model, context, ids)
+        assert ids == want.argmax(dim=-1).tolist()
+        assert torch.allclose(torch.tensor(lps), want[range(len(ids)), ids], atol=1e-5)
+
+
 @pytest.mark.parametrize("compile_step", ["off", pytest.param("on", marks=pytest.mark.slow)])
 def test_window_attention_decodes_like_the_whole_cache_with_lora_under_autocast(
     model: Any, lora_model: Any, compile_step: str
