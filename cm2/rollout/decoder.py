@@ -209,6 +209,7 @@ class LoopDecoder:
         ended = time.perf_counter()
         prefill_s = events.seconds() if events is not None else prefilled - started
         self.stats.batches += 1
+        self.stats.windowed_batches += int(static and self.window is not None)
         self.stats.rows += n
         self.stats.prefill_s += prefill_s
         self.stats.decode_s += max(0.0, ended - started - prefill_s)

@@ -30,6 +30,8 @@ class DecoderStats:
     """Real rows over all batches (padding rows of the static cache not counted)."""
     dynamic_batches: int = 0
     """Batches that meant to use the static cache but did not fit it and ran on the (slow) dynamic one."""
+    windowed_batches: int = 0
+    """Batches whose sliding-window layers attended over their window only (`DecoderConfig.window_attention`)."""
     iterations: int = 0
     """One-token decode steps, over all batches."""
     tokens: int = 0
@@ -96,6 +98,7 @@ def rollout_time_metrics(
         "cm2/decoder/batches": float(decoder.batches),
         "cm2/decoder/mean_rows": decoder.rows / decoder.batches if decoder.batches else 0.0,
         "cm2/decoder/dynamic_batches": float(decoder.dynamic_batches),
+        "cm2/decoder/windowed_batches": float(decoder.windowed_batches),
         "cm2/decoder/iterations": float(decoder.iterations),
         "cm2/decoder/tokens": float(decoder.tokens),
     }

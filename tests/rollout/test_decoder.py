@@ -156,7 +156,7 @@ def test_the_decoder_counts_its_batches_rows_steps_and_tokens(model: Any, cache:
     decoder, rows = decode(model, [10, 10, 6, 10], cache=cache, compile="off")
     decoder.run(CONTEXTS[:2], [3, 5], 0.0, 1.0, [1], None, lambda r, i, lp: None)
     stats = decoder.stats
-    assert (stats.batches, stats.rows, stats.dynamic_batches) == (2, 6, 0)
+    assert (stats.batches, stats.rows, stats.dynamic_batches, stats.windowed_batches) == (2, 6, 0, 0)
     assert stats.iterations == 10 + 5  # each batch steps until its longest row is done (none stops early here)
     assert stats.tokens == sum(len(ids) for ids, _ in rows.values()) + 3 + 5
     assert stats.prefill_s > 0 and stats.decode_s > stats.host_s > 0
@@ -230,7 +230,7 @@ def test_window_attention_hands_sliding_layers_their_window_and_decodes_the_same
     lengths = attended_lengths(monkeypatch)
     torch.manual_seed(3)
     decoder, rows = decode(model, caps, temperature, cache="static", compile="off", window_attention="on")
-    assert decoder.window == WINDOW
+    assert decoder.window == WINDOW and decoder.stats.windowed_batches == decoder.stats.batches == 1
     decode_steps = lengths[-3 * 4 :]  # the last three decode steps: three sliding layers, then the global one
     assert decode_steps == [WINDOW, WINDOW, WINDOW, 64] * 3
     for row, context in enumerate(CONTEXTS):
