@@ -213,25 +213,38 @@ def cm2_grpo(model_dir: Path, args: argparse.Namespace, out: Path) -> tuple[floa
     return tokens_per_second(log)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def step_arguments(
+    parser: argparse.ArgumentParser, *, shape: str, vocab: int, dialogues: int, prompt: int, completion: int, steps: int
+) -> None:
+    """The flags `bench_rl_config` reads (and --device, --out), with these defaults."""
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    parser.add_argument("--shape", default="qwen3-0.6b", choices=sorted(SHAPES))
-    parser.add_argument("--tiny", action="store_true", help="shortcut: --shape tiny --vocab 4096, short lengths")
-    parser.add_argument("--vocab", type=int, default=151_936)
+    parser.add_argument("--shape", default=shape, choices=sorted(SHAPES))
+    parser.add_argument("--vocab", type=int, default=vocab)
     parser.add_argument("--group", type=int, default=8)
-    parser.add_argument("--dialogues", type=int, default=4, help="groups per optimizer step")
-    parser.add_argument("--prompt-len", type=int, default=512)
-    parser.add_argument("--completion-len", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--dialogues", type=int, default=dialogues, help="groups per optimizer step")
+    parser.add_argument("--prompt-len", type=int, default=prompt)
+    parser.add_argument("--completion-len", type=int, default=completion)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--dtype", default="bfloat16", help="float32 on the CPU")
     parser.add_argument("--out", default=None, help="write the figures as JSON here")
-    args = parser.parse_args()
-    if args.tiny:
-        args.shape, args.vocab, args.prompt_len, args.completion_len = "tiny", 4096, 32, 16
+
+
+def settle(args: argparse.Namespace) -> argparse.Namespace:
+    """Parsed `step_arguments`: float32 on the CPU, TRL's experimental-feature warnings off."""
     if args.device == "cpu":
         args.dtype = "float32"
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    return args
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    step_arguments(parser, shape="qwen3-0.6b", vocab=151_936, dialogues=4, prompt=512, completion=256, steps=4)
+    parser.add_argument("--tiny", action="store_true", help="shortcut: --shape tiny --vocab 4096, short lengths")
+    args = parser.parse_args()
+    if args.tiny:
+        args.shape, args.vocab, args.prompt_len, args.completion_len = "tiny", 4096, 32, 16
+    settle(args)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build(Path(tmp) / "model", args.shape, args.vocab)
         t0 = time.perf_counter()

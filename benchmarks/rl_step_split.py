@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpo_throughput import bench_rl_config, build, instant_judge
+from grpo_throughput import bench_rl_config, build, instant_judge, settle, step_arguments
 
 from cm2.tools import HybridToolSimulator
 from cm2.train.grpo import run_rl
@@ -64,21 +63,9 @@ def split(log: list[dict[str, Any]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    parser.add_argument("--shape", default="gemma3-270m")
-    parser.add_argument("--vocab", type=int, default=262_144)
-    parser.add_argument("--group", type=int, default=8)
-    parser.add_argument("--dialogues", type=int, default=8, help="groups per optimizer step")
-    parser.add_argument("--prompt-len", type=int, default=2400)
-    parser.add_argument("--completion-len", type=int, default=160)
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--dtype", default="bfloat16")
+    step_arguments(parser, shape="gemma3-270m", vocab=262_144, dialogues=8, prompt=2400, completion=160, steps=3)
     parser.add_argument("--variants", default="full_ckpt,lora_shared,lora_shared_eager,lora_ckpt")
-    parser.add_argument("--out", default=None, help="write the figures as JSON here")
-    args = parser.parse_args()
-    if args.device == "cpu":
-        args.dtype = "float32"
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    args = settle(parser.parse_args())
     names = args.variants.split(",")
     unknown = [name for name in names if name not in VARIANTS]
     if unknown:
