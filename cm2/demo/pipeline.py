@@ -114,10 +114,22 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
 # tests/train/test_shared_prompt.py): a rerun that changes them goes on from the last checkpoint instead of
 # starting over.
 _PIECE_KEYS = ("max_minutes", "resume", "gradient_checkpointing", "shared_prompt_scoring")
+# Decoder settings of that kind, wherever they sit (RL's rollouts, every evaluation): left out of the fingerprint,
+# so turning one on keeps finished stages and a run's checkpoints, and so does the version that added it (run 11's
+# records, written before `window_attention` existed, still count).
+_SPEED_ONLY_KEYS = frozenset({"window_attention"})
 
 
 def _run_settings(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if key not in _PIECE_KEYS}
+    return _without_speed_only({key: value for key, value in values.items() if key not in _PIECE_KEYS})
+
+
+def _without_speed_only(values: Any) -> Any:
+    if isinstance(values, dict):
+        return {key: _without_speed_only(value) for key, value in values.items() if key not in _SPEED_ONLY_KEYS}
+    if isinstance(values, list):
+        return [_without_speed_only(value) for value in values]
+    return values
 
 
 def eval_models(config: DemoConfig) -> dict[str, str]:
@@ -137,7 +149,7 @@ def eval_models(config: DemoConfig) -> dict[str, str]:
 
 
 def _eval_stage(config: DemoConfig, out: Path, stage: str, model: str, llm: str | None) -> Stage:
-    settings = {"eval": config.eval.model_dump(exclude={"models"}), "llm": llm, "model": model}
+    settings = {"eval": _without_speed_only(config.eval.model_dump(exclude={"models"})), "llm": llm, "model": model}
 
     def run(folder: Path) -> dict[str, Any]:
         return {"scores": evaluate_checkpoint(config, out, model, folder)}

@@ -4,6 +4,8 @@ tar czf $OUT/exp.tgz --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt
   --exclude='trajectories.jsonl' --exclude='tokenizer.json' --exclude='rollouts*.jsonl' -C ~ exp exp.log 2>/dev/null
 # TRAJ=1: also every RL rollout, verdicts included (~3 KB a rollout gzipped), for reading what RL learned
 [ -n "${TRAJ:-}" ] && (cd ~ && tar czf $OUT/trajectories.tgz exp/seed*/rl*/trajectories.jsonl 2>/dev/null)
+# CACHE=1: also torch.compile's caches (~/cc, device_run.sh), for the next session's .gpu-stage/cc
+[ -n "${CACHE:-}" ] && [ -d ~/cc ] && tar czf - -C ~ cc | split -b 15M -d - $OUT/cc.tgz.part
 clean() { tr '\r' '\n' < "$1" | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$" | tail -$2; }
 clean ~/exp.log 8
 for f in ~/exp/logs/*.log; do echo "== $f"; clean $f ${SHOWN:-6}; done 2>/dev/null

@@ -1,11 +1,15 @@
 # GPU machine, a later session: puts back a seed's run that device_fetch.sh brought home, so device_run.sh with
-# the same flags (and --rl-lora) goes on where RL stopped. Before it: device_setup.sh; then, one call each,
-# carry [".gpu-stage/sft<K>"] with `mkdir -p ~/sft-pack && cp .gpu-stage/sft<K>/* ~/sft-pack/` for every file of
-# the pack; this call carries [".gpu-stage/state"] (state.tgz, and pack_md5.txt to check the pack against). Stage
-# records hold absolute paths: same user, ~/exp.
+# the same flags (and --rl-lora) goes on where RL stopped. Before it: device_setup.sh; then, one call each, the
+# SFT pack's parts that stage_pack.sh cut here: carry [".gpu-stage/up/NN"] with
+# `mkdir -p ~/up && cp .gpu-stage/up/NN/* ~/up/` (or, as before, each pack file under ~/sft-pack); this call
+# carries [".gpu-stage/state"] (state.tgz or its parts, and pack_md5.txt to check the pack against). Stage records
+# hold absolute paths: same user, ~/exp.
 set -eu
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1
 seed=${SEED:-0}
+if ls ~/up/pack.tar.part* > /dev/null 2>&1; then
+  mkdir -p ~/sft-pack && cat ~/up/pack.tar.part* | tar -xf - -C ~/sft-pack && rm -rf ~/up
+fi
 ls .gpu-stage/state/state.tgz.part* > /dev/null 2>&1 && cat .gpu-stage/state/state.tgz.part* > .gpu-stage/state/state.tgz
 tar -xzf .gpu-stage/state/state.tgz -C ~
 if [ -f .gpu-stage/state/pack_md5.txt ]; then (cd ~/sft-pack && md5sum --quiet -c "$OLDPWD/.gpu-stage/state/pack_md5.txt"); fi

@@ -10,6 +10,10 @@ export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO
 d=/tmp/site/cm2_checkout-0.dist-info && mkdir -p $d && printf 'Metadata-Version: 2.1\nName: cm2-checkout\nVersion: 0\n' > $d/METADATA
 python3 -c "import tomllib; e = tomllib.load(open('pyproject.toml', 'rb'))['project']['entry-points']
 print(''.join(f'[{g}]\n' + ''.join(f'{k} = {v}\n' for k, v in m.items()) for g, m in e.items()))" > $d/entry_points.txt
+# an earlier session's torch.compile caches (device_run.sh says where they go), when this call carries them
+if ls .gpu-stage/cc/cc.tgz.part* > /dev/null 2>&1; then
+  cat .gpu-stage/cc/cc.tgz.part* | tar -xzf - -C ~ && echo "compile cache: $(du -sm ~/cc | cut -f1) MiB"
+fi
 # NO_BASE=1: no base model, for a session that restores a seed's SFT model (device_restore.sh) and evaluates no
 # base: the GGUF's four staging calls are saved
 if [ -z "${NO_BASE:-}" ]; then

@@ -135,6 +135,27 @@ def test_a_piece_that_stops_on_its_budget_exits_3_and_the_budget_is_not_a_settin
     assert rl_fingerprint(8.0) != rl_fingerprint(8.0, learning_rate=1e-7)
 
 
+def test_window_attention_leaves_every_fingerprint_as_it_was(tmp_path: Path) -> None:
+    """It changes only how fast the decoder runs: turning it on, or running a version that has the setting
+    against records written before it existed, keeps finished stages and RL checkpoints."""
+    from cm2.demo.pipeline import build_stages
+    from cm2.demo.stages import fingerprint
+
+    def fingerprints(**flags: object) -> dict[str, str]:
+        settings = ExperimentConfig(
+            configs=ROOT / "configs/experiment", out=tmp_path, levels=["trajectory"], eval_models=["sft", "rl"], **flags
+        )
+        chain, found = "", {}
+        for stage in build_stages(build_config(settings), tmp_path):
+            chain = found[stage.name] = fingerprint(stage.settings, chain)
+        return found
+
+    plain = fingerprints()
+    assert plain == fingerprints(window_attention="on") == fingerprints(window_attention="off")
+    assert plain["eval_sft"] != fingerprints(eval_concurrency=3)["eval_sft"]  # the other eval settings still count
+    assert plain["rl"] != fingerprints(rl_lr=1e-7)["rl"]
+
+
 @pytest.mark.parametrize(("codes", "status"), [((0, 0), None), ((0, 2), 1), ((3, 0), 3), ((3, 2), 1)])
 def test_the_seeds_command_exits_non_zero_when_a_seed_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codes: tuple[int, int], status: int | None
