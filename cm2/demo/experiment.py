@@ -102,7 +102,7 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
         if args.compile_shapes is not None:
             values.setdefault("decoder", {})["compile_shapes"] = args.compile_shapes
         if args.window_attention is not None:
-            values.setdefault("decoder", {})["window_attention"] = args.window_attention
+            values.setdefault("decoder", {})["window_attention"] = "off" if args.window_attention == "off" else "on"
         if args.probe_every is not None:
             values["probe"]["every_steps"] = args.probe_every
         if args.probe_dialogues is not None:
@@ -124,7 +124,7 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
     if args.compile_shapes is not None:
         eval_section["compile_shapes"] = args.compile_shapes
     if args.window_attention is not None:
-        eval_section["window_attention"] = args.window_attention
+        eval_section["window_attention"] = "on" if args.window_attention == "on" else "off"
     selection = {
         key: value
         for key, value in {

@@ -74,10 +74,11 @@ class ExperimentConfig(YamlConfig):
     compile_shapes: CompileShapes | None = Field(
         default=None, description="How RL's and the evaluations' decoders compile (static: once per batch bucket)."
     )
-    window_attention: WindowAttention | None = Field(
+    window_attention: WindowAttention | Literal["rl"] | None = Field(
         default=None,
         description="Sliding-window layers attend over their window only, in RL's and the evaluations' "
-        "decoders (the same tokens, less to read; benchmarks/decoder_window.py).",
+        "decoders (the same tokens up to rounding, less to read; benchmarks/decoder_window.py); rl: in RL's "
+        "rollouts only, so the held-out numbers stay comparable with runs decoded without it.",
     )
     probe_every: int | None = Field(default=None, description="Probe set every N RL steps (0: off).")
     probe_dialogues: int | None = Field(

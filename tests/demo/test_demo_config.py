@@ -68,6 +68,9 @@ def test_experiment_config_from_the_shipped_yamls_and_flags() -> None:
     windowed = build_config(args.model_copy(update={"window_attention": "on"}))
     assert windowed.rl_run("m", "d.jsonl", "rl", "turn").decoder.window_attention == windowed.eval.window_attention
     assert windowed.eval.window_attention == "on"
+    rl_only = build_config(args.model_copy(update={"window_attention": "rl"}))
+    assert rl_only.rl_run("m", "d.jsonl", "rl", "turn").decoder.window_attention == "on"
+    assert rl_only.eval.window_attention == "off"
 
 
 def test_the_experiment_command_reads_flags_config_and_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,7 +154,7 @@ def test_window_attention_leaves_every_fingerprint_as_it_was(tmp_path: Path) -> 
         return found
 
     plain = fingerprints()
-    assert plain == fingerprints(window_attention="on") == fingerprints(window_attention="off")
+    assert plain == fingerprints(window_attention="on") == fingerprints(window_attention="rl")
     assert plain["eval_sft"] != fingerprints(eval_concurrency=3)["eval_sft"]  # the other eval settings still count
     assert plain["rl"] != fingerprints(rl_lr=1e-7)["rl"]
 
