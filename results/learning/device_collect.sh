@@ -3,7 +3,8 @@ mkdir -p $OUT
 tar czf $OUT/exp.tgz --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt' --exclude='checkpoint-*' \
   --exclude='trajectories.jsonl' --exclude='tokenizer.json' --exclude='rollouts*.jsonl' -C ~ exp exp.log 2>/dev/null
 # TRAJ=1: also every RL rollout, verdicts included (~3 KB a rollout gzipped), for reading what RL learned
-[ -n "${TRAJ:-}" ] && (cd ~ && tar czf $OUT/trajectories.tgz exp/seed*/rl*/trajectories.jsonl 2>/dev/null)
+# (over 15 MiB, as for two seeds or 100 steps, in parts trajectories.tgz.part00 ..., which store_run.sh joins)
+[ -n "${TRAJ:-}" ] && (cd ~ && tar czf - exp/seed*/rl*/trajectories.jsonl 2>/dev/null | split -b 15M -d - $OUT/trajectories.tgz.part)
 # CACHE=1: also torch.compile's caches (~/cc, device_run.sh), for the next session's .gpu-stage/cc
 [ -n "${CACHE:-}" ] && [ -d ~/cc ] && tar czf - -C ~ cc | split -b 15M -d - $OUT/cc.tgz.part
 clean() { tr '\r' '\n' < "$1" | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$" | tail -$2; }

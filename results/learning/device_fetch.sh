@@ -6,16 +6,17 @@
 #                                             its md5 sums
 #   bash results/learning/device_fetch.sh K   the K-th file (K >= 1) of the SFT model's pack (bf16 shards of
 #                                             60 MiB: four parts, NAME.part00 to NAME.part03)
-# Locally, join the parts (`cat NAME.part* > NAME`, then `md5sum -c` against pack_md5.txt) and put each file
-# of 60 MiB in a folder of its own under .gpu-stage/sft<K>/ (git-ignored; the small files share one): the next
-# session carries one such folder a call (64 MiB at most).
+# Here: `UP=.gpu-stage/up<S> bash results/learning/stage_pack.sh DIR pack_md5.txt`, DIR holding what came back of
+# the pack (NAME or its parts NAME.partNN), joins and checks the files and cuts them into the parts that the next
+# session carries up, one call each (device_restore.sh puts them back).
 set -eu
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1
 seed=${SEED:-0}
+pack=$HOME/sft-pack-seed$seed  # not ~/sft-pack: device_restore.sh puts a restored seed's pack there
 mkdir -p "$OUT"
-if [ ! -f ~/sft-pack/portable.json ]; then
+if [ ! -f "$pack/portable.json" ]; then
   sft=$(python3 -c "import json, pathlib; p = pathlib.Path.home() / 'exp/seed$seed/sft/stage.json'; print(json.loads(p.read_text())['outputs']['final'])")
-  python3 -m cm2.train.portable pack "$sft" ~/sft-pack >&2
+  python3 -m cm2.train.portable pack "$sft" "$pack" >&2
 fi
 k=${1:-0}
 if [ "$k" = 0 ]; then
@@ -34,16 +35,16 @@ if [ "$k" = 0 ]; then
     cp /tmp/state.tgz "$OUT/"
   fi
   sed 's/^/left behind: /' /tmp/left_behind.txt
-  ls ~/sft-pack | tee "$OUT/pack_files.txt"
-  (cd ~/sft-pack && md5sum -- *) > "$OUT/pack_md5.txt"
+  ls "$pack" | tee "$OUT/pack_files.txt"
+  (cd "$pack" && md5sum -- *) > "$OUT/pack_md5.txt"
 else
-  f=$(ls ~/sft-pack | sed -n "${k}p")
-  [ -n "$f" ] || { echo "no file $k in ~/sft-pack" >&2; exit 2; }
-  if [ "$(stat -c %s ~/sft-pack/"$f")" -gt $((15 * 1024 * 1024)) ]; then
-    split -b 15M -d ~/sft-pack/"$f" "$OUT/$f.part"
+  f=$(ls "$pack" | sed -n "${k}p")
+  [ -n "$f" ] || { echo "no file $k in $pack" >&2; exit 2; }
+  if [ "$(stat -c %s "$pack/$f")" -gt $((15 * 1024 * 1024)) ]; then
+    split -b 15M -d "$pack/$f" "$OUT/$f.part"
   else
-    cp ~/sft-pack/"$f" "$OUT/"
+    cp "$pack/$f" "$OUT/"
   fi
-  echo "$f ($(du -m ~/sft-pack/"$f" | cut -f1) MiB), file $k of $(ls ~/sft-pack | wc -l)"
+  echo "$f ($(du -m "$pack/$f" | cut -f1) MiB), file $k of $(ls "$pack" | wc -l)"
 fi
 du -sm "$OUT"

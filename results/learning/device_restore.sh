@@ -10,9 +10,10 @@ seed=${SEED:-0}
 if ls ~/up/pack.tar.part* > /dev/null 2>&1; then
   mkdir -p ~/sft-pack && cat ~/up/pack.tar.part* | tar -xf - -C ~/sft-pack && rm -rf ~/up
 fi
-ls .gpu-stage/state/state.tgz.part* > /dev/null 2>&1 && cat .gpu-stage/state/state.tgz.part* > .gpu-stage/state/state.tgz
-tar -xzf .gpu-stage/state/state.tgz -C ~
-if [ -f .gpu-stage/state/pack_md5.txt ]; then (cd ~/sft-pack && md5sum --quiet -c "$OLDPWD/.gpu-stage/state/pack_md5.txt"); fi
+state=${STATE:-.gpu-stage/state}  # the carried folder (one per seed: state, state1, ...)
+ls "$state"/state.tgz.part* > /dev/null 2>&1 && cat "$state"/state.tgz.part* > "$state"/state.tgz
+tar -xzf "$state"/state.tgz -C ~
+if [ -f "$state"/pack_md5.txt ]; then (cd ~/sft-pack && md5sum --quiet -c "$OLDPWD/$state/pack_md5.txt"); fi
 # FRESH_RL=1: RL starts over from the restored SFT model (a full fine-tune's checkpoint cannot travel), so the
 # stages from RL on run again
 [ -n "${FRESH_RL:-}" ] && rm -rf ~/exp/seed$seed/{rl,eval_rl,eval_rl_last,eval,report,results} ~/exp/results

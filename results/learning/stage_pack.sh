@@ -1,22 +1,38 @@
 # This machine: a seed's SFT pack (cm2.train.portable, brought home by device_fetch.sh) cut into the parts that
-# the next session carries up, one call each: .gpu-stage/up/NN/pack.tar.partNN of at most 56 MiB, so that each
+# the next session carries up, one call each: .gpu-stage/up/NN/pack.tar.partNN (UP: another folder than
+# .gpu-stage/up, one per seed) of at most 56 MiB, so that each
 # fits a call beside the working tree (64 MiB together). On the GPU machine, one call per part:
 #   carry [".gpu-stage/up/NN"]: mkdir -p ~/up && cp .gpu-stage/up/NN/* ~/up/
 # and device_restore.sh joins them into ~/sft-pack (`portable unpack` checks every file's sha256).
 # Usage: bash results/learning/stage_pack.sh PACK_DIR [MD5_FILE]
-#   PACK_DIR: the pack's files under their own names (join device_fetch.sh's NAME.partNN first);
+#   PACK_DIR: the pack's files as device_fetch.sh brought them (NAME, or its parts NAME.part00 ...: joined here);
 #   MD5_FILE: pack_md5.txt from device_fetch.sh 0, checked before cutting.
 set -eu
 pack=$(cd "$1" && pwd)
+md5=${2:+$(realpath "$2")}
 cd "$(git rev-parse --show-toplevel)"
+if ls "$pack"/*.part[0-9][0-9] > /dev/null 2>&1; then
+  joined=$(mktemp -d)
+  trap 'rm -rf "$joined"' EXIT
+  for f in "$pack"/*; do
+    name=$(basename "$f")
+    case "$name" in
+      *.part00) cat "$pack/${name%.part00}".part[0-9][0-9] > "$joined/${name%.part00}" ;;
+      *.part[0-9][0-9]) ;;
+      *) cp "$f" "$joined/" ;;
+    esac
+  done
+  pack=$joined
+fi
 [ -f "$pack/portable.json" ] || { echo "$pack: no portable.json, not a pack" >&2; exit 2; }
-if [ -n "${2:-}" ]; then (cd "$pack" && md5sum --quiet -c "$(cd "$OLDPWD" && realpath "$2")"); fi
-rm -rf .gpu-stage/up
-mkdir -p .gpu-stage/up
-tar -cf - -C "$pack" . | split -b 56M -d -a 2 - .gpu-stage/up/pack.tar.part
-for part in .gpu-stage/up/pack.tar.part*; do
+if [ -n "$md5" ]; then (cd "$pack" && md5sum --quiet -c "$md5"); fi
+up=${UP:-.gpu-stage/up}
+rm -rf "$up"
+mkdir -p "$up"
+tar -cf - -C "$pack" . | split -b 56M -d -a 2 - "$up"/pack.tar.part
+for part in "$up"/pack.tar.part*; do
   n=${part##*.part}
-  mkdir -p .gpu-stage/up/"$n" && mv "$part" .gpu-stage/up/"$n"/
+  mkdir -p "$up/$n" && mv "$part" "$up/$n"/
 done
-ls .gpu-stage/up | sed 's/^/part /'
+ls "$up" | sed "s|^|$up/|"
 echo "working tree: $(git ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1) bytes tracked"

@@ -1,11 +1,13 @@
 # This machine, after a run's files came back: keeps a seed's small records under results/learning/data/RUN.
-# Usage: bash results/learning/store_run.sh FETCHED RUN [SEED]   (FETCHED holds exp.tgz, and trajectories.tgz if TRAJ=1)
+# Usage: bash results/learning/store_run.sh FETCHED RUN [SEED]   (FETCHED holds exp.tgz, and with TRAJ=1
+# trajectories.tgz or its parts)
 set -eu
 fetched=$1 run=$2 seed=${3:-0}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 tar -xzf "$fetched/exp.tgz" -C "$work"
 [ -f "$fetched/trajectories.tgz" ] && tar -xzf "$fetched/trajectories.tgz" -C "$work"
+if ls "$fetched"/trajectories.tgz.part* > /dev/null 2>&1; then cat "$fetched"/trajectories.tgz.part* | tar -xzf - -C "$work"; fi
 root=$work/$(ls "$work" | grep -v "\.log$" | head -1)  # exp on the device
 s=$root/seed$seed
 out=$here/data/$run
