@@ -1,5 +1,8 @@
 # GPU machine: copy the experiment's small files to $OUT and print where it stands (safe to run any time).
+# WATCH=S: first wait up to S seconds, ending early when the experiment exits, so that one call after another keeps
+# the machine (it goes back 30 s after a call: run 12 lost its run between two polls).
 mkdir -p $OUT
+for _ in $(seq $(( ${WATCH:-0} / 5 ))); do pgrep -f "cm2.cli experiment" > /dev/null || break; sleep 5; done
 tar czf $OUT/exp.tgz --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt' --exclude='checkpoint-*' \
   --exclude='trajectories.jsonl' --exclude='tokenizer.json' --exclude='rollouts*.jsonl' -C ~ exp exp.log 2>/dev/null
 # TRAJ=1: also every RL rollout, verdicts included (~3 KB a rollout gzipped), for reading what RL learned
