@@ -6,7 +6,8 @@
 # SFT's dialogues, as in runs 1-6) and compares SFT_CKPTS checkpoints over SFT_EPOCHS epochs (runs 1-6: 3 and 3,
 # where the last checkpoint was still the best; run 7: 3 checkpoints over 5 epochs; from run 8 on, 4 over 8, where
 # exact calls peaked at the third).
-# SEEDS, RL_MIN and EXTRA (more flags) change it; one seed per device session fits the 30 minutes.
+# SEEDS, RL_MIN and EXTRA (more flags) change it. A seed does not fit one device session: from run 12 on, a session
+# runs two side by side (SEEDS=a,b), one carried over from the last session (device_restore.sh), one new.
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO \
   PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 # torch.compile's caches in one folder, which device_setup.sh fills from an earlier session's (.gpu-stage/cc) and

@@ -1,7 +1,7 @@
 # This machine: a seed's SFT pack (cm2.train.portable, brought home by device_fetch.sh) cut into the parts that
-# the next session carries up, one call each: .gpu-stage/up/NN/pack.tar.partNN (UP: another folder than
-# .gpu-stage/up, one per seed) of at most 56 MiB, so that each
-# fits a call beside the working tree (64 MiB together). On the GPU machine, one call per part:
+# the next session carries up, one call each: .gpu-stage/up/NN/pack.tar.partNN of at most 56 MiB, so that each
+# fits a call beside the working tree (64 MiB together); UP names another folder (one per seed). On the GPU
+# machine, one call per part:
 #   carry [".gpu-stage/up/NN"]: mkdir -p ~/up && cp .gpu-stage/up/NN/* ~/up/
 # and device_restore.sh joins them into ~/sft-pack (`portable unpack` checks every file's sha256).
 # Usage: bash results/learning/stage_pack.sh PACK_DIR [MD5_FILE]
