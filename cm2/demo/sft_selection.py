@@ -57,7 +57,8 @@ def select_checkpoint(config: DemoConfig, folder: Path, validation: Path) -> dic
     """Evaluate every `checkpoint-*` greedily on `validation`; the best by `state_and_calls` (ties: the later)
     moves to `folder/selected`, without its optimizer state (the caller drops the others). Returns the choice and
     every candidate's scores. A lone checkpoint is kept unevaluated: there is nothing to choose, and RL's step-0
-    probe scores the same model on the same slice (80 of SFT's 167 s in run 11 of the learning experiment)."""
+    probe scores the same model on the same slice. (On the GPU this saves less than the pass took, 80 s in run
+    11 of the learning experiment: the decoder's compilation moves to the next evaluation, run 12.)"""
     from cm2.benchmarks.bfcl.scoring import state_and_calls
     from cm2.demo.evaluate import evaluate_model
 

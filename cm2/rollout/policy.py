@@ -50,7 +50,7 @@ class DecoderConfig(BaseModel):
         default="off",
         description="on: with a static cache, a sliding-window layer attends over its window only, not the whole "
         "cache (cm2.rollout.windowed_cache; Gemma-style models with SDPA attention, else ignored): the same tokens "
-        "and log-probs, fewer bytes read a step (benchmarks/decoder_window.py).",
+        "and log-probs up to rounding, fewer bytes read a step (benchmarks/decoder_window.py).",
     )
     max_batch_size: int = Field(default=32, ge=1, description="Rows per batch (the static cache holds this many).")
     batch_buckets: int = Field(
