@@ -12,7 +12,9 @@ again until the step limit cuts the turn; malformed retry = one unparseable call
 partial = the reference calls but the last, then a reply (an honest miss); partial, retried = the same miss,
 with the turn's first call made twice more in place of the last; partial, guessed = the same miss, with a call to
 a tool the dialogue's reference never calls in place of the last (within the call budget; both compared with
-partial, not perfect).
+partial, not perfect); failed, recovered = the turn's first call with an argument its tool does not take (the
+tool reports an error), then as perfect; failed, gave up = that failed call, then a reply (compared with failed,
+recovered: a recovery should earn more than giving up).
 
     python benchmarks/reward_perfect_policy.py                # all 159 train dialogues, 20 steps a turn
     python benchmarks/reward_perfect_policy.py --max-steps 4 --max-turns 3   # the RL limits of the experiment
@@ -58,6 +60,16 @@ def guess_for(dialogue: Dialogue, calls: list[str]) -> list[str]:
     return [f"<think>{other}</think>\n<tool_call>{json.dumps({'name': other, 'arguments': {}})}</tool_call>"]
 
 
+def failing(calls: list[str]) -> list[str]:
+    """The turn's first call again with an argument no tool takes, so that the tool reports an error; none for a
+    turn that makes no call."""
+    if not calls:
+        return []
+    body = json.loads(calls[0].split("<tool_call>")[1].removesuffix("</tool_call>"))
+    body["arguments"] = {**body["arguments"], "no_such_argument": 0}
+    return [f"<think>{body['name']}</think>\n<tool_call>{json.dumps(body)}</tool_call>"]
+
+
 def turn_calls(dialogue: Dialogue) -> list[list[str]]:
     """Per turn, the reference's calls as policy outputs (one call a step, as the reference makes them)."""
     out = []
@@ -81,8 +93,10 @@ POLICIES: dict[str, Policy] = {
     "partial": lambda d, calls, limit: [*calls[:-1], REPLY],
     "partial, retried": lambda d, calls, limit: [*calls[:-1], *(calls[:1] * 2 if len(calls) > 1 else []), REPLY],
     "partial, guessed": lambda d, calls, limit: [*calls[:-1], *guess_for(d, calls), REPLY],
+    "failed, recovered": lambda d, calls, limit: [*failing(calls), *calls, REPLY],
+    "failed, gave up": lambda d, calls, limit: [*failing(calls), REPLY],
 }
-CLEAN = {"partial, retried": "partial", "partial, guessed": "partial"}
+CLEAN = {"partial, retried": "partial", "partial, guessed": "partial", "failed, gave up": "failed, recovered"}
 """The clean policy each one is compared with (the perfect one unless named here)."""
 
 

@@ -6,9 +6,14 @@
 # SFT's dialogues, as in runs 1-6) and compares SFT_CKPTS checkpoints over SFT_EPOCHS epochs (runs 1-6: 3 and 3,
 # where the last checkpoint was still the best; run 7: 3 checkpoints over 5 epochs; from run 8 on, 4 over 8, where
 # exact calls peaked at the third).
-# SEEDS, RL_MIN and EXTRA (more flags) change it. A seed does not fit one device session: from run 12 on, a session
-# runs two side by side (SEEDS=a,b), one carried over from the last session (device_restore.sh), one new.
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO \
+# SEEDS, RL_MIN, EXTRA (more flags) and LOG (the launcher's log, ~/exp.log) change it. A seed does not fit one
+# device session: from run 12 on, a session runs two side by side (SEEDS=a,b), one carried over from the last
+# session (device_restore.sh), one new.
+# The experiment runs from a copy of the source: each device call copies the working tree afresh, and a seed that
+# imported a module while one did failed with ModuleNotFoundError (most likely how run 13's seed 0 died on its start)
+src=$HOME/cm2-src/$(date +%s)
+mkdir -p "$src" && cp -r cm2 configs pyproject.toml "$src"/ && cd "$src"
+export PYTHONPATH=/tmp/site:$src PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO \
   PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 # torch.compile's caches in one folder, which device_setup.sh fills from an earlier session's (.gpu-stage/cc) and
 # `CACHE=1 device_collect.sh` brings home: a held-out evaluation took 119 s with it against 179 s without
@@ -16,5 +21,5 @@ export TORCHINDUCTOR_CACHE_DIR=$HOME/cc/inductor TRITON_CACHE_DIR=$HOME/cc/trito
 setsid nohup python3 -m cm2.cli experiment --out ~/exp --model ~/gemma --seeds ${SEEDS:-0,1,2} --levels trajectory \
   --tool-docs compact --rl-max-steps 100 --rl-max-minutes ${RL_MIN:-13} --group-size 8 --dialogues-per-step 8 \
   --probe-every 5 --probe-dialogues 16 --eval-concurrency 32 --rl-dialogues ${RL_DIALOGUES:-48} \
-  --sft-epochs ${SFT_EPOCHS:-8} --sft-checkpoints ${SFT_CKPTS:-4} ${EXTRA:-} > ~/exp.log 2>&1 < /dev/null &
+  --sft-epochs ${SFT_EPOCHS:-8} --sft-checkpoints ${SFT_CKPTS:-4} ${EXTRA:-} > "${LOG:-$HOME/exp.log}" 2>&1 < /dev/null &
 echo "started pid $!"

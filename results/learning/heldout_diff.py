@@ -1,0 +1,114 @@
+"""Which held-out turns RL won or lost against SFT, and what either model does after a failed call (run 13).
+
+    python results/learning/heldout_diff.py HELDOUT SFT RL [--examples N]
+
+HELDOUT: the reference dialogues (`filter/heldout.jsonl` of a seed's run folder); SFT and RL: the two models'
+`checklist_trajectories.jsonl` of their held-out evaluations. Gzipped files are read as well (run 11's seed 0
+keeps all three under `data/run11/`). Printed:
+- per turn, whether each model's calls are the reference's (exact calls): both, neither, SFT only, RL only;
+- for up to N turns SFT matched and RL did not: the mistake kind and both calls;
+- per model: tool responses that report an error, and whether the model's next message calls again or ends the
+  turn (the reference dialogues hold no failed call, so SFT never saw a recovery); the turns it missed, and how
+  many of them saw a failed call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+from collections import Counter
+from pathlib import Path
+
+from cm2.benchmarks.bfcl.metrics import turn_calls
+from cm2.data.io import read_dialogues
+from cm2.schema import Message, ToolCall, Trajectory
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reward_vs_bfcl import mistake
+
+_OUTCOMES = {(True, True): "both", (False, False): "neither", (True, False): "SFT only", (False, True): "RL only"}
+
+
+def _lines(path: Path) -> list[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return [line for line in handle.read().splitlines() if line.strip()]
+
+
+def _trajectories(path: Path) -> dict[str, Trajectory]:
+    return {t.dialogue_uuid: t for t in (Trajectory.model_validate_json(line) for line in _lines(path))}
+
+
+def _shown(calls: list[ToolCall]) -> str:
+    return "; ".join(f"{c.function.name}({c.function.arguments})" for c in calls) or "(no call)"
+
+
+def _failed(messages: list[Message]) -> bool:
+    return any(m.role == "tool" and '"error' in (m.content or "")[:40] for m in messages)
+
+
+def turns_of(messages: list[Message]) -> list[list[Message]]:
+    """The messages after each user message, up to the next one."""
+    turns: list[list[Message]] = []
+    for message in messages:
+        if message.role == "user":
+            turns.append([])
+        elif turns:
+            turns[-1].append(message)
+    return turns
+
+
+def after_errors(messages: list[Message]) -> Counter[str]:
+    """Tool errors, and whether the assistant's next message calls again or ends the turn."""
+    counts: Counter[str] = Counter()
+    for index, message in enumerate(messages):
+        if not _failed([message]):
+            continue
+        counts["errors"] += 1
+        reply = next((m for m in messages[index + 1 :] if m.role == "assistant"), None)
+        if reply is not None:
+            counts["then calls again" if reply.tool_calls else "then ends the turn"] += 1
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("heldout", type=Path)
+    parser.add_argument("sft", type=Path)
+    parser.add_argument("rl", type=Path)
+    parser.add_argument("--examples", type=int, default=12)
+    args = parser.parse_args()
+    reference = {d.uuid: d for d in read_dialogues(args.heldout)}
+    sft, rl = _trajectories(args.sft), _trajectories(args.rl)
+    outcome: Counter[str] = Counter()
+    missed: dict[str, Counter[str]] = {"SFT": Counter(), "RL": Counter()}
+    shown = 0
+    for uuid, dialogue in reference.items():
+        by_sft, by_rl = turn_calls(sft[uuid].messages), turn_calls(rl[uuid].messages)
+        turns = {"SFT": turns_of(sft[uuid].messages), "RL": turns_of(rl[uuid].messages)}
+        for turn, wanted in enumerate(turn_calls(dialogue.messages)):
+            a = by_sft[turn] if turn < len(by_sft) else []
+            b = by_rl[turn] if turn < len(by_rl) else []
+            exact_sft, exact_rl = mistake(wanted, a) == "exact", mistake(wanted, b) == "exact"
+            outcome[_OUTCOMES[exact_sft, exact_rl]] += 1
+            for name, exact in (("SFT", exact_sft), ("RL", exact_rl)):
+                if not exact:
+                    missed[name]["missed turns"] += 1
+                    played = turns[name][turn] if turn < len(turns[name]) else []
+                    missed[name]["of them with a failed call"] += _failed(played)
+            if exact_sft and not exact_rl and shown < args.examples:
+                shown += 1
+                print(f"{uuid} turn {turn}: {mistake(wanted, b)}")
+                print(f"  reference {_shown(wanted)}\n  RL        {_shown(b)}")
+    print(f"exact calls per turn ({sum(outcome.values())} turns): " + ", ".join(f"{k} {v}" for k, v in outcome.items()))
+    for name, runs in (("SFT", sft), ("RL", rl)):
+        counts: Counter[str] = Counter()
+        for trajectory in runs.values():
+            counts.update(after_errors(trajectory.messages))
+        counts.update(missed[name])
+        print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+if __name__ == "__main__":
+    main()
