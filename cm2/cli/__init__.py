@@ -6,6 +6,7 @@ from __future__ import annotations
 # isort: off
 import cm2.cli.data
 import cm2.cli.data_import_bfcl
+import cm2.cli.data_recovery
 import cm2.cli.annotate
 import cm2.cli.judge
 import cm2.cli.serve

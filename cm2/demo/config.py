@@ -199,6 +199,12 @@ class DemoConfig(YamlConfig):
         "rl_split, those alone; all, those and SFT's. The validation slice stays out either way. An RL setting, "
         "so changing it keeps a finished SFT stage.",
     )
+    sft_recovery: int = Field(
+        default=0,
+        ge=0,
+        description="Recovery examples per SFT dialogue added to SFT's data (cm2.train.recovery: a call made a step "
+        "too early, the tool's error, then the skipped call and the rest of the turn); 0: none.",
+    )
     seed: int = 0
 
     @field_validator("sft", mode="before")

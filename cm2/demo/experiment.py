@@ -151,6 +151,7 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
             "rl_by_level": by_level,
             "rl_budget": args.rl_budget,
             "rl_data": args.rl_data,
+            "sft_recovery": args.sft_recovery,
             "eval": eval_section,
         }
     )

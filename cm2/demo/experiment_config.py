@@ -49,6 +49,9 @@ class ExperimentConfig(YamlConfig):
         default="rl_split",
         description="With --rl-dialogues: RL trains on those dialogues alone (rl_split) or on SFT's too (all).",
     )
+    sft_recovery: int = Field(
+        default=0, ge=0, description="Recovery examples per SFT dialogue (a call made too early, its error, the fix)."
+    )
     rl_max_steps: int | None = None
     rl_lr: float | None = None
     kl_coef: float | None = Field(default=None, description="KL weight to the SFT model in RL.")

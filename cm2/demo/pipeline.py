@@ -75,7 +75,13 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
         Stage(
             "sft",
             "cold-start SFT",
-            {**config.sft, "seed": config.seed, "selection": config.sft_selection.model_dump()},
+            {
+                **config.sft,
+                "seed": config.seed,
+                "selection": config.sft_selection.model_dump(),
+                # only when set, so that the fingerprints of SFT stages run before the option stay as they were
+                **({"recovery": config.sft_recovery} if config.sft_recovery else {}),
+            },
             lambda f: sft_stage(config, _outputs(out, "model")["path"], out / "filter" / "train.jsonl", f),
         ),
     ]

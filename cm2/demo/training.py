@@ -55,6 +55,22 @@ def drop_checkpoints(folder: Path) -> int:
     return dropped
 
 
+def with_recovery(config: DemoConfig, data: Path, folder: Path) -> tuple[Path, dict[str, int]]:
+    """SFT's dialogues followed by `config.sft_recovery` recovery variants of each (played in RL's tool
+    environment), written next to the run; and what came of the turns tried."""
+    from cm2.build import build_environments
+    from cm2.data.io import read_dialogues
+    from cm2.data.jsonl import write_jsonl
+    from cm2.train.recovery import add_recovery
+
+    dialogues = list(read_dialogues(data))
+    environments = build_environments(str(config.rl.get("tools", "simulated")))
+    joined, report = add_recovery(dialogues, environments, per_dialogue=config.sft_recovery, seed=config.seed)
+    path = folder / "sft_train_with_recovery.jsonl"
+    write_jsonl(path, [d.dump() for d in joined])
+    return path, report.summary()
+
+
 def sft_stage(config: DemoConfig, model: str, data: Path, folder: Path) -> dict[str, Any]:
     """Cold-start SFT on the filtered train dialogues; the model lands in `folder/final`."""
     from cm2.demo.sft_selection import save_every, select_checkpoint, split_train
@@ -64,6 +80,9 @@ def sft_stage(config: DemoConfig, model: str, data: Path, folder: Path) -> dict[
     validation = rl = None
     if selection.val_dialogues or selection.rl_dialogues:
         data, validation, rl = split_train(data, folder, selection.val_dialogues, selection.rl_dialogues)
+    dialogues, recovery = data, dict[str, int]()  # RL reads SFT's dialogues without the recovery variants
+    if config.sft_recovery:
+        data, recovery = with_recovery(config, data, folder)
     run = config.sft_run(model, str(data), str(folder))
     if validation is not None:
         from cm2.data.io import read_dialogues
@@ -73,7 +92,7 @@ def sft_stage(config: DemoConfig, model: str, data: Path, folder: Path) -> dict[
     result = run_sft(run)
     chosen = select_checkpoint(config, folder, validation) if validation is not None else {}
     if validation is not None:  # RL leaves the slice out too and probes it (`rl_data`)
-        chosen |= {"train_data": str(data), "validation_data": str(validation)}
+        chosen |= {"train_data": str(dialogues), "validation_data": str(validation)}
     if rl is not None:
         chosen |= {"rl_data": str(rl)}
     drop_checkpoints(folder)
@@ -84,6 +103,7 @@ def sft_stage(config: DemoConfig, model: str, data: Path, folder: Path) -> dict[
         "train_loss": result.train_loss,
         "added_tokens": result.added_tokens,
         "data": result.data,
+        **({"recovery": recovery} if recovery else {}),
     }
 
 

@@ -18,6 +18,15 @@ from typing import Any
 from cm2.rollout.transcript import TemplateError, call_names, template_message
 from cm2.schema import Dialogue
 
+UNTRAINED = "untrained_messages"
+"""A dialogue field: positions in `messages` of assistant messages SFT shows as context but does not train on
+(the failed attempt of a recovery example, cm2.train.recovery)."""
+
+
+def untrained_messages(dialogue: Dialogue) -> frozenset[int]:
+    """The positions of `UNTRAINED` (none for a plain reference dialogue)."""
+    return frozenset(int(i) for i in (dialogue.model_extra or {}).get(UNTRAINED, []))
+
 
 class ExampleError(ValueError):
     """A dialogue that cannot become a training example; the message names the dialogue."""
@@ -62,11 +71,14 @@ def _render(tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str
     return str(text)
 
 
-def segment_conversation(tokenizer: Any, conversation: dict[str, Any]) -> list[tuple[str, bool]]:
+def segment_conversation(
+    tokenizer: Any, conversation: dict[str, Any], untrained: frozenset[int] = frozenset()
+) -> list[tuple[str, bool]]:
     """The rendered conversation cut into `(text, trained)` pieces, ending with the last assistant message.
 
     An assistant piece is what the template adds for that message after the generation prompt, less
-    trailing whitespace (template glue the policy never generates); everything else is context.
+    trailing whitespace (template glue the policy never generates); everything else is context, and so are
+    the assistant messages at the positions in `untrained`.
     Raises `TemplateError` when the template rewrites earlier text as the conversation grows.
     """
     messages: list[dict[str, Any]] = conversation["messages"]
@@ -87,12 +99,14 @@ def segment_conversation(tokenizer: Any, conversation: dict[str, Any]) -> list[t
         reply = full[len(prompt) :].rstrip()
         if prompt[len(done) :]:
             pieces.append((prompt[len(done) :], False))
-        pieces.append((reply, True))
+        pieces.append((reply, index not in untrained))
         done = prompt + reply
     return pieces
 
 
-def tokenize_conversation(tokenizer: Any, conversation: dict[str, Any]) -> TokenizedExample:
+def tokenize_conversation(
+    tokenizer: Any, conversation: dict[str, Any], untrained: frozenset[int] = frozenset()
+) -> TokenizedExample:
     """Token ids and assistant mask of a conversation (see `segment_conversation`).
 
     Each piece is tokenised on its own, without adding special tokens: the template writes them.
@@ -100,7 +114,7 @@ def tokenize_conversation(tokenizer: Any, conversation: dict[str, Any]) -> Token
     ids: list[int] = []
     mask: list[int] = []
     spans: list[tuple[int, int]] = []
-    for text, trained in segment_conversation(tokenizer, conversation):
+    for text, trained in segment_conversation(tokenizer, conversation, untrained):
         piece = list(tokenizer(text, add_special_tokens=False)["input_ids"])
         if trained:
             spans.append((len(ids), len(ids) + len(piece)))
@@ -156,7 +170,7 @@ def build_examples(
             report.skipped_no_assistant.append(dialogue.uuid)
             continue
         try:
-            example = tokenize_conversation(tokenizer, to_conversation(dialogue))
+            example = tokenize_conversation(tokenizer, to_conversation(dialogue), untrained_messages(dialogue))
         except TemplateError as exc:
             raise TemplateError(f"dialogue {dialogue.uuid}: {exc}") from exc
         except Exception as exc:  # jinja errors, bad tool specs: name the dialogue

@@ -173,6 +173,12 @@ VERBS: list[Verb] = [
         lambda w: [w / "stats" / "stats.json"],
         passes_through=UNPARSED,
     ),
+    Verb(
+        "data add-recovery",
+        lambda s, w, e: ["data", "add-recovery", str(s), str(w / "out.jsonl"), "--tools", "simulated"],
+        _out,
+        passes_through=UNPARSED,
+    ),
     _job("label", "failures", "--from-reference-calls", name="label reference", llm=False, replaces_checklists=True),
     _job("label", "failures", replaces_checklists=True),
     _job("filter-llm", "rejected"),

@@ -159,6 +159,21 @@ def test_window_attention_leaves_every_fingerprint_as_it_was(tmp_path: Path) -> 
     assert plain["rl"] != fingerprints(rl_lr=1e-7)["rl"]
 
 
+def test_recovery_examples_start_sft_over_and_none_leave_it_as_it_was(tmp_path: Path) -> None:
+    """SFT with recovery examples is another SFT (and so another RL); without them, the settings are those of
+    the records written before the option existed (the key is left out, not written as 0)."""
+    from cm2.demo.pipeline import build_stages
+
+    def sft_settings(**flags: object) -> dict[str, object]:
+        settings = ExperimentConfig(configs=ROOT / "configs/experiment", out=tmp_path, levels=["trajectory"], **flags)
+        (sft,) = [stage for stage in build_stages(build_config(settings), tmp_path) if stage.name == "sft"]
+        return dict(sft.settings)
+
+    plain = sft_settings()
+    assert "recovery" not in plain and plain == sft_settings(sft_recovery=0)
+    assert sft_settings(sft_recovery=1) == {**plain, "recovery": 1}
+
+
 @pytest.mark.parametrize(("codes", "status"), [((0, 0), None), ((0, 2), 1), ((3, 0), 3), ((3, 2), 1)])
 def test_the_seeds_command_exits_non_zero_when_a_seed_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codes: tuple[int, int], status: int | None
