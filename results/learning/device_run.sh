@@ -11,8 +11,8 @@
 # session (device_restore.sh), one new.
 # The experiment runs from a copy of the source: each device call copies the working tree afresh, and a seed that
 # imported a module while one did failed with ModuleNotFoundError (most likely how run 13's seed 0 died on its start)
-src=$HOME/cm2-src/$(date +%s)
-mkdir -p "$src" && cp -r cm2 configs pyproject.toml "$src"/ && cd "$src"
+src=$(mktemp -d "$HOME/cm2-src.XXXXXX")  # one per launch: two launches may come within a second
+cp -r cm2 configs pyproject.toml "$src"/ && cd "$src"
 export PYTHONPATH=/tmp/site:$src PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO \
   PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 # torch.compile's caches in one folder, which device_setup.sh fills from an earlier session's (.gpu-stage/cc) and
