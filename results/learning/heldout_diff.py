@@ -9,13 +9,15 @@ keeps all three under `data/run11/`). Printed:
 - for up to N turns SFT matched and RL did not: the mistake kind and both calls;
 - per model: tool responses that report an error, and whether the model's next message calls again or ends the
   turn (the reference dialogues hold no failed call, so SFT never saw a recovery); the turns it missed, and how
-  many of them saw a failed call.
+  many of them saw a failed call; the commonest error messages.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -59,6 +61,19 @@ def turns_of(messages: list[Message]) -> list[list[Message]]:
     return turns
 
 
+def error_kinds(messages: list[Message]) -> Counter[str]:
+    """The failed calls' error messages, with quoted names and numbers blanked (`X`), so that kinds add up."""
+    kinds: Counter[str] = Counter()
+    for message in messages:
+        if _failed([message]):
+            try:
+                text = str(json.loads(message.content or "")["error_tool_call"]["message"])
+            except (ValueError, KeyError, TypeError):
+                text = message.content or ""
+            kinds[re.sub(r"'[^']*'|\d+", "X", text)[:70]] += 1
+    return kinds
+
+
 def after_errors(messages: list[Message]) -> Counter[str]:
     """Tool errors, and whether the assistant's next message calls again or ends the turn."""
     counts: Counter[str] = Counter()
@@ -78,6 +93,7 @@ def main() -> None:
     parser.add_argument("sft", type=Path)
     parser.add_argument("rl", type=Path)
     parser.add_argument("--examples", type=int, default=12)
+    parser.add_argument("--errors", type=int, default=8, help="the commonest error messages shown per model")
     args = parser.parse_args()
     reference = {d.uuid: d for d in read_dialogues(args.heldout)}
     sft, rl = _trajectories(args.sft), _trajectories(args.rl)
@@ -108,6 +124,11 @@ def main() -> None:
             counts.update(after_errors(trajectory.messages))
         counts.update(missed[name])
         print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        kinds: Counter[str] = Counter()
+        for trajectory in runs.values():
+            kinds.update(error_kinds(trajectory.messages))
+        for text, count in kinds.most_common(args.errors):
+            print(f"  {count:3d}  {text}")
 
 
 if __name__ == "__main__":
