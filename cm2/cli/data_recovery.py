@@ -25,16 +25,25 @@ def add_recovery_command(
     ],
     per_dialogue: Annotated[int, typer.Option("--per-dialogue", min=1, help="Recovery examples per dialogue.")] = 1,
     seed: Annotated[int, typer.Option(help="Which of a dialogue's turns are tried first.")] = 0,
+    kinds: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help="prerequisite or wrong_value (repeatable; default: both)."),
+    ] = None,
     fmt: InputFormat = None,
     show: Show = 5,
 ) -> None:
-    """Write IN's dialogues to OUT, followed by recovery examples: a turn that makes one of its calls a step too
-    early, gets the tool's error, then makes the call it skipped and ends as the reference does. Each is kept
-    only where the early call really fails and the turn ends in the reference state; SFT leaves the failed
-    attempt out of its loss (the `untrained_messages` field). Unreadable records are left out and listed."""
+    """Write IN's dialogues to OUT, followed by recovery examples: a turn whose first attempt at a call fails
+    (made a step too early, or with a value an earlier call used), then makes the reference call and ends as the
+    reference does. Each is kept only where the attempt really fails and the turn ends in the reference state;
+    SFT leaves the attempt out of its loss (the `untrained_messages` field). Unreadable records are left out and
+    listed."""
     from cm2.build import build_environments
-    from cm2.train.recovery import add_recovery
+    from cm2.train.recovery import KINDS, add_recovery
 
+    chosen = tuple(k for k in KINDS if k in (kinds or KINDS))
+    unknown = sorted(set(kinds or ()) - set(KINDS))
+    if unknown:
+        raise fail(f"--kind {unknown[0]}: not a kind of recovery; choose from {', '.join(KINDS)}")
     check_paths([source], files=[target])
     with fail_on(ValueError):
         environments = build_environments(environment_name(tools))
@@ -44,7 +53,7 @@ def add_recovery_command(
     print_problems(problems, show, "left out")
     if not dialogues:
         raise fail(f"{source}: no dialogue read", code=EXIT_BAD_INPUT)
-    joined, report = add_recovery(dialogues, environments, per_dialogue=per_dialogue, seed=seed)
+    joined, report = add_recovery(dialogues, environments, per_dialogue=per_dialogue, seed=seed, kinds=chosen)
     write_records(target, [d.dump() for d in joined])
     print_table("recovery examples", ["", "count"], [[k.replace("_", " "), v] for k, v in report.summary().items()])
     say(f"wrote {len(joined)} dialogues to {target}: {len(dialogues)} of IN, then {report.made} recovery examples")

@@ -1,12 +1,14 @@
-"""Recovery examples for SFT: a reference turn that makes one of its calls a step too early, gets the tool's
-error, then makes the call it skipped and goes on as the reference does.
+"""Recovery examples for SFT: a reference turn where a first attempt at a call fails in the real tool
+environment, and the next message makes the reference call instead and the turn goes on as the reference does.
 
-Reference dialogues hold no failed call, so a model fine-tuned on them alone ends its turn after one: in run 13
-of `results/learning/`, after 69 of 77 failed calls on held-out turns, and RL cannot reinforce a recovery its
-samples never try. A variant is kept only when the early call really fails in the dialogue's tool environment
-and the turn, played on from there, leaves the environment in the reference state (where the environment reports
-its state). The early call's message is context, not a target: SFT leaves it out of the loss (`UNTRAINED`), so
-the model learns the recovery, not the mistake. A variant ends with its turn.
+Two kinds of attempt: `prerequisite`, a call made one step too early (before the call it needs, such as `cd`
+into its folder); `wrong_value`, a call with one argument set to another value an earlier call used (one id for
+another), where the right value was given earlier in the conversation. Reference dialogues hold no failed call,
+so a model fine-tuned on them alone ends its turn after one: in run 13 of `results/learning/`, after 69 of 77
+failed calls on held-out turns, and RL cannot reinforce a recovery its samples never try. A variant is kept only
+when the attempt really fails and the turn, played on from there, leaves the environment in the reference state
+(where the environment reports its state). The attempt's message is context, not a target: SFT leaves it out of
+the loss (`UNTRAINED`), so the model learns the recovery, not the mistake. A variant ends with its turn.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any, Literal
 
 from cm2.rollout.episode import replay_context
 from cm2.schema import Dialogue, Message, ToolCall, join_think
@@ -31,16 +34,34 @@ VARIANT_SEPARATOR = "@recovery"
 
 @dataclass
 class RecoveryReport:
-    """What came of the turns tried."""
+    """What came of the attempts tried."""
 
     dialogues: int = 0
     tried: int = 0
-    early_call_worked: int = 0
+    attempt_worked: int = 0
     state_differs: int = 0
     made: int = 0
+    prerequisite: int = 0
+    wrong_value: int = 0
 
     def summary(self) -> dict[str, int]:
         return dict(vars(self))
+
+
+Kind = Literal["prerequisite", "wrong_value"]
+KINDS: tuple[Kind, ...] = ("prerequisite", "wrong_value")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A first try that should fail before the reference step `anchor`, which the recovery message then makes."""
+
+    kind: Kind
+    turn: Turn
+    anchor: AssistantStep
+    calls: list[ToolCall]
+    why: str
+    """What the recovery message says after the error: what has to change."""
 
 
 def _names(calls: list[ToolCall]) -> str:
@@ -57,38 +78,82 @@ def _error_text(result: ToolResult) -> str:
     return f"{text}."
 
 
-def recovery_thinking(early: list[ToolCall], error: str, skipped: list[ToolCall]) -> str:
-    """The plan of the message that recovers: what failed, why, and the call that has to come first."""
-    return f"{_names(early)} failed: {error} {_names(skipped)} has to run before it, so I call it now."
+def _prerequisites(turn: Turn) -> list[Attempt]:
+    """Each call step made before the call step it follows (the one it may need)."""
+    steps = [step for step in turn.steps if step.calls]
+    return [
+        Attempt(
+            "prerequisite", turn, before, after.calls, f"{_names(before.calls)} has to run before it, so I call it now."
+        )
+        for before, after in pairwise(steps)
+    ]
 
 
-async def variant(
-    dialogue: Dialogue, turn: Turn, skipped: AssistantStep, early: AssistantStep, environments: DialogueEnvironments
-) -> Dialogue | str:
-    """The dialogue up to the end of `turn`, where `early` is made in place of `skipped` first; a reason (the
-    report's field name) when the early call works or the turn played on misses the reference state."""
+def _arguments(call: ToolCall) -> dict[str, Any]:
+    try:
+        return call.function.parsed_arguments()
+    except ValueError:
+        return {}
+
+
+def _wrong_values(turn: Turn, seen_text: str, seen_values: list[Any]) -> tuple[list[Attempt], str]:
+    """For each argument whose value was given earlier in the conversation (a user or tool message says it), the
+    same call with another value an earlier call used, of the same type: the mix-up of one id for another that
+    the held-out play of run 13 shows. Returns the attempts and the conversation's text after the turn."""
+    attempts: list[Attempt] = []
+    seen_text += turn.user.content or ""
+    for step in turn.steps:
+        for index, call in enumerate(step.calls):
+            arguments = _arguments(call)
+            for name, value in arguments.items():
+                grounded = isinstance(value, str | int) and not isinstance(value, bool) and str(value) in seen_text
+                wrong = next((v for v in reversed(seen_values) if type(v) is type(value) and v != value), None)
+                if not grounded or wrong is None:
+                    continue
+                changed = call.model_copy(
+                    update={"function": call.function.model_copy(update={"arguments": {**arguments, name: wrong}})}
+                )
+                why = (
+                    f"`{name}` should be {json.dumps(value)}, as given earlier in the conversation, not "
+                    f"{json.dumps(wrong)}; I call it again with that value."
+                )
+                calls = [*step.calls[:index], changed, *step.calls[index + 1 :]]
+                attempts.append(Attempt("wrong_value", turn, step, calls, why))
+            seen_values.extend(v for v in arguments.values() if isinstance(v, str | int) and not isinstance(v, bool))
+        seen_text += "".join(m.content or "" for m in step.tool_messages)
+    return attempts, seen_text
+
+
+def attempts_of(dialogue: Dialogue) -> list[Attempt]:
+    """Every attempt a dialogue offers, turn by turn."""
+    attempts: list[Attempt] = []
+    seen_text, seen_values = "", list[Any]()
+    for turn in dialogue.turns():
+        wrong, seen_text = _wrong_values(turn, seen_text, seen_values)
+        attempts.extend([*_prerequisites(turn), *wrong])
+    return attempts
+
+
+async def variant(dialogue: Dialogue, attempt: Attempt, environments: DialogueEnvironments) -> Dialogue | str:
+    """The dialogue up to the end of the attempt's turn, where the attempt is made, fails, and the reference goes
+    on from its anchor step; a reason (the report's field name) when the attempt works or the turn played on
+    misses the reference state."""
+    turn, anchor = attempt.turn, attempt.anchor
     env = environments(dialogue)
-    head = dialogue.messages[: turn.start + skipped.message_index]
+    head = dialogue.messages[: turn.start + anchor.message_index]
     await replay_context(env, head)
-    attempt_calls = [call.model_copy(update={"id": f"{call.id or call.name}-early"}) for call in early.calls]
-    results = [await env.call(call) for call in attempt_calls]
+    calls = [call.model_copy(update={"id": f"{call.id or call.name}-attempt"}) for call in attempt.calls]
+    results = [await env.call(call) for call in calls]
     if not all(result.is_error for result in results):
-        return "early_call_worked"
-    attempt = Message(
-        role="assistant", content=join_think(f"Next: {_names(early.calls)}.", ""), tool_calls=attempt_calls
-    )
+        return "attempt_worked"
+    tried = Message(role="assistant", content=join_think(f"Next: {_names(calls)}.", ""), tool_calls=calls)
     answers = [
         Message(role="tool", content=result.content, tool_call_id=call.id, name=call.name)
-        for call, result in zip(attempt_calls, results, strict=True)
+        for call, result in zip(calls, results, strict=True)
     ]
-    retry = skipped.assistant.model_copy(
-        update={
-            "content": join_think(
-                recovery_thinking(early.calls, _error_text(results[0]), skipped.calls), skipped.assistant.visible_text
-            )
-        }
-    )
-    rest = turn.messages[skipped.message_index + 1 :]
+    thinking = f"{_names(calls)} failed: {_error_text(results[0])} {attempt.why}"
+    retry = anchor.assistant.model_copy(update={"content": join_think(thinking, anchor.assistant.visible_text)})
+    rest = turn.messages[anchor.message_index + 1 :]
     await replay_context(env, [retry, *rest])
     if isinstance(env, ReportsState):
         report = env.state_report(dialogue.first_turn + turn.index)
@@ -96,21 +161,12 @@ async def variant(
             return "state_differs"
     record = dialogue.dump()
     record.update(
-        uuid=f"{dialogue.uuid}{VARIANT_SEPARATOR}{turn.index}",
-        messages=[m.dump() for m in [*head, attempt, *answers, retry, *rest]],
+        uuid=f"{dialogue.uuid}{VARIANT_SEPARATOR}{turn.index}-{anchor.index}-{attempt.kind}",
+        messages=[m.dump() for m in [*head, tried, *answers, retry, *rest]],
         checklists=[],
     )
     record[UNTRAINED] = [len(head)]
     return Dialogue.model_validate(record)
-
-
-def _candidates(dialogue: Dialogue) -> list[tuple[Turn, AssistantStep, AssistantStep]]:
-    """(turn, skipped step, early step) for each call step that has a call step right before it."""
-    out: list[tuple[Turn, AssistantStep, AssistantStep]] = []
-    for turn in dialogue.turns():
-        steps = [step for step in turn.steps if step.calls]
-        out.extend((turn, before, after) for before, after in pairwise(steps))
-    return out
 
 
 def _order(dialogue: Dialogue, count: int, seed: int) -> list[int]:
@@ -126,33 +182,43 @@ async def recovery_dialogues(
     *,
     per_dialogue: int = 1,
     seed: int = 0,
+    kinds: tuple[Kind, ...] = KINDS,
     report: RecoveryReport | None = None,
 ) -> list[Dialogue]:
-    """Up to `per_dialogue` recovery variants of each dialogue, tried in a seed-dependent order."""
+    """Up to `per_dialogue` recovery variants of each dialogue, its attempts of `kinds` tried in a seed-dependent
+    order."""
     report = report if report is not None else RecoveryReport()
     made: list[Dialogue] = []
     for dialogue in dialogues:
         report.dialogues += 1
-        candidates = _candidates(dialogue)
+        attempts = [a for a in attempts_of(dialogue) if a.kind in kinds]
         kept = 0
-        for index in _order(dialogue, len(candidates), seed):
+        for index in _order(dialogue, len(attempts), seed):
             if kept >= per_dialogue:
                 break
             report.tried += 1
-            outcome = await variant(dialogue, *candidates[index], environments)
+            outcome = await variant(dialogue, attempts[index], environments)
             if isinstance(outcome, str):
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 continue
             kept += 1
             report.made += 1
+            setattr(report, attempts[index].kind, getattr(report, attempts[index].kind) + 1)
             made.append(outcome)
     return made
 
 
 def add_recovery(
-    dialogues: list[Dialogue], environments: DialogueEnvironments, *, per_dialogue: int = 1, seed: int = 0
+    dialogues: list[Dialogue],
+    environments: DialogueEnvironments,
+    *,
+    per_dialogue: int = 1,
+    seed: int = 0,
+    kinds: tuple[Kind, ...] = KINDS,
 ) -> tuple[list[Dialogue], RecoveryReport]:
-    """`dialogues` followed by their recovery variants, and what came of the turns tried."""
+    """`dialogues` followed by their recovery variants, and what came of the attempts tried."""
     report = RecoveryReport()
-    made = asyncio.run(recovery_dialogues(dialogues, environments, per_dialogue=per_dialogue, seed=seed, report=report))
+    made = asyncio.run(
+        recovery_dialogues(dialogues, environments, per_dialogue=per_dialogue, seed=seed, kinds=kinds, report=report)
+    )
     return [*dialogues, *made], report

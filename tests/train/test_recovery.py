@@ -43,7 +43,8 @@ def test_each_variant_fails_first_then_ends_its_turn_in_the_reference_state(
 ) -> None:
     variants, report = made
     assert variants and report["made"] == len(variants)
-    assert report["tried"] == report["made"] + report["early_call_worked"] + report["state_differs"]
+    assert report["tried"] == report["made"] + report["attempt_worked"] + report["state_differs"]
+    assert report["made"] == report["prerequisite"] + report["wrong_value"]
     sources = {d.uuid: d for d in bfcl_dialogues}
     for variant in variants:
         (attempt,) = untrained_messages(variant)
@@ -51,7 +52,7 @@ def test_each_variant_fails_first_then_ends_its_turn_in_the_reference_state(
         assert variant.messages[attempt].role == "assistant" and answer.role == "tool"
         assert "error_tool_call" in json.loads(answer.content or "{}")
         source = sources[variant.uuid.split("@recovery")[0]]
-        turn = int(variant.uuid.rsplit("@recovery", 1)[1])
+        turn = int(variant.uuid.rsplit("@recovery", 1)[1].split("-")[0])
         assert len(variant.turns()) == turn + 1  # the variant ends with the turn it changed
         assert variant.messages[:attempt] == source.messages[:attempt]
         # played again from scratch on a fresh environment: the reference state after the turn
@@ -94,8 +95,24 @@ def test_sft_trains_on_the_recovery_and_not_on_the_failed_attempt(
     assert masked.trained_tokens == full.trained_tokens - (end - start)
 
 
-def test_an_early_call_that_works_makes_no_variant(bfcl_dialogues: list[Dialogue]) -> None:
-    # turns whose calls do not depend on each other (the early call works): tried, counted, not kept
-    _, report = add_recovery(bfcl_dialogues, build_environments("bfcl"), per_dialogue=50)
-    assert report.early_call_worked > 0
-    assert report.tried == report.made + report.early_call_worked + report.state_differs
+def test_an_attempt_that_works_makes_no_variant(bfcl_dialogues: list[Dialogue]) -> None:
+    # calls that do not depend on each other (the early call works): tried, counted, not kept
+    _, report = add_recovery(bfcl_dialogues, build_environments("bfcl"), per_dialogue=50, kinds=("prerequisite",))
+    assert report.attempt_worked > 0 and report.prerequisite == report.made > 0 and report.wrong_value == 0
+    assert report.tried == report.made + report.attempt_worked + report.state_differs
+
+
+def test_a_wrong_value_is_one_argument_changed_to_a_value_used_before(bfcl_dialogues: list[Dialogue]) -> None:
+    made, report = add_recovery(bfcl_dialogues, build_environments("bfcl"), per_dialogue=50, kinds=("wrong_value",))
+    variants = made[len(bfcl_dialogues) :]
+    assert variants and report.wrong_value == len(variants) and report.prerequisite == 0
+    for variant in variants:
+        (attempt,) = untrained_messages(variant)
+        (tried,), (made_call,) = variant.messages[attempt].calls, variant.messages[attempt + 2].calls
+        wrong, right = tried.function.parsed_arguments(), made_call.function.parsed_arguments()
+        assert tried.name == made_call.name and wrong.keys() == right.keys()
+        (changed,) = [name for name in right if wrong[name] != right[name]]
+        earlier = variant.messages[:attempt]
+        assert any(str(right[changed]) in (m.content or "") for m in earlier if m.role in ("user", "tool"))
+        used = [v for m in earlier for c in m.calls for v in c.function.parsed_arguments().values()]
+        assert wrong[changed] in used
