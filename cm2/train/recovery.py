@@ -96,6 +96,15 @@ def _arguments(call: ToolCall) -> dict[str, Any]:
         return {}
 
 
+MIN_GROUNDED = 3
+"""Characters a value needs before finding it in earlier text counts as it having been given there (a 1 or an
+`a` is found anywhere)."""
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
 def _wrong_values(turn: Turn, seen_text: str, seen_values: list[Any]) -> tuple[list[Attempt], str]:
     """For each argument whose value was given earlier in the conversation (a user or tool message says it), the
     same call with another value an earlier call used, of the same type: the mix-up of one id for another that
@@ -106,7 +115,7 @@ def _wrong_values(turn: Turn, seen_text: str, seen_values: list[Any]) -> tuple[l
         for index, call in enumerate(step.calls):
             arguments = _arguments(call)
             for name, value in arguments.items():
-                grounded = isinstance(value, str | int) and not isinstance(value, bool) and str(value) in seen_text
+                grounded = _plain(value) and len(str(value)) >= MIN_GROUNDED and str(value) in seen_text
                 wrong = next((v for v in reversed(seen_values) if type(v) is type(value) and v != value), None)
                 if not grounded or wrong is None:
                     continue
@@ -119,7 +128,7 @@ def _wrong_values(turn: Turn, seen_text: str, seen_values: list[Any]) -> tuple[l
                 )
                 calls = [*step.calls[:index], changed, *step.calls[index + 1 :]]
                 attempts.append(Attempt("wrong_value", turn, step, calls, why))
-            seen_values.extend(v for v in arguments.values() if isinstance(v, str | int) and not isinstance(v, bool))
+            seen_values.extend(v for v in arguments.values() if _plain(v))
         seen_text += "".join(m.content or "" for m in step.tool_messages)
     return attempts, seen_text
 

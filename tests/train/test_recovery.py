@@ -113,6 +113,7 @@ def test_a_wrong_value_is_one_argument_changed_to_a_value_used_before(bfcl_dialo
         assert tried.name == made_call.name and wrong.keys() == right.keys()
         (changed,) = [name for name in right if wrong[name] != right[name]]
         earlier = variant.messages[:attempt]
+        assert len(str(right[changed])) >= 3
         assert any(str(right[changed]) in (m.content or "") for m in earlier if m.role in ("user", "tool"))
         used = [v for m in earlier for c in m.calls for v in c.function.parsed_arguments().values()]
         assert wrong[changed] in used
