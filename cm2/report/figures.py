@@ -71,6 +71,7 @@ MONITORS = (
     ("final_reply_share", "turns ending with a visible reply", "share of turns"),
     ("error_call_share", "tool calls answered with an error", "share of calls"),
     ("malformed_share", "malformed tool-call attempts", "share of attempts"),
+    ("call_after_error_share", "failed calls followed by another call", "share of failed steps"),
     ("turns_reached_share", "turns reached of the reference's", "share of turns"),
 )
 

@@ -1,7 +1,9 @@
 """Reward-hacking monitors: how a batch of rollouts behaves, whatever it earned.
 
 A policy that learns to game a checklist shows it here before the reward does: more calls per turn, turns
-running into the step limit instead of ending with a reply, failed or malformed calls, fewer turns reached.
+running into the step limit instead of ending with a reply, failed or malformed calls, fewer turns reached. One
+figure is about skill rather than gaming: how often a turn calls again after a failed call (a model fine-tuned on
+reference dialogues alone almost never does: run 13 of `results/learning/`).
 Computed from the trajectories alone (messages and what the episode runner recorded), so the trainer logs
 them every step and the report recomputes them from `trajectories.jsonl`.
 """
@@ -29,6 +31,11 @@ class RolloutMonitors(BaseModel):
     malformed_share: float | None = Field(
         description="Share of tool-call attempts (calls plus outputs whose calls did not parse) that were malformed."
     )
+    call_after_error_share: float | None = Field(
+        default=None,
+        description="Share of steps with a failed call after which the turn made another call (it went on instead "
+        "of ending there).",
+    )
     turns_reached: float | None = Field(description="Turns reached per rollout.")
     turns_reached_share: float | None = Field(
         default=None, description="Turns reached as a share of the reference dialogue's turns (when recorded)."
@@ -42,6 +49,7 @@ class RolloutMonitors(BaseModel):
             "final_reply_share",
             "error_call_share",
             "malformed_share",
+            "call_after_error_share",
             "turns_reached",
             "turns_reached_share",
         )
@@ -57,6 +65,8 @@ class MonitorCounts(BaseModel):
     malformed: int = Field(default=0, ge=0, description="Outputs whose tool calls did not parse.")
     replies: int = Field(default=0, ge=0, description="Turns that ended with a visible reply.")
     cut: int = Field(default=0, ge=0, description="Turns cut at the step limit.")
+    failed_steps: int = Field(default=0, ge=0, description="Steps with a call answered with an error object.")
+    called_after: int = Field(default=0, ge=0, description="Of those, steps the turn followed with another call.")
     reference_turns: int | None = Field(default=None, description="Turns of the reference dialogue, if recorded.")
 
 
@@ -77,11 +87,15 @@ def monitor_counts(trajectory: Trajectory) -> MonitorCounts:
     for turn in trajectory.turns():
         counts.turns += 1
         counts.replies += bool(turn.steps) and turn.steps[-1].ends_turn
-        for step in turn.steps:
+        for index, step in enumerate(turn.steps):
             bad_outputs = malformed_outputs(step)
+            errors = sum(1 for m in step.tool_messages if is_tool_error(m.content)) - bad_outputs
             counts.calls += len(step.calls)
             counts.malformed += bad_outputs
-            counts.errors += sum(1 for m in step.tool_messages if is_tool_error(m.content)) - bad_outputs
+            counts.errors += errors
+            if errors:
+                counts.failed_steps += 1
+                counts.called_after += any(later.calls for later in turn.steps[index + 1 :])
     return counts
 
 
@@ -99,6 +113,7 @@ def monitors_from_counts(counts: Sequence[MonitorCounts]) -> RolloutMonitors:
         final_reply_share=_share(sum(c.replies for c in counts), turns),
         error_call_share=_share(sum(c.errors for c in counts), calls),
         malformed_share=_share(malformed, calls + malformed),
+        call_after_error_share=_share(sum(c.called_after for c in counts), sum(c.failed_steps for c in counts)),
         turns_reached=_share(turns, len(counts)),
         turns_reached_share=_share(turns, sum(r for r in reference if r)) if reference and all(reference) else None,
     )

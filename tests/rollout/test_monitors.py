@@ -64,8 +64,32 @@ def test_monitors_worked_by_hand() -> None:
     assert monitors.error_call_share == pytest.approx(1 / 4)  # b failed
     assert monitors.malformed_share == pytest.approx(1 / 5)  # 1 malformed of 5 attempts
     assert monitors.turns_reached == pytest.approx(1.5) and monitors.turns_reached_share == pytest.approx(0.75)
+    assert monitors.call_after_error_share == 1.0  # b failed, then c and d were called
     metrics = monitors.as_metrics()
-    assert metrics["cm2/calls_per_turn"] == pytest.approx(4 / 3) and len(metrics) == 7
+    assert metrics["cm2/calls_per_turn"] == pytest.approx(4 / 3) and len(metrics) == 8
+
+
+def test_a_turn_that_ends_after_a_failed_call_tried_no_recovery() -> None:
+    gave_up = Trajectory(
+        dialogue_uuid="d",
+        messages=[
+            Message(role="user", content="one"),
+            assistant(tool_call("a")),
+            answer("a", error=True),
+            assistant(text="done"),
+            Message(role="user", content="two"),
+            assistant(tool_call("b")),
+            answer("b", error=True),
+            assistant(tool_call("c")),
+            answer("c"),
+            assistant(text="done"),
+        ],
+        stop_reason="completed",
+    )
+    monitors = rollout_monitors([gave_up])
+    assert monitors.call_after_error_share == pytest.approx(1 / 2)  # turn 1 gave up, turn 2 called c after b
+    no_failure = rollout_monitors([gave_up.model_copy(update={"messages": gave_up.messages[:2]})])
+    assert no_failure.call_after_error_share is None
 
 
 def test_an_empty_batch_has_no_shares() -> None:
