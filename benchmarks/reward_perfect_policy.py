@@ -14,7 +14,10 @@ with the turn's first call made twice more in place of the last; partial, guesse
 a tool the dialogue's reference never calls in place of the last (within the call budget; both compared with
 partial, not perfect); failed, recovered = the turn's first call with an argument its tool does not take (the
 tool reports an error), then as perfect; failed, gave up = that failed call, then a reply (compared with failed,
-recovered: a recovery should earn more than giving up).
+recovered: a recovery should earn more than giving up); extra argument = each reference call with one optional
+argument it did not pass, set to a placeholder (as RL's held-out calls added `mentions` or `tags`; run 13).
+Checklists "no extra arguments" are those of now with call items that fail such a call
+(`ReferenceLabelConfig.extra_arguments: false`).
 
     python benchmarks/reward_perfect_policy.py                # all 159 train dialogues, 20 steps a turn
     python benchmarks/reward_perfect_policy.py --max-steps 4 --max-turns 3   # the RL limits of the experiment
@@ -70,6 +73,29 @@ def failing(calls: list[str]) -> list[str]:
     return [f"<think>{body['name']}</think>\n<tool_call>{json.dumps(body)}</tool_call>"]
 
 
+_PLACEHOLDERS = {"string": "x", "integer": 1, "number": 1.0, "boolean": True, "array": ["x"], "object": {}}
+
+
+def with_extra_argument(dialogue: Dialogue, calls: list[str]) -> list[str]:
+    """The calls, each with the first optional argument of its tool that it does not pass, set to a placeholder
+    of the argument's type unlike its default (unchanged where the tool has none)."""
+    specs = {tool.name: tool.dump()["function"].get("parameters", {}) for tool in dialogue.tools}
+    out = []
+    for output in calls:
+        body = json.loads(output.split("<tool_call>")[1].removesuffix("</tool_call>"))
+        parameters = specs.get(body["name"], {})
+        required = set(parameters.get("required", []))
+        for name, spec in parameters.get("properties", {}).items():
+            value = _PLACEHOLDERS.get(spec.get("type", "string"), "x")
+            if name not in required and name not in body["arguments"]:
+                body["arguments"][name] = (
+                    (not spec["default"]) if spec.get("type") == "boolean" and "default" in spec else value
+                )
+                break
+        out.append(f"<think>{body['name']}</think>\n<tool_call>{json.dumps(body)}</tool_call>")
+    return out
+
+
 def turn_calls(dialogue: Dialogue) -> list[list[str]]:
     """Per turn, the reference's calls as policy outputs (one call a step, as the reference makes them)."""
     out = []
@@ -95,6 +121,7 @@ POLICIES: dict[str, Policy] = {
     "partial, guessed": lambda d, calls, limit: [*calls[:-1], *guess_for(d, calls), REPLY],
     "failed, recovered": lambda d, calls, limit: [*failing(calls), *calls, REPLY],
     "failed, gave up": lambda d, calls, limit: [*failing(calls), REPLY],
+    "extra argument": lambda d, calls, limit: [*with_extra_argument(d, calls), REPLY],
 }
 CLEAN = {"partial, retried": "partial", "partial, guessed": "partial", "failed, gave up": "failed, recovered"}
 """The clean policy each one is compared with (the perfect one unless named here)."""
@@ -145,12 +172,17 @@ def main() -> None:
     limits = EpisodeLimitsConfig(max_turns=args.max_turns, max_steps_per_turn=args.max_steps, max_context_tokens=10**6)
     config = EpisodeConfig(limits=limits, at_step_limit=args.at_step_limit, early_stop=False)
     calls_only = ReferenceLabelConfig(final_reply_item=False, turn_checks=TurnCheckConfig(mode="off"))
-    labelings = {"now": dialogues, "call items only": [label_from_reference(d, calls_only) for d in dialogues]}
+    strict = ReferenceLabelConfig(final_reply_item=False, turn_checks=TurnCheckConfig(mode="on"), extra_arguments=False)
+    labelings = {
+        "now": dialogues,
+        "call items only": [label_from_reference(d, calls_only) for d in dialogues],
+        "no extra arguments": [label_from_reference(d, strict) for d in dialogues],
+    }
     print(
         f"{len(dialogues)} dialogues, {args.max_turns} turns x {args.max_steps} steps, at the limit: "
         f"{args.at_step_limit}"
     )
-    print(f"{'policy':<18}{'checklists':<17}{'mean R':>8}{'R = 1':>8}{'R = 0':>8}  vs clean (lower / higher)")
+    print(f"{'policy':<18}{'checklists':<20}{'mean R':>8}{'R = 1':>8}{'R = 0':>8}  vs clean (lower / higher)")
     started = time.perf_counter()
     seen: dict[tuple[str, str], np.ndarray] = {}
     for name, make in POLICIES.items():
@@ -166,7 +198,7 @@ def main() -> None:
                 higher = (rewards > seen[clean, label] + 1e-9).sum()
                 relation = f"{clean}: {lower} / {higher} of {len(rewards)}"
             print(
-                f"{name:<18}{label:<17}{rewards.mean():>8.3f}{(rewards > 1 - 1e-9).sum():>8}"
+                f"{name:<18}{label:<20}{rewards.mean():>8.3f}{(rewards > 1 - 1e-9).sum():>8}"
                 f"{(rewards < 1e-9).sum():>8}  {relation}"
             )
     print(f"({time.perf_counter() - started:.0f} s)")

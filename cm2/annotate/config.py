@@ -115,6 +115,11 @@ class ReferenceLabelConfig(_Options):
         "the reference text, or not checked at all.",
     )
     long_text_chars: Annotated[int, Field(ge=1)] = 80
+    extra_arguments: bool = Field(
+        default=True,
+        description="A call item holds for a call with arguments the reference call did not pass (false: it fails, "
+        "as exact-call metrics count such a call; run 13 of the learning experiment).",
+    )
     final_reply_item: bool = Field(default=True, description="Add an item for the turn's final visible reply.")
     reply_depends_on_calls: bool = Field(default=True, description="The reply item depends on every call item.")
     call_required: bool = Field(default=True, description="`required_for_next_turn` of call items.")

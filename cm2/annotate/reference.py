@@ -75,7 +75,8 @@ def call_item(item_id: str, turn: int, site: CallSite, opts: ReferenceLabelConfi
             "required_for_next_turn": opts.call_required,
             "dependence": [],
             "weight": 0.0,
-            "check": {"tool": name, "arguments": constraints},
+            "check": {"tool": name, "arguments": constraints}
+            | ({} if opts.extra_arguments else {"allow_extra_arguments": False}),
         }
     )
 

@@ -64,6 +64,11 @@ class LabelSection(_Section):
         default="auto", description="Reference labeling: a reply item per turn (auto: only with an LLM judge)."
     )
     concurrency: Annotated[int, Field(ge=1)] = 8
+    extra_arguments: bool = Field(
+        default=True,
+        description="Reference labeling: a call item holds for a call with arguments the reference did not pass "
+        "(false: it fails, as the exact-calls metric counts it).",
+    )
 
 
 class EvalSection(_Section):

@@ -152,6 +152,7 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
             "rl_budget": args.rl_budget,
             "rl_data": args.rl_data,
             "sft_recovery": args.sft_recovery,
+            "label": {"extra_arguments": not args.strict_arguments},
             "eval": eval_section,
         }
     )

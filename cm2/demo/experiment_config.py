@@ -49,6 +49,10 @@ class ExperimentConfig(YamlConfig):
         default="rl_split",
         description="With --rl-dialogues: RL trains on those dialogues alone (rl_split) or on SFT's too (all).",
     )
+    strict_arguments: bool = Field(
+        default=False,
+        description="Reference call items fail a call with arguments the reference did not pass (as exact calls do).",
+    )
     sft_recovery: int = Field(
         default=0, ge=0, description="Recovery examples per SFT dialogue (a call made too early, its error, the fix)."
     )

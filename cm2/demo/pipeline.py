@@ -68,7 +68,14 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
         Stage(
             "label",
             "checklists" + (f" by {llm}" if llm and config.label.use_llm else " from the reference calls"),
-            {"label": config.label.model_dump(), "llm": llm, "reply_item": config.reply_item},
+            {
+                # extra_arguments only when it is off, so that labels made before the option keep their fingerprint
+                "label": config.label.model_dump(
+                    exclude=set() if not config.label.extra_arguments else {"extra_arguments"}
+                ),
+                "llm": llm,
+                "reply_item": config.reply_item,
+            },
             lambda f: label_stage(config, out / "data", f),
         ),
         Stage("filter", "rule filters", {}, lambda f: filter_stage(out / "label", f)),

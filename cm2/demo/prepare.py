@@ -78,7 +78,9 @@ def label_stage(config: DemoConfig, source: Path, folder: Path) -> dict[str, Any
         if llm is not None:
             report = asyncio.run(label_job(io, make_client(llm, role="annotator"), LabelConfig()))
         else:
-            options = ReferenceLabelConfig(final_reply_item=config.reply_item)
+            options = ReferenceLabelConfig(
+                final_reply_item=config.reply_item, extra_arguments=config.label.extra_arguments
+            )
             report = asyncio.run(reference_label_job(io, options))
         summary = report.summary
         if summary.unfinished:  # the stage stays unfinished; the next run labels just those

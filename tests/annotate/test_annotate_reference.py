@@ -12,7 +12,8 @@ from cm2.annotate.reference import label_from_reference
 from cm2.annotate.turn_items import with_turn_items
 from cm2.annotate.validate import checklist_problems
 from cm2.annotate.valueflow import call_sites, value_flow
-from cm2.schema import ChecklistItem, Dialogue, ToolCallCheck, TurnCheck, TurnChecklist, validate_dialogue
+from cm2.judge.checks import call_meets
+from cm2.schema import ChecklistItem, Dialogue, ToolCall, ToolCallCheck, TurnCheck, TurnChecklist, validate_dialogue
 from cm2.testing import sample_dialogue
 from cm2.testing.messages import assistant, call, result
 
@@ -125,6 +126,28 @@ def test_options_shape_constraints_weights_and_reply_item() -> None:
     assert no_reply.checklists[0][0].items[0].weight == 1.0
     assert not no_reply.checklists[0][0].items[0].required_for_next_turn
     assert json.dumps(no_reply.dump())  # serialisable
+
+
+def test_extra_arguments_can_fail_a_call_item() -> None:
+    dialogue = Dialogue.model_validate(
+        {
+            "uuid": "x",
+            "messages": [
+                {"role": "user", "content": "Post it."},
+                assistant("Post.", call("p", "post", content="hi")),
+                result("p", {"ok": True}),
+                assistant("Done.", reply="Posted."),
+            ],
+        }
+    )
+    played = ToolCall.model_validate(call("q", "post", content="hi", mentions=["@someone"]))
+    lenient, strict = (
+        label_from_reference(dialogue, ReferenceLabelConfig(extra_arguments=allow)).checklists[0][0].items[0].check
+        for allow in (True, False)
+    )
+    assert isinstance(lenient, ToolCallCheck) and isinstance(strict, ToolCallCheck)
+    assert call_meets(lenient, played) and not call_meets(strict, played)
+    assert "allow_extra_arguments" not in label_from_reference(dialogue).dump()["checklists"][0][0][0]["check"]
 
 
 def _kinds(turn: TurnChecklist) -> list[str]:

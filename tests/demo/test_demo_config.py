@@ -174,6 +174,22 @@ def test_recovery_examples_start_sft_over_and_none_leave_it_as_it_was(tmp_path: 
     assert sft_settings(sft_recovery=1) == {**plain, "recovery": 1}
 
 
+def test_strict_arguments_label_anew_and_the_default_leaves_labels_as_they_were(tmp_path: Path) -> None:
+    """Strict call items are other checklists (so every stage after labeling runs again); the default writes the
+    label stage's settings as before the option existed."""
+    from cm2.demo.pipeline import build_stages
+
+    def label_settings(**flags: object) -> dict[str, object]:
+        settings = ExperimentConfig(configs=ROOT / "configs/experiment", out=tmp_path, levels=["trajectory"], **flags)
+        (label,) = [stage for stage in build_stages(build_config(settings), tmp_path) if stage.name == "label"]
+        return dict(label.settings)
+
+    plain = label_settings()
+    assert "extra_arguments" not in plain["label"]  # type: ignore[operator]
+    strict = label_settings(strict_arguments=True)
+    assert strict["label"] == {**plain["label"], "extra_arguments": False}  # type: ignore[dict-item]
+
+
 @pytest.mark.parametrize(("codes", "status"), [((0, 0), None), ((0, 2), 1), ((3, 0), 3), ((3, 2), 1)])
 def test_the_seeds_command_exits_non_zero_when_a_seed_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codes: tuple[int, int], status: int | None
