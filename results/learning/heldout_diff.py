@@ -1,12 +1,13 @@
 """Which held-out turns RL won or lost against SFT, and what either model does after a failed call (run 13).
 
-    python results/learning/heldout_diff.py HELDOUT SFT RL [--examples N]
+    python results/learning/heldout_diff.py HELDOUT SFT RL [--names SFT,RL] [--examples N]
 
 HELDOUT: the reference dialogues (`filter/heldout.jsonl` of a seed's run folder); SFT and RL: the two models'
-`checklist_trajectories.jsonl` of their held-out evaluations. Gzipped files are read as well (run 11's seed 0
+`checklist_trajectories.jsonl` of their held-out evaluations (or any two models: `--names` says which, such as
+two SFT models of one seed, with and without recovery examples). Gzipped files are read as well (run 11's seed 0
 keeps all three under `data/run11/`). Printed:
-- per turn, whether each model's calls are the reference's (exact calls): both, neither, SFT only, RL only;
-- for up to N turns SFT matched and RL did not: the mistake kind and both calls;
+- per turn, whether each model's calls are the reference's (exact calls): both, neither, one of them only;
+- for up to N turns the first model matched and the second did not: the mistake kind and both calls;
 - per model: tool responses that report an error, and whether the model's next message calls again or ends the
   turn (the reference dialogues hold no failed call, so SFT never saw a recovery); the turns it missed, and how
   many of them saw a failed call; the commonest error messages.
@@ -28,8 +29,6 @@ from cm2.schema import Message, ToolCall, Trajectory
 
 sys.path.insert(0, str(Path(__file__).parent))
 from reward_vs_bfcl import mistake
-
-_OUTCOMES = {(True, True): "both", (False, False): "neither", (True, False): "SFT only", (False, True): "RL only"}
 
 
 def _lines(path: Path) -> list[str]:
@@ -90,43 +89,47 @@ def after_errors(messages: list[Message]) -> Counter[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("heldout", type=Path)
-    parser.add_argument("sft", type=Path)
-    parser.add_argument("rl", type=Path)
+    parser.add_argument("first", type=Path, help="the first model's held-out play (SFT)")
+    parser.add_argument("second", type=Path, help="the second model's (RL, or another SFT)")
+    parser.add_argument("--names", default="SFT,RL", help="what to call the two models (default: SFT,RL)")
     parser.add_argument("--examples", type=int, default=12)
     parser.add_argument("--errors", type=int, default=8, help="the commonest error messages shown per model")
     args = parser.parse_args()
+    names = tuple(args.names.split(","))
+    if len(names) != 2:
+        parser.error("--names: two names, comma-separated")
     reference = {d.uuid: d for d in read_dialogues(args.heldout)}
-    sft, rl = _trajectories(args.sft), _trajectories(args.rl)
+    plays = dict(zip(names, (_trajectories(args.first), _trajectories(args.second)), strict=True))
+    labels = {(True, True): "both", (False, False): "neither", (True, False): f"{names[0]} only"}
+    labels[False, True] = f"{names[1]} only"
     outcome: Counter[str] = Counter()
-    missed: dict[str, Counter[str]] = {"SFT": Counter(), "RL": Counter()}
+    missed: dict[str, Counter[str]] = {name: Counter() for name in names}
     shown = 0
     for uuid, dialogue in reference.items():
-        by_sft, by_rl = turn_calls(sft[uuid].messages), turn_calls(rl[uuid].messages)
-        turns = {"SFT": turns_of(sft[uuid].messages), "RL": turns_of(rl[uuid].messages)}
+        calls = {name: turn_calls(play[uuid].messages) for name, play in plays.items()}
+        turns = {name: turns_of(play[uuid].messages) for name, play in plays.items()}
         for turn, wanted in enumerate(turn_calls(dialogue.messages)):
-            a = by_sft[turn] if turn < len(by_sft) else []
-            b = by_rl[turn] if turn < len(by_rl) else []
-            exact_sft, exact_rl = mistake(wanted, a) == "exact", mistake(wanted, b) == "exact"
-            outcome[_OUTCOMES[exact_sft, exact_rl]] += 1
-            for name, exact in (("SFT", exact_sft), ("RL", exact_rl)):
-                if not exact:
+            made = {name: calls[name][turn] if turn < len(calls[name]) else [] for name in names}
+            exact = {name: mistake(wanted, made[name]) == "exact" for name in names}
+            outcome[labels[exact[names[0]], exact[names[1]]]] += 1
+            for name in names:
+                if not exact[name]:
                     missed[name]["missed turns"] += 1
                     played = turns[name][turn] if turn < len(turns[name]) else []
                     missed[name]["of them with a failed call"] += _failed(played)
-            if exact_sft and not exact_rl and shown < args.examples:
+            if exact[names[0]] and not exact[names[1]] and shown < args.examples:
                 shown += 1
-                print(f"{uuid} turn {turn}: {mistake(wanted, b)}")
-                print(f"  reference {_shown(wanted)}\n  RL        {_shown(b)}")
+                print(f"{uuid} turn {turn}: {mistake(wanted, made[names[1]])}")
+                print(f"  reference {_shown(wanted)}\n  {names[1]:<9} {_shown(made[names[1]])}")
     print(f"exact calls per turn ({sum(outcome.values())} turns): " + ", ".join(f"{k} {v}" for k, v in outcome.items()))
-    for name, runs in (("SFT", sft), ("RL", rl)):
+    for name, play in plays.items():
         counts: Counter[str] = Counter()
-        for trajectory in runs.values():
+        kinds: Counter[str] = Counter()
+        for trajectory in play.values():
             counts.update(after_errors(trajectory.messages))
+            kinds.update(error_kinds(trajectory.messages))
         counts.update(missed[name])
         print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-        kinds: Counter[str] = Counter()
-        for trajectory in runs.values():
-            kinds.update(error_kinds(trajectory.messages))
         for text, count in kinds.most_common(args.errors):
             print(f"  {count:3d}  {text}")
 
