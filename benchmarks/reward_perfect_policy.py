@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,17 @@ REPLY = "<think>done</think>\n\nDone."
 MALFORMED = '<think>try</think>\n<tool_call>{"name": "ls", "arguments": </tool_call>'
 
 
+def policy_output(body: dict[str, Any]) -> str:
+    """A policy output making the call `body` (`{"name", "arguments"}`), with a short thought."""
+    return f"<think>{body['name']}</think>\n<tool_call>{json.dumps(body)}</tool_call>"
+
+
+def call_body(output: str) -> dict[str, Any]:
+    """The call of a `policy_output`."""
+    body: dict[str, Any] = json.loads(output.split("<tool_call>")[1].removesuffix("</tool_call>"))
+    return body
+
+
 def guess_for(dialogue: Dialogue, calls: list[str]) -> list[str]:
     """One call, without arguments, to a tool of the dialogue that its reference never calls (a guess); none
     for a turn that makes no call."""
@@ -60,7 +72,7 @@ def guess_for(dialogue: Dialogue, calls: list[str]) -> list[str]:
     other = next((tool.name for tool in dialogue.tools if tool.name not in called), None)
     if not calls or other is None:
         return []
-    return [f"<think>{other}</think>\n<tool_call>{json.dumps({'name': other, 'arguments': {}})}</tool_call>"]
+    return [policy_output({"name": other, "arguments": {}})]
 
 
 def failing(calls: list[str]) -> list[str]:
@@ -68,9 +80,9 @@ def failing(calls: list[str]) -> list[str]:
     turn that makes no call."""
     if not calls:
         return []
-    body = json.loads(calls[0].split("<tool_call>")[1].removesuffix("</tool_call>"))
+    body = call_body(calls[0])
     body["arguments"] = {**body["arguments"], "no_such_argument": 0}
-    return [f"<think>{body['name']}</think>\n<tool_call>{json.dumps(body)}</tool_call>"]
+    return [policy_output(body)]
 
 
 _PLACEHOLDERS = {"string": "x", "integer": 1, "number": 1.0, "boolean": True, "array": ["x"], "object": {}}
@@ -82,7 +94,7 @@ def with_extra_argument(dialogue: Dialogue, calls: list[str]) -> list[str]:
     specs = {tool.name: tool.dump()["function"].get("parameters", {}) for tool in dialogue.tools}
     out = []
     for output in calls:
-        body = json.loads(output.split("<tool_call>")[1].removesuffix("</tool_call>"))
+        body = call_body(output)
         parameters = specs.get(body["name"], {})
         required = set(parameters.get("required", []))
         for name, spec in parameters.get("properties", {}).items():
@@ -92,7 +104,7 @@ def with_extra_argument(dialogue: Dialogue, calls: list[str]) -> list[str]:
                     (not spec["default"]) if spec.get("type") == "boolean" and "default" in spec else value
                 )
                 break
-        out.append(f"<think>{body['name']}</think>\n<tool_call>{json.dumps(body)}</tool_call>")
+        out.append(policy_output(body))
     return out
 
 
@@ -104,7 +116,7 @@ def turn_calls(dialogue: Dialogue) -> list[list[str]]:
         for step in turn.steps:
             for call in step.calls:
                 body = {"name": call.name, "arguments": call.function.parsed_arguments()}
-                outputs.append(f"<think>{call.name}</think>\n<tool_call>{json.dumps(body)}</tool_call>")
+                outputs.append(policy_output(body))
         out.append(outputs)
     return out
 

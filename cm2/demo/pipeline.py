@@ -70,9 +70,7 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
             "checklists" + (f" by {llm}" if llm and config.label.use_llm else " from the reference calls"),
             {
                 # extra_arguments only when it is off, so that labels made before the option keep their fingerprint
-                "label": config.label.model_dump(
-                    exclude=set() if not config.label.extra_arguments else {"extra_arguments"}
-                ),
+                "label": config.label.model_dump(exclude={"extra_arguments"} if config.label.extra_arguments else None),
                 "llm": llm,
                 "reply_item": config.reply_item,
             },

@@ -69,6 +69,15 @@ def error_result(
     )
 
 
+def tool_error_message(content: str | dict[str, Any] | None) -> str | None:
+    """The message of a tool message's error object; None when the content is not one."""
+    if not is_tool_error(content):
+        return None
+    value = content if isinstance(content, dict) else loads_bounded(content or "")
+    body = value[ERROR_KEY]
+    return str(body.get("message", body)) if isinstance(body, dict) else str(body)
+
+
 def is_tool_error(content: str | dict[str, Any] | None) -> bool:
     """Whether a tool message's content is the environment's error object (a JSON object keyed `error_tool_call`)."""
     if isinstance(content, dict):

@@ -26,7 +26,7 @@ from cm2.schema import Dialogue, Message, ToolCall, join_think
 from cm2.schema.dialogue import AssistantStep, Turn
 from cm2.tools.environment import ReportsState
 from cm2.tools.environments import DialogueEnvironments
-from cm2.tools.result import ToolResult
+from cm2.tools.result import ToolResult, tool_error_message
 from cm2.train.sft_data import UNTRAINED
 
 VARIANT_SEPARATOR = "@recovery"
@@ -40,12 +40,16 @@ class RecoveryReport:
     tried: int = 0
     attempt_worked: int = 0
     state_differs: int = 0
-    made: int = 0
     prerequisite: int = 0
     wrong_value: int = 0
 
+    @property
+    def made(self) -> int:
+        """Variants kept, of either kind."""
+        return self.prerequisite + self.wrong_value
+
     def summary(self) -> dict[str, int]:
-        return dict(vars(self))
+        return {**vars(self), "made": self.made}
 
 
 Kind = Literal["prerequisite", "wrong_value"]
@@ -69,12 +73,8 @@ def _names(calls: list[ToolCall]) -> str:
 
 
 def _error_text(result: ToolResult) -> str:
-    try:
-        body = json.loads(result.content)
-        message = body["error_tool_call"]["message"]
-    except (ValueError, KeyError, TypeError):
-        message = result.content
-    text = " ".join(str(message).split())[:200].rstrip(".")
+    message = tool_error_message(result.content) or result.content
+    text = " ".join(message.split())[:200].rstrip(".")
     return f"{text}."
 
 
@@ -211,7 +211,6 @@ async def recovery_dialogues(
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 continue
             kept += 1
-            report.made += 1
             setattr(report, attempts[index].kind, getattr(report, attempts[index].kind) + 1)
             made.append(outcome)
     return made

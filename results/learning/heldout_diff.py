@@ -26,6 +26,7 @@ from pathlib import Path
 from cm2.benchmarks.bfcl.metrics import turn_calls
 from cm2.data.io import read_dialogues
 from cm2.schema import Message, ToolCall, Trajectory
+from cm2.tools import tool_error_message
 
 sys.path.insert(0, str(Path(__file__).parent))
 from reward_vs_bfcl import mistake
@@ -45,8 +46,23 @@ def _shown(calls: list[ToolCall]) -> str:
     return "; ".join(f"{c.function.name}({c.function.arguments})" for c in calls) or "(no call)"
 
 
+def failure_text(message: Message) -> str | None:
+    """What a tool message says went wrong: the message of an error object, or the whole result when the tool
+    answered with an `error` field of its own (BFCL's `{"cancel_status": false, "error": ...}`); else None."""
+    if message.role != "tool":
+        return None
+    text = tool_error_message(message.content)
+    if text is None:
+        try:
+            result = json.loads(message.content or "")
+        except ValueError:
+            return None
+        text = message.content if isinstance(result, dict) and "error" in result else None
+    return text
+
+
 def _failed(messages: list[Message]) -> bool:
-    return any(m.role == "tool" and '"error' in (m.content or "")[:40] for m in messages)
+    return any(failure_text(m) is not None for m in messages)
 
 
 def turns_of(messages: list[Message]) -> list[list[Message]]:
@@ -64,11 +80,8 @@ def error_kinds(messages: list[Message]) -> Counter[str]:
     """The failed calls' error messages, with quoted names and numbers blanked (`X`), so that kinds add up."""
     kinds: Counter[str] = Counter()
     for message in messages:
-        if _failed([message]):
-            try:
-                text = str(json.loads(message.content or "")["error_tool_call"]["message"])
-            except (ValueError, KeyError, TypeError):
-                text = message.content or ""
+        text = failure_text(message)
+        if text is not None:
             kinds[re.sub(r"'[^']*'|\d+", "X", text)[:70]] += 1
     return kinds
 

@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cm2.schema import Dialogue
-from cm2.tools import RecordedIndex, call_key, canonical_json, error_object, is_tool_error, recorded_calls
+from cm2.tools import (
+    RecordedIndex,
+    call_key,
+    canonical_json,
+    error_object,
+    is_tool_error,
+    recorded_calls,
+    tool_error_message,
+)
 
 
 def test_canonical_json_sorts_keys_drops_spaces_and_normalises_integral_floats() -> None:
@@ -43,6 +51,7 @@ def test_error_object_and_its_detection() -> None:
     body = error_object("unknown_tool", "no tool named 'x'", "x")
     assert body == {"error_tool_call": {"code": "unknown_tool", "message": "no tool named 'x'", "tool": "x"}}
     assert is_tool_error(json.dumps(body)) and is_tool_error(body)
+    assert tool_error_message(json.dumps(body)) == tool_error_message(body) == "no tool named 'x'"
 
 
 @pytest.mark.parametrize(
@@ -57,7 +66,7 @@ def test_error_object_and_its_detection() -> None:
     ],
 )
 def test_ordinary_contents_are_not_tool_errors(content: str | None) -> None:
-    assert not is_tool_error(content)
+    assert not is_tool_error(content) and tool_error_message(content) is None
 
 
 def test_recorded_calls_pair_by_position_or_id_and_skip_bad_arguments(weather_dialogue: Dialogue) -> None:

@@ -44,7 +44,6 @@ def test_each_variant_fails_first_then_ends_its_turn_in_the_reference_state(
     variants, report = made
     assert variants and report["made"] == len(variants)
     assert report["tried"] == report["made"] + report["attempt_worked"] + report["state_differs"]
-    assert report["made"] == report["prerequisite"] + report["wrong_value"]
     sources = {d.uuid: d for d in bfcl_dialogues}
     for variant in variants:
         (attempt,) = untrained_messages(variant)
