@@ -204,6 +204,13 @@ class DemoConfig(YamlConfig):
         "rl_split, those alone; all, those and SFT's. The validation slice stays out either way. An RL setting, "
         "so changing it keeps a finished SFT stage.",
     )
+    rl_checkpoint_every: int | None = Field(
+        default=None,
+        ge=1,
+        description="An RL checkpoint every N steps, the newest two kept (None: only where a piece stops), so a "
+        "killed piece resumes from the newest; meant for LoRA runs (a few MiB each). Not part of what RL trains: "
+        "changing it keeps the run's checkpoints.",
+    )
     sft_recovery: int = Field(
         default=0,
         ge=0,

@@ -150,6 +150,7 @@ def build_config(args: ExperimentConfig) -> DemoConfig:
             "rl_levels": levels,
             "rl_by_level": by_level,
             "rl_budget": args.rl_budget,
+            "rl_checkpoint_every": args.rl_checkpoint_every,
             "rl_data": args.rl_data,
             "sft_recovery": args.sft_recovery,
             "label": {"extra_arguments": not args.strict_arguments},

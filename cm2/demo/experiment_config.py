@@ -66,6 +66,9 @@ class ExperimentConfig(YamlConfig):
         default="pause",
         description="When the RL budget stops a run early: pause (a rerun carries it on) or end (evaluate it there).",
     )
+    rl_checkpoint_every: int | None = Field(
+        default=None, ge=1, description="An RL checkpoint every N steps (the newest two kept): a killed run loses less."
+    )
     rl_lora: bool = Field(
         default=False, description="RL trains a LoRA adapter (CONFIGS/rl_lora.yaml): checkpoints of a few MiB."
     )

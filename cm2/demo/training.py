@@ -154,7 +154,8 @@ def rl_stage(
     from cm2.train.rl_config import ProbeConfig
     from cm2.train.rl_run import run_rl_from_config
 
-    run = config.rl_run(model, str(data), str(folder), level).model_copy(update={"resume": True})
+    saving = {"save_steps": config.rl_checkpoint_every, "save_total_limit": 2} if config.rl_checkpoint_every else {}
+    run = config.rl_run(model, str(data), str(folder), level).model_copy(update={"resume": True, **saving})
     if probe_data is not None:  # a validation slice: scored on BFCL's own numbers too, and kept by them
         validation = ProbeConfig.model_validate(run.probe.model_dump() | {"data": probe_data, "metric": "bfcl"})
         run = run.model_copy(update={"probe": validation})

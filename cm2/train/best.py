@@ -32,6 +32,18 @@ def read_best(out: Path) -> dict[str, Any] | None:
     return record
 
 
+def forget_best_after(out: Path, step: int) -> dict[str, Any] | None:
+    """Remove the kept policy when it is of a step after `step`, the checkpoint a run resumes from: a killed
+    piece kept it, and the resumed piece trains those steps again, so it is no policy of the run. Returns the
+    forgotten record (None when nothing went)."""
+    best = read_best(out)
+    if best is None or best["step"] <= step:
+        return None
+    (out / BEST_FILE).unlink()
+    shutil.rmtree(out / BEST_DIR, ignore_errors=True)
+    return best
+
+
 def keep_if_best(trainer: Any, out: Path, step: int, score: float, *, on: str, lora: bool) -> bool:
     """Snapshot the trainer's policy when `score` (of what `on` names) beats the kept one's; returns whether it
     did. A kept policy scored on something else (a run resumed with another criterion) is replaced."""

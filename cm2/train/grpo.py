@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from cm2.train.resume import (
     latest_checkpoint,
     slim_checkpoints,
     time_budget,
+    trim_probe,
     trim_trajectories,
 )
 from cm2.train.rl_config import RLRunConfig
@@ -43,6 +45,23 @@ def log_writer(path: Path) -> Any:
                     tmp.write_text(json.dumps(state.log_history, indent=1), encoding="utf-8")
 
     return WriteLog()
+
+
+def resume_at(out: Path, trajectories: Path, step: int) -> None:
+    """Before a piece resumes from the checkpoint of `step`: drop what a killed piece wrote after it (rollouts,
+    probes, a kept policy), since this piece trains those steps again."""
+    from cm2.train.best import forget_best_after
+    from cm2.train.probe import PROBE_FILE
+
+    trim_trajectories(trajectories, step)
+    trim_probe(out / PROBE_FILE, step)
+    forgotten = forget_best_after(out, step)
+    if forgotten is not None:
+        warnings.warn(
+            f"{out}: the kept policy of step {forgotten['step']} came after checkpoint {step} and is dropped; "
+            "the run keeps a best again from its next probe",
+            stacklevel=2,
+        )
 
 
 def trajectories_path(out: Path, name: str, process_index: int) -> Path:
@@ -84,6 +103,7 @@ def grpo_args(config: RLRunConfig) -> Any:
         bf16=config.bf16,
         seed=config.seed,
         save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
         logging_steps=config.logging_steps,
         report_to=config.report_to,
         remove_unused_columns=False,
@@ -173,7 +193,7 @@ def run_rl(
     sink_path = trajectories_path(out, config.trajectories_file, args.process_index)
     resume_from = latest_checkpoint(out) if config.resume else None
     if resume_from is not None:
-        trim_trajectories(sink_path, checkpoint_step(resume_from))
+        resume_at(out, sink_path, checkpoint_step(resume_from))
     with JsonlAppender(sink_path, fsync_every=0) as sink:
 
         def keep(trajectory: Trajectory) -> None:

@@ -4,7 +4,9 @@ A piece ends on its wall-clock budget (`max_minutes`) with a checkpoint of that 
 killed and resumes from its last checkpoint. With LoRA a checkpoint holds the adapter, the optimizer and
 scheduler state, the RNG states and `trainer_state.json` (its log history included): `slim_checkpoints` leaves
 the tokenizer out, since the run's model folder has it. Rollouts of steps after the checkpoint, written by a
-killed piece, are dropped from `trajectories.jsonl` on resume (`trim_trajectories`), so every step is there once.
+killed piece, are dropped from `trajectories.jsonl` on resume (`trim_trajectories`), and so are its probes
+(`trim_probe`), so every step is there once. A run saving a checkpoint every few steps (`save_steps`) can so lose
+at most those steps to a kill, or to a machine taken back.
 """
 
 from __future__ import annotations
@@ -101,17 +103,28 @@ def checkpoint_drops(tokenizer: Any, *, lora: bool) -> set[str]:
 def trim_trajectories(path: Path, step: int) -> int:
     """Drop the rollouts of optimizer steps after `step` (a killed piece ran them after its last checkpoint;
     the resumed piece runs those steps again). Rewrites `path` atomically; returns how many were dropped."""
+    return _trim_rows(path, step, lambda row: row.get("metadata", {}).get("train_step"))
+
+
+def trim_probe(path: Path, step: int) -> int:
+    """Drop the probe lines of steps after `step`, as `trim_trajectories` does rollouts: a piece resumed from
+    an earlier checkpoint than its last probe would otherwise leave that probe's numbers, of a policy no
+    longer in the run, until it probes the step again."""
+    return _trim_rows(path, step, lambda row: row.get("step"))
+
+
+def _trim_rows(path: Path, step: int, step_of: Callable[[Any], Any]) -> int:
     if not path.is_file():
         return 0
     kept: list[str] = []
     dropped = 0
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            trained_at = json.loads(line).get("metadata", {}).get("train_step")
+            row_step = step_of(json.loads(line))
         except (json.JSONDecodeError, AttributeError):
             dropped += 1  # a line cut by the kill
             continue
-        if isinstance(trained_at, int) and trained_at > step:
+        if isinstance(row_step, int) and row_step > step:
             dropped += 1
         else:
             kept.append(line)

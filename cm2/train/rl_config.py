@@ -152,6 +152,9 @@ class RLRunConfig(YamlConfig):
     bf16: bool = False
     seed: int = 0
     save_steps: int = 50
+    save_total_limit: int | None = Field(
+        default=None, ge=1, description="Checkpoints kept, the newest (None: all); a run resumes from the newest."
+    )
     logging_steps: int = 1
     report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
     resume: bool = False

@@ -8,6 +8,9 @@ tar czf $OUT/exp.tgz --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt
 # TRAJ=1: also every RL rollout, verdicts included (~3 KB a rollout gzipped), for reading what RL learned
 # (over 15 MiB, as for two seeds or 100 steps, in parts trajectories.tgz.part00 ..., which store_run.sh joins)
 [ -n "${TRAJ:-}" ] && (cd ~ && tar czf - exp/seed*/rl*/trajectories.jsonl 2>/dev/null | split -b 15M -d - $OUT/trajectories.tgz.part)
+# STATE=1: also the run folder as device_fetch.sh 0 brings it (RL's newest checkpoint included, ~30 MiB for a
+# LoRA run), so that with --rl-checkpoint-every a machine taken back mid-run loses only the steps since then
+[ -n "${STATE:-}" ] && bash "$(dirname "$0")/device_state.sh" | grep -v "^left behind"
 # CACHE=1: also torch.compile's caches (~/cc, device_run.sh), for the next session's .gpu-stage/cc
 [ -n "${CACHE:-}" ] && [ -d ~/cc ] && tar czf - -C ~ cc | split -b 15M -d - $OUT/cc.tgz.part
 clean() { tr '\r' '\n' < "$1" | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$" | tail -$2; }

@@ -24,17 +24,7 @@ if [ "$k" = 0 ]; then
   # experiment to exit (up to WAIT seconds, default 300), or the state misses them (run 10's piece 1 did)
   for _ in $(seq $(( ${WAIT:-300} / 5 ))); do pgrep -f "cm2.cli experiment" > /dev/null || break; sleep 5; done
   pgrep -f "cm2.cli experiment" > /dev/null && echo "warning: the experiment is still running; the state may be partial" >&2
-  # files over 50 MiB (full model weights, a full fine-tune's optimizer) and tokenizers stay behind: the SFT
-  # model travels as its pack (tokenizer included); a LoRA checkpoint (adapter, optimizer) comes along
-  (cd ~ && find exp -type f -size +50M) > /tmp/left_behind.txt
-  tar -czf /tmp/state.tgz -X /tmp/left_behind.txt --exclude=tokenizer.json --exclude=trajectories.jsonl -C ~ exp
-  # a LoRA run's checkpoint makes it about 25 MiB: parts (state.tgz.part00, ...) that device_restore.sh joins
-  if [ "$(stat -c %s /tmp/state.tgz)" -gt $((15 * 1024 * 1024)) ]; then
-    split -b 15M -d /tmp/state.tgz "$OUT/state.tgz.part"
-  else
-    cp /tmp/state.tgz "$OUT/"
-  fi
-  sed 's/^/left behind: /' /tmp/left_behind.txt
+  bash "$(dirname "$0")/device_state.sh"
   ls "$pack" | tee "$OUT/pack_files.txt"
   (cd "$pack" && md5sum -- *) > "$OUT/pack_md5.txt"
 else

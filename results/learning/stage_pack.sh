@@ -1,6 +1,7 @@
 # This machine: a seed's SFT pack (cm2.train.portable, brought home by device_fetch.sh) cut into the parts that
-# the next session carries up, one call each: .gpu-stage/up/NN/pack.tar.partNN of at most 56 MiB, so that each
-# fits a call beside the working tree (64 MiB together); UP names another folder (one per seed). On the GPU
+# the next session carries up, one call each: .gpu-stage/up/NN/pack.tar.partNN of at most PART (default 52 MiB),
+# so that each fits a call beside the working tree (64 MiB together; the tree is 7.8 MB with run 13's records and
+# grows with each run's); UP names another folder (one per seed). On the GPU
 # machine, one call per part:
 #   carry [".gpu-stage/up/NN"]: mkdir -p ~/up && cp .gpu-stage/up/NN/* ~/up/
 # and device_restore.sh joins them into ~/sft-pack (`portable unpack` checks every file's sha256).
@@ -29,7 +30,7 @@ if [ -n "$md5" ]; then (cd "$pack" && md5sum --quiet -c "$md5"); fi
 up=${UP:-.gpu-stage/up}
 rm -rf "$up"
 mkdir -p "$up"
-tar -cf - -C "$pack" . | split -b 56M -d -a 2 - "$up"/pack.tar.part
+tar -cf - -C "$pack" . | split -b "${PART:-52M}" -d -a 2 - "$up"/pack.tar.part
 for part in "$up"/pack.tar.part*; do
   n=${part##*.part}
   mkdir -p "$up/$n" && mv "$part" "$up/$n"/

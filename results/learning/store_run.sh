@@ -26,9 +26,14 @@ cp "$s/rl/rl_config.json" "$out/seed${seed}_rl_config.json"
 for e in "$s"/eval_*; do
   name=${e##*/eval_}
   [ -f "$e/dialogue_scores.jsonl" ] && cp "$e/dialogue_scores.jsonl" "$out/seed${seed}_${name}_dialogue_scores.jsonl"
+  # the held-out play itself, for heldout_diff.py
+  [ -f "$e/checklist_trajectories.jsonl" ] && gzip -nc "$e/checklist_trajectories.jsonl" \
+    > "$out/seed${seed}_${name}_heldout_trajectories.jsonl.gz"
 done
+[ -f "$s/filter/heldout.jsonl" ] && gzip -nc "$s/filter/heldout.jsonl" > "$out/seed${seed}_heldout.jsonl.gz"
 for f in results.json results.md; do [ -f "$s/results/$f" ] && cp "$s/results/$f" "$out/seed${seed}_$f"; done
-for f in "$root"/results/seeds.*; do [ -f "$f" ] && cp "$f" "$out/"; done
+# the seeds' summary only once this seed is in it (a paused seed's is empty)
+[ -f "$s/eval/stage.json" ] && for f in "$root"/results/seeds.*; do [ -f "$f" ] && cp "$f" "$out/"; done
 if [ -f "$s/rl/trajectories.jsonl" ]; then
   python "$here/reward_vs_bfcl.py" "$s" > "$out/seed${seed}_reward_vs_bfcl.txt"
   gzip -nc "$s/rl/reward_vs_bfcl.json" > "$out/seed${seed}_reward_vs_bfcl.json.gz"

@@ -10,6 +10,7 @@ from cm2.demo.config import DemoConfig
 from cm2.demo.experiment import build_config
 from cm2.demo.experiment_config import ExperimentConfig
 from cm2.demo.presets import load_config
+from cm2.train.rl_config import RLRunConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -217,3 +218,36 @@ def test_the_seeds_command_exits_non_zero_when_a_seed_failed(
             experiment.run_experiment(settings)
         assert stop.value.code == status
     assert summaries == [[0, 1]]
+
+
+def test_rl_checkpoints_every_n_steps_reach_the_run_and_leave_the_fingerprint_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How often RL saves changes what a kill loses, not what it trains: a run's checkpoints stay valid."""
+    import cm2.train.rl_run as rl_run
+    from cm2.demo.pipeline import build_stages
+    from cm2.demo.stages import StageUnfinished, fingerprint
+    from cm2.demo.training import rl_stage
+
+    def rl_settings(**flags: object) -> tuple[DemoConfig, str]:
+        settings = ExperimentConfig(configs=ROOT / "configs/experiment", out=tmp_path, levels=["trajectory"], **flags)
+        config = build_config(settings)
+        (rl,) = [stage for stage in build_stages(config, tmp_path) if stage.name == "rl"]
+        return config, fingerprint(rl.settings, "")
+
+    plain, plain_print = rl_settings()
+    every, every_print = rl_settings(rl_checkpoint_every=10)
+    assert plain_print == every_print
+    runs: list[RLRunConfig] = []
+
+    def record(run: RLRunConfig) -> Path:
+        runs.append(run)
+        return tmp_path / "final"
+
+    monkeypatch.setattr(rl_run, "run_rl_from_config", record)
+    for config in (plain, every):
+        with pytest.raises(StageUnfinished):  # no checkpoint written: "stopped" at step 0 of max_steps
+            rl_stage(config, "m", tmp_path / "d.jsonl", tmp_path / "rl", "trajectory")
+    default = plain.rl_run("m", "d", "o", "trajectory").save_steps
+    assert (runs[0].save_steps, runs[0].save_total_limit) == (default, None)
+    assert (runs[1].save_steps, runs[1].save_total_limit) == (10, 2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from rl_builders import tiny_rl_config
 import cm2.train.grpo as grpo
 from cm2.testing import RuleJudge, even_length
 from cm2.tools import HybridToolSimulator
+from cm2.train.best import BEST_DIR, BEST_FILE, forget_best_after, read_best
 from cm2.train.probe import PROBE_FILE
-from cm2.train.resume import latest_checkpoint, time_budget, trained_steps, trim_trajectories
+from cm2.train.resume import latest_checkpoint, time_budget, trained_steps, trim_probe, trim_trajectories
 from cm2.train.rl_config import RLRunConfig
 
 # What a LoRA checkpoint holds: no base weights, no tokenizer (the model folder has it).
@@ -121,3 +123,48 @@ def test_trim_trajectories_keeps_the_steps_up_to_the_checkpoint(tmp_path: Path) 
     assert trim_trajectories(path, 2) == 3
     assert [json.loads(line)["metadata"]["train_step"] for line in path.read_text().splitlines()] == [1, 1, 2]
     assert trim_trajectories(path, 2) == 0 and trim_trajectories(tmp_path / "absent.jsonl", 0) == 0
+
+
+def test_trim_probe_keeps_the_probes_up_to_the_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / PROBE_FILE
+    path.write_text("".join(json.dumps({"step": step}) + "\n" for step in (0, 2, 4, 6)) + '{"st')
+    assert trim_probe(path, 4) == 2
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [0, 2, 4]
+
+
+def test_forget_best_after_drops_a_policy_kept_after_the_checkpoint(tmp_path: Path) -> None:
+    (tmp_path / BEST_DIR).mkdir()
+    (tmp_path / BEST_FILE).write_text(json.dumps({"step": 6, "score": 0.5, "on": "probe_reward"}))
+    assert forget_best_after(tmp_path, 6) is None and read_best(tmp_path) is not None  # of the checkpoint's step
+    assert forget_best_after(tmp_path, 4) == {"step": 6, "score": 0.5, "on": "probe_reward"}
+    assert read_best(tmp_path) is None and not (tmp_path / BEST_DIR).exists()
+
+
+def test_a_run_killed_between_checkpoints_resumes_from_the_newest_and_reads_as_one(
+    tmp_path: Path, tiny_chatml_model: Path
+) -> None:
+    """A checkpoint every 2 steps (the newest two kept); the machine is taken back after step 3, so checkpoint-2
+    is the newest to survive, beside the rollouts, probes and kept policy of step 3. The resumed piece trains
+    step 3 again: every step's rollouts and probe are there once, and the kept policy is one of the run's."""
+    config = _config(tmp_path, tiny_chatml_model, "killed").model_copy(
+        update={"max_minutes": None, "save_steps": 2, "save_total_limit": 2}
+    )
+    config = config.model_copy(update={"probe": config.probe.model_copy(update={"every_steps": 1, "keep_best": True})})
+    out = Path(config.output_dir)
+    _run(config)
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    # what the machine held after step 3: checkpoint-4 never written, step 4's lines not yet either
+    shutil.rmtree(out / "checkpoint-4")
+    trim_trajectories(out / "trajectories.jsonl", 3)
+    trim_probe(out / PROBE_FILE, 3)
+    (out / BEST_FILE).write_text(json.dumps({"step": 3, "score": 99.0, "on": "probe_reward"}))  # unbeatable
+
+    with pytest.warns(UserWarning, match="kept policy of step 3 came after checkpoint 2"):
+        _run(config)
+    assert trained_steps(out) == 4
+    assert [e["step"] for e in _steps(out)] == [1, 2, 3, 4]
+    probe = [json.loads(line)["step"] for line in (out / PROBE_FILE).read_text().splitlines()]
+    assert probe == [0, 1, 2, 3, 4]
+    assert _rollout_steps(out) == [step for step in (1, 2, 3, 4) for _ in range(config.group_size)]
+    best = read_best(out)
+    assert best is not None and best["score"] < 99.0  # the killed piece's kept policy is gone
