@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,9 @@ from cm2.train.resume import (
     checkpoint_drops,
     checkpoint_step,
     latest_checkpoint,
+    resume_at,
     slim_checkpoints,
     time_budget,
-    trim_probe,
-    trim_trajectories,
 )
 from cm2.train.rl_config import RLRunConfig
 from cm2.train.rollouts import CM2Rollouts
@@ -45,23 +43,6 @@ def log_writer(path: Path) -> Any:
                     tmp.write_text(json.dumps(state.log_history, indent=1), encoding="utf-8")
 
     return WriteLog()
-
-
-def resume_at(out: Path, trajectories: Path, step: int) -> None:
-    """Before a piece resumes from the checkpoint of `step`: drop what a killed piece wrote after it (rollouts,
-    probes, a kept policy), since this piece trains those steps again."""
-    from cm2.train.best import forget_best_after
-    from cm2.train.probe import PROBE_FILE
-
-    trim_trajectories(trajectories, step)
-    trim_probe(out / PROBE_FILE, step)
-    forgotten = forget_best_after(out, step)
-    if forgotten is not None:
-        warnings.warn(
-            f"{out}: the kept policy of step {forgotten['step']} came after checkpoint {step} and is dropped; "
-            "the run keeps a best again from its next probe",
-            stacklevel=2,
-        )
 
 
 def trajectories_path(out: Path, name: str, process_index: int) -> Path:

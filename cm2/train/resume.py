@@ -5,8 +5,8 @@ killed and resumes from its last checkpoint. With LoRA a checkpoint holds the ad
 scheduler state, the RNG states and `trainer_state.json` (its log history included): `slim_checkpoints` leaves
 the tokenizer out, since the run's model folder has it. Rollouts of steps after the checkpoint, written by a
 killed piece, are dropped from `trajectories.jsonl` on resume (`trim_trajectories`), and so are its probes
-(`trim_probe`), so every step is there once. A run saving a checkpoint every few steps (`save_steps`) can so lose
-at most those steps to a kill, or to a machine taken back.
+(`trim_probe`) and a policy it kept as the best (`resume_at`), so every step is there once. A run saving a
+checkpoint every few steps (`save_steps`) can so lose at most those steps to a kill, or to a machine taken back.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,23 @@ def slim_checkpoints(out: Path, drop: set[str]) -> Any:
 def checkpoint_drops(tokenizer: Any, *, lora: bool) -> set[str]:
     """What `slim_checkpoints` removes: the tokenizer's files, and peft's model card with LoRA."""
     return tokenizer_files(tokenizer) | ({_MODEL_CARD} if lora else set())
+
+
+def resume_at(out: Path, trajectories: Path, step: int) -> None:
+    """Before a piece resumes from the checkpoint of `step`: drop what a killed piece wrote after it (rollouts,
+    probes, a kept policy), since this piece trains those steps again."""
+    from cm2.train.best import forget_best_after
+    from cm2.train.probe import PROBE_FILE  # here: the probe module pulls in the rollout machinery
+
+    trim_trajectories(trajectories, step)
+    trim_probe(out / PROBE_FILE, step)
+    forgotten = forget_best_after(out, step)
+    if forgotten is not None:
+        warnings.warn(
+            f"{out}: the kept policy of step {forgotten['step']} came after checkpoint {step} and is dropped; "
+            "the run keeps a best again from its next probe",
+            stacklevel=2,
+        )
 
 
 def trim_trajectories(path: Path, step: int) -> int:
