@@ -122,9 +122,9 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
 
 # How long one piece of an RL run may take is not part of what it trains, nor are the settings that only change
 # how fast the same numbers come (activation checkpointing; shared-prompt scoring, equal to TRL's scoring in
-# tests/train/test_shared_prompt.py): a rerun that changes them goes on from the last checkpoint instead of
-# starting over.
-_PIECE_KEYS = ("max_minutes", "resume", "gradient_checkpointing", "shared_prompt_scoring")
+# tests/train/test_shared_prompt.py), nor how many checkpoints are kept: a rerun that changes them goes on from the
+# last checkpoint instead of starting over.
+_PIECE_KEYS = ("max_minutes", "resume", "gradient_checkpointing", "shared_prompt_scoring", "save_total_limit")
 # Decoder settings of that kind, wherever they sit (RL's rollouts, every evaluation): left out of the fingerprint,
 # so turning one on keeps finished stages and a run's checkpoints, and so does the version that added it (run 11's
 # records, written before `window_attention` existed, still count).

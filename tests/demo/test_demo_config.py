@@ -251,3 +251,25 @@ def test_rl_checkpoints_every_n_steps_reach_the_run_and_leave_the_fingerprint_as
     default = plain.rl_run("m", "d", "o", "trajectory").save_steps
     assert (runs[0].save_steps, runs[0].save_total_limit) == (default, None)
     assert (runs[1].save_steps, runs[1].save_total_limit) == (10, 2)
+
+
+def test_run_11s_rl_settings_keep_the_fingerprint_its_checkpoints_were_started_under(tmp_path: Path) -> None:
+    """A new RL setting with a default must stay out of the fingerprint (or match the old records): the value pinned
+    here is what the code of run 11 (`9d88c8f`) computed for its flags. `save_total_limit`, added after, once broke
+    it, and seed 1's checkpoint-60 was discarded on the device."""
+    from cm2.demo.pipeline import build_stages
+    from cm2.demo.stages import fingerprint
+
+    settings = ExperimentConfig(
+        configs=ROOT / "configs/experiment",
+        out=tmp_path,
+        levels=["trajectory"],
+        rl_lora=True,
+        rl_data="all",
+        probe_every=10,
+        rl_budget="pause",
+        eval_models=["sft", "rl", "rl_last"],
+        rl_checkpoint_every=10,
+    )
+    (rl,) = [stage for stage in build_stages(build_config(settings), tmp_path) if stage.name == "rl"]
+    assert fingerprint(rl.settings, "") == "a1ca7e7d8e5b1928"
