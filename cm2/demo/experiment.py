@@ -246,6 +246,33 @@ def run_side_by_side(settings: ExperimentConfig, config: DemoConfig, console: An
             console.print(f"{', '.join(group)}: {status}")
 
 
+def _seed_changes(settings: ExperimentConfig, seed: int) -> dict[str, Any]:
+    """How the settings of one seed's child process differ from the command's."""
+    changes: dict[str, Any] = {"seeds": [], "seed": seed, "out": settings.out / f"seed{seed}"}
+    if seed != settings.seeds[0]:  # greedy decoding of the same base model: one evaluation serves every seed
+        changes["eval_models"] = [m for m in settings.eval_models if m != "base"] or ["sft"]
+    return changes
+
+
+def plan_experiment(settings: ExperimentConfig, console: Any) -> None:
+    """Print what running `settings` would do with each stage of each run folder; nothing runs."""
+    from rich.table import Table
+
+    from cm2.demo.pipeline import plan_demo
+    from cm2.demo.stages import STATUS_TEXT
+
+    runs = [settings.model_copy(update=_seed_changes(settings, seed)) for seed in settings.seeds] or [settings]
+    for run in runs:
+        console.print(f"[bold]{run.out}[/]", soft_wrap=True)  # not the table's title: a title wraps at its width
+        table = Table()
+        table.add_column("stage")
+        table.add_column("a run now")
+        for name, status in plan_demo(build_config(run), run.out):
+            style = {"restarts": "bold red", "reruns": "yellow", "done": "dim"}.get(status, "")
+            table.add_row(name, STATUS_TEXT[status], style=style)
+        console.print(table)
+
+
 def run_seeds(settings: ExperimentConfig, console: Any) -> int:
     """One child process per seed (OUT/seed<N>, logs in OUT/logs/), side by side, then OUT/results/seeds.*.
     Returns the command's exit status: 1 when a seed failed, `UNFINISHED_EXIT` when one stopped on its budget."""
@@ -256,10 +283,7 @@ def run_seeds(settings: ExperimentConfig, console: Any) -> int:
     children = []
     for seed in seeds:
         log = out / "logs" / f"seed{seed}.log"
-        changes: dict[str, Any] = {"seeds": [], "seed": seed, "out": out / f"seed{seed}"}
-        if seed != seeds[0]:  # greedy decoding of the same base model: one evaluation serves every seed
-            changes["eval_models"] = [m for m in settings.eval_models if m != "base"] or ["sft"]
-        children.append((seed, log, _child(settings, log, **changes)))
+        children.append((seed, log, _child(settings, log, **_seed_changes(settings, seed))))
         console.print(f"seed {seed} started → {log}")
     codes = []
     for seed, log, child in children:
@@ -284,6 +308,9 @@ def run_experiment(settings: ExperimentConfig) -> None:
     config = build_config(settings)
     quiet_libraries()
     console = Console(stderr=True)
+    if settings.plan:
+        plan_experiment(settings, Console())  # on stdout: it is the command's answer
+        return
     try:
         if settings.only:
             run_demo(config, settings.out, console, only=set(settings.only))

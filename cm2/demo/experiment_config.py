@@ -108,3 +108,7 @@ class ExperimentConfig(YamlConfig):
     cpu: bool = Field(default=False, description="Train on the CPU (for trying the command; slow).")
     parallel: bool = Field(default=False, description="Train the RL levels side by side, then evaluate likewise.")
     only: list[str] = Field(default_factory=list, description="Run just these stages (the ones before must be done).")
+    plan: bool = Field(
+        default=False,
+        description="Print what a run would do with each stage (skip, resume, discard and restart, run) and exit.",
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cm2.demo.config import LAST_SUFFIX, DemoConfig
-from cm2.demo.stages import Stage, StageResult, StageRunner
+from cm2.demo.stages import Stage, StageResult, StageRunner, StageStatus
 from cm2.llm.redact import redact_tree
 from cm2.reward.config import Level
 
@@ -230,6 +230,15 @@ def quiet_libraries() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+def plan_demo(config: DemoConfig, out: Path) -> list[tuple[str, StageStatus]]:
+    """What `run_demo` would do with each stage under `out`, in order; nothing is run or written."""
+    from cm2.demo.precision import resolve_precision
+
+    config, _ = resolve_precision(config)  # as run_demo does: the precision is part of some stages' settings
+    runner = StageRunner(out, None)
+    return [(stage.name, runner.plan(stage)) for stage in build_stages(config, out)]
 
 
 def run_demo(config: DemoConfig, out: Path, console: Any = None, only: Collection[str] | None = None) -> DemoResult:

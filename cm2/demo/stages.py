@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -79,6 +79,29 @@ def read_record(folder: Path) -> StageRecord | None:
         return None
 
 
+StageStatus = Literal["done", "resumes", "restarts", "reruns", "runs"]
+
+# What a run does with a stage, as `cm2 experiment --plan` prints it.
+STATUS_TEXT: dict[str, str] = {
+    "done": "done: skipped",
+    "resumes": "resumes its unfinished run",
+    "restarts": "settings changed since it was started: its unfinished run (checkpoints included) is discarded",
+    "reruns": "settings changed since it finished: runs again",
+    "runs": "runs",
+}
+
+
+def stage_status(folder: Path, expected: str, clean: bool) -> StageStatus:
+    """What running a stage with fingerprint `expected` would do with what `folder` holds."""
+    done = read_record(folder)
+    if done is not None:
+        return "done" if done.fingerprint == expected else "reruns"
+    started_as = folder / STARTED
+    if clean or not started_as.is_file():
+        return "runs"
+    return "resumes" if started_as.read_text().strip() == expected else "restarts"
+
+
 @dataclass
 class StageRunner:
     """Runs stages in order under `out`, printing a header per stage on `console` (a rich Console)."""
@@ -93,29 +116,34 @@ class StageRunner:
         it still get the fingerprints they would have in a full run."""
         self._chain = fingerprint(stage.settings, self._chain)
 
+    def plan(self, stage: Stage) -> StageStatus:
+        """What `run` would do with the stage (nothing is run or changed)."""
+        self._chain = fingerprint(stage.settings, self._chain)
+        return stage_status(self.out / stage.name, self._chain, stage.clean)
+
     def run(self, stage: Stage, index: int, total: int) -> StageRecord:
         folder = self.out / stage.name
         expected = fingerprint(stage.settings, self._chain)
         self._chain = expected
-        done = read_record(folder)
+        status = stage_status(folder, expected, stage.clean)
         title = f"[{index}/{total}] {stage.name}"
-        if done is not None and done.fingerprint == expected:
+        done = read_record(folder)
+        if status == "done" and done is not None:
             self.console.rule(f"{title} [dim](done earlier in {done.seconds:.0f} s: skipped)[/]")
             self.results.append(StageResult(stage.name, stage.description, True, done))
             return done
         self.console.rule(title)
         self.console.print(f"[dim]{stage.description}[/]")
-        if done is not None:
+        if status == "reruns":
             self.console.print(f"[yellow]settings changed since {stage.name} last ran: running it again[/]")
-        started_as = folder / STARTED
-        resumable = not stage.clean and started_as.is_file() and started_as.read_text().strip() == expected
-        if done is None and not stage.clean and started_as.is_file() and not resumable:
+        if status == "restarts":
             self.console.print(
                 f"[yellow]settings changed since {stage.name} was started: its unfinished run "
                 "(checkpoints included) is discarded and it starts over[/]"
             )
-        if folder.exists() and not resumable:
+        if folder.exists() and status != "resumes":
             shutil.rmtree(folder)
+        started_as = folder / STARTED
         (folder / MARKER).unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
         started_as.write_text(expected + "\n", encoding="utf-8")

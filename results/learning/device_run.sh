@@ -11,6 +11,14 @@
 # session (device_restore.sh), one new.
 # The experiment runs from a copy of the source: each device call copies the working tree afresh, and a seed that
 # imported a module while one did failed with ModuleNotFoundError (most likely how run 13's seed 0 died on its start)
+command=(python3 -m cm2.cli experiment --out ~/exp --model ~/gemma --seeds ${SEEDS:-0,1,2} --levels trajectory
+  --tool-docs compact --rl-max-steps 100 --rl-max-minutes ${RL_MIN:-13} --group-size 8 --dialogues-per-step 8
+  --probe-every 5 --probe-dialogues 16 --eval-concurrency 32 --rl-dialogues ${RL_DIALOGUES:-48}
+  --sft-epochs ${SFT_EPOCHS:-8} --sft-checkpoints ${SFT_CKPTS:-4} ${EXTRA:-})
+# PLAN=1: only print what the launch would do with each stage (skip, resume, discard), here or on the device. At
+# home, with a state put back under ~/exp, it shows before any device time is spent whether a change of the code
+# would discard a run's checkpoints (as save_total_limit did to seed 1's checkpoint-60).
+if [ -n "${PLAN:-}" ]; then "${command[@]}" --plan; exit; fi
 src=$(mktemp -d "$HOME/cm2-src.XXXXXX")  # one per launch: two launches may come within a second
 cp -r cm2 configs pyproject.toml "$src"/ && cd "$src"
 export PYTHONPATH=/tmp/site:$src PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO \
@@ -18,8 +26,5 @@ export PYTHONPATH=/tmp/site:$src PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 H
 # torch.compile's caches in one folder, which device_setup.sh fills from an earlier session's (.gpu-stage/cc) and
 # `CACHE=1 device_collect.sh` brings home: a held-out evaluation took 119 s with it against 179 s without
 export TORCHINDUCTOR_CACHE_DIR=$HOME/cc/inductor TRITON_CACHE_DIR=$HOME/cc/triton
-setsid nohup python3 -m cm2.cli experiment --out ~/exp --model ~/gemma --seeds ${SEEDS:-0,1,2} --levels trajectory \
-  --tool-docs compact --rl-max-steps 100 --rl-max-minutes ${RL_MIN:-13} --group-size 8 --dialogues-per-step 8 \
-  --probe-every 5 --probe-dialogues 16 --eval-concurrency 32 --rl-dialogues ${RL_DIALOGUES:-48} \
-  --sft-epochs ${SFT_EPOCHS:-8} --sft-checkpoints ${SFT_CKPTS:-4} ${EXTRA:-} > "${LOG:-$HOME/exp.log}" 2>&1 < /dev/null &
+setsid nohup "${command[@]}" > "${LOG:-$HOME/exp.log}" 2>&1 < /dev/null &
 echo "started pid $!"

@@ -273,3 +273,18 @@ def test_run_11s_rl_settings_keep_the_fingerprint_its_checkpoints_were_started_u
     )
     (rl,) = [stage for stage in build_stages(build_config(settings), tmp_path) if stage.name == "rl"]
     assert fingerprint(rl.settings, "") == "a1ca7e7d8e5b1928"
+
+
+def test_the_plan_shows_each_seed_folder_as_its_run_would_and_writes_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cm2.cli import app
+
+    out = tmp_path / "exp"
+    args = ["experiment", "--out", str(out), "--configs", str(ROOT / "configs/experiment"), "--seeds", "0,1"]
+    result = CliRunner().invoke(app, [*args, "--levels", "trajectory", "--plan"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    seed0, seed1 = result.output.split(str(out / "seed1"))
+    assert str(out / "seed0") in seed0 and "eval_base" in seed0 and "eval_base" not in seed1  # as run_seeds runs them
+    assert "│ rl " in seed1 and "done" not in result.output
+    assert not out.exists()

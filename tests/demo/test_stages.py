@@ -31,17 +31,43 @@ def _pipeline(
         return run
 
     runner = StageRunner(out, console or Console(quiet=True))
-    stages = [
-        Stage("a", "first", settings.get("a"), work("a")),
-        Stage("b", "second", settings.get("b"), work("b")),
-        Stage("c", "third, resumable", settings.get("c"), work("c"), clean=False),
-    ]
+    stages = _stages(settings, work)
     for i, stage in enumerate(stages, 1):
         if only is None or stage.name in only:
             runner.run(stage, i, len(stages))
         else:
             runner.advance(stage)
     return runner
+
+
+def _stages(settings: dict[str, Any], work: Any) -> list[Stage]:
+    return [
+        Stage("a", "first", settings.get("a"), work("a")),
+        Stage("b", "second", settings.get("b"), work("b")),
+        Stage("c", "third, resumable", settings.get("c"), work("c"), clean=False),
+    ]
+
+
+def _plan(out: Path, settings: dict[str, Any]) -> list[str]:
+    runner = StageRunner(out, None)
+    return [runner.plan(stage) for stage in _stages(settings, lambda name: None)]
+
+
+def test_the_plan_says_what_a_run_would_do_and_changes_nothing(tmp_path: Path) -> None:
+    calls: list[str] = []
+    settings = {"a": 1, "b": 2, "c": 3}
+    assert _plan(tmp_path, settings) == ["runs", "runs", "runs"]
+    with contextlib.suppress(RuntimeError):
+        _pipeline(tmp_path, calls, settings, fail_at="c")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    assert _plan(tmp_path, settings) == ["done", "done", "resumes"]
+    assert _plan(tmp_path, {**settings, "c": 30}) == ["done", "done", "restarts"]
+    assert _plan(tmp_path, {**settings, "b": 20}) == ["done", "reruns", "restarts"]
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+    calls.clear()
+    _pipeline(tmp_path, calls, {**settings, "b": 20})  # as planned: b and c run, c from scratch
+    assert calls == ["b", "c"] and (tmp_path / "c" / "partial.txt").read_text() == "x"
+    assert _plan(tmp_path, {**settings, "b": 20}) == ["done", "done", "done"]
 
 
 def test_rerun_skips_finished_stages(tmp_path: Path) -> None:
