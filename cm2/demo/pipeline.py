@@ -69,8 +69,8 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
             "label",
             "checklists" + (f" by {llm}" if llm and config.label.use_llm else " from the reference calls"),
             {
-                # extra_arguments only when it is off, so that labels made before the option keep their fingerprint
-                "label": config.label.model_dump(exclude={"extra_arguments"} if config.label.extra_arguments else None),
+                "label": config.label.model_dump(exclude={"extra_arguments"})
+                | _if_changed("extra_arguments", config.label.extra_arguments, True),
                 "llm": llm,
                 "reply_item": config.reply_item,
             },
@@ -84,8 +84,7 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
                 **config.sft,
                 "seed": config.seed,
                 "selection": config.sft_selection.model_dump(),
-                # only when set, so that the fingerprints of SFT stages run before the option stay as they were
-                **({"recovery": config.sft_recovery} if config.sft_recovery else {}),
+                **_if_changed("recovery", config.sft_recovery, 0),
             },
             lambda f: sft_stage(config, _outputs(out, "model")["path"], out / "filter" / "train.jsonl", f),
         ),
@@ -95,9 +94,13 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
     stages += [_eval_stage(config, out, stage, model, llm) for stage, model in early.items()]
     for name, level in zip(rl_names(config), config.rl_levels, strict=True):
         by_level = config.rl_by_level.get(level, {})
-        settings = {"rl": _run_settings(config.rl), "level": level, "by_level": _run_settings(by_level), "llm": llm}
-        if config.rl_data != "rl_split":  # only then, so that RL records from before the setting still count
-            settings["rl_data"] = config.rl_data
+        settings = {
+            "rl": _run_settings(config.rl),
+            "level": level,
+            "by_level": _run_settings(by_level),
+            "llm": llm,
+            **_if_changed("rl_data", config.rl_data, "rl_split"),
+        }
         stages.append(
             Stage(
                 name,
@@ -118,6 +121,12 @@ def build_stages(config: DemoConfig, out: Path) -> list[Stage]:
     )
     stages.append(Stage("report", "HTML report", {}, lambda f: report_stage(config, out, f)))
     return stages
+
+
+def _if_changed(key: str, value: Any, before: Any) -> dict[str, Any]:
+    """`{key: value}`, or nothing while `value` keeps the behaviour from `before` the setting existed: a setting
+    added later enters a stage's fingerprint only when used, so records made before it still count."""
+    return {} if value == before else {key: value}
 
 
 # How long one piece of an RL run may take is not part of what it trains, nor are the settings that only change

@@ -253,10 +253,45 @@ def test_rl_checkpoints_every_n_steps_reach_the_run_and_leave_the_fingerprint_as
     assert (runs[1].save_steps, runs[1].save_total_limit) == (10, 2)
 
 
-def test_run_11s_rl_settings_keep_the_fingerprint_its_checkpoints_were_started_under(tmp_path: Path) -> None:
-    """A new RL setting with a default must stay out of the fingerprint (or match the old records): the value pinned
-    here is what the code of run 11 (`9d88c8f`) computed for its flags. `save_total_limit`, added after, once broke
-    it, and seed 1's checkpoint-60 was discarded on the device."""
+# Every stage's fingerprint for the learning experiment's carried runs, out of the code that started them: run 11's
+# flags under `9d88c8f`, recipe 2's (`--sft-recovery 1 --strict-arguments`) under `f935c44`.
+RUN_11_CHAIN = {
+    "model": "3166e41c9dd23b89",
+    "data": "2f724db456458292",
+    "label": "4a1f1796150d8221",
+    "filter": "167e5f0ef65e5df6",
+    "sft": "35ce9d109f1f9f59",
+    "eval_sft": "cbd64c157247a9e4",
+    "rl": "291720e8a16478af",
+    "eval_rl": "49abe50f0a5ceb65",
+    "eval_rl_last": "9a7024e21b0a574c",
+    "eval": "8f63c1f9c6d6b473",
+    "report": "47e6487c0fbff094",
+}
+RECIPE_2_CHANGED = {
+    "label": "c7cb7afafda9a553",
+    "filter": "dd9148a3af19af85",
+    "sft": "e919a1d3eec91bb0",
+    "eval_sft": "2eb7e9411a21e314",
+    "rl": "e21643e4e392a350",
+    "eval_rl": "0beb771b06ca3933",
+    "eval_rl_last": "9e1d26f4d8be42a6",
+    "eval": "a324e07c1aecf1b7",
+    "report": "4b01c60253383e8a",
+}
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [({}, RUN_11_CHAIN), ({"sft_recovery": 1, "strict_arguments": True}, RUN_11_CHAIN | RECIPE_2_CHANGED)],
+    ids=["run 11", "recipe 2"],
+)
+def test_carried_runs_keep_the_fingerprints_they_were_started_under(
+    tmp_path: Path, flags: dict[str, object], expected: dict[str, str]
+) -> None:
+    """A setting added with a default must stay out of every fingerprint (or a run's records stop counting):
+    `save_total_limit`, added after run 11, once entered RL's, and seed 1's checkpoint-60 was discarded on the
+    device. `--rl-checkpoint-every` is set here too: it must not count either."""
     from cm2.demo.pipeline import build_stages
     from cm2.demo.stages import fingerprint
 
@@ -270,9 +305,13 @@ def test_run_11s_rl_settings_keep_the_fingerprint_its_checkpoints_were_started_u
         rl_budget="pause",
         eval_models=["sft", "rl", "rl_last"],
         rl_checkpoint_every=10,
+        **flags,
     )
-    (rl,) = [stage for stage in build_stages(build_config(settings), tmp_path) if stage.name == "rl"]
-    assert fingerprint(rl.settings, "") == "a1ca7e7d8e5b1928"
+    chain, found = "", {}
+    for stage in build_stages(build_config(settings), tmp_path):
+        chain = fingerprint(stage.settings, chain)
+        found[stage.name] = chain
+    assert found == expected
 
 
 def test_the_plan_shows_each_seed_folder_as_its_run_would_and_writes_nothing(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from cm2.rollout.episode import EpisodeConfig, EpisodeLimitsConfig, EpisodeRunner, malformed_call_reply
 from cm2.rollout.monitors import rollout_monitors
 from cm2.rollout.policy import Generation, SamplingConfig
-from cm2.schema import Dialogue, FunctionCall, Message, ToolCall, ToolSpec, Trajectory
+from cm2.schema import Dialogue, FunctionCall, Message, StopReason, ToolCall, ToolSpec, Trajectory
 from cm2.tools import ToolResult, error_result
 
 
@@ -27,34 +27,33 @@ def answer(call_id: str, error: bool = False) -> Message:
     return Message(role="tool", content=content, tool_call_id=call_id, name="lookup")
 
 
+def played(*messages: Message, stop_reason: StopReason = "completed", reference_turns: int | None = None) -> Trajectory:
+    """A trajectory of `messages`, as the episode runner records one."""
+    metadata = {"reference_turns": reference_turns} if reference_turns else {}
+    return Trajectory(dialogue_uuid="d", messages=list(messages), stop_reason=stop_reason, metadata=metadata)
+
+
 def test_monitors_worked_by_hand() -> None:
-    clean = Trajectory(
-        dialogue_uuid="d",
-        messages=[
-            Message(role="user", content="one"),
-            assistant(tool_call("a")),
-            answer("a"),
-            assistant(text="done"),
-            Message(role="user", content="two"),
-            assistant(text="done too"),
-        ],
-        stop_reason="completed",
-        metadata={"reference_turns": 2},
+    clean = played(
+        Message(role="user", content="one"),
+        assistant(tool_call("a")),
+        answer("a"),
+        assistant(text="done"),
+        Message(role="user", content="two"),
+        assistant(text="done too"),
+        reference_turns=2,
     )
-    flailing = Trajectory(
-        dialogue_uuid="d",
-        messages=[
-            Message(role="user", content="one"),
-            assistant(text="<tool_call>{oops</tool_call>"),
-            Message(role="tool", content=malformed_call_reply(["tool call 0: not JSON"])),
-            assistant(tool_call("b")),
-            answer("b", error=True),
-            assistant(tool_call("c"), tool_call("d")),
-            answer("c"),
-            answer("d"),
-        ],
+    flailing = played(
+        Message(role="user", content="one"),
+        assistant(text="<tool_call>{oops</tool_call>"),
+        Message(role="tool", content=malformed_call_reply(["tool call 0: not JSON"])),
+        assistant(tool_call("b")),
+        answer("b", error=True),
+        assistant(tool_call("c"), tool_call("d")),
+        answer("c"),
+        answer("d"),
         stop_reason="max_steps",
-        metadata={"reference_turns": 2},
+        reference_turns=2,
     )
     monitors = rollout_monitors([clean, flailing])
     assert monitors.rollouts == 2 and monitors.turns == 3
@@ -70,21 +69,17 @@ def test_monitors_worked_by_hand() -> None:
 
 
 def test_a_turn_that_ends_after_a_failed_call_tried_no_recovery() -> None:
-    gave_up = Trajectory(
-        dialogue_uuid="d",
-        messages=[
-            Message(role="user", content="one"),
-            assistant(tool_call("a")),
-            answer("a", error=True),
-            assistant(text="done"),
-            Message(role="user", content="two"),
-            assistant(tool_call("b")),
-            answer("b", error=True),
-            assistant(tool_call("c")),
-            answer("c"),
-            assistant(text="done"),
-        ],
-        stop_reason="completed",
+    gave_up = played(
+        Message(role="user", content="one"),
+        assistant(tool_call("a")),
+        answer("a", error=True),
+        assistant(text="done"),
+        Message(role="user", content="two"),
+        assistant(tool_call("b")),
+        answer("b", error=True),
+        assistant(tool_call("c")),
+        answer("c"),
+        assistant(text="done"),
     )
     monitors = rollout_monitors([gave_up])
     assert monitors.call_after_error_share == pytest.approx(1 / 2)  # turn 1 gave up, turn 2 called c after b
