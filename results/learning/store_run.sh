@@ -12,6 +12,15 @@ root=$work/$(ls "$work" | grep -v "\.log$" | head -1)  # exp on the device
 s=$root/seed$seed
 out=$here/data/$run
 mkdir -p "$out"
+# A run resumed from an older checkpoint than the stored records reached (a machine lost with its newest one)
+# does not extend them: its pieces are not the stored pieces plus more. Keep the stored records aside, not
+# overwritten (run 15 did this by hand: data/run13/lost_steps_61_99).
+stored=$out/seed${seed}_rl_pieces.jsonl fresh=$s/rl/pieces.jsonl
+if [ -f "$stored" ] && [ -f "$fresh" ] && ! head -c "$(stat -c %s "$stored")" "$fresh" | cmp -s - "$stored"; then
+  aside=$out/replaced_seed${seed}_$(date -u +%Y%m%dT%H%M%S)
+  mkdir -p "$aside" && cp -p "$out"/seed${seed}[._]* "$aside"/
+  echo "seed $seed's stored pieces are not a start of the fetched run's: the stored records are kept in $aside"
+fi
 cp "$s/demo_config.json" "$out/seed${seed}_demo_config.json"
 [ -f "$root/logs/seed$seed.log" ] && tr '\r' '\n' < "$root/logs/seed$seed.log" \
   | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$" > "$out/seed$seed.log"
