@@ -24,7 +24,8 @@ cp -r cm2 configs pyproject.toml "$src"/ && cd "$src"
 export PYTHONPATH=/tmp/site:$src PYTHONUNBUFFERED=1 TRL_EXPERIMENTAL_SILENCE=1 HF_HUB_OFFLINE=1 USE_HUB_KERNELS=NO \
   PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 # torch.compile's caches in one folder, which device_setup.sh fills from an earlier session's (.gpu-stage/cc) and
-# `CACHE=1 device_collect.sh` brings home: a held-out evaluation took 119 s with it against 179 s without
+# `CACHE=1 device_collect.sh` brings home: a held-out evaluation took 119 s with it against 179 s without. Its keys
+# hold the GPU's name: entries written on an H100 do not serve an H200 (run 15: RL's first step 264 s)
 export TORCHINDUCTOR_CACHE_DIR=$HOME/cc/inductor TRITON_CACHE_DIR=$HOME/cc/triton
 setsid nohup "${command[@]}" > "${LOG:-$HOME/exp.log}" 2>&1 < /dev/null &
 echo "started pid $!"
