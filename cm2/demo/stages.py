@@ -93,7 +93,10 @@ STATUS_TEXT: dict[str, str] = {
 
 def stage_status(folder: Path, expected: str, clean: bool) -> StageStatus:
     """What running a stage with fingerprint `expected` would do with what `folder` holds."""
-    done = read_record(folder)
+    return _status(read_record(folder), folder, expected, clean)
+
+
+def _status(done: StageRecord | None, folder: Path, expected: str, clean: bool) -> StageStatus:
     if done is not None:
         return "done" if done.fingerprint == expected else "reruns"
     started_as = folder / STARTED
@@ -125,9 +128,9 @@ class StageRunner:
         folder = self.out / stage.name
         expected = fingerprint(stage.settings, self._chain)
         self._chain = expected
-        status = stage_status(folder, expected, stage.clean)
-        title = f"[{index}/{total}] {stage.name}"
         done = read_record(folder)
+        status = _status(done, folder, expected, stage.clean)
+        title = f"[{index}/{total}] {stage.name}"
         if status == "done" and done is not None:
             self.console.rule(f"{title} [dim](done earlier in {done.seconds:.0f} s: skipped)[/]")
             self.results.append(StageResult(stage.name, stage.description, True, done))
