@@ -225,7 +225,8 @@ def _child(settings: ExperimentConfig, log: Path, **changes: Any) -> subprocess.
 def run_side_by_side(settings: ExperimentConfig, config: DemoConfig, console: Any) -> None:
     """Stages up to SFT here, then two waves of child processes (`only`): every RL level, then the held-out
     evaluation of every model. A failed child is reported; the sequential run that follows reruns whatever did
-    not finish."""
+    not finish. An RL run stopped on its time budget ends the command there (`StageUnfinished`): the evaluations
+    would find no model, and the sequential run would spend a second budget on it."""
     from cm2.demo.pipeline import build_stages, eval_models, rl_names, run_demo
 
     out = settings.out
@@ -240,10 +241,16 @@ def run_side_by_side(settings: ExperimentConfig, config: DemoConfig, console: An
             log = out / "logs" / f"{'+'.join(group)}.log"
             children.append((group, log, _child(settings, log, parallel=False, only=group)))
             console.print(f"started {', '.join(group)} → {log}")
+        paused = []
         for group, log, child in children:
             code = child.wait()
             status = "[green]done[/]" if code == 0 else f"[red]failed (exit {code}); see {log}[/]"
+            if code == UNFINISHED_EXIT:
+                status = f"[yellow]stopped on its time budget; see {log}[/]"
+                paused += group
             console.print(f"{', '.join(group)}: {status}")
+        if paused:
+            raise StageUnfinished(f"{', '.join(paused)}: stopped on the time budget; run the same command again")
 
 
 def _seed_changes(settings: ExperimentConfig, seed: int) -> dict[str, Any]:

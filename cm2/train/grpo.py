@@ -57,7 +57,7 @@ def grpo_args(config: RLRunConfig) -> Any:
     """The `GRPOConfig` for `config`: one group per micro-batch, `dialogues_per_step` groups per step."""
     from trl import GRPOConfig
 
-    from cm2.train.models import renamed_training_fields
+    from cm2.train.models import cpu_training, renamed_training_fields
 
     sampling = config.episode.sampling
     renamed = renamed_training_fields(
@@ -80,7 +80,7 @@ def grpo_args(config: RLRunConfig) -> Any:
         temperature=sampling.temperature if sampling.temperature > 0 else 1.0,
         top_p=sampling.top_p,
         max_steps=config.max_steps,
-        use_cpu=config.use_cpu,
+        use_cpu=cpu_training(config.use_cpu),
         bf16=config.bf16,
         seed=config.seed,
         save_steps=config.save_steps,

@@ -107,3 +107,13 @@ def renamed_training_fields(config_class: Any, *, checkpointing: bool, warmup: f
     checkpoint_key = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     warmup_key = "warmup_ratio" if "warmup_ratio" in fields else "warmup_steps"
     return {checkpoint_key: checkpointing, warmup_key: warmup}
+
+
+def cpu_training(requested: bool) -> bool:
+    """`use_cpu` as transformers takes it: as configured, and always without a GPU. A config written for a GPU
+    (bfloat16 included) then trains on the CPU instead of stopping in transformers' "doesn't support bf16/gpu"
+    check. Decided when the trainer is built, not in the config, so no stage's fingerprint changes with the
+    machine that plans or runs it."""
+    import torch
+
+    return requested or not torch.cuda.is_available()

@@ -150,8 +150,9 @@ def training_arguments(config: SFTRunConfig, has_eval: bool) -> Any:
     """TRL's SFTConfig for this run."""
     from trl import SFTConfig
 
-    from cm2.train.models import renamed_training_fields
+    from cm2.train.models import cpu_training, renamed_training_fields
 
+    on_cpu = cpu_training(config.use_cpu)
     renamed = renamed_training_fields(
         SFTConfig, checkpointing=config.gradient_checkpointing, warmup=config.warmup_ratio
     )
@@ -171,7 +172,7 @@ def training_arguments(config: SFTRunConfig, has_eval: bool) -> Any:
         seed=config.seed,
         data_seed=config.seed,
         bf16=config.bf16,
-        use_cpu=config.use_cpu,
+        use_cpu=on_cpu,
         logging_steps=config.logging_steps,
         logging_first_step=True,
         save_strategy="steps",
@@ -181,7 +182,7 @@ def training_arguments(config: SFTRunConfig, has_eval: bool) -> Any:
         eval_steps=config.eval_steps,
         report_to=_report_to(list(config.report_to)) or "none",
         disable_tqdm=not config.progress,
-        dataloader_pin_memory=not config.use_cpu,
+        dataloader_pin_memory=not on_cpu,
     )
 
 

@@ -15,7 +15,8 @@ tar czf $OUT/exp.tgz --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt
 [ -n "${CACHE:-}" ] && [ -d ~/cc ] && tar czf - -C ~ cc | split -b 15M -d - $OUT/cc.tgz.part
 clean() { tr '\r' '\n' < "$1" | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$" | tail -$2; }
 clean ~/exp.log 8
-for f in ~/exp/logs/*.log; do echo "== $f"; clean $f ${SHOWN:-6}; done 2>/dev/null
+# with --parallel a seed's RL and evaluations run in child processes that log under the seed's folder
+for f in ~/exp/logs/*.log ~/exp/seed*/logs/*.log; do [ -f "$f" ] && echo "== $f" && clean $f ${SHOWN:-6}; done 2>/dev/null
 python3 - <<'PY'
 import glob, json, os
 for f in sorted(glob.glob(os.path.expanduser('~/exp/seed*/rl/train_log.json'))):

@@ -161,6 +161,19 @@ def test_empty_data_is_a_clear_error(tiny_gemma_model: Path, tmp_path: Path) -> 
         run_sft(_config(tiny_gemma_model, empty, tmp_path / "out"))
 
 
+def test_a_config_written_for_a_gpu_trains_on_the_cpu_when_there_is_none(
+    tiny_gemma_model: Path, sft_data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The experiment's SFT config (bf16, `use_cpu: false`) stopped in transformers' bf16 check on a CPU."""
+    from cm2.train.sft import training_arguments
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    config = _config(tiny_gemma_model, sft_data_file, tmp_path, use_cpu=False, bf16=True, max_steps=1)
+    assert training_arguments(config, has_eval=False).use_cpu
+    assert run_sft(config).global_step == 1
+    assert SFTRunConfig.from_yaml(REPO / "configs/experiment/sft.yaml").use_cpu is False  # the config is unchanged
+
+
 def test_shipped_configs_load() -> None:
     tiny = SFTRunConfig.from_yaml(REPO / "configs" / "sft_tiny.yaml")
     gemma = SFTRunConfig.from_yaml(REPO / "configs" / "sft_gemma270m.yaml", {"model.path": "elsewhere"})
