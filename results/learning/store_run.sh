@@ -22,8 +22,11 @@ if [ -f "$stored" ] && [ -f "$fresh" ] && ! head -c "$(stat -c %s "$stored")" "$
   echo "seed $seed's stored pieces are not a start of the fetched run's: the stored records are kept in $aside"
 fi
 cp "$s/demo_config.json" "$out/seed${seed}_demo_config.json"
-[ -f "$root/logs/seed$seed.log" ] && tr '\r' '\n' < "$root/logs/seed$seed.log" \
-  | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$" > "$out/seed$seed.log"
+# with --parallel, RL and the evaluations log in the seed's own logs/ (one child each): appended after its log
+for log in "$root/logs/seed$seed.log" "$s"/logs/*.log; do
+  [ -f "$log" ] && echo "== $(basename "$log")" && tr '\r' '\n' < "$log" | grep -v "it/s\]\|s/it\]\|examples/s\]\|^\s*$"
+done > "$out/seed$seed.log.new"
+if [ -s "$out/seed$seed.log.new" ]; then mv "$out/seed$seed.log.new" "$out/seed$seed.log"; else rm -f "$out/seed$seed.log.new"; fi
 for stage in sft rl; do  # an RL run paused on its time budget has no record yet
   [ -f "$s/$stage/stage.json" ] && cp "$s/$stage/stage.json" "$out/seed${seed}_${stage}_stage.json"
 done
