@@ -244,10 +244,13 @@ def run_side_by_side(settings: ExperimentConfig, config: DemoConfig, console: An
         paused = []
         for group, log, child in children:
             code = child.wait()
-            status = "[green]done[/]" if code == 0 else f"[red]failed (exit {code}); see {log}[/]"
-            if code == UNFINISHED_EXIT:
+            if code == 0:
+                status = "[green]done[/]"
+            elif code == UNFINISHED_EXIT:
                 status = f"[yellow]stopped on its time budget; see {log}[/]"
                 paused += group
+            else:
+                status = f"[red]failed (exit {code}); see {log}[/]"
             console.print(f"{', '.join(group)}: {status}")
         if paused:
             raise StageUnfinished(f"{', '.join(paused)}: stopped on the time budget; run the same command again")

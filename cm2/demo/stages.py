@@ -121,13 +121,13 @@ class StageRunner:
 
     def plan(self, stage: Stage) -> StageStatus:
         """What `run` would do with the stage (nothing is run or changed)."""
-        self._chain = fingerprint(stage.settings, self._chain)
+        self.advance(stage)
         return stage_status(self.out / stage.name, self._chain, stage.clean)
 
     def run(self, stage: Stage, index: int, total: int) -> StageRecord:
         folder = self.out / stage.name
-        expected = fingerprint(stage.settings, self._chain)
-        self._chain = expected
+        self.advance(stage)
+        expected = self._chain
         done = read_record(folder)
         status = _status(done, folder, expected, stage.clean)
         title = f"[{index}/{total}] {stage.name}"
