@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cm2.data.atomic import atomic_file, swap_in
+from cm2.train.models import ModelConfig
 
 BEST_DIR = "best"
 BEST_FILE = "best.json"
@@ -67,13 +68,21 @@ def keep_if_best(trainer: Any, out: Path, step: int, score: float, *, on: str, l
     return True
 
 
-def load_best_adapter(trainer: Any, out: Path) -> None:
-    """Put the kept LoRA adapter's weights back into the trainer's model."""
-    from peft.utils import set_peft_model_state_dict
-    from safetensors.torch import load_file
+def merge_saved_adapter(base: ModelConfig, adapter: Path, dest: Path, tokenizer: Any) -> Path:
+    """The LoRA adapter saved in `adapter`, merged into a fresh copy of its base model (`base`, loaded as
+    training loaded it), written with `tokenizer` as a plain checkpoint folder at `dest`, atomically."""
+    from peft import PeftModel
 
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    set_peft_model_state_dict(model, load_file(str(out / BEST_DIR / "adapter_model.safetensors")))
+    from cm2.train.models import load_policy
+
+    model, _ = load_policy(base)
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    staging = dest.with_name(f".{dest.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    merged.save_pretrained(str(staging))
+    tokenizer.save_pretrained(str(staging))
+    swap_in(staging, dest)
+    return dest
 
 
 def copy_best(out: Path, final: Path, tokenizer: Any) -> Path:

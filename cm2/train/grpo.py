@@ -244,46 +244,45 @@ def run_rl(
 def final_model(trainer: Any, config: RLRunConfig, out: Path) -> Path:
     """`out/final`: the last policy, or with `probe.keep_best` the best probed one (`cm2.train.best`); when that
     is an earlier step, the last policy goes to `out/last` as well, so both can be evaluated."""
-    from cm2.train.best import LAST_DIR, copy_best, load_best_adapter, read_best
+    from cm2.train.best import BEST_DIR, LAST_DIR, copy_best, merge_saved_adapter, read_best
 
-    final, lora = out / "final", config.lora is not None
+    final, last = out / "final", out / LAST_DIR
     best = read_best(out) if config.probe.keep_best else None
-    if best is not None and best["step"] != trainer.state.global_step:
-        save_last(trainer, out / LAST_DIR, lora=lora)
-    elif trainer.is_world_process_zero():
-        shutil.rmtree(out / LAST_DIR, ignore_errors=True)  # an earlier piece's: no longer the last policy
-    if best is not None:
-        if not lora:
-            if trainer.is_world_process_zero():
-                copy_best(out, final, trainer.processing_class)
-            trainer.accelerator.wait_for_everyone()
-            return final
-        load_best_adapter(trainer, out)
-    return save_final(trainer, final, lora=lora)
-
-
-def save_last(trainer: Any, folder: Path, *, lora: bool) -> None:
-    """The policy as trained so far, as a plain checkpoint folder, leaving the trainer's model (and its adapter)
-    as it was."""
-    if not lora:
-        save_final(trainer, folder, lora=False)
-        return
-    if trainer.is_world_process_zero():
-        import copy
-
-        merged = copy.deepcopy(trainer.accelerator.unwrap_model(trainer.model)).merge_and_unload()
-        merged.save_pretrained(str(folder))
-        trainer.processing_class.save_pretrained(str(folder))
+    earlier = best is not None and best["step"] != trainer.state.global_step
+    main = trainer.is_world_process_zero()
+    if config.lora is None:
+        if earlier:
+            save_final(trainer, last)
+        elif main:
+            shutil.rmtree(last, ignore_errors=True)  # an earlier piece's: no longer the last policy
+        if best is None:
+            return save_final(trainer, final)
+        if main:
+            copy_best(out, final, trainer.processing_class)
+        trainer.accelerator.wait_for_everyone()
+        return final
+    # Both policies are merged from their saved adapters into a fresh base model, not from the trainer's model
+    # in memory: the in-memory way (load the kept adapter into the trainer's model, then merge) gave the kept
+    # step the last step's weights in every GPU run that evaluated both (runs 11 and 14: the same held-out play,
+    # token log-probs equal to 1e-6), while on the CPU it did not.
+    if main:
+        current = out / ".last_adapter"
+        shutil.rmtree(current, ignore_errors=True)
+        trainer.accelerator.unwrap_model(trainer.model).save_pretrained(str(current))
+        if earlier:
+            merge_saved_adapter(config.model, current, last, trainer.processing_class)
+        else:
+            shutil.rmtree(last, ignore_errors=True)
+        kept = out / BEST_DIR if best is not None else current
+        merge_saved_adapter(config.model, kept, final, trainer.processing_class)
+        shutil.rmtree(current)
     trainer.accelerator.wait_for_everyone()
+    return final
 
 
-def save_final(trainer: Any, final: Path, *, lora: bool) -> Path:
-    """The trained policy as a plain checkpoint folder with its tokenizer; a LoRA adapter is merged in."""
-    if lora:
-        if trainer.is_world_process_zero():
-            trainer.accelerator.unwrap_model(trainer.model).merge_and_unload().save_pretrained(str(final))
-    else:
-        trainer.save_model(str(final))  # every rank takes part (sharded weights are gathered)
+def save_final(trainer: Any, final: Path) -> Path:
+    """The trained (full-weight) policy as a plain checkpoint folder with its tokenizer."""
+    trainer.save_model(str(final))  # every rank takes part (sharded weights are gathered)
     if trainer.is_world_process_zero():
         trainer.processing_class.save_pretrained(str(final))
     return final

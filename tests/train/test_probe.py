@@ -198,3 +198,45 @@ def test_a_validation_metric_needs_validation_dialogues_and_a_registered_name() 
         ProbeConfig(metric="bfcl")
     with pytest.raises(ValidationError, match=r"unknown validation metric 'nope'; known: .*bfcl"):
         ProbeConfig(metric="nope", data="v.jsonl")
+
+
+def test_a_lora_run_resumed_after_its_kept_step_merges_that_step_as_final_and_the_last_beside_it(
+    tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the GPU runs go: the best step kept in an earlier piece, the run resumed from a later checkpoint."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    import cm2.train.probe as probe
+
+    monkeypatch.setattr(probe, "probe_record", ScriptedProbe({0: 0.1, 1: 0.5, 2: 0.1, 3: 0.1, 4: 0.1}))
+    config = _config(tmp_path, tiny_model, learning_rate=5e-2, every=1)
+    values = config.model_dump() | {
+        "probe": config.probe.model_dump() | {"keep_best": True},
+        "save_steps": 1,
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+        "resume": True,
+    }
+    run_rl(
+        RLRunConfig.model_validate(values | {"max_steps": 2}),
+        make_env=HybridToolSimulator,
+        judge=RuleJudge(even_length),
+    )
+    final = run_rl(
+        RLRunConfig.model_validate(values | {"max_steps": 4}),
+        make_env=HybridToolSimulator,
+        judge=RuleJudge(even_length),
+    )
+    out = tmp_path / "out"
+    assert read_best(out) == {"step": 1, "score": 0.5, "on": "probe_reward"}
+
+    def merged(step: int) -> dict[str, Any]:
+        base = AutoModelForCausalLM.from_pretrained(str(tiny_model))
+        return dict(PeftModel.from_pretrained(base, str(out / f"checkpoint-{step}")).merge_and_unload().state_dict())
+
+    kept, last, step1, step4 = _weights(final), _weights(out / "last"), merged(1), merged(4)
+    assert all(torch.equal(kept[name], step1[name]) for name in kept)
+    assert all(torch.equal(last[name], step4[name]) for name in last)
+    assert any(not torch.equal(last[name], kept[name]) for name in last)
+    assert not (out / ".last_adapter").exists() and (final / "tokenizer_config.json").exists()
