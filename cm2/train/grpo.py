@@ -273,7 +273,7 @@ def final_model(trainer: Any, config: RLRunConfig, out: Path) -> Path:
             merge_saved_adapter(config.model, current, last, trainer.processing_class)
         else:
             shutil.rmtree(last, ignore_errors=True)
-        kept = out / BEST_DIR if best is not None else current
+        kept = out / BEST_DIR if earlier else current  # a kept step that is the last step is the current adapter
         merge_saved_adapter(config.model, kept, final, trainer.processing_class)
         shutil.rmtree(current)
     trainer.accelerator.wait_for_everyone()

@@ -34,8 +34,8 @@ def main(sft: str, adapter: str, trajectories: str, dialogues: int) -> None:
         rows = [json.loads(line) for line in lines][:dialogues]
     trained = load(sft, adapter, torch.float32, merge=False)
     others = {
-        "merged, bf16": load(sft, adapter, torch.bfloat16, True),
-        "SFT, bf16": load(sft, None, torch.bfloat16, True),
+        "merged, bf16": load(sft, adapter, torch.bfloat16, merge=True),
+        "SFT, bf16": load(sft, None, torch.bfloat16, merge=False),
     }
     differ = dict.fromkeys(others, 0)
     kl = dict.fromkeys(others, 0.0)
