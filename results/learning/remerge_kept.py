@@ -17,16 +17,22 @@ from cm2.train.best import BEST_DIR, merge_saved_adapter, read_best
 from cm2.train.models import ModelConfig, load_tokenizer
 
 
-def main(seed: Path) -> None:
-    rl = seed / "rl"
+def merge_kept(rl: Path, dest: Path) -> int:
+    """The RL run `rl`'s kept adapter merged into a fresh copy of its base model at `dest`; its step."""
     best = read_best(rl)
     if best is None:
         sys.exit(f"error: {rl}: no kept step ({BEST_DIR}/ and best.json)")
     model = ModelConfig.model_validate(json.loads((rl / "rl_config.json").read_text(encoding="utf-8"))["model"])
-    merge_saved_adapter(model, rl / BEST_DIR, rl / "final", load_tokenizer(model))
+    merge_saved_adapter(model, rl / BEST_DIR, dest, load_tokenizer(model))
+    return int(best["step"])
+
+
+def main(seed: Path) -> None:
+    rl = seed / "rl"
+    step = merge_kept(rl, rl / "final")
     for stage in ("eval_rl", "eval", "report", "results"):
         shutil.rmtree(seed / stage, ignore_errors=True)
-    print(f"{rl / 'final'}: step {best['step']} merged from {BEST_DIR}/; eval_rl, eval, report and results dropped")
+    print(f"{rl / 'final'}: step {step} merged from {BEST_DIR}/; eval_rl, eval, report and results dropped")
 
 
 if __name__ == "__main__":
